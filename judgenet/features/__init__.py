@@ -1,0 +1,1 @@
+"""judgenet.features."""
