@@ -1,1 +1,26 @@
-"""judgenet.metrics."""
+"""judgenet.metrics — MID, CLIPScore, R-precision, FID/KID/IS, precision/recall and per-image realism.
+
+* :mod:`judgenet.metrics.functional` — plain functions (``mid``, ``pmi``, ``clip_score``,
+  ``ref_clip_score``, ``clip_r_precision``, ``fid``, ``fid_from_stats``, ``kid``,
+  ``inception_score``, ``precision_recall``, ``realism_score``).
+* Fitted references reused across generators: :class:`MIDReference`, :class:`RealStats`
+  (save/load ``.npz`` without pickle, content ``hash``, backbone ``fingerprint``).
+* Streaming: :class:`Moments` (exact mergeable float64 mean/covariance), :func:`knn_sqdist`.
+* torchmetrics-style classes (no torchmetrics needed at run time): :class:`MID`,
+  :class:`CLIPScore`, :class:`FID`, :class:`KID` on the small :class:`Metric` base.
+
+All statistics are float64; inputs may be numpy arrays or torch tensors of any float dtype.
+"""
+from . import functional
+from .functional import (clip_r_precision, clip_score, fid, fid_from_stats, inception_score, kid, mid, pmi,
+                         precision_recall, realism_score, ref_clip_score)
+from .metric import CLIPScore, FID, KID, MID, Metric
+from .reference import REALSTATS_FEATURES, MIDReference, RealStats, kynkaanniemi_realism
+from .streaming import Moments, knn_sqdist
+
+__all__ = [
+    "functional", "mid", "pmi", "clip_score", "ref_clip_score", "clip_r_precision", "fid", "fid_from_stats",
+    "kid", "inception_score", "precision_recall", "realism_score",
+    "MIDReference", "RealStats", "REALSTATS_FEATURES", "kynkaanniemi_realism", "Moments", "knn_sqdist",
+    "Metric", "MID", "CLIPScore", "FID", "KID",
+]

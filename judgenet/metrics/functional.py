@@ -1,0 +1,349 @@
+"""Plain metric functions on numpy arrays or torch tensors (any device/float dtype; float64 inside).
+
+Scalars come back as Python floats, per-sample values as (M,) float64 numpy arrays, R-precision
+as a :class:`judgenet.stats.Estimate`. The torchmetrics-style classes in :mod:`judgenet.metrics`
+accumulate streaming statistics and call these functions (or their fitted-reference twins).
+
+Papers followed:
+
+* MID — Kim et al. 2022, "Mutual Information Divergence: A Unified Metric for Multimodal Generative
+  Models", official code ``naver-ai/mid.metric`` ``metrics/mid.py`` (see :func:`mid`).
+* CLIPScore / RefCLIPScore — Hessel et al. 2021, "CLIPScore: A Reference-free Evaluation Metric for
+  Image Captioning".
+* CLIP R-precision — Park et al. 2021, "Benchmark for Compositional Text-to-Image Synthesis".
+* FID — Heusel et al. 2017, computed as torchmetrics / clean-fid.
+* KID — Bińkowski et al. 2018, "Demystifying MMD GANs" (unbiased MMD², cubic polynomial kernel).
+* IS — Salimans et al. 2016, "Improved Techniques for Training GANs".
+* Precision / recall / realism — Kynkäänniemi et al. 2019, "Improved Precision and Recall Metric
+  for Assessing Generative Models".
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from ..errors import ConfigError, NumericalError
+from ..stats import Estimate, bootstrap_ci
+from ._util import as_2d, as_f64, l2_normalize
+from .reference import MIDReference, kynkaanniemi_realism
+from .streaming import Moments, _reduce_blocks, knn_sqdist
+
+__all__ = ["mid", "pmi", "clip_score", "ref_clip_score", "clip_r_precision", "fid", "fid_from_stats",
+           "kid", "inception_score", "precision_recall", "realism_score"]
+
+_REDUCTIONS = ("mean", "none")
+
+
+def _check_reduction(reduction: str) -> None:
+    if reduction not in _REDUCTIONS:
+        raise ConfigError(f"reduction must be one of {_REDUCTIONS}, got {reduction!r}")
+
+
+# =============================================================================================
+# MID
+# =============================================================================================
+def mid(x_ref, y_ref, x_gen, y_gen=None, *, reduction: str = "mean", normalize: bool = True,
+        eps: float = 0.0, shrinkage: str | None = None, limit: int | None = 30000):
+    """Mutual Information Divergence (Kim et al. 2022), matching the official ``_compute_pmi``.
+
+    Args:
+        x_ref: (N, Dx) reference (real) image features.  y_ref: (N, Dy) their text features.
+        x_gen: (M, Dx) generated image features.
+        y_gen: (M, Dy) text features of the prompts of ``x_gen``. Default, as in the official code:
+            the first M rows of ``y_ref`` (generated image j was made from reference prompt j).
+        reduction: ``"mean"`` — set-level MID (float) in the official closed trace form:
+            I + ½[tr(Σx⁻¹X̂₀) + Dy − tr(Σz⁻¹Ẑ₀)], X̂₀/Ẑ₀ the generated second moments about the
+            reference mean divided by M−1, the text term tr(Σy⁻¹Σy) = Dy a constant.
+            ``"none"`` — per-sample PMI (M,) float64: I + ½[D²x(x̂_j) + D²y(ŷ_j) − D²z(ẑ_j)].
+        normalize: L2-normalize rows of all inputs first (the official code does not normalize but
+            expects normalized CLIP features; with normalized input the two agree).
+        eps, shrinkage: covariance regularization (default none, as official); see
+            :meth:`MIDReference.fit`.
+        limit: official sample limit (default 30,000): only the first ``limit`` reference pairs and the
+            first ``limit`` generated rows are used. The official code cuts ``N − limit`` rows off the end
+            of *both* sets, which is the same when M = N (its setting) but not when M < N.
+
+    Units: nats. All computation float64 (Cholesky + triangular solves, no inverse or SVD).
+    Raises :class:`NumericalError` when N ≤ Dx+Dy (singular joint covariance) or a covariance is
+    singular, naming the fix (``eps=5e-4``, ``shrinkage="ledoit_wolf"`` or more reference pairs).
+    """
+    _check_reduction(reduction)
+    ref = MIDReference.fit(x_ref, y_ref, normalize=normalize, eps=eps, shrinkage=shrinkage, limit=limit)
+    xg = as_2d(x_gen, "x_gen", ref.dim_x)
+    if limit is not None:
+        xg = xg[:limit]
+    m = xg.shape[0]
+    if y_gen is None:
+        yr = as_2d(y_ref, "y_ref")
+        if limit is not None:
+            yr = yr[:limit]
+        if m > yr.shape[0]:
+            raise ConfigError(f"y_gen defaults to the first M={m} rows of y_ref, which has only {yr.shape[0]}; "
+                              "pass y_gen explicitly")
+        yg = yr[:m]
+    else:
+        yg = as_2d(y_gen, "y_gen", ref.dim_y)
+        if limit is not None:
+            yg = yg[:limit]
+    return ref.pmi(xg, yg) if reduction == "none" else ref.mid(xg, yg)
+
+
+def pmi(x_ref, y_ref, x_gen, y_gen=None, **kwargs) -> np.ndarray:
+    """Per-sample PMI (M,) float64 — :func:`mid` with ``reduction="none"``."""
+    return mid(x_ref, y_ref, x_gen, y_gen, reduction="none", **kwargs)
+
+
+# =============================================================================================
+# CLIPScore, RefCLIPScore, R-precision
+# =============================================================================================
+def _cos_rows(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    return np.einsum("ij,ij->i", l2_normalize(a, "a"), l2_normalize(b, "b"))
+
+
+def clip_score(img, txt, w: float = 2.5, reduction: str = "mean"):
+    """CLIP-S (Hessel et al. 2021) = w · max(cos(img_j, txt_j), 0), w = 2.5.
+
+    ``img``, ``txt``: (M, D) paired embeddings (not necessarily normalized). Returns the mean (float)
+    or, with ``reduction="none"``, the (M,) float64 per-sample scores. Note torchmetrics'
+    ``CLIPScore`` reports 100·cos instead.
+    """
+    _check_reduction(reduction)
+    a, b = as_2d(img, "img"), as_2d(txt, "txt")
+    if a.shape != b.shape:
+        raise ConfigError(f"img and txt must be paired (M, D) arrays, got {a.shape} and {b.shape}")
+    s = w * np.maximum(_cos_rows(a, b), 0.0)
+    return s if reduction == "none" else float(s.mean())
+
+
+def ref_clip_score(img, txt, refs, *, mask=None, w: float = 2.5, candidate: str = "img",
+                   reduction: str = "mean"):
+    """RefCLIP-S (Hessel et al. 2021) = harmonic mean of CLIP-S and max(max_r cos(candidate, r), 0).
+
+    Args:
+        img, txt: (M, D) paired image and text embeddings.
+        refs: references of each item, either a list of M arrays (R_j, D) or an (M, R, D) array with
+            ``mask`` (M, R) bool marking valid references (all valid if None).
+        candidate: which embedding is compared with the references: ``"img"`` (generated image vs
+            reference images, the text-to-image use) or ``"txt"`` (candidate caption vs reference
+            captions, the paper's captioning use).
+    Returns the mean (float) or (M,) float64 per sample; an item whose CLIP-S and reference term
+    are both 0 scores 0.
+    """
+    _check_reduction(reduction)
+    if candidate not in ("img", "txt"):
+        raise ConfigError(f"candidate must be 'img' or 'txt', got {candidate!r}")
+    a, b = as_2d(img, "img"), as_2d(txt, "txt")
+    cs = clip_score(a, b, w=w, reduction="none")
+    cand = l2_normalize(a if candidate == "img" else b, candidate)
+    m = cand.shape[0]
+    if isinstance(refs, (list, tuple)):
+        if len(refs) != m:
+            raise ConfigError(f"refs has {len(refs)} entries for {m} items")
+        best = np.empty(m)
+        for j, r in enumerate(refs):
+            r = as_2d(r, f"refs[{j}]", cand.shape[1])
+            if r.shape[0] == 0:
+                raise ConfigError(f"item {j} has no references")
+            best[j] = np.max(l2_normalize(r, f"refs[{j}]") @ cand[j])
+    else:
+        r = as_f64(refs, "refs")
+        if r.ndim != 3 or r.shape[0] != m or r.shape[2] != cand.shape[1]:
+            raise ConfigError(f"refs must be (M={m}, R, D={cand.shape[1]}), got {r.shape}")
+        msk = np.ones(r.shape[:2], bool) if mask is None else np.asarray(mask, bool)
+        if msk.shape != r.shape[:2]:
+            raise ConfigError(f"mask must have shape {r.shape[:2]}, got {msk.shape}")
+        if not msk.any(axis=1).all():
+            raise ConfigError(f"items {np.flatnonzero(~msk.any(axis=1))[:10].tolist()} have no valid reference")
+        nrm = np.linalg.norm(r, axis=2, keepdims=True)
+        if np.any((nrm[..., 0] == 0) & msk):
+            raise NumericalError("a valid reference embedding is all zeros")
+        cos = np.einsum("mrd,md->mr", r / np.where(nrm == 0, 1.0, nrm), cand)
+        best = np.where(msk, cos, -np.inf).max(axis=1)
+    rs = np.maximum(best, 0.0)
+    tot = cs + rs
+    hm = np.divide(2.0 * cs * rs, tot, out=np.zeros_like(tot), where=tot > 0)
+    return hm if reduction == "none" else float(hm.mean())
+
+
+def clip_r_precision(img, txt, r: int = 100, *, seed: int | None = 0, n_resamples: int = 1000,
+                     confidence: float = 0.95, text_ids=None) -> Estimate:
+    """CLIP R-precision (Park et al. 2021; as in XMC-GAN): top-1 retrieval of each image's prompt.
+
+    For image j, its own prompt txt_j and ``r − 1`` distractor prompts drawn (seeded, without
+    replacement) from the other rows are ranked by cosine similarity; the hit is 1 if txt_j is
+    strictly first, 1/(t+1) if it ties with t distractors for first, else 0. Distractors with the same
+    ``text_ids`` entry (e.g. the same prompt string) as j are never drawn.
+
+    Args: ``img``, ``txt`` (M, D) paired embeddings; ``r`` candidates per query (default 100).
+    Returns an :class:`Estimate`: mean hit rate with a percentile bootstrap CI over images
+    (``n_resamples``, ``confidence``, same ``seed``).
+    """
+    a, b = as_2d(img, "img"), as_2d(txt, "txt")
+    if a.shape != b.shape:
+        raise ConfigError(f"img and txt must be paired (M, D) arrays, got {a.shape} and {b.shape}")
+    m = a.shape[0]
+    ids = np.arange(m) if text_ids is None else np.asarray(text_ids)
+    if ids.shape[0] != m:
+        raise ConfigError(f"text_ids has {ids.shape[0]} entries for {m} items")
+    a, b = l2_normalize(a, "img"), l2_normalize(b, "txt")
+    rng = np.random.default_rng(seed)
+    hits = np.empty(m)
+    for j in range(m):
+        pool = np.flatnonzero(ids != ids[j])
+        if pool.size < r - 1:
+            raise ConfigError(f"R-precision with r={r} needs ≥ {r - 1} distractor prompts per image; "
+                              f"image {j} has {pool.size}. Lower r or add prompts")
+        dis = rng.choice(pool, size=r - 1, replace=False)
+        s_true = float(a[j] @ b[j])
+        s_dis = b[dis] @ a[j]
+        hits[j] = 0.0 if np.any(s_dis > s_true) else 1.0 / (1 + int(np.sum(s_dis == s_true)))
+    return bootstrap_ci(np.mean, hits, n_resamples=n_resamples, confidence=confidence, seed=seed)
+
+
+# =============================================================================================
+# FID, KID, IS
+# =============================================================================================
+def _trace_sqrt_product(s1: np.ndarray, s2: np.ndarray) -> float:
+    """tr √(Σ1 Σ2) for PSD Σ1, Σ2 = Σ √λ_i(Bᵀ Σ2 B) with Σ1 = B Bᵀ (Cholesky, or eigh if singular).
+
+    The eigenvalues of Σ1Σ2 equal those of the symmetric PSD Bᵀ Σ2 B, so a symmetric eigensolver
+    replaces torchmetrics' general ``eigvals(Σ1 @ Σ2)``; tiny negative rounding is clipped to 0.
+    """
+    try:
+        B = np.linalg.cholesky(s1)
+    except np.linalg.LinAlgError:
+        lam, V = np.linalg.eigh(s1)
+        B = V * np.sqrt(np.clip(lam, 0.0, None))
+    A = B.T @ s2 @ B
+    lam = np.linalg.eigvalsh((A + A.T) * 0.5)
+    return float(np.sqrt(np.clip(lam, 0.0, None)).sum())
+
+
+def fid_from_stats(mu1, sigma1, mu2, sigma2) -> float:
+    """Fréchet distance ‖μ1−μ2‖² + tr(Σ1 + Σ2 − 2√(Σ1Σ2)) between N(μ1, Σ1) and N(μ2, Σ2), float64.
+
+    ``mu`` (D,), ``sigma`` (D, D) symmetric PSD. Same quantity as ``torchmetrics.image.fid._compute_fid``.
+    """
+    mu1, mu2 = as_f64(mu1, "mu1").ravel(), as_f64(mu2, "mu2").ravel()
+    s1, s2 = as_f64(sigma1, "sigma1"), as_f64(sigma2, "sigma2")
+    d = mu1.shape[0]
+    if mu2.shape != (d,) or s1.shape != (d, d) or s2.shape != (d, d):
+        raise ConfigError(f"shapes must be (D,), (D, D): got {mu1.shape}, {s1.shape}, {mu2.shape}, {s2.shape}")
+    diff = mu1 - mu2
+    return float(diff @ diff + np.trace(s1) + np.trace(s2) - 2.0 * _trace_sqrt_product(s1, s2))
+
+
+def fid(feats1, feats2) -> float:
+    """FID (Heusel et al. 2017) between two feature sets (N1, D), (N2, D), e.g. Inception pool3 (D=2048).
+
+    Means and unbiased (N−1) covariances in float64 as torchmetrics / clean-fid, then
+    :func:`fid_from_stats`. Accepts :class:`Moments` for either argument (streamed statistics).
+    """
+    m1 = feats1 if isinstance(feats1, Moments) else Moments.from_array(feats1)
+    m2 = feats2 if isinstance(feats2, Moments) else Moments.from_array(feats2)
+    if m1.dim != m2.dim:
+        raise ConfigError(f"feature dimensions differ: {m1.dim} vs {m2.dim}")
+    if m1.count < 2 or m2.count < 2:
+        raise NumericalError(f"FID needs at least 2 samples per set, got {m1.count} and {m2.count}")
+    return fid_from_stats(m1.mean, m1.cov(1), m2.mean, m2.cov(1))
+
+
+def _poly_kernel(a, b, degree, gamma, coef):
+    return (a @ b.T * gamma + coef) ** degree
+
+
+def _mmd2_unbiased(kxx, kxy, kyy) -> float:
+    m = kxx.shape[0]
+    sxx = kxx.sum() - np.trace(kxx)
+    syy = kyy.sum() - np.trace(kyy)
+    return float((sxx + syy) / (m * (m - 1)) - 2.0 * kxy.sum() / (m * m))
+
+
+def kid(feats1, feats2, subsets: int = 100, subset_size: int = 1000, degree: int = 3, gamma: float | None = None,
+        coef: float = 1.0, seed: int | None = 0) -> tuple[float, float]:
+    """KID (Bińkowski et al. 2018): unbiased MMD² with kernel k(a,b) = (γ a·b + coef)^degree,
+    γ = 1/D by default, averaged over ``subsets`` random subsets of ``subset_size`` rows drawn
+    without replacement from each set (seeded numpy ``default_rng(seed)``), as torchmetrics.
+
+    ``feats1`` (N1, D), ``feats2`` (N2, D). Returns (mean, std) floats, std with ddof=0 as torchmetrics.
+    """
+    f1, f2 = as_2d(feats1, "feats1"), as_2d(feats2, "feats2", None)
+    if f1.shape[1] != f2.shape[1]:
+        raise ConfigError(f"feature dimensions differ: {f1.shape[1]} vs {f2.shape[1]}")
+    if subset_size < 2 or subset_size > min(f1.shape[0], f2.shape[0]):
+        raise ConfigError(f"subset_size={subset_size} must be in [2, min(N1, N2)={min(f1.shape[0], f2.shape[0])}]")
+    g = 1.0 / f1.shape[1] if gamma is None else float(gamma)
+    rng = np.random.default_rng(seed)
+    vals = np.empty(subsets)
+    for s in range(subsets):
+        a = f1[rng.permutation(f1.shape[0])[:subset_size]]
+        b = f2[rng.permutation(f2.shape[0])[:subset_size]]
+        vals[s] = _mmd2_unbiased(_poly_kernel(a, a, degree, g, coef), _poly_kernel(a, b, degree, g, coef),
+                                 _poly_kernel(b, b, degree, g, coef))
+    return float(vals.mean()), float(vals.std())
+
+
+def inception_score(logits, splits: int = 10, seed: int | None = None) -> tuple[float, float]:
+    """Inception Score (Salimans et al. 2016) from classifier logits (N, C), float64.
+
+    IS = exp(E_x KL(p(y|x) ‖ p(y))) per split, p(y) the split's mean of p(y|x) = softmax(logits);
+    returns (mean, std over splits) with std ddof=0 as the original OpenAI code. Rows are split in
+    order with ``numpy.array_split``; with ``seed`` they are shuffled first (torchmetrics shuffles).
+    """
+    from scipy.special import log_softmax
+
+    z = as_2d(logits, "logits")
+    if not 1 <= splits <= z.shape[0]:
+        raise ConfigError(f"splits must be in [1, N={z.shape[0]}], got {splits}")
+    if seed is not None:
+        z = z[np.random.default_rng(seed).permutation(z.shape[0])]
+    logp = log_softmax(z, axis=1)
+    scores = []
+    for part in np.array_split(logp, splits):
+        p = np.exp(part)
+        log_py = np.log(p.mean(axis=0))
+        scores.append(np.exp(np.mean(np.sum(p * (part - log_py), axis=1))))
+    s = np.asarray(scores)
+    return float(s.mean()), float(s.std())
+
+
+# =============================================================================================
+# Precision / recall / realism (Kynkäänniemi et al. 2019)
+# =============================================================================================
+def _coverage(query: np.ndarray, support: np.ndarray, radii_sq: np.ndarray, block: int) -> np.ndarray:
+    import torch
+
+    rt = torch.from_numpy(radii_sq)
+    inside = _reduce_blocks(query, support, lambda d, j0: (d <= rt[j0:j0 + d.shape[1]][None, :]).any(1).double(),
+                            0.0, torch.maximum, block)
+    return inside > 0
+
+
+def precision_recall(real, fake, k: int = 3, *, block: int = 2048) -> tuple[float, float]:
+    """Improved precision and recall (Kynkäänniemi et al. 2019), k-NN manifolds (k = 3 default).
+
+    The manifold of a set is the union of balls around each of its points with radius the distance to
+    its k-th nearest other point. Precision = share of ``fake`` (M, D) inside the real manifold;
+    recall = share of ``real`` (N, D) inside the fake manifold. Distances are Euclidean, computed
+    blockwise (``block`` rows at a time); a point on a ball's boundary counts as inside (as official).
+    """
+    r, f = as_2d(real, "real"), as_2d(fake, "fake")
+    if r.shape[1] != f.shape[1]:
+        raise ConfigError(f"feature dimensions differ: {r.shape[1]} vs {f.shape[1]}")
+    rr = knn_sqdist(r, r, k, exclude_self=True, block=block)[:, -1]
+    rf = knn_sqdist(f, f, k, exclude_self=True, block=block)[:, -1]
+    precision = float(_coverage(f, r, rr, block).mean())
+    recall = float(_coverage(r, f, rf, block).mean())
+    return precision, recall
+
+
+def realism_score(real, fake, k: int = 3, *, clamp_percentile: float | None = 50.0, eps: float = 1e-5,
+                  block: int = 2048) -> np.ndarray:
+    """Per-image realism score (M,) float64 of Kynkäänniemi et al. 2019 for ``fake`` (M, D) against
+    ``real`` (N, D): max_i r_i²/(‖fake − real_i‖² + eps) with radii above the median dropped — the
+    official code's squared-distance form (the paper's ratio of plain distances is its square root).
+    Values ≥ 1 mean inside some kept real ball. For many generators fit :class:`RealStats` once."""
+    r, f = as_2d(real, "real"), as_2d(fake, "fake")
+    if r.shape[1] != f.shape[1]:
+        raise ConfigError(f"feature dimensions differ: {r.shape[1]} vs {f.shape[1]}")
+    rr = knn_sqdist(r, r, k, exclude_self=True, block=block)[:, -1]
+    return kynkaanniemi_realism(f, r, rr, clamp_percentile=clamp_percentile, eps=eps, block=block)

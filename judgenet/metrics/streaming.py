@@ -1,0 +1,248 @@
+"""One-pass, mergeable statistics and blocked nearest-neighbour search.
+
+* :class:`Moments` — count, mean and centred scatter matrix Σ(x−x̄)(x−x̄)ᵀ of a stream of
+  (n, d) batches, in float64, O(d²) memory. Batches and partial results from shards/processes
+  are combined with the pairwise update of Chan, Golub & LeVeque (1979), which is exact in exact
+  arithmetic and numerically stable (no "sum of squares minus n·mean²" cancellation).
+* :func:`knn_sqdist` / :func:`blocked_sqdist` — squared Euclidean distances computed block by block
+  with ``torch.matmul``; at most ``block × block`` distances exist at any time.
+"""
+from __future__ import annotations
+
+from typing import Callable, Iterator
+
+import numpy as np
+import torch
+
+from ..errors import ConfigError, NumericalError
+from ._util import as_2d
+
+__all__ = ["Moments", "blocked_sqdist", "knn_sqdist"]
+
+
+class Moments:
+    """Streaming first and second moments of d-dimensional rows, in float64.
+
+    Attributes: ``count`` (int), ``mean`` (d,), ``scatter`` (d, d) = Σ (x−mean)(x−mean)ᵀ.
+    Also kept, for the Ledoit–Wolf shrinkage intensity only: ``sum_sq`` = Σ‖x‖² x (d,) and
+    ``sum_quart`` = Σ‖x‖⁴ (raw power sums about the origin).
+
+    >>> m = Moments(3); m.update(np.ones((4, 3))); m.count
+    4
+    """
+
+    def __init__(self, dim: int):
+        if dim < 1:
+            raise ConfigError(f"Moments needs a positive dimension, got {dim}")
+        self.dim = int(dim)
+        self.count = 0
+        self.mean = np.zeros(self.dim)
+        self.scatter = np.zeros((self.dim, self.dim))
+        self.sum_sq = np.zeros(self.dim)
+        self.sum_quart = 0.0
+
+    # -- accumulation -------------------------------------------------------------------------
+    @classmethod
+    def from_array(cls, x) -> "Moments":
+        """Moments of one (n, d) array (single pass)."""
+        x = as_2d(x, "x")
+        m = cls(x.shape[1])
+        m.update(x)
+        return m
+
+    def update(self, x) -> "Moments":
+        """Add the rows of ``x`` ((n, d) array or tensor, any float dtype). Returns ``self``."""
+        x = as_2d(x, "x", self.dim)
+        n = x.shape[0]
+        if n == 0:
+            return self
+        mb = x.mean(axis=0)
+        g = x - mb
+        other = Moments(self.dim)
+        other.count, other.mean, other.scatter = n, mb, g.T @ g
+        sq = np.einsum("ij,ij->i", x, x)
+        other.sum_sq = sq @ x
+        other.sum_quart = float(sq @ sq)
+        return self.merge(other)
+
+    def merge(self, other: "Moments") -> "Moments":
+        """Fold ``other`` (statistics of disjoint rows) into ``self`` exactly. Returns ``self``."""
+        if other.dim != self.dim:
+            raise ConfigError(f"cannot merge Moments of dimension {other.dim} into {self.dim}")
+        if other.count == 0:
+            return self
+        if self.count == 0:
+            self.count, self.mean = other.count, other.mean.copy()
+            self.scatter = other.scatter.copy()
+            self.sum_sq, self.sum_quart = other.sum_sq.copy(), other.sum_quart
+            return self
+        na, nb = self.count, other.count
+        n = na + nb
+        delta = other.mean - self.mean
+        self.mean = self.mean + delta * (nb / n)
+        self.scatter = self.scatter + other.scatter + np.outer(delta, delta) * (na * nb / n)
+        self.count = n
+        self.sum_sq = self.sum_sq + other.sum_sq
+        self.sum_quart = self.sum_quart + other.sum_quart
+        return self
+
+    @classmethod
+    def merged(cls, parts) -> "Moments":
+        """A new :class:`Moments` of the union of ``parts`` (inputs are not modified)."""
+        parts = list(parts)
+        if not parts:
+            raise ConfigError("Moments.merged needs at least one part")
+        out = cls(parts[0].dim)
+        for p in parts:
+            out.merge(p)
+        return out
+
+    def copy(self) -> "Moments":
+        out = Moments(self.dim)
+        out.merge(self)
+        return out
+
+    # -- derived statistics -------------------------------------------------------------------
+    def cov(self, ddof: int = 1) -> np.ndarray:
+        """Sample covariance (d, d), divided by ``count − ddof`` (default unbiased, N−1)."""
+        if self.count - ddof <= 0:
+            raise NumericalError(f"a covariance with ddof={ddof} needs more than {ddof} rows, got {self.count}")
+        return self.scatter / (self.count - ddof)
+
+    def scatter_about(self, point) -> np.ndarray:
+        """Σ (x−point)(x−point)ᵀ (d, d) = scatter + n (mean−point)(mean−point)ᵀ."""
+        d = self.mean - np.asarray(point, dtype=np.float64)
+        return self.scatter + self.count * np.outer(d, d)
+
+    def block(self, start: int, stop: int) -> "Moments":
+        """Moments of the coordinates ``start:stop`` (e.g. the x part of z = [x; y])."""
+        out = Moments(stop - start)
+        out.count = self.count
+        out.mean = self.mean[start:stop].copy()
+        out.scatter = self.scatter[start:stop, start:stop].copy()
+        # the 4th-moment sums do not split by coordinates; mark them unavailable
+        out.sum_sq = np.full(stop - start, np.nan)
+        out.sum_quart = float("nan")
+        return out
+
+    def ledoit_wolf_shrinkage(self) -> float:
+        """Ledoit & Wolf (2004) shrinkage intensity δ ∈ [0, 1], identical to
+        ``sklearn.covariance.ledoit_wolf_shrinkage`` on the (centred) rows.
+
+        Uses Σ‖x−x̄‖⁴ expanded in the raw power sums, so it also works after :meth:`merge`.
+        """
+        n, p = self.count, self.dim
+        if n < 2:
+            raise NumericalError(f"Ledoit–Wolf shrinkage needs at least 2 rows, got {n}")
+        if not np.isfinite(self.sum_quart):
+            raise NumericalError("these Moments were sliced with block(); compute the shrinkage on the full Moments")
+        mu = self.mean
+        raw2 = self.scatter + n * np.outer(mu, mu)  # Σ x xᵀ
+        c = float(mu @ mu)
+        # Σ‖x−μ‖⁴ = Σ(a − 2b + c)², a = ‖x‖², b = x·μ
+        quart = (self.sum_quart - 4.0 * float(mu @ self.sum_sq) + 4.0 * float(mu @ raw2 @ mu)
+                 + 2.0 * c * float(np.trace(raw2)) - 4.0 * c * float(mu @ (n * mu)) + n * c * c)
+        emp = self.scatter / n  # biased (MLE) covariance, as sklearn
+        tr = float(np.trace(emp))
+        m = tr / p
+        fro2 = float(np.sum(emp * emp))
+        beta = (quart / n - fro2) / (p * n)
+        delta = (fro2 - 2.0 * m * tr + p * m * m) / p
+        beta = min(beta, delta)
+        return 0.0 if beta <= 0 else float(beta / delta)
+
+    def shrunk_cov(self, ddof: int = 1) -> tuple[np.ndarray, float]:
+        """(Ledoit–Wolf shrunk covariance, intensity δ): (1−δ) S + δ (tr S / d) I with S = :meth:`cov`."""
+        s = self.cov(ddof)
+        delta = self.ledoit_wolf_shrinkage()
+        out = (1.0 - delta) * s
+        out[np.diag_indices_from(out)] += delta * np.trace(s) / self.dim
+        return out, delta
+
+    # -- (de)serialization ----------------------------------------------------------------------
+    def to_arrays(self, prefix: str = "") -> dict[str, np.ndarray]:
+        return {prefix + "count": np.array(self.count, dtype=np.int64), prefix + "mean": self.mean,
+                prefix + "scatter": self.scatter, prefix + "sum_sq": self.sum_sq,
+                prefix + "sum_quart": np.array(self.sum_quart)}
+
+    @classmethod
+    def from_arrays(cls, arrays, prefix: str = "") -> "Moments":
+        mean = np.asarray(arrays[prefix + "mean"], dtype=np.float64)
+        out = cls(mean.shape[0])
+        out.count = int(arrays[prefix + "count"])
+        out.mean = mean
+        out.scatter = np.asarray(arrays[prefix + "scatter"], dtype=np.float64)
+        out.sum_sq = np.asarray(arrays[prefix + "sum_sq"], dtype=np.float64)
+        out.sum_quart = float(arrays[prefix + "sum_quart"])
+        return out
+
+    def __repr__(self) -> str:
+        return f"Moments(dim={self.dim}, count={self.count})"
+
+
+# ---------------------------------------------------------------------------------------------
+# blocked distances
+# ---------------------------------------------------------------------------------------------
+def _t(a: np.ndarray) -> torch.Tensor:
+    return torch.from_numpy(np.ascontiguousarray(a, dtype=np.float64))
+
+
+def blocked_sqdist(query, ref, block: int = 2048) -> Iterator[tuple[int, int, torch.Tensor]]:
+    """Yield ``(i0, j0, D)`` with D[a, b] = ‖query[i0+a] − ref[j0+b]‖² (float64 tensor, clamped ≥ 0),
+    for blocks of at most ``block`` × ``block``; all blocks of query rows ``i0`` come in a row."""
+    q, r = _t(as_2d(query, "query")), _t(as_2d(ref, "ref", None))
+    if q.shape[1] != r.shape[1]:
+        raise ConfigError(f"query and reference dimensions differ: {q.shape[1]} vs {r.shape[1]}")
+    qn = (q * q).sum(1)
+    rn = (r * r).sum(1)
+    for i0 in range(0, q.shape[0], block):
+        qb, qnb = q[i0:i0 + block], qn[i0:i0 + block]
+        for j0 in range(0, r.shape[0], block):
+            rb = r[j0:j0 + block]
+            d = qnb[:, None] - 2.0 * (qb @ rb.T) + rn[None, j0:j0 + block]
+            yield i0, j0, d.clamp_(min=0.0)
+
+
+def knn_sqdist(query, ref, k: int, *, exclude_self: bool = False, block: int = 2048) -> np.ndarray:
+    """Squared Euclidean distances to the ``k`` nearest rows of ``ref``: (n_query, k) float64, ascending.
+
+    With ``exclude_self=True`` (query is ref) each row's own index is skipped, so column k−1 is the
+    distance to the k-th *other* point (Kynkäänniemi et al. 2019's neighbourhood radius).
+    Memory: O(block² + n_query·k); never the full n_query × n_ref matrix.
+    """
+    q = as_2d(query, "query")
+    r = as_2d(ref, "ref", q.shape[1])
+    n_avail = r.shape[0] - (1 if exclude_self else 0)
+    if not 1 <= k <= n_avail:
+        raise ConfigError(f"k={k} nearest neighbours requested but only {n_avail} reference rows available")
+    if exclude_self and q.shape[0] != r.shape[0]:
+        raise ConfigError("exclude_self=True needs query and ref to be the same rows")
+    out = np.empty((q.shape[0], k))
+    best = None
+    for i0, j0, d in blocked_sqdist(q, r, block):
+        if exclude_self:
+            rows = torch.arange(d.shape[0])
+            cols = rows + i0 - j0
+            ok = (cols >= 0) & (cols < d.shape[1])
+            d[rows[ok], cols[ok]] = float("inf")
+        if j0 == 0:
+            best = torch.full((d.shape[0], k), float("inf"), dtype=torch.float64)
+        cand = torch.cat([best, d], dim=1)
+        best = torch.topk(cand, k, dim=1, largest=False, sorted=True).values
+        if j0 + d.shape[1] >= r.shape[0]:
+            out[i0:i0 + d.shape[0]] = best.numpy()
+    return out
+
+
+def _reduce_blocks(query, ref, fn: Callable[[torch.Tensor, int], torch.Tensor], init: float,
+                   combine: Callable, block: int) -> np.ndarray:
+    """Row-wise reduction over ``ref`` of ``fn(D_block, j0)`` (helper for precision/realism)."""
+    q = as_2d(query, "query")
+    out = np.full(q.shape[0], init)
+    acc = None
+    for i0, j0, d in blocked_sqdist(q, ref, block):
+        v = fn(d, j0)
+        acc = v if j0 == 0 else combine(acc, v)
+        if j0 + d.shape[1] >= np.shape(ref)[0]:
+            out[i0:i0 + d.shape[0]] = acc.numpy()
+    return out
