@@ -1,1 +1,51 @@
-"""judgenet.world."""
+"""judgenet.world — the built-in, **simulated** benchmark world.
+
+* :func:`make_world` writes seeded procedural scenes (1–4 shapes with colours, textures and
+  spatial relations, captioned by a small grammar) as "real" images plus the outputs of the
+  flawed generators in :data:`GENERATORS`, each with its latent ``true_realism`` and
+  ``true_alignment``.
+* :func:`simulate_raters` (in :mod:`judgenet.world.raters`) turns the latent qualities into
+  human-like judgments in the label schema, labelled *simulated*.
+* :func:`tiny_clip_paths` locates the tiny CLIP-style encoder trained on this world
+  (``judgenet/assets/tiny-clip.json`` / ``tiny-clip.pt``, recipe in ``training/tiny_clip.py``).
+
+Nothing here is real human data or real generator output.
+"""
+from __future__ import annotations
+
+from .dataset import World, load_world, make_world, prompt_scene, real_scene
+from .generators import GENERATORS, Generator, GeneratorOutput, WorldContext, get_generator
+from .render import render
+from .scenes import alignment, caption_variants, describe, sample_caption, sample_scene, swap_attribute
+from .tiny import tiny_clip_paths, load_tiny_clip
+
+__all__ = [
+    "World",
+    "make_world",
+    "load_world",
+    "real_scene",
+    "prompt_scene",
+    "GENERATORS",
+    "Generator",
+    "GeneratorOutput",
+    "WorldContext",
+    "get_generator",
+    "render",
+    "sample_scene",
+    "sample_caption",
+    "caption_variants",
+    "describe",
+    "swap_attribute",
+    "alignment",
+    "simulate_raters",
+    "tiny_clip_paths",
+    "load_tiny_clip",
+]
+
+
+def __getattr__(name):
+    if name == "simulate_raters":
+        from .raters import simulate_raters
+
+        return simulate_raters
+    raise AttributeError(name)

@@ -1,0 +1,258 @@
+"""``make_world``: write the built-in **simulated** world to disk (PNGs + manifest), cached.
+
+Layout of ``root``::
+
+    root/world.json          # config, its hash, versions, counts; "simulated": true
+    root/manifest.jsonl      # one JSON object per item (written atomically, last)
+    root/images/<item_id>.png
+
+Items:
+
+* ``real`` — clean renderings of reference scenes (stream 0 of the seed), with a caption each.
+  They are the reference set for MID and realism statistics.
+* for every generator and severity, ``n_per_generator`` items; item ``j`` of every generator and
+  severity uses the same prompt (prompt scene ``j``, stream 1), so generators can be compared
+  side by side on the same prompt.
+
+Manifest columns: ``item_id, path, image, prompt, prompt_id, generator, severity,
+true_realism, true_alignment, scene, prompt_scene, simulated``. ``path``/``image`` are absolute
+in the returned frame and relative to ``root`` in the file. A second call with the same
+arguments reuses what is on disk; different arguments rebuild the world in place.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+import time
+import zlib
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Iterable, Sequence
+
+import numpy as np
+import pandas as pd
+from PIL import Image
+
+from ..errors import ConfigError
+from .generators import GENERATORS, WorldContext, get_generator
+from .render import render
+from .scenes import sample_caption, sample_scene
+
+__all__ = ["World", "make_world", "load_world", "WORLD_VERSION", "real_scene", "prompt_scene"]
+
+#: Bump when rendering, scenes or generators change the bytes produced for a given config.
+WORLD_VERSION = 1
+MANIFEST = "manifest.jsonl"
+META = "world.json"
+
+
+@dataclass
+class World:
+    """A world on disk: ``root``, its ``config`` and the ``manifest`` DataFrame (absolute paths)."""
+
+    root: Path
+    config: dict
+    manifest: pd.DataFrame
+
+    @property
+    def real(self) -> pd.DataFrame:
+        """The reference (real) items."""
+        return self.manifest[self.manifest["generator"] == "real"]
+
+    @property
+    def generated(self) -> pd.DataFrame:
+        """All generator items."""
+        return self.manifest[self.manifest["generator"] != "real"]
+
+    def __len__(self) -> int:
+        return len(self.manifest)
+
+
+def real_scene(seed: int, index: int, size: int = 64) -> dict:
+    """Reference scene ``index`` of a world seeded ``seed``."""
+    return sample_scene(np.random.default_rng([int(seed), 0, int(index)]), size)
+
+
+def prompt_scene(seed: int, index: int, size: int = 64) -> dict:
+    """Prompt scene ``index`` (shared by all generators) of a world seeded ``seed``."""
+    return sample_scene(np.random.default_rng([int(seed), 1, int(index)]), size)
+
+
+def _caption(scene: dict, seed: int, stream: int, index: int) -> str:
+    return sample_caption(scene, np.random.default_rng([int(seed), stream, int(index), 17]))[0]
+
+
+def _config(n_real, n_per_generator, generators, severities, seed, size) -> dict:
+    if generators is None:
+        generators = list(GENERATORS)
+    generators = [str(g) for g in generators]
+    for g in generators:
+        get_generator(g)
+    severities = [float(s) for s in severities]
+    if any(not 0.0 <= s <= 1.0 for s in severities):
+        raise ConfigError(f"severities must lie in [0, 1], got {severities}")
+    if not 64 <= int(size) <= 128:
+        raise ConfigError(f"size must be between 64 and 128 pixels, got {size}")
+    if int(n_real) < 0 or int(n_per_generator) < 0:
+        raise ConfigError(f"n_real and n_per_generator must be >= 0, got {n_real}, {n_per_generator}")
+    return {
+        "version": WORLD_VERSION,
+        "n_real": int(n_real),
+        "n_per_generator": int(n_per_generator),
+        "generators": generators,
+        "severities": severities,
+        "seed": int(seed),
+        "size": int(size),
+    }
+
+
+def _hash(config: dict) -> str:
+    return hashlib.sha256(json.dumps(config, sort_keys=True).encode()).hexdigest()[:16]
+
+
+def _write_png(path: Path, img: np.ndarray) -> None:
+    # compress_level fixed so bytes are identical across runs; no timestamps in PNG by PIL.
+    Image.fromarray(img).save(path, format="PNG", compress_level=6)
+
+
+def _iter_items(cfg: dict) -> Iterable[tuple[dict, np.ndarray]]:
+    seed, size = cfg["seed"], cfg["size"]
+    reals = [real_scene(seed, i, size) for i in range(cfg["n_real"])]
+    if not reals:  # memorized still needs something to memorize
+        reals = [real_scene(seed, i, size) for i in range(64)]
+    for i in range(cfg["n_real"]):
+        sc = reals[i]
+        yield {
+            "item_id": f"real-{i:05d}",
+            "prompt": _caption(sc, seed, 0, i),
+            "prompt_id": f"real-{i:05d}",
+            "generator": "real",
+            "severity": 0.0,
+            "true_realism": 1.0,
+            "true_alignment": 1.0,
+            "scene": sc,
+            "prompt_scene": sc,
+        }, render(sc)
+    ctx = WorldContext(real_scenes=reals, seed=seed, size=size)
+    prompts = [prompt_scene(seed, j, size) for j in range(cfg["n_per_generator"])]
+    captions = [_caption(sc, seed, 1, j) for j, sc in enumerate(prompts)]
+    for name in cfg["generators"]:
+        gen = GENERATORS[name]
+        gid = zlib.crc32(name.encode())
+        for sev in cfg["severities"]:
+            for j, psc in enumerate(prompts):
+                rng = np.random.default_rng([seed, 2, gid, int(round(sev * 1000)), j])
+                out = gen.generate(psc, sev, rng, ctx)
+                yield {
+                    "item_id": f"{name}-s{int(round(sev * 100)):03d}-{j:05d}",
+                    "prompt": captions[j],
+                    "prompt_id": f"p{j:05d}",
+                    "generator": name,
+                    "severity": float(sev),
+                    "true_realism": round(float(out.true_realism), 6),
+                    "true_alignment": round(float(out.true_alignment), 6),
+                    "scene": out.scene,
+                    "prompt_scene": psc,
+                }, out.image
+
+
+def _load(root: Path) -> World:
+    meta = json.loads((root / META).read_text())
+    df = pd.read_json(root / MANIFEST, lines=True, dtype={"item_id": str, "prompt_id": str})
+    df["path"] = [str(root / p) for p in df["path"]]
+    df["image"] = df["path"]
+    return World(root=root, config=meta["config"], manifest=df)
+
+
+def load_world(root: str | os.PathLike) -> World:
+    """Open a world written by :func:`make_world`."""
+    root = Path(root)
+    if not (root / MANIFEST).is_file() or not (root / META).is_file():
+        raise ConfigError(f"no world at {root}: expected {MANIFEST} and {META}; create one with make_world({str(root)!r})")
+    return _load(root)
+
+
+def _is_complete(root: Path, cfg_hash: str) -> bool:
+    try:
+        meta = json.loads((root / META).read_text())
+    except (OSError, ValueError):
+        return False
+    if meta.get("config_hash") != cfg_hash or not (root / MANIFEST).is_file():
+        return False
+    n = meta.get("n_items", -1)
+    images = root / "images"
+    return images.is_dir() and sum(1 for _ in images.glob("*.png")) == n
+
+
+def make_world(
+    root: str | os.PathLike,
+    n_real: int = 500,
+    n_per_generator: int = 50,
+    generators: Sequence[str] | None = None,
+    severities: Sequence[float] = (0.2, 0.5, 0.8),
+    seed: int = 0,
+    size: int = 64,
+    progress: bool = False,
+) -> World:
+    """Write (or reuse) the **simulated** world under ``root`` and return it.
+
+    Args:
+        root: directory of the world (created if needed).
+        n_real: number of reference (real) images.
+        n_per_generator: items per generator *and per severity*.
+        generators: names from :data:`GENERATORS` (default: all).
+        severities: severity knobs in [0, 1] applied to every generator.
+        seed: world seed; the same arguments give byte-identical PNGs and manifest.
+        size: image side in pixels (64–128).
+        progress: print a line per 1000 images.
+
+    The manifest is written last and atomically, so an interrupted call leaves no manifest
+    that claims missing images; a file lock serializes concurrent calls on the same root.
+    """
+    from filelock import FileLock
+
+    cfg = _config(n_real, n_per_generator, generators, severities, seed, size)
+    h = _hash(cfg)
+    root = Path(root)
+    root.mkdir(parents=True, exist_ok=True)
+    with FileLock(str(root / ".world.lock")):
+        if _is_complete(root, h):
+            return _load(root)
+        for stale in (root / MANIFEST, root / META):
+            stale.unlink(missing_ok=True)
+        images = root / "images"
+        if images.exists():
+            shutil.rmtree(images)
+        images.mkdir()
+        t0 = time.perf_counter()
+        rows = []
+        for k, (row, img) in enumerate(_iter_items(cfg)):
+            rel = f"images/{row['item_id']}.png"
+            _write_png(root / rel, img)
+            row["path"] = rel
+            row["simulated"] = True
+            rows.append(row)
+            if progress and (k + 1) % 1000 == 0:
+                print(f"world: {k + 1} images, {time.perf_counter() - t0:.1f}s", flush=True)
+        elapsed = time.perf_counter() - t0
+        cols = ["item_id", "path", "prompt", "prompt_id", "generator", "severity", "true_realism",
+                "true_alignment", "scene", "prompt_scene", "simulated"]
+        tmp = root / (MANIFEST + ".tmp")
+        with open(tmp, "w", encoding="utf-8") as f:
+            for row in rows:
+                f.write(json.dumps({c: row[c] for c in cols}, sort_keys=False, separators=(",", ":")) + "\n")
+        meta = {
+            "simulated": True,
+            "description": "judgenet built-in procedural world: SIMULATED images, generators and qualities",
+            "config": cfg,
+            "config_hash": h,
+            "n_items": len(rows),
+            "seconds": round(elapsed, 3),
+        }
+        meta_tmp = root / (META + ".tmp")
+        meta_tmp.write_text(json.dumps(meta, indent=2))
+        os.replace(tmp, root / MANIFEST)
+        os.replace(meta_tmp, root / META)
+        return _load(root)
