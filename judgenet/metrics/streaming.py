@@ -24,8 +24,8 @@ class Moments:
     """Streaming first and second moments of d-dimensional rows, in float64.
 
     Attributes: ``count`` (int), ``mean`` (d,), ``scatter`` (d, d) = Σ (x−mean)(x−mean)ᵀ.
-    Also kept, for the Ledoit–Wolf shrinkage intensity only: ``sum_sq`` = Σ‖x‖² x (d,) and
-    ``sum_quart`` = Σ‖x‖⁴ (raw power sums about the origin).
+    Also kept, for the Ledoit–Wolf shrinkage intensity only: ``m3`` = Σ‖x−mean‖²(x−mean) (d,) and
+    ``m4`` = Σ‖x−mean‖⁴, both about the current mean and re-centred exactly on merge.
 
     >>> m = Moments(3); m.update(np.ones((4, 3))); m.count
     4
@@ -38,8 +38,8 @@ class Moments:
         self.count = 0
         self.mean = np.zeros(self.dim)
         self.scatter = np.zeros((self.dim, self.dim))
-        self.sum_sq = np.zeros(self.dim)
-        self.sum_quart = 0.0
+        self.m3 = np.zeros(self.dim)
+        self.m4 = 0.0
 
     # -- accumulation -------------------------------------------------------------------------
     @classmethod
@@ -60,9 +60,9 @@ class Moments:
         g = x - mb
         other = Moments(self.dim)
         other.count, other.mean, other.scatter = n, mb, g.T @ g
-        sq = np.einsum("ij,ij->i", x, x)
-        other.sum_sq = sq @ x
-        other.sum_quart = float(sq @ sq)
+        sq = np.einsum("ij,ij->i", g, g)
+        other.m3 = sq @ g
+        other.m4 = float(sq @ sq)
         return self.merge(other)
 
     def merge(self, other: "Moments") -> "Moments":
@@ -74,16 +74,18 @@ class Moments:
         if self.count == 0:
             self.count, self.mean = other.count, other.mean.copy()
             self.scatter = other.scatter.copy()
-            self.sum_sq, self.sum_quart = other.sum_sq.copy(), other.sum_quart
+            self.m3, self.m4 = other.m3.copy(), other.m4
             return self
         na, nb = self.count, other.count
         n = na + nb
         delta = other.mean - self.mean
-        self.mean = self.mean + delta * (nb / n)
+        new_mean = self.mean + delta * (nb / n)
+        m3a, m4a = _recentre(self.m3, self.m4, self.scatter, na, new_mean - self.mean)
+        m3b, m4b = _recentre(other.m3, other.m4, other.scatter, nb, new_mean - other.mean)
+        self.mean = new_mean
         self.scatter = self.scatter + other.scatter + np.outer(delta, delta) * (na * nb / n)
         self.count = n
-        self.sum_sq = self.sum_sq + other.sum_sq
-        self.sum_quart = self.sum_quart + other.sum_quart
+        self.m3, self.m4 = m3a + m3b, m4a + m4b
         return self
 
     @classmethod
@@ -121,27 +123,22 @@ class Moments:
         out.mean = self.mean[start:stop].copy()
         out.scatter = self.scatter[start:stop, start:stop].copy()
         # the 4th-moment sums do not split by coordinates; mark them unavailable
-        out.sum_sq = np.full(stop - start, np.nan)
-        out.sum_quart = float("nan")
+        out.m3 = np.full(stop - start, np.nan)
+        out.m4 = float("nan")
         return out
 
     def ledoit_wolf_shrinkage(self) -> float:
         """Ledoit & Wolf (2004) shrinkage intensity δ ∈ [0, 1], identical to
         ``sklearn.covariance.ledoit_wolf_shrinkage`` on the (centred) rows.
 
-        Uses Σ‖x−x̄‖⁴ expanded in the raw power sums, so it also works after :meth:`merge`.
+        Uses the tracked Σ‖x−x̄‖⁴, so it is exact after :meth:`merge` too.
         """
         n, p = self.count, self.dim
         if n < 2:
             raise NumericalError(f"Ledoit–Wolf shrinkage needs at least 2 rows, got {n}")
-        if not np.isfinite(self.sum_quart):
+        if not np.isfinite(self.m4):
             raise NumericalError("these Moments were sliced with block(); compute the shrinkage on the full Moments")
-        mu = self.mean
-        raw2 = self.scatter + n * np.outer(mu, mu)  # Σ x xᵀ
-        c = float(mu @ mu)
-        # Σ‖x−μ‖⁴ = Σ(a − 2b + c)², a = ‖x‖², b = x·μ
-        quart = (self.sum_quart - 4.0 * float(mu @ self.sum_sq) + 4.0 * float(mu @ raw2 @ mu)
-                 + 2.0 * c * float(np.trace(raw2)) - 4.0 * c * float(mu @ (n * mu)) + n * c * c)
+        quart = self.m4
         emp = self.scatter / n  # biased (MLE) covariance, as sklearn
         tr = float(np.trace(emp))
         m = tr / p
@@ -162,8 +159,8 @@ class Moments:
     # -- (de)serialization ----------------------------------------------------------------------
     def to_arrays(self, prefix: str = "") -> dict[str, np.ndarray]:
         return {prefix + "count": np.array(self.count, dtype=np.int64), prefix + "mean": self.mean,
-                prefix + "scatter": self.scatter, prefix + "sum_sq": self.sum_sq,
-                prefix + "sum_quart": np.array(self.sum_quart)}
+                prefix + "scatter": self.scatter, prefix + "m3": self.m3,
+                prefix + "m4": np.array(self.m4)}
 
     @classmethod
     def from_arrays(cls, arrays, prefix: str = "") -> "Moments":
@@ -172,12 +169,22 @@ class Moments:
         out.count = int(arrays[prefix + "count"])
         out.mean = mean
         out.scatter = np.asarray(arrays[prefix + "scatter"], dtype=np.float64)
-        out.sum_sq = np.asarray(arrays[prefix + "sum_sq"], dtype=np.float64)
-        out.sum_quart = float(arrays[prefix + "sum_quart"])
+        out.m3 = np.asarray(arrays[prefix + "m3"], dtype=np.float64)
+        out.m4 = float(arrays[prefix + "m4"])
         return out
 
     def __repr__(self) -> str:
         return f"Moments(dim={self.dim}, count={self.count})"
+
+
+def _recentre(m3: np.ndarray, m4: float, scatter: np.ndarray, n: int, d: np.ndarray) -> tuple[np.ndarray, float]:
+    """Σ‖v‖²v and Σ‖v‖⁴ for v = u − d, from the same sums of u (Σu = 0, Σuuᵀ = scatter)."""
+    c = float(d @ d)
+    sd = scatter @ d
+    tr = float(np.trace(scatter))
+    m4n = m4 + 4.0 * float(d @ sd) + n * c * c - 4.0 * float(d @ m3) + 2.0 * c * tr
+    m3n = m3 - 2.0 * sd - d * (tr + n * c)
+    return m3n, m4n
 
 
 # ---------------------------------------------------------------------------------------------
