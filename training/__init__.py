@@ -1,0 +1,1 @@
+"""Recipes that produce judgenet's shipped artifacts (the package never imports this)."""
