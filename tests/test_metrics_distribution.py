@@ -203,3 +203,20 @@ def test_clip_r_precision():
         F.clip_r_precision(noise, txt, r=200)
     with pytest.raises(NumericalError):
         F.clip_score(np.zeros((2, 3)), np.ones((2, 3)))
+
+
+def test_fid_equals_torchmetrics_class_with_feature_stub():
+    from torchmetrics.image.fid import FrechetInceptionDistance
+
+    class Identity(torch.nn.Module):
+        num_features = 32
+
+        def forward(self, x):
+            return x
+
+    a, b = _feats(200, 32, 16), _feats(150, 32, 17, shift=0.3)
+    tm = FrechetInceptionDistance(feature=Identity())
+    for i in range(0, 200, 64):
+        tm.update(torch.tensor(a[i:i + 64]), real=True)
+    tm.update(torch.tensor(b), real=False)
+    assert rel(F.fid(a, b), tm.compute().item()) < 1e-6
