@@ -222,7 +222,7 @@ def train(cfg: dict, workdir: str | os.PathLike, log=print) -> tuple[torch.nn.Mo
         step += 1
         if step % tc.get("log_every", 25) == 0:
             log(f"step {step} loss {np.mean(losses[-tc.get('log_every', 25):]):.4f} "
-                f"lr {opt.param_groups[0]['lr']:.2e} scale {float(scale):.1f} wall {time.perf_counter() - t0:.0f}s "
+                f"lr {opt.param_groups[0]['lr']:.2e} scale {float(scale.detach()):.1f} wall {time.perf_counter() - t0:.0f}s "
                 f"budget-clock {_elapsed():.0f}s", flush=True)
     t_train = time.perf_counter() - t0
     cpu_train = time.process_time() - c0
