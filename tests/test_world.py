@@ -100,7 +100,7 @@ def test_registry():
         GENERATORS["blur"].generate(prompt_scene(0, 0), 1.5, np.random.default_rng(0))
 
 
-def _means(name, severities, n=80):
+def _means(name, severities, n=60):
     ctx = WorldContext(real_scenes=[real_scene(0, i) for i in range(100)], seed=0)
     out = []
     for s in severities:
@@ -206,3 +206,13 @@ def test_generation_is_fast(tmp_path):
     w = make_world(tmp_path, n_real=100, n_per_generator=10, severities=(0.5,))
     rate = len(w) / (time.perf_counter() - t0) * 60
     assert rate > 2000, f"{rate:.0f} images/min"
+
+
+def test_refuses_to_delete_foreign_images(tmp_path):
+    from judgenet.errors import ConfigError
+
+    (tmp_path / "images").mkdir()
+    (tmp_path / "images" / "mine.png").write_bytes(b"x")
+    with pytest.raises(ConfigError, match="refusing"):
+        make_world(tmp_path, n_real=1, n_per_generator=1, generators=["blur"], severities=(0.5,))
+    assert (tmp_path / "images" / "mine.png").is_file()

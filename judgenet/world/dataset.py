@@ -46,6 +46,7 @@ __all__ = ["World", "make_world", "load_world", "WORLD_VERSION", "real_scene", "
 WORLD_VERSION = 1
 MANIFEST = "manifest.jsonl"
 META = "world.json"
+MARKER = ".judgenet-world"
 
 
 @dataclass
@@ -220,9 +221,15 @@ def make_world(
     with FileLock(str(root / ".world.lock")):
         if _is_complete(root, h):
             return _load(root)
+        images = root / "images"
+        marker = root / MARKER
+        if images.exists() and not marker.exists() and any(images.iterdir()):
+            raise ConfigError(
+                f"{root} already has an images/ folder that make_world did not write (no {MARKER} marker); "
+                "refusing to delete it — pass an empty or new directory as root")
+        marker.write_text("written by judgenet.world.make_world; images/ here is regenerated on demand\n")
         for stale in (root / MANIFEST, root / META):
             stale.unlink(missing_ok=True)
-        images = root / "images"
         if images.exists():
             shutil.rmtree(images)
         images.mkdir()
