@@ -220,3 +220,23 @@ def test_fid_equals_torchmetrics_class_with_feature_stub():
         tm.update(torch.tensor(a[i:i + 64]), real=True)
     tm.update(torch.tensor(b), real=False)
     assert rel(F.fid(a, b), tm.compute().item()) < 1e-6
+
+
+def test_clip_r_precision_text_ids_exclude_duplicate_prompts():
+    rng = np.random.default_rng(18)
+    base = rng.standard_normal((60, 8))
+    txt = np.repeat(base, 2, axis=0)  # every prompt twice
+    ids = np.repeat(np.arange(60), 2)
+    plain = F.clip_r_precision(txt, txt, r=100, n_resamples=50)
+    assert plain.value < 1.0  # the duplicate prompt, when drawn, ties for first
+    assert F.clip_r_precision(txt, txt, r=100, n_resamples=50, text_ids=ids).value == 1.0
+
+
+def test_metric_forward_returns_batch_value_and_accumulates():
+    rng = np.random.default_rng(19)
+    img, txt = rng.standard_normal((10, 4)), rng.standard_normal((10, 4))
+    metric = CLIPScore()
+    v = metric(img[:3], txt[:3])
+    assert v.item() == pytest.approx(F.clip_score(img[:3], txt[:3]))
+    metric(img[3:], txt[3:])
+    assert metric.compute().item() == pytest.approx(F.clip_score(img, txt))

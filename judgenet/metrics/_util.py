@@ -99,8 +99,16 @@ def content_hash(arrays: Mapping[str, np.ndarray], meta: Mapping[str, Any]) -> s
 
 
 def save_npz(path, arrays: Mapping[str, np.ndarray], meta: Mapping[str, Any]) -> None:
-    """One ``.npz`` file: the arrays plus the JSON metadata under ``__meta__`` (no pickle)."""
+    """One ``.npz`` file: the arrays plus the JSON metadata under ``__meta__`` (no pickle).
+
+    ``meta["versions"]`` (judgenet, numpy) is added here and is not part of the content hash, so a
+    file's hash does not change when the software is upgraded.
+    """
+    from .. import __version__
+
     payload = {k: np.asarray(v) for k, v in arrays.items()}
+    meta = dict(meta)
+    meta["versions"] = {"judgenet": __version__, "numpy": np.__version__}
     payload["__meta__"] = np.array(_canonical(meta))
     with open(path, "wb") as fh:  # file handle: numpy won't append ".npz" to the user's name
         np.savez(fh, **payload)
@@ -116,6 +124,7 @@ def load_npz(path, kind: str) -> tuple[dict[str, np.ndarray], dict[str, Any]]:
         raise ArtifactError(f"cannot read {kind} file {path!s}: {exc}") from exc
     if meta.get("kind") != kind:
         raise ArtifactError(f"{path!s} holds a {meta.get('kind')!r}, expected a {kind!r}")
+    meta.pop("versions", None)
     stored = meta.pop("hash", None)
     actual = content_hash(arrays, meta)
     if stored != actual:

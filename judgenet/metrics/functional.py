@@ -181,18 +181,28 @@ def clip_r_precision(img, txt, r: int = 100, *, seed: int | None = 0, n_resample
     if a.shape != b.shape:
         raise ConfigError(f"img and txt must be paired (M, D) arrays, got {a.shape} and {b.shape}")
     m = a.shape[0]
-    ids = np.arange(m) if text_ids is None else np.asarray(text_ids)
-    if ids.shape[0] != m:
+    ids = None if text_ids is None else np.asarray(text_ids)
+    if ids is not None and ids.shape[0] != m:
         raise ConfigError(f"text_ids has {ids.shape[0]} entries for {m} items")
+    if r < 2:
+        raise ConfigError(f"r must be >= 2 (the prompt and at least one distractor), got {r}")
     a, b = l2_normalize(a, "img"), l2_normalize(b, "txt")
     rng = np.random.default_rng(seed)
     hits = np.empty(m)
     for j in range(m):
-        pool = np.flatnonzero(ids != ids[j])
-        if pool.size < r - 1:
+        if ids is None:  # any other row; O(r) sampling
+            n_pool = m - 1
+            if n_pool >= r - 1:
+                dis = rng.choice(n_pool, size=r - 1, replace=False)
+                dis = dis + (dis >= j)
+        else:
+            pool = np.flatnonzero(ids != ids[j])
+            n_pool = pool.size
+            if n_pool >= r - 1:
+                dis = rng.choice(pool, size=r - 1, replace=False)
+        if n_pool < r - 1:
             raise ConfigError(f"R-precision with r={r} needs ≥ {r - 1} distractor prompts per image; "
-                              f"image {j} has {pool.size}. Lower r or add prompts")
-        dis = rng.choice(pool, size=r - 1, replace=False)
+                              f"image {j} has {n_pool}. Lower r or add prompts")
         s_true = float(a[j] @ b[j])
         s_dis = b[dis] @ a[j]
         hits[j] = 0.0 if np.any(s_dis > s_true) else 1.0 / (1 + int(np.sum(s_dis == s_true)))

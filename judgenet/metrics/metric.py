@@ -50,6 +50,17 @@ class Metric:
     def compute(self):  # pragma: no cover - abstract
         raise NotImplementedError
 
+    def forward(self, *args, **kwargs):
+        """torchmetrics' ``metric(batch)``: update the accumulated state and return the metric of
+        this batch alone (computed on a fresh copy; the batch must be large enough on its own)."""
+        self.update(*args, **kwargs)
+        batch = copy.deepcopy(self)
+        Metric.reset(batch)
+        batch.update(*args, **kwargs)
+        return batch.compute()
+
+    __call__ = forward
+
     def reset(self) -> None:
         """Restore every state to its default."""
         for name, default in self._defaults.items():

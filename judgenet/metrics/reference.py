@@ -306,8 +306,8 @@ class RealStats:
       scikit-learn ``GaussianMixture`` (GIQA-style, Gu et al. 2020); absent if ``gmm_components`` is None.
 
     The real features themselves are kept (float64) for the k-NN terms: memory N·D·8 bytes.
-    Query images are treated as new points (a real image scored against its own set has knn_dist
-    to itself excluded only if you remove it).
+    Query images are treated as new points: a query that is itself one of the fitted real images
+    counts itself (distance 0) among its nearest neighbours.
     """
 
     def __init__(self, real, mean, cov, radii_sq, *, k: int, eps: float, shrinkage: str | None,
