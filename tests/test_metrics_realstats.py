@@ -35,18 +35,21 @@ def test_features_against_brute_force_and_sklearn():
     np.testing.assert_allclose(feats["gmm_loglik"], gm.score_samples(gen), rtol=1e-9)
 
 
-def test_diag_gmm_and_default_shrinkage_for_few_images():
+def test_diag_gmm_and_default_shrinkage_for_few_images(tmp_path):
     from sklearn.mixture import GaussianMixture
 
     real = _real(n=5, d=8, seed=2)  # N < D: plain covariance singular
     with pytest.raises(NumericalError, match="shrinkage"):
         RealStats.fit(real, shrinkage=None, gmm_components=None)
-    rs = RealStats.fit(real, k=2, gmm_components=2, seed=1)  # Ledoit–Wolf by default
+    rs = RealStats.fit(real, k=2, gmm_components=2, seed=1, gmm_options={"max_iter": 50})  # Ledoit–Wolf by default
     gen = _real(7, d=8, seed=3)
     assert np.all(np.isfinite(rs.mahalanobis2(gen)))
-    gm = GaussianMixture(2, covariance_type="diag", random_state=1).fit(real)
+    gm = GaussianMixture(2, covariance_type="diag", random_state=1, max_iter=50).fit(real)
     np.testing.assert_allclose(rs.gmm_loglik(gen), gm.score_samples(gen), rtol=1e-9)
     assert "gmm_loglik" not in RealStats.fit(real, k=2, gmm_components=None).features(gen)
+    rs.save(tmp_path / "rs.npz")
+    back = RealStats.load(tmp_path / "rs.npz")
+    assert back.gmm_options == {"max_iter": 50} and back.hash == rs.hash
 
 
 def test_save_load_round_trip_and_hash(tmp_path):

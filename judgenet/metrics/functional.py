@@ -50,6 +50,8 @@ def mid(x_ref, y_ref, x_gen, y_gen=None, *, reduction: str = "mean", normalize: 
         x_gen: (M, Dx) generated image features.
         y_gen: (M, Dy) text features of the prompts of ``x_gen``. Default, as in the official code:
             the first M rows of ``y_ref`` (generated image j was made from reference prompt j).
+            ``y_gen`` enters the per-sample values and the joint term; the set-level text term stays
+            Dy as in the official code (which assumes the prompts are reference texts).
         reduction: ``"mean"`` — set-level MID (float) in the official closed trace form:
             I + ½[tr(Σx⁻¹X̂₀) + Dy − tr(Σz⁻¹Ẑ₀)], X̂₀/Ẑ₀ the generated second moments about the
             reference mean divided by M−1, the text term tr(Σy⁻¹Σy) = Dy a constant.
