@@ -1,0 +1,223 @@
+"""``judgenet`` command line: one subcommand per user job, mapping 1:1 to :mod:`judgenet.api`.
+
+Exit codes: 0 success · 2 a judgenet error (bad input, missing file; one line on stderr, the
+traceback with ``--debug``) · 130 interrupted (caches and studies stay resumable).
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+
+from . import __version__
+from .errors import JudgenetError
+
+DESCRIPTION = """\
+judgenet — learn to predict human judgments of generated images.
+
+  judgenet demo                      the whole pipeline offline on the built-in SIMULATED world
+  judgenet extract IMAGES...         embed images (and prompts) once into the feature cache
+  judgenet train --labels L ...      fit a predictor of human labels, save it as an artifact
+  judgenet evaluate --labels L ...   held-out-generator evaluation against raw MID, with a report
+  judgenet score GEN_DIR... ...      per-image and per-generator realism / alignment scores
+  judgenet tune --labels L ...       Optuna search over predictors (SQLite study, resumable)
+  judgenet report RUN_DIR            rebuild reports from saved results
+
+Weights are never downloaded: pass --clip-checkpoint / --inception-weights or put files in
+--weights-dir (or $JUDGENET_WEIGHTS_DIR). The feature cache lives in --cache
+(or $JUDGENET_CACHE_DIR, default ~/.cache/judgenet).
+"""
+
+
+def _common(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--quiet", action="store_true", help="no progress bars or tables")
+    p.add_argument("--json", action="store_true", help="print a machine-readable JSON summary on stdout")
+    p.add_argument("--debug", action="store_true", help="show tracebacks")
+    p.add_argument("--seed", type=int, default=0, help="seed of everything random (default 0)")
+    p.add_argument("--cache", dest="cache_dir", default=None, help="feature cache directory")
+
+
+def _backbone_opts(p: argparse.ArgumentParser, default=("tiny",)) -> None:
+    p.add_argument("--backbone", dest="backbones", action="append", default=None,
+                   help="backbone name, repeatable: tiny (built-in), open_clip:<arch>, inception:fid "
+                        f"(default: {' '.join(default)})")
+    p.add_argument("--weights-dir", default=None, help="folder searched for weight files ($JUDGENET_WEIGHTS_DIR)")
+    p.add_argument("--clip-checkpoint", default=None, help="local open_clip checkpoint file")
+    p.add_argument("--inception-weights", default=None,
+                   help="local FID-Inception weights (pt_inception-2015-12-05-6726825d.pth)")
+    p.add_argument("--quick-gelu", action=argparse.BooleanOptionalAction, default=None,
+                   help="QuickGELU activations (required choice for OpenAI CLIP weights)")
+
+
+def _label_opts(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--labels", required=True, help="label file (CSV/JSONL/Parquet in the judgenet schema) or a "
+                                                   "public set name (flickr8k-expert, thumb, ...)")
+    p.add_argument("--label-root", default=None, help="folder of the public label-set files ($JUDGENET_LABEL_SETS)")
+    p.add_argument("--images", default=None, help="folder the label file's image paths are relative to")
+    p.add_argument("--reference", required=True, help="folder of real images (prompts.csv inside for MID)")
+    p.add_argument("--reference-prompts", default=None, help="image,prompt file for the reference images")
+    p.add_argument("--question", default=None, help="which judgment to predict (default: the first in the file)")
+    p.add_argument("--group-by", default="generator", choices=("generator", "prompt", "image"),
+                   help="cross-validation unit held out per fold (default generator)")
+    p.add_argument("--out", default=None, help="output directory (default: a new timestamped judgenet-runs/ folder)")
+    p.add_argument("--overwrite", action="store_true", help="allow writing into a non-empty --out")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="judgenet", description=DESCRIPTION,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--version", action="version", version=f"judgenet {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+
+    p = sub.add_parser("demo", help="run everything offline on the built-in simulated world",
+                       description="Generate the built-in SIMULATED world and raters, extract and cache tiny-encoder "
+                                   "features, train predictors, evaluate them leave-one-generator-out against raw "
+                                   "MID, and write a report. About 5 minutes on 2 CPU cores; --fast about 1 minute.")
+    p.add_argument("--out", default=None, help="run directory (default: judgenet-runs/demo-<time>)")
+    p.add_argument("--fast", action="store_true", help="small variant (~1 minute), used by the tests")
+    p.add_argument("--overwrite", action="store_true", help="allow writing into a non-empty --out")
+    _common(p)
+
+    p = sub.add_parser("extract", help="embed images (and prompts) into the feature cache",
+                       description="Embed images once with a backbone and cache float32 features keyed by file "
+                                   "content and backbone fingerprint. Interrupted runs resume; unreadable images are "
+                                   "listed and skipped (or abort with --strict).")
+    p.add_argument("images", nargs="+", help="image files or folders")
+    p.add_argument("--prompts", default=None, help="image,prompt file: also embed the prompts")
+    p.add_argument("--batch-size", type=int, default=64)
+    p.add_argument("--workers", type=int, default=0, help="DataLoader worker processes")
+    p.add_argument("--strict", action="store_true", help="abort on the first unreadable image")
+    _backbone_opts(p)
+    _common(p)
+
+    p = sub.add_parser("train", help="fit a predictor on a label set and save it",
+                       description="Fit a predictor of human labels on cached features (MID, CLIPScore, realism "
+                                   "distances, activation statistics) and save it with its CV results.")
+    _label_opts(p)
+    p.add_argument("--model", default="auto", help="ridge | elasticnet | svr | knn | random_forest | hist_gb | mlp | "
+                                                    "ordinal | auto (best of ridge/hist_gb/mlp by held-out tau-b)")
+    p.add_argument("--resamples", type=int, default=1000, help="bootstrap resamples for CIs")
+    _backbone_opts(p)
+    _common(p)
+
+    p = sub.add_parser("evaluate", help="held-out-generator evaluation against raw MID",
+                       description="Leave-one-generator-out evaluation of predictor recipes against raw MID, "
+                                   "CLIPScore and Mahalanobis baselines, with bootstrap CIs and a report.")
+    _label_opts(p)
+    p.add_argument("--predictor", default=None, help="evaluate the recipe of a saved predictor artifact")
+    p.add_argument("--model", dest="models", action="append", default=None,
+                   help="model recipe to evaluate, repeatable (default ridge, hist_gb, mlp)")
+    p.add_argument("--resamples", type=int, default=1000)
+    _backbone_opts(p)
+    _common(p)
+
+    p = sub.add_parser("score", help="score generator folders for realism and alignment",
+                       description="Per-image scores (predicted human judgment, PMI, CLIPScore, realism distances) "
+                                   "and a per-generator table (mean predicted score with CI, set MID, FID, KID, "
+                                   "precision/recall). Works without prompts (realism only) and without a "
+                                   "predictor (raw metrics only).")
+    p.add_argument("generators", nargs="+", help="one folder of images per generator")
+    p.add_argument("--reference", required=True, help="folder of real images")
+    p.add_argument("--prompts", default=None, help="image,prompt file for the generated images")
+    p.add_argument("--reference-prompts", default=None, help="image,prompt file for the reference images")
+    p.add_argument("--predictor", default=None, help="predictor artifact directory (from train/tune/demo)")
+    p.add_argument("--out", default=None)
+    p.add_argument("--overwrite", action="store_true")
+    p.add_argument("--resamples", type=int, default=1000)
+    _backbone_opts(p)
+    _common(p)
+
+    p = sub.add_parser("tune", help="Optuna search over predictors",
+                       description="Optuna search (seeded TPE, median pruning) over model family, feature groups, "
+                                   "PCA size, scaling and MLP settings, scored by held-out-generator agreement. The "
+                                   "study lives in --storage (default sqlite:///<out>/study.db): rerun to continue; "
+                                   "several workers may share one RDB URL. Inspect with `optuna-dashboard <storage>`.")
+    _label_opts(p)
+    p.add_argument("--trials", type=int, default=20, help="total finished trials the study should reach")
+    p.add_argument("--study-name", default="judgenet")
+    p.add_argument("--storage", default=None, help="Optuna storage URL (sqlite:///..., postgresql://...)")
+    p.add_argument("--n-jobs", type=int, default=1, help="parallel trials in this process")
+    p.add_argument("--timeout", type=float, default=None, help="stop after this many seconds")
+    p.add_argument("--measure", default="kendall_tau_b",
+                   help="kendall_tau_b | kendall_tau_c | spearman | pearson | pairwise_accuracy")
+    _backbone_opts(p)
+    _common(p)
+
+    p = sub.add_parser("report", help="rebuild reports from saved results",
+                       description="Rebuild report.md / report.html and plots from every results.json under RUN_DIR.")
+    p.add_argument("run_dir")
+    _common(p)
+    return parser
+
+
+def _prep_kwargs(a) -> dict:
+    return dict(images=a.images, reference=a.reference, reference_prompts=a.reference_prompts,
+                question=a.question, label_root=a.label_root, cache_dir=a.cache_dir, weights_dir=a.weights_dir,
+                clip_checkpoint=a.clip_checkpoint, inception_weights=a.inception_weights, quick_gelu=a.quick_gelu,
+                group_by=a.group_by, backbones=a.backbones or ["tiny"], seed=a.seed)
+
+
+def _run(a) -> dict:
+    from . import api
+
+    quiet = a.quiet or a.json
+    if a.command == "demo":
+        r = api.demo(a.out, fast=a.fast, seed=a.seed, cache_dir=a.cache_dir, overwrite=a.overwrite, quiet=quiet)
+        return {"run_dir": str(r.run_dir), "summary": r.summary.to_dict(orient="records"), "timings": r.timings}
+    if a.command == "extract":
+        return api.extract(a.images, backbones=a.backbones or ["tiny"], prompts=a.prompts,
+                                 cache_dir=a.cache_dir, weights_dir=a.weights_dir, clip_checkpoint=a.clip_checkpoint,
+                                 inception_weights=a.inception_weights, quick_gelu=a.quick_gelu,
+                                 batch_size=a.batch_size, num_workers=a.workers, strict=a.strict, quiet=quiet)
+    if a.command == "train":
+        out = api.train(a.labels, out=a.out, model=a.model, overwrite=a.overwrite, n_resamples=a.resamples,
+                        quiet=quiet, **_prep_kwargs(a))
+        return {"predictor": str(out)}
+    if a.command == "evaluate":
+        res = api.evaluate(a.labels, out=a.out, models=a.models or ("ridge", "hist_gb", "mlp"),
+                           predictor=a.predictor, overwrite=a.overwrite, n_resamples=a.resamples, quiet=quiet,
+                           **_prep_kwargs(a))
+        return {"results": res.table().to_dict(orient="records")}
+    if a.command == "score":
+        per_image, per_gen = api.score(a.generators, reference=a.reference, prompts=a.prompts,
+                                       reference_prompts=a.reference_prompts, predictor=a.predictor,
+                                       backbones=a.backbones, out=a.out, overwrite=a.overwrite,
+                                       cache_dir=a.cache_dir, weights_dir=a.weights_dir,
+                                       clip_checkpoint=a.clip_checkpoint, inception_weights=a.inception_weights,
+                                       quick_gelu=a.quick_gelu, n_resamples=a.resamples, seed=a.seed, quiet=quiet)
+        return {"per_generator": per_gen.to_dict(orient="records"), "n_images": len(per_image)}
+    if a.command == "tune":
+        study, art = api.tune(a.labels, out=a.out, trials=a.trials, study_name=a.study_name, storage=a.storage,
+                              n_jobs=a.n_jobs, timeout=a.timeout, measure=a.measure, quiet=quiet,
+                              **_prep_kwargs(a))
+        return {"best_value": study.best_value, "best_trial": study.best_trial.number, "predictor": str(art),
+                "n_trials": len(study.trials)}
+    if a.command == "report":
+        return {"reports": [str(p) for p in api.report(a.run_dir, quiet=quiet)]}
+    raise AssertionError(a.command)
+
+
+def main(argv=None) -> int:
+    parser = build_parser()
+    a = parser.parse_args(argv)
+    if a.command is None:
+        parser.print_help()
+        return 2
+    try:
+        out = _run(a)
+    except JudgenetError as exc:
+        if a.debug:
+            raise
+        print(f"judgenet {a.command}: error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print(f"judgenet {a.command}: interrupted — finished work is cached; rerun the same command to resume",
+              file=sys.stderr)
+        return 130
+    if a.json:
+        print(json.dumps(out, indent=2, default=str))
+    return 0
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())
