@@ -1,0 +1,125 @@
+"""FID-Inception: torchvision Inception-v3 rebuilt in the layout of the TF 2015-12-05 graph that
+FID is defined with (as ported by pytorch-fid, used by torchmetrics / torch-fidelity / clean-fid).
+
+Differences from torchvision's ImageNet Inception-v3: 1008 classes; the average pools inside the
+A, C and first E blocks exclude padding (``count_include_pad=False``); the last E block uses a max
+pool in its pool branch. Outputs: ``pool`` — the 2048-d global-average-pooled activations (the FID
+features) and ``logits`` — the 1008-way logits (for Inception Score).
+
+Preprocessing (documented, matching torchmetrics' FID defaults up to the resize kernel): the RGB
+image as float in [0, 255], bilinearly resized to 299×299 (``torch.nn.functional.interpolate``,
+``align_corners=False``; torch-fidelity re-implements TF1's resize, which differs slightly at
+borders), then mapped to [-1, 1] by (x − 128) / 128.
+"""
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+from torchvision.models.inception import InceptionA, InceptionC, InceptionE, inception_v3
+
+from . import INCEPTION_WEIGHTS_FILE, Backbone, file_sha256
+
+SIZE = 299
+
+
+class FIDInceptionA(InceptionA):
+    def forward(self, x):
+        b1 = self.branch1x1(x)
+        b5 = self.branch5x5_2(self.branch5x5_1(x))
+        b3 = self.branch3x3dbl_3(self.branch3x3dbl_2(self.branch3x3dbl_1(x)))
+        bp = self.branch_pool(F.avg_pool2d(x, 3, stride=1, padding=1, count_include_pad=False))
+        return torch.cat([b1, b5, b3, bp], 1)
+
+
+class FIDInceptionC(InceptionC):
+    def forward(self, x):
+        b1 = self.branch1x1(x)
+        b7 = self.branch7x7_3(self.branch7x7_2(self.branch7x7_1(x)))
+        bd = x
+        for layer in (self.branch7x7dbl_1, self.branch7x7dbl_2, self.branch7x7dbl_3, self.branch7x7dbl_4,
+                      self.branch7x7dbl_5):
+            bd = layer(bd)
+        bp = self.branch_pool(F.avg_pool2d(x, 3, stride=1, padding=1, count_include_pad=False))
+        return torch.cat([b1, b7, bd, bp], 1)
+
+
+class _FIDInceptionE(InceptionE):
+    max_pool = False
+
+    def forward(self, x):
+        b1 = self.branch1x1(x)
+        b3 = self.branch3x3_1(x)
+        b3 = torch.cat([self.branch3x3_2a(b3), self.branch3x3_2b(b3)], 1)
+        bd = self.branch3x3dbl_2(self.branch3x3dbl_1(x))
+        bd = torch.cat([self.branch3x3dbl_3a(bd), self.branch3x3dbl_3b(bd)], 1)
+        if self.max_pool:
+            pooled = F.max_pool2d(x, 3, stride=1, padding=1)
+        else:
+            pooled = F.avg_pool2d(x, 3, stride=1, padding=1, count_include_pad=False)
+        return torch.cat([b1, b3, bd, self.branch_pool(pooled)], 1)
+
+
+class FIDInceptionE1(_FIDInceptionE):
+    max_pool = False
+
+
+class FIDInceptionE2(_FIDInceptionE):
+    max_pool = True
+
+
+def fid_inception_v3() -> torch.nn.Module:
+    """The FID-Inception architecture with uninitialized (random) weights."""
+    m = inception_v3(weights=None, aux_logits=False, init_weights=False, num_classes=1008)
+    m.Mixed_5b = FIDInceptionA(192, pool_features=32)
+    m.Mixed_5c = FIDInceptionA(256, pool_features=64)
+    m.Mixed_5d = FIDInceptionA(288, pool_features=64)
+    m.Mixed_6b = FIDInceptionC(768, channels_7x7=128)
+    m.Mixed_6c = FIDInceptionC(768, channels_7x7=160)
+    m.Mixed_6d = FIDInceptionC(768, channels_7x7=160)
+    m.Mixed_6e = FIDInceptionC(768, channels_7x7=192)
+    m.Mixed_7b = FIDInceptionE1(1280)
+    m.Mixed_7c = FIDInceptionE2(2048)
+    return m
+
+
+def _forward(m, x):
+    for name in ("Conv2d_1a_3x3", "Conv2d_2a_3x3", "Conv2d_2b_3x3", "maxpool1", "Conv2d_3b_1x1", "Conv2d_4a_3x3",
+                 "maxpool2", "Mixed_5b", "Mixed_5c", "Mixed_5d", "Mixed_6a", "Mixed_6b", "Mixed_6c", "Mixed_6d",
+                 "Mixed_6e", "Mixed_7a", "Mixed_7b", "Mixed_7c"):
+        x = getattr(m, name)(x)
+    pool = torch.flatten(F.adaptive_avg_pool2d(x, 1), 1)
+    return {"pool": pool, "logits": m.fc(pool)}
+
+
+def transform(img) -> torch.Tensor:
+    """PIL RGB image → (3, 299, 299) float tensor in [-1, 1] (see module docstring)."""
+    import numpy as np
+
+    x = torch.from_numpy(np.asarray(img, dtype=np.uint8).copy()).permute(2, 0, 1).float()
+    x = F.interpolate(x[None], size=(SIZE, SIZE), mode="bilinear", align_corners=False)[0]
+    return (x - 128.0) / 128.0
+
+
+def load_fid_inception(*, checkpoint=None, weights_dir=None, allow_random=False, device="cpu", resolve) -> Backbone:
+    """Build ``inception:fid``; weights from ``checkpoint`` or ``<weights_dir>/pt_inception-2015-12-05-6726825d.pth``."""
+    model = fid_inception_v3()
+    if checkpoint is None and allow_random:
+        with torch.random.fork_rng():
+            torch.manual_seed(0)
+            for mod in model.modules():
+                if isinstance(mod, (torch.nn.Conv2d, torch.nn.Linear)):
+                    torch.nn.init.trunc_normal_(mod.weight, std=0.1)
+        weights = "random-seed-0"
+        name = "inception:fid-random"
+    else:
+        path = resolve("inception:fid", checkpoint, [INCEPTION_WEIGHTS_FILE], weights_dir, "--inception-weights")
+        state = torch.load(path, map_location="cpu", weights_only=True)
+        model.load_state_dict(state)
+        weights = file_sha256(path)
+        name = "inception:fid"
+    fp = {"backbone": name, "arch": "fid-inception-v3 (TF 2015-12-05 layout, 1008 classes)", "weights_sha256": weights,
+          "preprocess": {"size": SIZE, "resize": "bilinear torch.interpolate align_corners=False",
+                         "input_range": "[0,255]", "normalize": "(x-128)/128"}}
+    bb = Backbone(name, model, transform, ("pool", "logits"), fp, forward=_forward, device=device)
+    bb.embed_dim = 2048
+    return bb

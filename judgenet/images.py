@@ -1,0 +1,76 @@
+"""Decode any image file to RGB, or say exactly why not.
+
+Conversion rules (documented because they change the numbers):
+
+* EXIF orientation is applied first (``ImageOps.exif_transpose``).
+* ``L``/``P``/``CMYK``/``YCbCr`` … → RGB with PIL's ``convert("RGB")`` (palette with transparency
+  goes through RGBA).
+* ``RGBA``/``LA``/``PA`` → alpha-composited over a **white** background.
+* 16-/32-bit integer (``I;16``, ``I``) and float (``F``) images → scaled by their own maximum range
+  (``I;16``: /257; ``I``: clipped to [0, 65535] then /257; ``F``: clipped to [0, 1] ×255) → 8-bit grey → RGB.
+"""
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+from PIL import Image, ImageOps, UnidentifiedImageError
+
+from .errors import ImageError
+
+__all__ = ["load_rgb", "ImageFailure"]
+
+
+@dataclass(frozen=True)
+class ImageFailure:
+    """An input that could not be decoded: its ``path`` and a human-readable ``reason``."""
+
+    path: str
+    reason: str
+
+
+def _to_rgb(img: Image.Image) -> Image.Image:
+    mode = img.mode
+    if mode == "RGB":
+        return img
+    if mode == "P" and "transparency" in img.info:
+        img, mode = img.convert("RGBA"), "RGBA"
+    if mode in ("RGBA", "LA", "PA", "RGBa", "La"):
+        rgba = img.convert("RGBA")
+        bg = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
+        return Image.alpha_composite(bg, rgba).convert("RGB")
+    if mode.startswith("I;16") or mode in ("I", "F"):
+        a = np.asarray(img)
+        if mode == "F":
+            a8 = (np.clip(a, 0.0, 1.0) * 255.0 + 0.5).astype(np.uint8)
+        else:
+            a8 = (np.clip(a.astype(np.float64), 0, 65535) / 257.0 + 0.5).astype(np.uint8)
+        return Image.fromarray(a8, mode="L").convert("RGB")
+    return img.convert("RGB")
+
+
+def load_rgb(path: str | os.PathLike) -> Image.Image:
+    """Open ``path`` as an 8-bit RGB PIL image (fully decoded).
+
+    Raises:
+        ImageError: empty, missing, truncated, corrupt or non-image file; the message names the path
+            and the reason.
+    """
+    p = Path(path)
+    try:
+        if p.stat().st_size == 0:
+            raise ImageError(f"{p}: empty (zero-byte) file")
+        with Image.open(p) as im:
+            im.load()
+            im = ImageOps.exif_transpose(im)
+            return _to_rgb(im).copy()
+    except ImageError:
+        raise
+    except FileNotFoundError:
+        raise ImageError(f"{p}: file not found") from None
+    except UnidentifiedImageError:
+        raise ImageError(f"{p}: not an image PIL can read") from None
+    except (OSError, SyntaxError, ValueError) as exc:  # truncated / corrupt data
+        raise ImageError(f"{p}: corrupt or truncated image ({exc})") from None
