@@ -16,6 +16,32 @@ def _pct(x: float) -> str:
     return f"{100 * x:.1f}%"
 
 
+def _findings(t: pd.DataFrame) -> list[str]:
+    """Plain statements computed from the sanity table at the highest severity."""
+    clean = t[t.set == "clean"].iloc[0]
+    top = t[t.generator != "clean"]
+    top = top[top.severity == top.severity.max()]
+    blind_fid = [r.generator for r in top.itertuples() if r.true_realism < 0.9 and r.fid <= 1.1 * clean.fid]
+    blind_clip = [r.generator for r in top.itertuples()
+                  if r.true_alignment < 0.95 and r.clip_score >= clean.clip_score - 0.05]
+    below = [r.generator for r in top.itertuples() if r.fid < clean.fid]
+    mixed = [r.generator for r in top.itertuples() if r.true_alignment >= 0.99 and r.clip_score < clean.clip_score - 0.2]
+    s = float(top.severity.max())
+    out = []
+    if blind_clip:
+        out.append(f"- Alignment failures CLIPScore does not see at severity {s:g} (within 0.05 of clean): "
+                   f"{', '.join(blind_clip)}.")
+    if blind_fid:
+        out.append(f"- Realism failures FID barely sees at severity {s:g} (within 10% of clean): {', '.join(blind_fid)}.")
+    if below:
+        out.append(f"- Lower FID than the clean renderings at severity {s:g}: {', '.join(below)} "
+                   "(memorized copies reference images; differences of a few tenths are sampling noise at this n).")
+    if mixed:
+        out.append(f"- Image degradations that also lower CLIPScore by more than 0.2 although the content is intact: "
+                   f"{', '.join(mixed)}.")
+    return out
+
+
 def render_card(results: dict, sanity: pd.DataFrame | None) -> str:
     cfg, tr, ev, ex = results["config"], results["train"], results["heldout"], results["export"]
     mc, pp, tcfg = cfg["model"], cfg["preprocess"], cfg["train"]
@@ -122,6 +148,8 @@ def render_card(results: dict, sanity: pd.DataFrame | None) -> str:
         for r in sanity.itertuples():
             lines.append(f"| {r.set} | {r.n} | {r.clip_score:.3f} | {r.mid:.2f} | {r.fid:.3f} | "
                          f"{r.true_realism:.2f} | {r.true_alignment:.2f} |")
+    if sanity is not None:
+        lines += ["", "### Reading the table (derived from the numbers above)"] + _findings(sanity)
     lines += [
         "",
         "## Limitations",

@@ -113,13 +113,16 @@ def make_dataset(n: int, seed: int, stream: int, size: int = 64) -> tuple[list[d
     return scenes, images
 
 
-def hard_negative(scene: dict, variant: int, rng: np.random.Generator) -> str:
-    """A caption of the same phrasing that is false for the scene (attribute, relation or count)."""
+def hard_negative(scene: dict, variant: int, rng: np.random.Generator,
+                  p_relation: float = 0.25, p_count: float = 0.15) -> str:
+    """A caption of the same phrasing that is false for the scene: the relation reversed (with
+    probability ``p_relation``, two-group scenes), one count changed (``p_count``), else one colour
+    or shape swapped."""
     bg = scene["background"]["color"]
     r = rng.random()
-    if scene["relation"] is not None and r < 0.25:
+    if scene["relation"] is not None and r < p_relation:
         return describe(scene["groups"], _INVERSE[scene["relation"]], bg, variant)
-    if r < 0.4:
+    if r < p_relation + p_count:
         groups = copy.deepcopy(scene["groups"])
         g = groups[int(rng.integers(len(groups)))]
         total = sum(x["count"] for x in groups)
@@ -135,14 +138,15 @@ def hard_negative(scene: dict, variant: int, rng: np.random.Generator) -> str:
     return describe(groups, scene["relation"], bg, variant)
 
 
-def _captions(scenes, idx, rng, hard: bool):
+def _captions(scenes, idx, rng, hard: bool, mix: dict | None = None):
+    mix = mix or {}
     pos, neg = [], []
     for i in idx:
         sc = scenes[i]
         v = int(rng.integers(0, 10_000))
         pos.append(describe(sc["groups"], sc["relation"], sc["background"]["color"], v))
         if hard:
-            neg.append(hard_negative(sc, v, rng))
+            neg.append(hard_negative(sc, v, rng, mix.get("relation", 0.25), mix.get("count", 0.15)))
     return pos, neg
 
 
@@ -202,7 +206,7 @@ def train(cfg: dict, workdir: str | os.PathLike, log=print) -> tuple[torch.nn.Mo
         for g in opt.param_groups:
             g["lr"] = _lr(step, progress, tc)
         idx = rng.choice(len(scenes), size=bs, replace=False)
-        pos, neg = _captions(scenes, idx, rng, hard)
+        pos, neg = _captions(scenes, idx, rng, hard, dc.get("hard_negative_mix"))
         x = to_tensor(images[idx], cfg)
         text = tok(pos + neg)
         img_f = F.normalize(model.encode_image(x), dim=-1)
