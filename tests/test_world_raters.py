@@ -37,9 +37,12 @@ def test_agreement_matches_brute_force():
                         continue
                     same += a == b
                     diff += a != b
-            agree.append(same / (same + diff))
+            agree.append((same, same + diff))
     val, n = pairwise_agreement(s)
-    assert n == 3 and val == pytest.approx(np.mean(agree), abs=1e-12)
+    assert n == 3 and val == pytest.approx(sum(a for a, _ in agree) / sum(t for _, t in agree), abs=1e-12)
+    from judgenet.labels.agreement import pairwise_agreement as labels_agreement
+
+    assert val == pytest.approx(labels_agreement(s), abs=1e-12)
 
 
 def test_schema_and_ranges(world):
@@ -107,3 +110,12 @@ def test_seeded_and_options(world):
         simulate_raters(world, n_raters=2)
     with pytest.raises(ConfigError):
         simulate_raters(world, agreement_target=0.4)
+
+
+def test_labelsets(world):
+    r = simulate_raters(world, n_raters=3, seed=0)
+    ls, ps = r.to_labelsets()
+    assert ls.name == ps.name == "world-simulated"
+    assert len(ls.frame) == len(r.judgments) and not ls.skipped
+    assert len(ps.frame) == len(r.pairwise) and not ps.skipped
+    assert ls.meta["simulated"] is True

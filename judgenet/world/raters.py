@@ -72,12 +72,24 @@ class SimulatedRatings:
     meta: dict = field(default_factory=dict)
 
     def to_labelsets(self):
-        """``(LabelSet, PairwiseLabelSet)`` via ``judgenet.labels`` ``from_frame`` (named
-        ``world-simulated``). Raises ImportError if the labels package lacks them."""
-        from ..labels import LabelSet, PairwiseLabelSet  # noqa: WPS433 (optional, higher box)
+        """``(LabelSet, PairwiseLabelSet)`` named ``world-simulated``, validated by
+        ``judgenet.labels`` (Likert questions on [1, 5], real_vs_fake on [0, 1])."""
+        from ..labels import LabelSet, PairwiseLabelSet
 
-        kw = {"name": self.name}
-        return LabelSet.from_frame(self.judgments, **kw), PairwiseLabelSet.from_frame(self.pairwise, **kw)
+        meta = {**self.meta, "simulated": True, "agreement": dict(self.agreement), "noise": self.noise}
+        scales = {"realism": (1, 5), "alignment": (1, 5), "overall": (1, 5), "real_vs_fake": (0, 1)}
+        return (LabelSet.from_frame(self.judgments, name=self.name, scales=scales, source="simulated", meta=meta),
+                PairwiseLabelSet.from_frame(self.pairwise, name=self.name, source="simulated", meta=meta))
+
+    @property
+    def labels(self):
+        """The judgments as a ``judgenet.labels.LabelSet`` named ``world-simulated``."""
+        return self.to_labelsets()[0]
+
+    @property
+    def pairwise_labels(self):
+        """The side-by-side choices as a ``judgenet.labels.PairwiseLabelSet`` named ``world-simulated``."""
+        return self.to_labelsets()[1]
 
 
 # --------------------------------------------------------------------------------------------
@@ -102,24 +114,28 @@ def _concordance(a: np.ndarray, b: np.ndarray, levels: int = 5) -> tuple[float, 
 
 
 def pairwise_agreement(scores: np.ndarray, levels: int = 5) -> tuple[float, int]:
-    """Mean pairwise inter-rater agreement of an ``(items, raters)`` score matrix (NaN = not rated).
+    """Pairwise inter-rater agreement of an ``(items, raters)`` score matrix (NaN = not rated).
 
-    For each pair of raters, the fraction of item pairs (rated by both) that both order the same
-    way, pairs tied by either rater excluded — ``(1 + gamma) / 2``. Returns ``(mean, n_pairs)``.
+    Over all pairs of raters and all pairs of items rated by both, the share that both raters
+    order the same way, pairs tied by either rater excluded (pooled over rater pairs, as
+    ``judgenet.labels.agreement.pairwise_agreement``; per rater pair it is ``(1 + gamma) / 2``).
+    Exact, from 5×5 contingency tables. Returns ``(agreement, n_rater_pairs)``.
     """
     s = np.asarray(scores, dtype=np.float64)
-    vals = []
+    conc = disc = 0.0
+    n_pairs = 0
     for k in range(s.shape[1]):
         for l in range(k + 1, s.shape[1]):
             ok = ~np.isnan(s[:, k]) & ~np.isnan(s[:, l])
             if ok.sum() < 2:
                 continue
             c, d = _concordance(s[ok, k], s[ok, l], levels)
-            if c + d > 0:
-                vals.append(c / (c + d))
-    if not vals:
-        return float("nan"), 0
-    return float(np.mean(vals)), len(vals)
+            conc += c
+            disc += d
+            n_pairs += 1
+    if conc + disc == 0:
+        return float("nan"), n_pairs
+    return float(conc / (conc + disc)), n_pairs
 
 
 # --------------------------------------------------------------------------------------------
