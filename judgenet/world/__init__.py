@@ -15,6 +15,7 @@ from __future__ import annotations
 
 from .dataset import World, load_world, make_world, prompt_scene, real_scene
 from .generators import GENERATORS, Generator, GeneratorOutput, WorldContext, get_generator
+from .raters import SimulatedRatings, pairwise_agreement, simulate_raters
 from .render import render
 from .scenes import alignment, caption_variants, describe, sample_caption, sample_scene, swap_attribute
 from .tiny import tiny_clip_paths, load_tiny_clip
@@ -38,14 +39,9 @@ __all__ = [
     "swap_attribute",
     "alignment",
     "simulate_raters",
+    "SimulatedRatings",
+    "pairwise_agreement",
     "tiny_clip_paths",
     "load_tiny_clip",
 ]
 
-
-def __getattr__(name):
-    if name == "simulate_raters":
-        from .raters import simulate_raters
-
-        return simulate_raters
-    raise AttributeError(name)
