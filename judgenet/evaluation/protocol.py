@@ -1,26 +1,48 @@
 """Leave-one-generator-out evaluation of predictors against raw-metric baselines.
 
-For every generator g: fit on the items of all *other* generators (optionally also dropping
-training items that share a prompt with g's items), predict g's items. Hyperparameters, when a
-grid is given, are chosen by an inner leave-one-generator-out search on the training generators
-only — the scored generator never reaches training or model selection.
+Protocol
+--------
+For every generator g (one *fold*): fit each model on the items of all **other** generators and
+predict g's items. With ``group_by_prompt=True`` (for data where prompts repeat across
+generators), training items that share a prompt with any of g's items are dropped too, so
+neither the held-out generator nor its prompts reach training. When a hyperparameter grid is
+given, the configuration is chosen by an *inner* leave-one-generator-out search (same prompt
+rule) on the training generators only, then refitted on all of them: the scored generator never
+reaches training or model selection. Every item gets exactly one out-of-fold prediction.
 
-Measures (named exactly, see :mod:`judgenet.stats`) on the pooled held-out predictions: Kendall
+Measures
+--------
+On the pooled held-out predictions, each named exactly as in :mod:`judgenet.stats`: Kendall
 tau-b and tau-c, Spearman, Pearson, 2AFC pairwise accuracy (human ties excluded, predicted ties
-0.5); each with a percentile bootstrap 95% CI resampling prompts (or items). Also the
-system-level Kendall tau-b of per-generator means, per-generator (within-generator) values, and
-a paired bootstrap of every model against every baseline.
+0.5), and ``system_kendall_tau_b`` — Kendall tau-b between per-generator means of human and
+predicted scores. Each comes with a seeded percentile bootstrap 95% CI resampling prompts (when
+``prompts`` are given; all items of a prompt enter or leave together) or items. All predictors
+use the same resamples. Within-generator values (and a CI for tau-b) are in ``per_generator``.
+Every model is compared with every baseline by a paired bootstrap (same resamples for both),
+giving the difference, its CI and the share of resamples where the model is not better.
 
-Baselines are feature columns used directly as scores (``-name`` negates, for distances where
-lower is better) and the ``training_mean`` floor (a constant: correlations undefined → NaN,
-pairwise accuracy 0.5).
+Baselines
+---------
+Evaluated on the same items and folds: feature columns used directly as scores (``"-name"``
+negates, for distances where lower is better), e.g. ``mid_pmi`` (raw per-sample MID),
+``clip_score`` and ``-realism.<source>.mahalanobis2``; and the ``training_mean`` floor, which
+predicts the mean human score of the fold's training items. Within a generator the floor is
+constant: its within-generator correlations are undefined (NaN, reported as such) and its
+pairwise accuracy is exactly 0.5. Pooled over folds it is *not* constant — holding out a
+generator with high scores lowers the training mean — so its pooled correlations are usually
+slightly **negative**; that is what "knowing nothing about the items" scores under this
+protocol, and it is reported as computed rather than replaced by 0.
+
+The rater ceiling (``labels.rater_ceiling``'s dict) is stored with the results and placed next
+to every measure that has a counterpart (:data:`CEILING_KEYS`).
 """
 from __future__ import annotations
 
 import json
+import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Mapping, Sequence
+from typing import Callable, Iterator, Mapping, Sequence
 
 import numpy as np
 import pandas as pd
@@ -29,116 +51,134 @@ from sklearn.base import clone
 from ..errors import ConfigError
 from ..stats import MEASURES, Estimate, bootstrap_ci, paired_bootstrap, system_level
 
-__all__ = ["evaluate", "EvaluationResults", "logo_folds", "DEFAULT_MEASURES"]
+__all__ = ["evaluate", "EvaluationResults", "logo_folds", "inner_splits", "resolve_baselines", "DEFAULT_MEASURES",
+           "COMPARE_MEASURES", "CEILING_KEYS", "FLOOR", "SYSTEM_MEASURE"]
 
 DEFAULT_MEASURES = ("kendall_tau_b", "kendall_tau_c", "spearman", "pearson", "pairwise_accuracy")
 COMPARE_MEASURES = ("kendall_tau_b", "pairwise_accuracy")
+SYSTEM_MEASURE = "system_kendall_tau_b"
+FLOOR = "training_mean"
+DEFAULT_BASELINES = ("mid_pmi", "clip_score", "-mahalanobis")
+"""Used when ``baselines=None``; ``-mahalanobis`` also matches ``-realism.<source>.mahalanobis2``."""
+CEILING_KEYS = {"kendall_tau_b": "loo_kendall_tau_b", "spearman": "loo_spearman",
+                "pairwise_accuracy": "pairwise_agreement"}
+"""Measure → key of the rater-ceiling dict reported next to it (leave-one-rater-out agreement)."""
 
 
-def logo_folds(generators, prompts=None, group_by_prompt: bool = False):
-    """Yield ``(generator, train_idx, test_idx)`` for leave-one-generator-out CV.
+# ---------------------------------------------------------------------------------------------
+# folds
+# ---------------------------------------------------------------------------------------------
+def logo_folds(groups, prompts=None, group_by_prompt: bool = False) -> Iterator[tuple[str, np.ndarray, np.ndarray]]:
+    """Yield ``(held_out_generator, train_idx, test_idx)`` for leave-one-generator-out CV.
 
-    With ``group_by_prompt``, training items whose prompt appears among the held-out generator's
-    items are dropped as well.
+    Args:
+        groups: (n_items,) generator of each item; folds come in order of first appearance.
+        prompts: (n_items,) prompt of each item; needed for ``group_by_prompt``.
+        group_by_prompt: also drop training items whose prompt occurs among the held-out items.
     """
-    gens = np.asarray(generators)
+    gens = np.asarray(groups)
+    if group_by_prompt and prompts is None:
+        raise ConfigError("group_by_prompt=True needs prompts (one prompt id per item)")
     prompts = None if prompts is None else np.asarray(prompts)
     for g in pd.unique(gens):
         test = gens == g
         train = ~test
         if group_by_prompt:
-            if prompts is None:
-                raise ConfigError("group_by_prompt=True needs prompts")
             train &= ~np.isin(prompts, np.unique(prompts[test]))
         yield g, np.flatnonzero(train), np.flatnonzero(test)
 
 
-def _inner_select(est, grid: Mapping, X, y, gens, seed: int):
-    from sklearn.model_selection import GridSearchCV, LeaveOneGroupOut
+def inner_splits(groups, prompts=None, group_by_prompt: bool = False) -> list[tuple[np.ndarray, np.ndarray]]:
+    """Inner leave-one-generator-out splits (indices into the arrays given) for model selection,
+    with the same prompt rule; splits whose training part would be empty are skipped."""
+    out = [(tr, te) for _, tr, te in logo_folds(groups, prompts, group_by_prompt) if tr.size and te.size]
+    if not out:
+        raise ConfigError("nested model selection needs at least 2 training generators with a non-empty inner "
+                          "training set (with group_by_prompt, prompts may cover every item)")
+    return out
+
+
+# ---------------------------------------------------------------------------------------------
+# helpers
+# ---------------------------------------------------------------------------------------------
+def _quiet(fn: Callable) -> Callable:
+    """Measure wrapper: constant inputs give NaN silently (the NaN is the honest answer)."""
+
+    def wrapped(*a):
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            return fn(*a)
+
+    return wrapped
+
+
+def _system(h, p, g):
+    return system_level(h, p, g, "kendall_tau_b")
+
+
+def resolve_baselines(baselines, feature_names: Sequence[str]) -> list[tuple[str, int, float]]:
+    """Map baseline specs to ``(label, column index, sign)``.
+
+    ``"name"`` uses the column as is, ``"-name"`` negates it. With ``baselines=None`` the
+    :data:`DEFAULT_BASELINES` are used, matching a column exactly or, for ``mahalanobis``, every
+    column ending in ``.mahalanobis`` / ``.mahalanobis2``; defaults that match nothing are skipped.
+    Explicitly named baselines that match no column raise :class:`ConfigError`.
+    """
+    names = list(feature_names)
+    out = []
+    for spec in (DEFAULT_BASELINES if baselines is None else baselines):
+        sign = -1.0 if spec.startswith("-") else 1.0
+        col = spec.lstrip("-")
+        if col == FLOOR:
+            continue
+        if col in names:
+            out.append((spec, names.index(col), sign))
+            continue
+        if baselines is None:
+            for i, n in enumerate(names):
+                if n.endswith(f".{col}") or n.endswith(f".{col}2"):
+                    out.append((("-" if sign < 0 else "") + n, i, sign))
+            continue
+        raise ConfigError(f"baseline {spec!r}: no feature column {col!r}; available columns: "
+                          f"{', '.join(names[:20])}{' ...' if len(names) > 20 else ''}")
+    return out
+
+
+def _as_estimator(name: str, spec, seed: int):
+    if isinstance(spec, str):
+        from ..predictors import make_predictor
+
+        return make_predictor(spec, random_state=seed)
+    if hasattr(spec, "fit") and hasattr(spec, "get_params"):
+        return clone(spec)
+    if callable(spec):
+        est = spec()
+        if not hasattr(est, "fit"):
+            raise ConfigError(f"model {name!r}: the factory returned {type(est).__name__}, not an estimator")
+        return est
+    raise ConfigError(f"model {name!r}: expected an sklearn estimator, a factory or a model name, got {spec!r}")
+
+
+def _grids_for(param_grid, models: Mapping) -> dict:
+    if not param_grid:
+        return {}
+    if isinstance(param_grid, Mapping) and set(param_grid) <= set(models):
+        return {k: v for k, v in param_grid.items() if v}
+    return {m: param_grid for m in models}  # one grid for every model
+
+
+def _tau_scorer():
     from sklearn.metrics import make_scorer
 
-    def tau(yt, yp):
-        v = MEASURES["kendall_tau_b"](yt, yp)
+    def tau(y_true, y_pred):
+        v = _quiet(MEASURES["kendall_tau_b"])(y_true, y_pred)
         return v if np.isfinite(v) else -1.0
 
-    gs = GridSearchCV(clone(est), grid, cv=LeaveOneGroupOut(), scoring=make_scorer(tau), n_jobs=1, refit=True)
-    gs.fit(X, y, groups=gens)
-    return gs.best_estimator_, gs.best_params_
+    return make_scorer(tau)
 
 
-@dataclass
-class EvaluationResults:
-    """Everything the held-out-generator protocol produced (JSON round-trippable).
-
-    ``predictions``: DataFrame with ``generator``, ``prompt``, ``y`` and one column per predictor
-    (models and baselines) holding held-out scores; ``metrics``: {predictor: {measure: Estimate}};
-    ``system``: {predictor: system-level tau-b}; ``per_generator``: tidy DataFrame; ``comparisons``:
-    {(model, baseline, measure): difference Estimate}; ``p_not_better`` likewise; ``ceiling``: rater
-    ceiling dict passed in; ``models``/``baselines``: names; ``chosen_params``: per model per fold.
-    """
-
-    predictions: pd.DataFrame
-    metrics: dict
-    system: dict
-    per_generator: pd.DataFrame
-    comparisons: dict
-    p_not_better: dict
-    models: list
-    baselines: list
-    ceiling: dict | None = None
-    chosen_params: dict = field(default_factory=dict)
-    settings: dict = field(default_factory=dict)
-
-    def table(self) -> pd.DataFrame:
-        """Tidy table: predictor, kind (model/baseline), measure, value, low, high."""
-        rows = []
-        for p, ms in self.metrics.items():
-            kind = "model" if p in self.models else "baseline"
-            for m, e in ms.items():
-                rows.append({"predictor": p, "kind": kind, "measure": m, "value": e.value, "low": e.low,
-                             "high": e.high})
-            rows.append({"predictor": p, "kind": kind, "measure": "system_kendall_tau_b", "value": self.system[p],
-                         "low": np.nan, "high": np.nan})
-        return pd.DataFrame(rows)
-
-    def best_model(self, measure: str = "kendall_tau_b") -> str:
-        vals = {m: self.metrics[m][measure].value for m in self.models}
-        vals = {m: (v if np.isfinite(v) else -np.inf) for m, v in vals.items()}
-        return max(vals, key=vals.get)
-
-    def to_dict(self) -> dict:
-        return {
-            "predictions": self.predictions.to_dict(orient="list"),
-            "metrics": {p: {m: e.to_dict() for m, e in ms.items()} for p, ms in self.metrics.items()},
-            "system": self.system,
-            "per_generator": self.per_generator.to_dict(orient="records"),
-            "comparisons": [{"model": a, "baseline": b, "measure": m, **e.to_dict(),
-                             "p_not_better": self.p_not_better[(a, b, m)]} for (a, b, m), e in self.comparisons.items()],
-            "models": self.models, "baselines": self.baselines, "ceiling": self.ceiling,
-            "chosen_params": self.chosen_params, "settings": self.settings,
-        }
-
-    def to_json(self, path) -> Path:
-        path = Path(path)
-        path.write_text(json.dumps(_clean(self.to_dict()), indent=1, default=str))
-        return path
-
-    @classmethod
-    def from_dict(cls, d: dict) -> "EvaluationResults":
-        comps, pnb = {}, {}
-        for c in d["comparisons"]:
-            key = (c["model"], c["baseline"], c["measure"])
-            comps[key] = Estimate(_f(c["value"]), _f(c["low"]), _f(c["high"]), c["n_resamples"], c["confidence"])
-            pnb[key] = _f(c["p_not_better"])
-        metrics = {p: {m: Estimate(_f(e["value"]), _f(e["low"]), _f(e["high"]), e["n_resamples"], e["confidence"])
-                       for m, e in ms.items()} for p, ms in d["metrics"].items()}
-        return cls(pd.DataFrame(d["predictions"]), metrics, {k: _f(v) for k, v in d["system"].items()},
-                   pd.DataFrame(d["per_generator"]), comps, pnb, d["models"], d["baselines"], d.get("ceiling"),
-                   d.get("chosen_params", {}), d.get("settings", {}))
-
-    @classmethod
-    def from_json(cls, path) -> "EvaluationResults":
-        return cls.from_dict(json.loads(Path(path).read_text()))
+def _est(d: Mapping) -> Estimate:
+    return Estimate(_f(d["value"]), _f(d["low"]), _f(d["high"]), int(d["n_resamples"]), float(d["confidence"]))
 
 
 def _f(v):
@@ -146,104 +186,341 @@ def _f(v):
 
 
 def _clean(o):
-    if isinstance(o, float) and not np.isfinite(o):
-        return None
-    if isinstance(o, dict):
-        return {k: _clean(v) for k, v in o.items()}
-    if isinstance(o, (list, tuple)):
-        return [_clean(v) for v in o]
-    if isinstance(o, (np.floating,)):
-        return _clean(float(o))
+    if isinstance(o, (float, np.floating)):
+        o = float(o)
+        return o if np.isfinite(o) else None
     if isinstance(o, np.integer):
         return int(o)
-    return o
+    if isinstance(o, np.ndarray):
+        return _clean(o.tolist())
+    if isinstance(o, Mapping):
+        return {str(k): _clean(v) for k, v in o.items()}
+    if isinstance(o, (list, tuple)):
+        return [_clean(v) for v in o]
+    if isinstance(o, (str, int, bool)) or o is None:
+        return o
+    return str(o)
 
 
-def evaluate(X, y, generators, feature_names: Sequence[str], models: Mapping, *, baselines=("mid_pmi", "clip_score"),
+# ---------------------------------------------------------------------------------------------
+# results
+# ---------------------------------------------------------------------------------------------
+@dataclass
+class EvaluationResults:
+    """Everything the held-out-generator protocol produced; JSON round-trippable.
+
+    Attributes:
+        predictions: DataFrame, one row per item: ``item`` (row index in the inputs),
+            ``generator``, ``prompt`` (if given), ``y``, ``fold`` (held-out generator of the fold
+            that predicted the item, = its generator), ``fold_index``, then one column per
+            predictor (models, baselines, ``training_mean``) with its held-out score.
+        metrics: {predictor: {measure: Estimate}} on pooled held-out predictions, measures
+            :data:`DEFAULT_MEASURES` (or those asked for) plus ``system_kendall_tau_b``.
+        per_generator: tidy DataFrame — generator, predictor, n, human_mean, predicted_mean,
+            kendall_tau_b (+ _low/_high), spearman, pairwise_accuracy, within each generator.
+        comparisons: {(model, baseline, measure): Estimate of model − baseline} (paired bootstrap).
+        p_not_better: same keys; share of resamples where the model does not beat the baseline.
+        models, baselines: predictor names (baselines include ``training_mean``).
+        ceiling: the rater-ceiling dict passed in (or None).
+        folds: one dict per fold — generator, fold_index, n_train, n_test, n_dropped_by_prompt,
+            chosen_params {model: params} when nested selection ran.
+        settings: protocol, seeds, resamples, bootstrap unit, measures, etc.
+    """
+
+    predictions: pd.DataFrame
+    metrics: dict
+    per_generator: pd.DataFrame
+    comparisons: dict
+    p_not_better: dict
+    models: list
+    baselines: list
+    ceiling: dict | None = None
+    folds: list = field(default_factory=list)
+    settings: dict = field(default_factory=dict)
+
+    # -- views ----------------------------------------------------------------------------------
+    @property
+    def system(self) -> dict:
+        """{predictor: system-level Kendall tau-b of per-generator means}."""
+        return {p: ms[SYSTEM_MEASURE].value for p, ms in self.metrics.items() if SYSTEM_MEASURE in ms}
+
+    @property
+    def chosen_params(self) -> dict:
+        """{model: {held-out generator: chosen params}} (empty without nested selection)."""
+        out: dict = {}
+        for f in self.folds:
+            for m, p in (f.get("chosen_params") or {}).items():
+                out.setdefault(m, {})[f["generator"]] = p
+        return out
+
+    @property
+    def measures(self) -> list[str]:
+        return list(next(iter(self.metrics.values())).keys()) if self.metrics else []
+
+    def ceiling_for(self, measure: str) -> tuple[float, float, float]:
+        """(value, low, high) of the rater ceiling matching ``measure``; NaNs if none."""
+        key = CEILING_KEYS.get(measure)
+        c = self.ceiling or {}
+        if key is None or not isinstance(c.get(key), (int, float)) or c.get(key) is None:
+            return float("nan"), float("nan"), float("nan")
+        return tuple(_f(c.get(k)) if isinstance(c.get(k), (int, float)) else float("nan")
+                     for k in (key, f"{key}_low", f"{key}_high"))
+
+    def table(self) -> pd.DataFrame:
+        """Tidy table: predictor, kind (model/baseline/floor), measure, value, low, high,
+        n_resamples, and the rater ceiling for that measure (ceiling, ceiling_low, ceiling_high;
+        NaN where the labels package has no counterpart)."""
+        rows = []
+        for p, ms in self.metrics.items():
+            kind = "model" if p in self.models else ("floor" if p == FLOOR else "baseline")
+            for m, e in ms.items():
+                c, cl, ch = self.ceiling_for(m)
+                rows.append({"predictor": p, "kind": kind, "measure": m, "value": e.value, "low": e.low,
+                             "high": e.high, "n_resamples": e.n_resamples, "ceiling": c, "ceiling_low": cl,
+                             "ceiling_high": ch})
+        return pd.DataFrame(rows)
+
+    def comparison_table(self) -> pd.DataFrame:
+        """model, baseline, measure, difference, low, high, p_not_better, excludes_zero."""
+        rows = [{"model": a, "baseline": b, "measure": m, "difference": e.value, "low": e.low, "high": e.high,
+                 "p_not_better": self.p_not_better[(a, b, m)],
+                 "excludes_zero": bool(np.isfinite(e.low) and (e.low > 0 or e.high < 0))}
+                for (a, b, m), e in self.comparisons.items()]
+        return pd.DataFrame(rows, columns=["model", "baseline", "measure", "difference", "low", "high",
+                                           "p_not_better", "excludes_zero"])
+
+    def best_model(self, measure: str = "kendall_tau_b") -> str:
+        """The model with the highest pooled ``measure`` (NaN counts as worst)."""
+        vals = {m: self.metrics[m][measure].value for m in self.models}
+        vals = {m: (v if np.isfinite(v) else -np.inf) for m, v in vals.items()}
+        return max(vals, key=vals.get)
+
+    # -- serialization --------------------------------------------------------------------------
+    def to_dict(self) -> dict:
+        """Plain JSON-ready dict (NaN → None)."""
+        return _clean({
+            "format": "judgenet-evaluation/1",
+            "predictions": self.predictions.to_dict(orient="list"),
+            "metrics": {p: {m: e.to_dict() for m, e in ms.items()} for p, ms in self.metrics.items()},
+            "per_generator": self.per_generator.to_dict(orient="records"),
+            "comparisons": [{"model": a, "baseline": b, "measure": m, **e.to_dict(),
+                             "p_not_better": self.p_not_better[(a, b, m)]}
+                            for (a, b, m), e in self.comparisons.items()],
+            "models": self.models, "baselines": self.baselines, "ceiling": self.ceiling,
+            "folds": self.folds, "settings": self.settings,
+        })
+
+    def to_json(self, path: str | Path | None = None) -> str:
+        """JSON text of :meth:`to_dict`; also written to ``path`` when given."""
+        text = json.dumps(self.to_dict(), indent=1)
+        if path is not None:
+            Path(path).write_text(text)
+        return text
+
+    @classmethod
+    def from_dict(cls, d: Mapping) -> "EvaluationResults":
+        comps, pnb = {}, {}
+        for c in d["comparisons"]:
+            key = (c["model"], c["baseline"], c["measure"])
+            comps[key] = _est(c)
+            pnb[key] = _f(c["p_not_better"])
+        metrics = {p: {m: _est(e) for m, e in ms.items()} for p, ms in d["metrics"].items()}
+        preds = pd.DataFrame(d["predictions"])
+        for col in [*d["models"], *d["baselines"], "y"]:
+            if col in preds:
+                preds[col] = pd.to_numeric(preds[col], errors="coerce").astype(np.float64)
+        per_gen = pd.DataFrame(d["per_generator"])
+        for col in per_gen.columns:
+            if col not in ("generator", "predictor"):
+                per_gen[col] = pd.to_numeric(per_gen[col], errors="coerce")
+        return cls(preds, metrics, per_gen, comps, pnb, list(d["models"]), list(d["baselines"]), d.get("ceiling"),
+                   list(d.get("folds", [])), dict(d.get("settings", {})))
+
+    @classmethod
+    def from_json(cls, path: str | Path) -> "EvaluationResults":
+        return cls.from_dict(json.loads(Path(path).read_text()))
+
+
+# ---------------------------------------------------------------------------------------------
+# the protocol
+# ---------------------------------------------------------------------------------------------
+def evaluate(X, y, groups, feature_names: Sequence[str], models, *, baselines: Sequence[str] | None = None,
              prompts=None, group_by_prompt: bool = False, ceiling: Mapping | None = None, n_resamples: int = 1000,
-             seed: int = 0, param_grids: Mapping | None = None, measures: Sequence[str] = DEFAULT_MEASURES,
-             progress: bool = False) -> EvaluationResults:
-    """Run the held-out-generator protocol.
+             seed: int = 0, param_grid=None, param_grids=None, measures: Sequence[str] = DEFAULT_MEASURES,
+             compare_measures: Sequence[str] = COMPARE_MEASURES, per_generator_ci: bool = True,
+             per_generator_resamples: int = 200, progress: bool = False) -> EvaluationResults:
+    """Run the held-out-generator protocol (see the module docstring).
 
     Args:
-        X: (n_items, n_features) float features; ``feature_names`` its columns.
+        X: (n_items, n_features) float features; ``feature_names`` (n_features,) its columns.
         y: (n_items,) human scores (e.g. mean opinion scores).
-        generators: (n_items,) generator per item (≥ 3 distinct).
-        models: {name: unfitted sklearn estimator}.
-        baselines: feature column names used as scores (``-`` prefix negates); missing ones are skipped.
-        prompts: (n_items,) prompt ids — bootstrap unit and, with ``group_by_prompt``, split unit.
-        ceiling: rater-agreement ceiling reported next to the results.
-        n_resamples: bootstrap resamples (≥ 1,000 for reported numbers).
-        param_grids: {model name: sklearn param grid} → nested inner LOGO selection.
+        groups: (n_items,) generator of each item (≥ 3 distinct) — the held-out unit.
+        models: {name: unfitted estimator | zero-argument factory | model name for
+            :func:`judgenet.predictors.make_predictor`}, or a sequence of model names.
+        baselines: feature columns used as scores (``"-name"`` negates); None = the defaults
+            (``mid_pmi``, ``clip_score``, negated Mahalanobis columns) that exist. The
+            ``training_mean`` floor is always added.
+        prompts: (n_items,) prompt ids — the bootstrap unit, and the split unit with ``group_by_prompt``.
+        group_by_prompt: also drop training items sharing a prompt with the held-out generator.
+        ceiling: rater-ceiling dict (``judgenet.labels.rater_ceiling``) reported with every result.
+        n_resamples: bootstrap resamples (use ≥ 1,000 for reported numbers).
+        seed: seeds the bootstrap (and model names' ``random_state``).
+        param_grid: nested model selection — an sklearn grid for every model, or {model: grid}
+            (keys like ``model__alpha``, see ``judgenet.predictors.default_param_grid``). The inner
+            search is leave-one-generator-out over the fold's training generators, scored by
+            Kendall tau-b. ``param_grids`` is an alias.
+        measures: names in :data:`judgenet.stats.MEASURES`; ``system_kendall_tau_b`` is always added.
+        compare_measures: measures of the paired bootstrap model − baseline.
+        per_generator_ci: bootstrap CI of the within-generator tau-b (for the report's bars), with
+            ``min(n_resamples, per_generator_resamples)`` resamples (these CIs only draw the bars;
+            they cost one bootstrap per generator × predictor). Not computed for the floor
+            (constant within a generator: NaN).
+
+    Returns:
+        :class:`EvaluationResults`.
     """
     X = np.asarray(X, dtype=np.float64)
-    y = np.asarray(y, dtype=np.float64)
-    gens = np.asarray(generators).astype(str)
+    y = np.asarray(y, dtype=np.float64).ravel()
+    gens = np.asarray(groups).astype(str).ravel()
     names = list(feature_names)
-    if X.shape != (y.size, len(names)) or gens.size != y.size:
-        raise ConfigError(f"shapes disagree: X {X.shape}, y {y.shape}, generators {gens.shape}, "
+    if X.ndim != 2 or X.shape != (y.size, len(names)) or gens.size != y.size:
+        raise ConfigError(f"shapes disagree: X {X.shape}, y {y.shape}, groups {gens.shape}, "
                           f"{len(names)} feature names")
     if len(np.unique(gens)) < 3:
         raise ConfigError(f"leave-one-generator-out needs at least 3 generators, got {sorted(set(gens))}")
     if not np.isfinite(y).all():
-        raise ConfigError("y contains NaN/inf")
-    unknown = [m for m in measures if m not in MEASURES]
+        raise ConfigError("y contains NaN/inf; drop unlabelled items first")
+    measures = list(measures)
+    unknown = [m for m in [*measures, *compare_measures] if m not in MEASURES]
     if unknown:
         raise ConfigError(f"unknown measures {unknown}; choose from {sorted(MEASURES)}")
-    prompts_arr = None if prompts is None else np.asarray(prompts).astype(str)
-    preds = pd.DataFrame({"generator": gens, "y": y, "fold": gens})
+    if int(n_resamples) < 1:
+        raise ConfigError(f"n_resamples must be >= 1, got {n_resamples}")
+    prompts_arr = None if prompts is None else np.asarray(prompts).astype(str).ravel()
+    if prompts_arr is not None and prompts_arr.size != y.size:
+        raise ConfigError(f"prompts has {prompts_arr.size} entries for {y.size} items")
+    if not isinstance(models, Mapping):
+        models = {str(m): str(m) for m in models}
+    if not models:
+        raise ConfigError("no models to evaluate")
+    clash = [m for m in models if m in names or m in (FLOOR, "y", "generator", "prompt", "fold", "item")]
+    base = resolve_baselines(baselines, names)
+    clash += [m for m in models if m in {b for b, _, _ in base}]
+    if clash:
+        raise ConfigError(f"model names {clash} clash with baseline/column names; rename them")
+    for label, i, _ in base:
+        if not np.isfinite(X[:, i]).all():
+            raise ConfigError(f"baseline column {label!r} has NaN/inf values")
+    grids = _grids_for(param_grid or param_grids, models)
+    unknown = [m for m in grids if m not in models]
+    if unknown:
+        raise ConfigError(f"param grids for unknown models {unknown}")
+
+    # -- out-of-fold predictions -----------------------------------------------------------------
+    preds = pd.DataFrame({"item": np.arange(y.size), "generator": gens})
     if prompts_arr is not None:
         preds["prompt"] = prompts_arr
-    chosen: dict = {m: {} for m in models}
-    for name in models:
-        preds[name] = np.nan
-    preds["training_mean"] = np.nan
-    for g, tr, te in logo_folds(gens, prompts_arr, group_by_prompt):
-        preds.loc[te, "training_mean"] = y[tr].mean()
-        for name, est in models.items():
-            grid = (param_grids or {}).get(name)
-            if grid:
-                model, params = _inner_select(est, grid, X[tr], y[tr], gens[tr], seed)
-                chosen[name][g] = params
+    preds["y"] = y
+    preds["fold"] = ""
+    preds["fold_index"] = -1
+    out = {m: np.full(y.size, np.nan) for m in models}
+    floor = np.full(y.size, np.nan)
+    folds = []
+    fold_iter = list(logo_folds(gens, prompts_arr, group_by_prompt))
+    if progress:
+        from tqdm.auto import tqdm
+
+        fold_iter = tqdm(fold_iter, desc="held-out generators")
+    scorer = _tau_scorer()
+    for k, (g, tr, te) in enumerate(fold_iter):
+        if tr.size == 0:
+            raise ConfigError(f"fold {g!r}: no training items left (with group_by_prompt every prompt of the "
+                              "held-out generator covers all other items)")
+        n_dropped = int((gens != g).sum() - tr.size)
+        preds.loc[te, "fold"] = g
+        preds.loc[te, "fold_index"] = k
+        floor[te] = y[tr].mean()
+        info = {"fold_index": k, "generator": str(g), "n_train": int(tr.size), "n_test": int(te.size),
+                "n_dropped_by_prompt": n_dropped, "train_generators": sorted(set(gens[tr]))}
+        chosen = {}
+        for name, spec in models.items():
+            est = _as_estimator(name, spec, seed)
+            if name in grids:
+                from sklearn.model_selection import GridSearchCV
+
+                cv = inner_splits(gens[tr], None if prompts_arr is None else prompts_arr[tr], group_by_prompt)
+                gs = GridSearchCV(est, grids[name], cv=cv, scoring=scorer, n_jobs=1, refit=True,
+                                  error_score="raise")
+                gs.fit(X[tr], y[tr])
+                model = gs.best_estimator_
+                chosen[name] = {"params": _clean(gs.best_params_), "inner_kendall_tau_b": float(gs.best_score_)}
             else:
-                model = clone(est).fit(X[tr], y[tr])
-            preds.loc[te, name] = model.predict(X[te])
-    base_used = []
-    for b in baselines:
-        col = b.lstrip("-")
-        if col not in names:
-            continue
-        preds[b] = -X[:, names.index(col)] if b.startswith("-") else X[:, names.index(col)]
-        base_used.append(b)
-    base_used.append("training_mean")
-    predictors = list(models) + base_used
-    boot_groups = prompts_arr
-    metrics, system, per_gen = {}, {}, []
-    for k, p in enumerate(predictors):
+                model = est.fit(X[tr], y[tr])
+            p = np.asarray(model.predict(X[te]), dtype=np.float64).ravel()
+            if p.shape != te.shape or not np.isfinite(p).all():
+                raise ConfigError(f"model {name!r} returned {p.shape} predictions with non-finite values on fold "
+                                  f"{g!r}; expected {te.shape} finite floats")
+            out[name][te] = p
+        if chosen:
+            info["chosen_params"] = chosen
+        folds.append(info)
+    for name in models:
+        preds[name] = out[name]
+    base_names = []
+    for label, i, sign in base:
+        preds[label] = sign * X[:, i]
+        base_names.append(label)
+    preds[FLOOR] = floor
+    base_names.append(FLOOR)
+    predictors = list(models) + base_names
+
+    # -- measures with bootstrap CIs --------------------------------------------------------------
+    unit = prompts_arr
+    metrics = {}
+    for p in predictors:
         s = preds[p].to_numpy()
-        metrics[p] = {m: bootstrap_ci(MEASURES[m], y, s, groups=boot_groups, n_resamples=n_resamples,
-                                      seed=seed + k) for m in measures}
-        system[p] = system_level(y, s, gens, "kendall_tau_b")
+        metrics[p] = {m: bootstrap_ci(_quiet(MEASURES[m]), y, s, groups=unit, n_resamples=n_resamples, seed=seed)
+                      for m in measures}
+        metrics[p][SYSTEM_MEASURE] = bootstrap_ci(_quiet(_system), y, s, gens, groups=unit,
+                                                  n_resamples=n_resamples, seed=seed)
+    per_gen = []
+    n_pg = int(min(n_resamples, per_generator_resamples))
+    for p in predictors:
+        s = preds[p].to_numpy()
         for g in pd.unique(gens):
-            idx = gens == g
-            row = {"generator": g, "predictor": p, "n": int(idx.sum()), "human_mean": float(y[idx].mean()),
+            idx = np.flatnonzero(gens == g)
+            row = {"generator": g, "predictor": p, "n": int(idx.size), "human_mean": float(y[idx].mean()),
                    "predicted_mean": float(s[idx].mean())}
-            for m in ("kendall_tau_b", "pairwise_accuracy"):
-                row[m] = float(MEASURES[m](y[idx], s[idx])) if idx.sum() > 1 else float("nan")
+            if idx.size > 1:
+                if per_generator_ci and p != FLOOR:
+                    e = bootstrap_ci(_quiet(MEASURES["kendall_tau_b"]), y[idx], s[idx],
+                                     groups=None if unit is None else unit[idx], n_resamples=n_pg, seed=seed)
+                    row.update(kendall_tau_b=e.value, kendall_tau_b_low=e.low, kendall_tau_b_high=e.high)
+                else:
+                    row["kendall_tau_b"] = _quiet(MEASURES["kendall_tau_b"])(y[idx], s[idx])
+                row["spearman"] = _quiet(MEASURES["spearman"])(y[idx], s[idx])
+                row["pairwise_accuracy"] = _quiet(MEASURES["pairwise_accuracy"])(y[idx], s[idx])
             per_gen.append(row)
     comps, pnb = {}, {}
     for a in models:
-        for b in base_used:
-            if b == "training_mean":
-                continue
-            for m in COMPARE_MEASURES:
-                out = paired_bootstrap(m, y, preds[a].to_numpy(), preds[b].to_numpy(), groups=boot_groups,
-                                       n_resamples=n_resamples, seed=seed)
-                comps[(a, b, m)] = out["difference"]
-                pnb[(a, b, m)] = out["p_not_better"]
-    settings = {"n_items": int(y.size), "n_generators": int(len(np.unique(gens))), "n_resamples": n_resamples,
-                "seed": seed, "group_by_prompt": group_by_prompt, "bootstrap_unit": "prompt" if prompts_arr is not None
-                else "item", "measures": list(measures), "protocol": "leave-one-generator-out",
-                "nested": bool(param_grids)}
-    return EvaluationResults(preds, metrics, system, pd.DataFrame(per_gen), comps, pnb, list(models), base_used,
-                             dict(ceiling) if ceiling else None, chosen, settings)
+        for b in base_names:
+            for m in compare_measures:
+                with warnings.catch_warnings():
+                    warnings.simplefilter("ignore")
+                    r = paired_bootstrap(m, y, preds[a].to_numpy(), preds[b].to_numpy(), groups=unit,
+                                         n_resamples=n_resamples, seed=seed)
+                comps[(a, b, m)] = r["difference"]
+                pnb[(a, b, m)] = r["p_not_better"]
+    settings = {"protocol": "leave-one-generator-out" + (" + prompt-grouped" if group_by_prompt else ""),
+                "nested": bool(grids), "inner_selection": "leave-one-generator-out, Kendall tau-b" if grids else None,
+                "n_items": int(y.size), "n_generators": int(len(np.unique(gens))),
+                "n_prompts": None if prompts_arr is None else int(len(np.unique(prompts_arr))),
+                "n_resamples": int(n_resamples), "confidence": 0.95,
+                "per_generator_resamples": n_pg if per_generator_ci else 0, "seed": int(seed),
+                "group_by_prompt": bool(group_by_prompt),
+                "bootstrap_unit": "prompt" if prompts_arr is not None else "item",
+                "measures": measures + [SYSTEM_MEASURE], "compare_measures": list(compare_measures),
+                "tie_policy": "pairwise_accuracy: human-tied pairs excluded, predicted ties count 0.5",
+                "param_grids": _clean(grids), "baseline_specs": None if baselines is None else list(baselines)}
+    return EvaluationResults(preds, metrics, pd.DataFrame(per_gen), comps, pnb, list(models), base_names,
+                             dict(ceiling) if ceiling else None, folds, settings)

@@ -1,16 +1,22 @@
 """Predictors of human judgments: sklearn pipelines, a torch MLP estimator, pairwise models, artifacts.
 
-* :func:`make_predictor` — ``scaler → optional PCA → regressor`` pipelines by name.
-* :class:`MLPRegressor` — torch MLP with the sklearn estimator API (also trains pairwise).
-* :class:`BradleyTerry` — linear Bradley–Terry scorer from pairwise preferences (soft labels).
+* :func:`make_predictor` — ``scaler → optional PCA → regressor`` pipelines by name
+  (:data:`MODELS`; step names ``scale``/``pca``/``model``, grids from :func:`default_param_grid`).
+* :class:`MLPRegressor` — torch MLP with the sklearn estimator API (``fit_pairs`` trains it pairwise).
+* :class:`BradleyTerry` (alias ``BradleyTerryRegressor``) — linear Bradley–Terry scorer from
+  pairwise preferences with soft labels; :func:`preference_from_choice` maps a/b/tie → 1/0/0.5.
 * :class:`OrdinalRegressor` — Likert labels as ordered classes, predicting the expected level.
 * :func:`save_predictor` / :func:`load_predictor` — one artifact directory with metadata.
+  Artifacts are joblib pickles: **only load artifacts you trust** (the SHA-256 recorded in
+  ``meta.json`` is verified before unpickling, which catches corruption, not a determined attacker).
 """
 from __future__ import annotations
 
 from .artifact import load_predictor, save_predictor
 from .mlp import MLPRegressor
-from .models import MODELS, BradleyTerry, OrdinalRegressor, make_predictor
+from .models import (ALIASES, MODELS, BradleyTerry, BradleyTerryRegressor, OrdinalRegressor, default_param_grid,
+                     make_predictor, preference_from_choice)
 
-__all__ = ["make_predictor", "MODELS", "MLPRegressor", "BradleyTerry", "OrdinalRegressor", "save_predictor",
+__all__ = ["make_predictor", "default_param_grid", "MODELS", "ALIASES", "MLPRegressor", "BradleyTerry",
+           "BradleyTerryRegressor", "OrdinalRegressor", "preference_from_choice", "save_predictor",
            "load_predictor"]

@@ -38,8 +38,14 @@ def _versions() -> dict:
 def save_predictor(model, path: str | os.PathLike, *, feature_names: Sequence[str], fingerprints: Mapping,
                    reference_hash: str | None, label_set: str | None, question: str | None = None,
                    cv_results: Mapping | None = None, extra: Mapping | None = None) -> Path:
-    """Write ``path/model.joblib`` and ``path/meta.json`` (feature list, backbone fingerprints,
-    reference-statistics hash, label set, question, CV results, versions, model SHA-256)."""
+    """Write one artifact directory: ``path/model.joblib`` and ``path/meta.json``.
+
+    ``meta.json`` records the feature list, backbone ``fingerprints`` ({source: fingerprint}),
+    the reference-statistics hash, label set and question, ``cv_results`` (e.g.
+    ``EvaluationResults.to_dict()``), ``extra``, package versions (judgenet, sklearn, torch,
+    numpy, python), the creation time (UTC) and the model file's SHA-256, which
+    :func:`load_predictor` verifies before unpickling. Returns ``path``.
+    """
     path = Path(path)
     path.mkdir(parents=True, exist_ok=True)
     tmp = path / "model.joblib.tmp"
@@ -56,13 +62,27 @@ def save_predictor(model, path: str | os.PathLike, *, feature_names: Sequence[st
     return path
 
 
-def load_predictor(path: str | os.PathLike, *, expected_fingerprints: Mapping | None = None,
-                   expected_features: Sequence[str] | None = None):
+def _describe(fp) -> str:
+    if isinstance(fp, Mapping):
+        return (f"{fp.get('backbone', fp.get('name', '?'))!r}, weights "
+                f"{str(fp.get('weights_sha256', ''))[:12] or '?'}")
+    return repr(fp)
+
+
+def load_predictor(path: str | os.PathLike, expected_fingerprints: Mapping | None = None,
+                   expected_features: Sequence[str] | None = None, *, expected_reference_hash: str | None = None):
     """Load ``(model, meta)`` from an artifact directory written by :func:`save_predictor`.
 
-    Checks the model file's SHA-256 before unpickling, and, when given, that the backbone
-    fingerprints and the feature list match; raises :class:`ArtifactError` otherwise.
-    Only load artifacts you trust (see module warning).
+    .. warning:: the model is unpickled with joblib — only load artifacts you trust.
+
+    Checks, in this order and before unpickling anything: ``meta.json`` format; when given, that
+    every source in ``expected_fingerprints`` ({source: fingerprint dict or hash}) matches the
+    stored one; that ``expected_features`` equals the stored feature list (same names, same
+    order); that ``expected_reference_hash`` equals the stored reference-statistics hash; and the
+    model file's SHA-256. Any mismatch raises :class:`ArtifactError` saying what differs.
+
+    Returns:
+        (model, meta) — the fitted estimator and the ``meta.json`` dict.
     """
     path = Path(path)
     try:
@@ -75,17 +95,24 @@ def load_predictor(path: str | os.PathLike, *, expected_fingerprints: Mapping | 
     if expected_fingerprints is not None:
         for src, fp in expected_fingerprints.items():
             stored = meta["fingerprints"].get(src)
-            if stored is None or stored != fp:
+            if stored is None:
+                raise ArtifactError(
+                    f"{path}: the predictor has no features from source {src!r} (it was trained on "
+                    f"{sorted(meta['fingerprints'])}); score with the same backbones or retrain")
+            if stored != fp:
                 raise ArtifactError(
                     f"{path}: the predictor was trained on features of a different backbone for source {src!r} "
-                    f"(stored {(stored or {}).get('backbone', 'none')!r}, weights "
-                    f"{str((stored or {}).get('weights_sha256', ''))[:12]}; in use {fp.get('backbone')!r}, weights "
-                    f"{str(fp.get('weights_sha256', ''))[:12]}); score with the same backbone or retrain")
+                    f"(stored {_describe(stored)}; in use {_describe(fp)}); score with the same backbone or retrain")
     if expected_features is not None and list(expected_features) != meta["feature_names"]:
         missing = [f for f in meta["feature_names"] if f not in expected_features]
         extra = [f for f in expected_features if f not in meta["feature_names"]]
         raise ArtifactError(f"{path}: feature list differs from the one the predictor was trained on "
-                            f"(missing {missing[:5]}, unexpected {extra[:5]}); build the same feature groups")
+                            f"(missing {missing[:5]}, unexpected {extra[:5]}"
+                            f"{', same names in a different order' if not missing and not extra else ''}); "
+                            "build the same feature groups")
+    if expected_reference_hash is not None and expected_reference_hash != meta.get("reference_hash"):
+        raise ArtifactError(f"{path}: reference statistics differ (stored {meta.get('reference_hash')!r}, in use "
+                            f"{expected_reference_hash!r}); fit features with the same reference images or retrain")
     mfile = path / "model.joblib"
     if not mfile.is_file():
         raise ArtifactError(f"{path}: model.joblib is missing")

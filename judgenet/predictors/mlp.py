@@ -27,7 +27,14 @@ class MLPRegressor(RegressorMixin, BaseEstimator):
 
     Pairwise training: :meth:`fit_pairs` learns a per-item score s(x) from preferences between
     items with the soft Bradley–Terry loss (ties as 0.5, as PickScore), and :meth:`predict` then
-    returns s(x).
+    returns s(x). Early stopping then holds out pairs.
+
+    Fitted attributes: ``net_`` (torch module, float64, eval mode), ``x_mean_``/``x_scale_``
+    (n_features,), ``y_mean_``/``y_scale_``, ``n_features_in_``, ``loss_curve_`` (training loss per
+    epoch), ``best_validation_loss_`` (None without early stopping), ``n_iter_`` (epochs run).
+
+    sklearn compatibility: passes ``check_estimator`` (see ``tests/test_predictors_mlp.py``); the
+    ``poor_score`` tag is set because the default schedule is short for sklearn's toy data.
     """
 
     def __init__(self, hidden_sizes=(64,), lr=1e-3, weight_decay=1e-4, max_epochs=200, batch_size=64,
@@ -43,9 +50,25 @@ class MLPRegressor(RegressorMixin, BaseEstimator):
         self.random_state = random_state
 
     # ------------------------------------------------------------------------------------------
+    def _check_params(self) -> None:
+        sizes = (self.hidden_sizes,) if np.isscalar(self.hidden_sizes) else tuple(self.hidden_sizes)
+        if any(int(h) < 1 for h in sizes):
+            raise ValueError(f"hidden_sizes must be positive integers, got {self.hidden_sizes!r}")
+        if not float(self.lr) > 0:
+            raise ValueError(f"lr must be > 0, got {self.lr!r}")
+        if float(self.weight_decay) < 0:
+            raise ValueError(f"weight_decay must be >= 0, got {self.weight_decay!r}")
+        if int(self.max_epochs) < 1 or int(self.batch_size) < 1:
+            raise ValueError(f"max_epochs and batch_size must be >= 1, got {self.max_epochs!r}, {self.batch_size!r}")
+        if not 0.0 < float(self.validation_fraction) < 1.0:
+            raise ValueError(f"validation_fraction must be in (0, 1), got {self.validation_fraction!r}")
+        if int(self.patience) < 1:
+            raise ValueError(f"patience must be >= 1, got {self.patience!r}")
+
     def _net(self, d_in: int) -> torch.nn.Module:
+        sizes = (self.hidden_sizes,) if np.isscalar(self.hidden_sizes) else tuple(self.hidden_sizes)
         layers, w = [], d_in
-        for h in self.hidden_sizes:
+        for h in sizes:
             layers += [torch.nn.Linear(w, int(h)), torch.nn.ReLU()]
             w = int(h)
         layers.append(torch.nn.Linear(w, 1))
@@ -68,6 +91,7 @@ class MLPRegressor(RegressorMixin, BaseEstimator):
 
     def _train(self, n_units: int, d_in: int, loss_fn, seed: int) -> None:
         """Generic loop over ``n_units`` training units (rows or pairs)."""
+        self._check_params()
         rng = np.random.default_rng(seed)
         tr, va = self._split(n_units, rng)
         with torch.random.fork_rng():
@@ -102,7 +126,7 @@ class MLPRegressor(RegressorMixin, BaseEstimator):
             if best_state is not None:
                 net.load_state_dict(best_state)
             self.best_validation_loss_ = best if va is not None else None
-            self.n_epochs_ = epoch + 1
+            self.n_epochs_ = self.n_iter_ = epoch + 1
         self.net_ = net.eval()
 
     def _standardize_fit(self, X):
@@ -111,7 +135,7 @@ class MLPRegressor(RegressorMixin, BaseEstimator):
         self.x_scale_ = np.where(sd > 0, sd, 1.0)
 
     def fit(self, X, y):
-        """Fit on X (n_samples, n_features) float, y (n_samples,) float."""
+        """Fit on X (n_samples, n_features) float, y (n_samples,) float; returns self."""
         X, y = validate_data(self, X, y, y_numeric=True, dtype=np.float64)
         self._standardize_fit(X)
         self.y_mean_, ys = float(y.mean()), float(y.std())
@@ -134,12 +158,16 @@ class MLPRegressor(RegressorMixin, BaseEstimator):
         Loss: soft binary cross-entropy of σ(s(x_a) − s(x_b)) against ``preference``.
         """
         X = validate_data(self, X, dtype=np.float64)
+        if np.asarray(idx_a).size == 0:
+            raise ValueError("fit_pairs needs at least one pair")
         ia, ib = np.asarray(idx_a, dtype=int), np.asarray(idx_b, dtype=int)
         p = np.asarray(preference, dtype=np.float64)
         if not (ia.shape == ib.shape == p.shape):
             raise ValueError("idx_a, idx_b and preference must have the same length")
         if ((p < 0) | (p > 1)).any():
             raise ValueError("preference must lie in [0, 1]")
+        if min(ia.min(), ib.min()) < 0 or max(ia.max(), ib.max()) >= X.shape[0]:
+            raise ValueError(f"pair indices must lie in [0, {X.shape[0]})")
         self._standardize_fit(X)
         self.y_mean_, self.y_scale_ = 0.0, 1.0
         Xt = torch.from_numpy((X - self.x_mean_) / self.x_scale_)

@@ -15,45 +15,102 @@ from sklearn.utils.validation import check_is_fitted, validate_data
 from ..errors import ConfigError
 from .mlp import MLPRegressor
 
-__all__ = ["MODELS", "make_predictor", "OrdinalRegressor", "BradleyTerry"]
+__all__ = ["MODELS", "ALIASES", "make_predictor", "default_param_grid", "OrdinalRegressor", "BradleyTerry",
+           "BradleyTerryRegressor", "preference_from_choice"]
 
 MODELS = ("ridge", "elasticnet", "svr", "knn", "random_forest", "hist_gb", "mlp", "ordinal")
+"""Model family names accepted by :func:`make_predictor`."""
+
+ALIASES = {"ordinal_logistic": "ordinal", "rf": "random_forest", "hgb": "hist_gb", "enet": "elasticnet"}
 
 
 class OrdinalRegressor(RegressorMixin, BaseEstimator):
-    """Likert labels as ordered classes: multinomial logistic regression over the rounded levels,
-    predicting the *expected* level Σ_k k·p(k|x) (a continuous score that ranks well and stays in
-    the scale). ``C`` is the inverse regularization strength."""
+    """Likert labels as ordered classes, predicting the *expected* level.
 
-    def __init__(self, C=1.0, max_iter=1000):
+    Choice (documented): multinomial logistic regression over the observed levels, with
+    ``predict`` returning Σ_k level_k · p(k | x). A proportional-odds cumulative-link model would
+    enforce the ordering of the levels, but it needs statsmodels/mord (not dependencies); with the
+    3–7 levels of Likert scales the multinomial model loses little, and the expected value is a
+    continuous score that ranks well (what every agreement measure uses) and stays inside the scale.
+
+    Parameters:
+        C: inverse L2 regularization strength of the logistic regression.
+        resolution: spacing of the scale; ``y`` is snapped to the nearest multiple (1.0 for 1–5
+            Likert; 0.25 for a 0–1 scale in quarter steps). Mean-of-raters scores are snapped too.
+        max_iter: solver iterations.
+
+    Fitted attributes: ``levels_`` (n_levels,) float levels seen in training, ``clf_`` the
+    LogisticRegression (None if only one level was seen), ``n_iter_``.
+    """
+
+    def __init__(self, C=1.0, resolution=1.0, max_iter=1000):
         self.C = C
+        self.resolution = resolution
         self.max_iter = max_iter
 
     def fit(self, X, y):
+        """X (n_samples, n_features) float; y (n_samples,) Likert scores."""
         X, y = validate_data(self, X, y, y_numeric=True, dtype=np.float64)
-        levels = np.round(y).astype(int)
-        self.levels_ = np.unique(levels)
+        if not (float(self.resolution) > 0):
+            raise ValueError(f"resolution must be > 0, got {self.resolution!r}")
+        codes = np.round(y / float(self.resolution)).astype(np.int64)
+        self.levels_ = np.unique(codes) * float(self.resolution)
         if self.levels_.size < 2:
             self.clf_ = None
             self.constant_ = float(self.levels_[0])
+            self.n_iter_ = np.zeros(1, dtype=int)
             return self
-        self.clf_ = LogisticRegression(C=self.C, max_iter=self.max_iter).fit(X, levels)
+        self.clf_ = LogisticRegression(C=self.C, max_iter=self.max_iter).fit(X, codes)
+        self.n_iter_ = self.clf_.n_iter_
         return self
 
-    def predict(self, X):
+    def predict_proba(self, X):
+        """(n_samples, n_levels) probabilities of ``levels_``."""
         check_is_fitted(self, "levels_")
         X = validate_data(self, X, reset=False, dtype=np.float64)
         if self.clf_ is None:
-            return np.full(X.shape[0], self.constant_)
-        return self.clf_.predict_proba(X) @ self.clf_.classes_.astype(np.float64)
+            return np.ones((X.shape[0], 1))
+        return self.clf_.predict_proba(X)
+
+    def predict(self, X):
+        """(n_samples,) expected level."""
+        proba = self.predict_proba(X)
+        if self.clf_ is None:
+            return np.full(proba.shape[0], self.constant_)
+        return proba @ (self.clf_.classes_.astype(np.float64) * float(self.resolution))
+
+
+def preference_from_choice(choice) -> np.ndarray:
+    """Soft labels from pairwise choices: ``"a"`` → 1, ``"b"`` → 0, ``"tie"`` → 0.5 (as PickScore).
+
+    Numbers in [0, 1] pass through (already a preference probability). Returns (n_pairs,) float64.
+    """
+    out = []
+    for c in np.asarray(choice, dtype=object).ravel():
+        if isinstance(c, str):
+            key = c.strip().lower()
+            if key not in ("a", "b", "tie"):
+                raise ConfigError(f"pairwise choice must be 'a', 'b' or 'tie', got {c!r}")
+            out.append({"a": 1.0, "b": 0.0, "tie": 0.5}[key])
+        else:
+            v = float(c)
+            if not 0.0 <= v <= 1.0:
+                raise ConfigError(f"pairwise preference must lie in [0, 1], got {v}")
+            out.append(v)
+    return np.asarray(out, dtype=np.float64)
 
 
 class BradleyTerry(BaseEstimator):
     """Linear Bradley–Terry scorer s(x) = w·x fitted on pairwise preferences.
 
-    P(a ≻ b) = σ(s(x_a) − s(x_b)); trained by L2-regularized logistic regression on feature
-    differences with soft labels (ties 0.5, as PickScore): each pair contributes both
-    (x_a − x_b, 1) with weight p and (x_a − x_b, 0) with weight 1 − p.
+    P(a ≻ b) = σ(s(x_a) − s(x_b)); trained by L2-regularized logistic regression on standardized
+    feature differences with soft labels (ties 0.5, as PickScore): each pair contributes both
+    (x_a − x_b, 1) with weight p and (x_a − x_b, 0) with weight 1 − p, and the mirrored pair, so
+    the model is antisymmetric and needs no intercept. :meth:`predict` gives the per-item score.
+
+    Parameters: ``C`` inverse regularization strength, ``max_iter`` solver iterations.
+    Fitted attributes: ``scaler_``, ``clf_``, ``coef_`` (n_features,) in standardized units.
+    Also available as ``BradleyTerryRegressor``.
     """
 
     def __init__(self, C=1.0, max_iter=1000):
@@ -114,20 +171,51 @@ def _regressor(name: str, random_state: int, params: dict):
         return MLPRegressor(**{"hidden_sizes": (64,), "random_state": random_state, **params})
     if name == "ordinal":
         return OrdinalRegressor(**params)
-    raise ConfigError(f"unknown model {name!r}; choose from {', '.join(MODELS)}")
+    raise ConfigError(f"unknown model {name!r}; choose from {', '.join(MODELS)} (aliases: "
+                      f"{', '.join(f'{a}={b}' for a, b in ALIASES.items())})")
+
+
+BradleyTerryRegressor = BradleyTerry
+
+_GRIDS = {
+    "ridge": {"model__alpha": [0.1, 1.0, 10.0, 100.0]},
+    "elasticnet": {"model__alpha": [0.001, 0.01, 0.1], "model__l1_ratio": [0.2, 0.8]},
+    "svr": {"model__C": [0.3, 1.0, 3.0], "model__epsilon": [0.05, 0.2]},
+    "knn": {"model__n_neighbors": [5, 15, 40]},
+    "random_forest": {"model__min_samples_leaf": [2, 5, 20]},
+    "hist_gb": {"model__learning_rate": [0.03, 0.1], "model__max_leaf_nodes": [7, 15]},
+    "mlp": {"model__hidden_sizes": [(32,), (64, 64)], "model__weight_decay": [1e-4, 1e-2]},
+    "ordinal": {"model__C": [0.1, 1.0, 10.0]},
+}
+
+
+def default_param_grid(name: str) -> dict:
+    """A small sklearn param grid for ``make_predictor(name)``, keyed with the pipeline's step
+    names (``model__<param>``, ``pca__n_components``) — the naming GridSearchCV, Optuna configs and
+    :func:`judgenet.evaluation.evaluate`'s ``param_grid`` use."""
+    key = ALIASES.get(name, name)
+    if key not in _GRIDS:
+        raise ConfigError(f"unknown model {name!r}; choose from {', '.join(MODELS)}")
+    return {k: list(v) for k, v in _GRIDS[key].items()}
 
 
 def make_predictor(name: str, *, pca: int | None = None, scaler: str | None = "standard", random_state: int = 0,
                    **params) -> Pipeline:
     """``Pipeline([scaler], [PCA(pca)], regressor)`` for a model family name.
 
+    Step names are ``scale``, ``pca`` and ``model``, so hyperparameters are addressed as
+    ``model__alpha``, ``pca__n_components`` (see :func:`default_param_grid`). The pipeline is an
+    unfitted sklearn estimator: ``fit(X (n, p), y (n,))``, ``predict(X) -> (n,)``; it works with
+    ``clone``, ``GridSearchCV`` and :func:`judgenet.evaluation.evaluate`.
+
     Args:
-        name: one of :data:`MODELS`.
+        name: one of :data:`MODELS` or an alias in :data:`ALIASES` (``ordinal_logistic``).
         pca: number of principal components after scaling (None/0 = no PCA).
         scaler: ``"standard"``, ``"robust"`` or None.
         random_state: seeds every random part.
         **params: regressor parameters (e.g. ``alpha`` for ridge, ``hidden_sizes``/``lr`` for mlp).
     """
+    name = ALIASES.get(name, name)
     steps = []
     if scaler == "standard":
         steps.append(("scale", StandardScaler()))
