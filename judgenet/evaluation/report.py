@@ -1,31 +1,74 @@
 """Write an evaluation report: ``report.md``, standalone ``report.html``, ``results.json`` and PNG plots.
 
-Every number comes from the :class:`EvaluationResults` object; :func:`load_results` reads
-``results.json`` back so ``judgenet report RUN_DIR`` can rebuild the report.
+Every number in the report is read from the :class:`EvaluationResults` object (and written to
+``results.json`` next to it); nothing is typed in. :func:`load_results` reads ``results.json``
+back, so ``judgenet report RUN_DIR`` rebuilds the same report from a finished run.
+
+Plots (matplotlib, Agg backend):
+
+* ``scatter_per_generator.png`` — best model's held-out prediction vs human score, one panel
+  per held-out generator;
+* ``per_generator_tau.png`` — within-generator Kendall tau-b with bootstrap 95% CIs, best model
+  vs raw MID (or the first baseline), with the rater ceiling;
+* ``pooled_tau_ci.png`` — pooled held-out tau-b with CIs for every predictor, with the ceiling;
+* ``system_ranking.png`` — generators ranked by human mean vs by predicted mean (best model and raw MID).
 """
 from __future__ import annotations
 
 import base64
 import html
 import os
+import re
 from pathlib import Path
+from typing import Sequence
 
 import numpy as np
 
-from .protocol import EvaluationResults
+from .protocol import FLOOR, SYSTEM_MEASURE, EvaluationResults
 
-__all__ = ["write_report", "load_results"]
+__all__ = ["write_report", "load_results", "render_markdown"]
+
+RESULTS_FILE = "results.json"
 
 
 def load_results(run_dir: str | os.PathLike) -> EvaluationResults:
-    """Read ``<run_dir>/results.json``."""
-    return EvaluationResults.from_json(Path(run_dir) / "results.json")
+    """Read ``<run_dir>/results.json`` (or the file itself) back into :class:`EvaluationResults`."""
+    from ..errors import ArtifactError
+
+    p = Path(run_dir)
+    f = p if p.is_file() else p / RESULTS_FILE
+    try:
+        return EvaluationResults.from_json(f)
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        raise ArtifactError(f"{f}: not a judgenet results file ({type(exc).__name__}: {exc}); point at a directory "
+                            "written by evaluate/train/demo") from exc
 
 
 def _fmt(v) -> str:
-    return "n/a" if v is None or not np.isfinite(v) else f"{v:.3f}"
+    if v is None:
+        return "n/a"
+    try:
+        v = float(v)
+    except (TypeError, ValueError):
+        return str(v)
+    return "n/a" if not np.isfinite(v) else f"{v:.3f}"
 
 
+def _ci(e) -> str:
+    return f"{_fmt(e.value)} [{_fmt(e.low)}, {_fmt(e.high)}]"
+
+
+def _mid_baseline(res: EvaluationResults) -> str | None:
+    cands = [b for b in res.baselines if b != FLOOR]
+    for b in cands:
+        if "mid" in b.lstrip("-").split(".")[-1]:
+            return b
+    return cands[0] if cands else None
+
+
+# ---------------------------------------------------------------------------------------------
+# plots
+# ---------------------------------------------------------------------------------------------
 def _plots(res: EvaluationResults, out: Path, best: str) -> list[tuple[str, str]]:
     import matplotlib
 
@@ -35,114 +78,274 @@ def _plots(res: EvaluationResults, out: Path, best: str) -> list[tuple[str, str]
     made = []
     p = res.predictions
     gens = list(dict.fromkeys(p["generator"]))
+    mid = _mid_baseline(res)
+    ceil, ceil_lo, ceil_hi = res.ceiling_for("kendall_tau_b")
+
     # 1. predicted vs human per held-out generator
     cols = min(4, len(gens))
     rows = int(np.ceil(len(gens) / cols))
     fig, axes = plt.subplots(rows, cols, figsize=(3.2 * cols, 2.8 * rows), squeeze=False)
+    pg = res.per_generator
     for ax, g in zip(axes.ravel(), gens):
         sub = p[p["generator"] == g]
         ax.scatter(sub["y"], sub[best], s=8, alpha=0.6)
-        ax.set_title(g, fontsize=9)
+        r = pg[(pg["predictor"] == best) & (pg["generator"] == g)]
+        tau = r["kendall_tau_b"].iloc[0] if "kendall_tau_b" in r and len(r) else np.nan
+        ax.set_title(f"{g}  (tau-b {_fmt(tau)})", fontsize=9)
         ax.tick_params(labelsize=7)
     for ax in axes.ravel()[len(gens):]:
         ax.axis("off")
     fig.supxlabel("human score")
     fig.supylabel(f"{best} (held out)")
     fig.tight_layout()
-    fig.savefig(out / "scatter_per_generator.png", dpi=90)
+    fig.savefig(out / "scatter_per_generator.png", dpi=80)
     plt.close(fig)
-    made.append(("Predicted vs human score, per held-out generator", "scatter_per_generator.png"))
-    # 2. per-generator tau-b bars: best model vs raw MID (+ ceiling line)
-    pg = res.per_generator
-    show = [best] + [b for b in ("mid_pmi",) if b in res.baselines]
-    fig, ax = plt.subplots(figsize=(max(6, 0.6 * len(gens)), 3.5))
+    made.append((f"Held-out prediction of {best} vs human score, one panel per held-out generator",
+                 "scatter_per_generator.png"))
+
+    # 2. per-generator tau-b bars with CIs: best model vs raw MID (+ ceiling)
+    show = [best] + ([mid] if mid else [])
+    fig, ax = plt.subplots(figsize=(max(6, 0.7 * len(gens) + 2), 3.8))
     w = 0.8 / len(show)
+    x = np.arange(len(gens))
     for k, name in enumerate(show):
-        vals = [pg[(pg["predictor"] == name) & (pg["generator"] == g)]["kendall_tau_b"].iloc[0] for g in gens]
-        ax.bar(np.arange(len(gens)) + k * w, vals, w, label=name)
-    ceiling = (res.ceiling or {}).get("loo_kendall_tau_b")
-    if ceiling is not None and np.isfinite(ceiling):
-        ax.axhline(ceiling, color="k", ls="--", lw=1, label="rater ceiling (LOO tau-b)")
-    ax.set_xticks(np.arange(len(gens)) + 0.4 - w / 2)
+        sub = pg[pg["predictor"] == name].set_index("generator").reindex(gens)
+        v = sub["kendall_tau_b"].to_numpy(dtype=float)
+        if "kendall_tau_b_low" in sub:
+            lo = sub["kendall_tau_b_low"].to_numpy(dtype=float)
+            hi = sub["kendall_tau_b_high"].to_numpy(dtype=float)
+            err = np.nan_to_num(np.vstack([v - lo, hi - v]), nan=0.0).clip(min=0)
+        else:
+            err = None
+        ax.bar(x + k * w, np.nan_to_num(v), w, yerr=err, capsize=2, label=name, color=f"C{k}")
+    if np.isfinite(ceil):
+        ax.axhline(ceil, color="k", ls="--", lw=1, label="rater ceiling (leave-one-rater-out tau-b)")
+        if np.isfinite(ceil_lo) and np.isfinite(ceil_hi):
+            ax.axhspan(ceil_lo, ceil_hi, color="k", alpha=0.08)
+    ax.axhline(0, color="0.5", lw=0.5)
+    ax.set_xticks(x + 0.4 - w / 2)
     ax.set_xticklabels(gens, rotation=45, ha="right", fontsize=8)
-    ax.set_ylabel("within-generator Kendall tau-b")
-    ax.legend(fontsize=8)
+    ax.set_ylabel("within-generator Kendall tau-b\n(bootstrap 95% CI)")
+    ax.legend(fontsize=7)
     fig.tight_layout()
-    fig.savefig(out / "per_generator_tau.png", dpi=90)
+    fig.savefig(out / "per_generator_tau.png", dpi=80)
     plt.close(fig)
-    made.append(("Within-generator agreement: best model vs raw MID", "per_generator_tau.png"))
-    # 3. pooled measures with CIs
-    fig, ax = plt.subplots(figsize=(7, 3.5))
-    preds = res.models + [b for b in res.baselines if b != "training_mean"]
-    vals = [res.metrics[q]["kendall_tau_b"] for q in preds]
-    ax.bar(range(len(preds)), [e.value for e in vals],
-           yerr=[[e.value - e.low for e in vals], [e.high - e.value for e in vals]], capsize=3,
-           color=["C0" if q in res.models else "C7" for q in preds])
-    if ceiling is not None and np.isfinite(ceiling):
-        ax.axhline(ceiling, color="k", ls="--", lw=1, label="rater ceiling")
-        ax.legend(fontsize=8)
-    ax.set_xticks(range(len(preds)))
-    ax.set_xticklabels(preds, rotation=30, ha="right", fontsize=8)
-    ax.set_ylabel("held-out Kendall tau-b (95% CI)")
+    made.append(("Within-generator Kendall tau-b per held-out generator (95% CIs): "
+                 f"{best} vs {mid or 'no baseline'}, dashed line the rater ceiling", "per_generator_tau.png"))
+
+    # 3. pooled tau-b with CIs for every predictor
+    names = list(res.metrics)
+    es = [res.metrics[q]["kendall_tau_b"] for q in names] if "kendall_tau_b" in res.measures else []
+    if es:
+        fig, ax = plt.subplots(figsize=(max(6, 0.8 * len(names) + 2), 3.6))
+        v = np.array([e.value for e in es], dtype=float)
+        lo = np.array([e.low for e in es], dtype=float)
+        hi = np.array([e.high for e in es], dtype=float)
+        err = np.nan_to_num(np.vstack([v - lo, hi - v]), nan=0.0).clip(min=0)
+        ax.bar(range(len(names)), np.nan_to_num(v), yerr=err, capsize=3,
+               color=["C0" if q in res.models else ("C3" if q == FLOOR else "C7") for q in names])
+        if np.isfinite(ceil):
+            ax.axhline(ceil, color="k", ls="--", lw=1, label="rater ceiling")
+            ax.legend(fontsize=8)
+        ax.axhline(0, color="0.5", lw=0.5)
+        ax.set_xticks(range(len(names)))
+        ax.set_xticklabels(names, rotation=30, ha="right", fontsize=8)
+        ax.set_ylabel("pooled held-out Kendall tau-b (95% CI)")
+        fig.tight_layout()
+        fig.savefig(out / "pooled_tau_ci.png", dpi=80)
+        plt.close(fig)
+        made.append(("Pooled held-out Kendall tau-b with bootstrap 95% CIs (models blue, baselines grey, "
+                     "floor red)", "pooled_tau_ci.png"))
+
+    # 4. system-level ranking: rank by human mean vs rank by predicted mean
+    show = [best] + ([mid] if mid else [])
+    fig, axes = plt.subplots(1, len(show), figsize=(4.6 * len(show), 4.2), squeeze=False)
+    for ax, name in zip(axes.ravel(), show):
+        sub = pg[pg["predictor"] == name].set_index("generator").reindex(gens)
+        hr = sub["human_mean"].rank(ascending=False)
+        pr = sub["predicted_mean"].rank(ascending=False)
+        ax.plot([0.5, len(gens) + 0.5], [0.5, len(gens) + 0.5], color="0.7", lw=0.8)
+        ax.scatter(hr, pr)
+        for g in gens:
+            ax.annotate(g, (hr[g], pr[g]), fontsize=7, xytext=(3, 2), textcoords="offset points")
+        ax.set_xlabel("rank by human mean (1 = best)")
+        ax.set_ylabel(f"rank by {name} mean")
+        ax.set_title(f"{name}: system tau-b {_fmt(res.system.get(name))}", fontsize=9)
+        ax.invert_xaxis()
+        ax.invert_yaxis()
     fig.tight_layout()
-    fig.savefig(out / "pooled_tau_ci.png", dpi=90)
+    fig.savefig(out / "system_ranking.png", dpi=80)
     plt.close(fig)
-    made.append(("Held-out Kendall tau-b with bootstrap 95% CIs", "pooled_tau_ci.png"))
-    # 4. system-level ranking
-    hm = pg[pg["predictor"] == best].set_index("generator")
-    fig, ax = plt.subplots(figsize=(5, 4))
-    ax.scatter(hm["human_mean"], hm["predicted_mean"])
-    for g, r in hm.iterrows():
-        ax.annotate(g, (r["human_mean"], r["predicted_mean"]), fontsize=7)
-    ax.set_xlabel("human mean per generator")
-    ax.set_ylabel(f"{best} mean per generator")
-    ax.set_title(f"system-level tau-b = {_fmt(res.system[best])}")
-    fig.tight_layout()
-    fig.savefig(out / "system_ranking.png", dpi=90)
-    plt.close(fig)
-    made.append(("System-level ranking of generators", "system_ranking.png"))
+    made.append(("System-level ranking of the generators: human vs predicted per-generator means",
+                 "system_ranking.png"))
     return made
 
 
-def write_report(res: EvaluationResults, out_dir: str | os.PathLike, *, title: str = "judgenet evaluation",
-                 extra_sections: list[str] | None = None) -> Path:
-    """Write the report files into ``out_dir``; returns the path of ``report.md``."""
+# ---------------------------------------------------------------------------------------------
+# document model: blocks rendered to markdown and HTML alike
+# ---------------------------------------------------------------------------------------------
+def _blocks(res: EvaluationResults, best: str, images: list[tuple[str, str]], title: str,
+            extra_sections: Sequence | None) -> list[tuple]:
+    s = res.settings
+    mid = _mid_baseline(res)
+    measures = res.measures
+    B: list[tuple] = [("h1", title)]
+    prompts = "" if s.get("n_prompts") is None else f" ({s['n_prompts']} prompts)"
+    nested = (f"nested model selection ({s.get('inner_selection')}) on the training generators only; "
+              if s.get("nested") else "")
+    B.append(("p", f"Protocol: {s.get('protocol')} over {s.get('n_generators')} generators and "
+                   f"{s.get('n_items')} items{prompts}; {nested}{s.get('n_resamples')} bootstrap resamples of "
+                   f"{s.get('bootstrap_unit')}s (seed {s.get('seed')}), 95% percentile CIs. "
+                   f"Best model by pooled Kendall tau-b: **{best}**."))
+    if int(s.get("n_resamples") or 0) < 1000:
+        B.append(("p", f"Note: only {s.get('n_resamples')} bootstrap resamples — preliminary; use ≥ 1,000 for "
+                       "reported numbers."))
+    head = ["predictor", "kind"] + measures
+    rows = []
+    for p, ms in res.metrics.items():
+        kind = "model" if p in res.models else ("floor" if p == FLOOR else "baseline")
+        rows.append([p, kind] + [_ci(ms[m]) if m in ms else "n/a" for m in measures])
+    crow = ["rater ceiling", "labels"]
+    for m in measures:
+        c, lo, hi = res.ceiling_for(m)
+        crow.append("n/a" if not np.isfinite(c) else f"{_fmt(c)} [{_fmt(lo)}, {_fmt(hi)}]")
+    rows.append(crow)
+    B += [("h2", "Held-out agreement with human scores"),
+          ("p", "Value [95% CI] on the pooled out-of-fold predictions; `system_kendall_tau_b` correlates "
+                "per-generator means. The last row is the rater ceiling (leave-one-rater-out tau-b and "
+                "Spearman, rater pairwise agreement) where the measure has a counterpart."),
+          ("table", head, rows)]
+    if res.comparisons:
+        B += [("h2", "Model vs baseline (paired bootstrap of the difference)"),
+              ("table", ["model", "baseline", "measure", "difference [95% CI]", "CI excludes 0", "P(not better)"],
+               [[a, b, m, _ci(e), "yes" if np.isfinite(e.low) and (e.low > 0 or e.high < 0) else "no",
+                 _fmt(res.p_not_better[(a, b, m)])] for (a, b, m), e in res.comparisons.items()])]
+    pg = res.per_generator
+    show = [best] + ([mid] if mid else []) + [FLOOR]
+    head = ["generator", "n", "human mean"]
+    for q in show:
+        head += [f"{q} tau-b", f"{q} 2AFC"]
+    rows = []
+    for g in dict.fromkeys(pg["generator"]):
+        r0 = pg[pg["generator"] == g].set_index("predictor")
+        row = [g, str(int(r0["n"].iloc[0])), _fmt(r0["human_mean"].iloc[0])]
+        for q in show:
+            if q in r0.index:
+                tau = r0.loc[q].get("kendall_tau_b")
+                lo, hi = r0.loc[q].get("kendall_tau_b_low"), r0.loc[q].get("kendall_tau_b_high")
+                row += [_fmt(tau) + (f" [{_fmt(lo)}, {_fmt(hi)}]" if lo is not None and np.isfinite(lo) else ""),
+                        _fmt(r0.loc[q].get("pairwise_accuracy"))]
+            else:
+                row += ["n/a", "n/a"]
+        rows.append(row)
+    B += [("h2", "Per held-out generator (within-generator agreement)"), ("table", head, rows),
+          ("p", f"`{FLOOR}` predicts the fold's training mean: constant within a generator, so its "
+                "within-generator correlations are undefined (n/a) and its 2AFC accuracy is 0.5. Pooled over "
+                "folds it is not constant — holding out a generator with high scores lowers the training mean — "
+                "so its pooled correlations above are typically negative: the leave-one-out shift, not skill.")]
+    if res.ceiling:
+        B += [("h2", "Rater ceiling"), ("table", ["statistic", "value"],
+                                        [[k, _fmt(v) if isinstance(v, (int, float)) else str(v)]
+                                         for k, v in res.ceiling.items()])]
+    cp = res.chosen_params
+    if cp:
+        rows = [[m, g, ", ".join(f"{k}={v}" for k, v in d["params"].items()), _fmt(d["inner_kendall_tau_b"])]
+                for m, per in cp.items() for g, d in per.items()]
+        B += [("h2", "Nested model selection (chosen per outer fold)"),
+              ("table", ["model", "held-out generator", "chosen parameters", "inner tau-b"], rows)]
+    B.append(("p", f"Tie policy: {s.get('tie_policy')}."))
+    B.append(("h2", "Plots"))
+    for cap, fn in images:
+        B.append(("img", cap, fn))
+    for sec in extra_sections or []:
+        if isinstance(sec, (tuple, list)) and len(sec) == 2:
+            B += [("h2", str(sec[0])), ("md", str(sec[1]))]
+        else:
+            B.append(("md", str(sec)))
+    return B
+
+
+def _md_cell(v: str) -> str:
+    return str(v).replace("|", "\\|").replace("\n", " ")
+
+
+def render_markdown(blocks: list[tuple]) -> str:
+    out = []
+    for b in blocks:
+        kind = b[0]
+        if kind == "h1":
+            out += [f"# {b[1]}", ""]
+        elif kind == "h2":
+            out += [f"## {b[1]}", ""]
+        elif kind in ("p", "md"):
+            out += [b[1], ""]
+        elif kind == "table":
+            out.append("| " + " | ".join(_md_cell(h) for h in b[1]) + " |")
+            out.append("|" + "---|" * len(b[1]))
+            out += ["| " + " | ".join(_md_cell(c) for c in r) + " |" for r in b[2]]
+            out.append("")
+        elif kind == "img":
+            out += [f"![{b[1]}]({b[2]})", "", f"*{b[1]}*", ""]
+    return "\n".join(out).rstrip() + "\n"
+
+
+def _inline_html(text: str) -> str:
+    t = html.escape(text)
+    t = re.sub(r"\*\*(.+?)\*\*", r"<strong>\1</strong>", t)
+    return re.sub(r"`(.+?)`", r"<code>\1</code>", t)
+
+
+def _render_html(blocks: list[tuple], out: Path, title: str) -> str:
+    body = []
+    for b in blocks:
+        kind = b[0]
+        if kind == "h1":
+            body.append(f"<h1>{html.escape(b[1])}</h1>")
+        elif kind == "h2":
+            body.append(f"<h2>{html.escape(b[1])}</h2>")
+        elif kind == "p":
+            body.append(f"<p>{_inline_html(b[1])}</p>")
+        elif kind == "md":  # caller-supplied markdown: shown verbatim, escaped
+            body.append(f"<div class='md'>{_inline_html(b[1]).replace(chr(10) + chr(10), '<br><br>')}</div>")
+        elif kind == "table":
+            head = "".join(f"<th>{html.escape(str(h))}</th>" for h in b[1])
+            rows = "".join("<tr>" + "".join(f"<td>{_inline_html(str(c))}</td>" for c in r) + "</tr>" for r in b[2])
+            body.append(f"<table><thead><tr>{head}</tr></thead><tbody>{rows}</tbody></table>")
+        elif kind == "img":
+            b64 = base64.b64encode((out / b[2]).read_bytes()).decode()
+            body.append(f"<figure><img alt='{html.escape(b[1], quote=True)}' src='data:image/png;base64,{b64}'/>"
+                        f"<figcaption>{html.escape(b[1])}</figcaption></figure>")
+    style = ("body{font-family:sans-serif;max-width:1200px;margin:auto;padding:1em}"
+             "table{border-collapse:collapse;font-size:13px;margin:0.5em 0}"
+             "td,th{border:1px solid #ccc;padding:3px 6px;text-align:left}th{background:#f3f3f3}"
+             "img{max-width:100%}figcaption{font-style:italic;font-size:13px}")
+    return (f"<!doctype html>\n<html><head><meta charset='utf-8'><title>{html.escape(title)}</title>"
+            f"<style>{style}</style></head><body>\n" + "\n".join(body) + "\n</body></html>\n")
+
+
+def write_report(results: EvaluationResults, out_dir: str | os.PathLike, *, title: str = "judgenet evaluation",
+                 extra_sections: Sequence | None = None, model: str | None = None) -> Path:
+    """Write ``results.json``, the PNG plots, ``report.md`` and a standalone ``report.html``
+    (images embedded as base64) into ``out_dir``.
+
+    Args:
+        results: an :class:`EvaluationResults` (from :func:`judgenet.evaluation.evaluate` or
+            :func:`load_results`).
+        out_dir: directory (created if missing).
+        title: report title.
+        extra_sections: markdown strings, or ``(heading, markdown)`` pairs, appended at the end.
+        model: the model the plots and per-generator table feature; default the best by pooled tau-b.
+
+    Returns:
+        Path of ``report.md``.
+    """
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
-    res.to_json(out / "results.json")
-    best = res.best_model("kendall_tau_b")
-    images = _plots(res, out, best)
-    measures = list(next(iter(res.metrics.values())).keys())
-    md = [f"# {title}", "",
-          f"Protocol: {res.settings.get('protocol')} over {res.settings.get('n_generators')} generators, "
-          f"{res.settings.get('n_items')} items; {res.settings.get('n_resamples')} bootstrap resamples of "
-          f"{res.settings.get('bootstrap_unit')}s; 95% percentile CIs. Best model by tau-b: **{best}**.", "",
-          "| predictor | kind | " + " | ".join(measures) + " | system tau-b |",
-          "|---|---|" + "---|" * (len(measures) + 1)]
-    for p, ms in res.metrics.items():
-        kind = "model" if p in res.models else "baseline"
-        cells = [f"{_fmt(e.value)} [{_fmt(e.low)}, {_fmt(e.high)}]" for e in ms.values()]
-        md.append(f"| {p} | {kind} | " + " | ".join(cells) + f" | {_fmt(res.system[p])} |")
-    md += ["", "## Model vs baseline (paired bootstrap of the difference)", "",
-           "| model | baseline | measure | difference [95% CI] | P(not better) |", "|---|---|---|---|---|"]
-    for (a, b, m), e in res.comparisons.items():
-        md.append(f"| {a} | {b} | {m} | {_fmt(e.value)} [{_fmt(e.low)}, {_fmt(e.high)}] | "
-                  f"{_fmt(res.p_not_better[(a, b, m)])} |")
-    if res.ceiling:
-        md += ["", "## Rater ceiling", "", "| statistic | value |", "|---|---|"]
-        for k, v in res.ceiling.items():
-            md.append(f"| {k} | {_fmt(v) if isinstance(v, (int, float)) else html.escape(str(v))} |")
-    md += ["", "## Plots", ""] + [f"![{cap}]({fn})\n\n*{cap}*\n" for cap, fn in images]
-    md += list(extra_sections or [])
-    text = "\n".join(md) + "\n"
-    (out / "report.md").write_text(text)
-    body = [f"<h1>{html.escape(title)}</h1>", "<pre style='white-space:pre-wrap'>",
-            html.escape("\n".join(md[2:md.index('## Plots')])), "</pre>"]
-    for cap, fn in images:
-        b64 = base64.b64encode((out / fn).read_bytes()).decode()
-        body.append(f"<figure><img src='data:image/png;base64,{b64}'/><figcaption>{html.escape(cap)}</figcaption>"
-                    "</figure>")
-    (out / "report.html").write_text("<!doctype html><meta charset='utf-8'><title>" + html.escape(title) +
-                                     "</title><body style='font-family:sans-serif;max-width:1100px'>" +
-                                     "\n".join(body) + "</body>")
+    results.to_json(out / RESULTS_FILE)
+    best = model or results.best_model("kendall_tau_b" if "kendall_tau_b" in results.measures
+                                       else results.measures[0])
+    images = _plots(results, out, best)
+    blocks = _blocks(results, best, images, title, extra_sections)
+    (out / "report.md").write_text(render_markdown(blocks))
+    (out / "report.html").write_text(_render_html(blocks, out, title))
     return out / "report.md"
