@@ -14,13 +14,17 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Iterable
 
 import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
 
-from .errors import ImageError
+from .errors import ConfigError, ImageError
 
-__all__ = ["load_rgb", "ImageFailure"]
+__all__ = ["load_rgb", "ImageFailure", "list_images", "IMAGE_EXTENSIONS"]
+
+#: File name endings (lower-case) that :func:`list_images` treats as images.
+IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".webp", ".bmp", ".gif", ".tif", ".tiff", ".ppm", ".pgm")
 
 
 @dataclass(frozen=True)
@@ -74,3 +78,32 @@ def load_rgb(path: str | os.PathLike) -> Image.Image:
         raise ImageError(f"{p}: not an image PIL can read") from None
     except (OSError, SyntaxError, ValueError) as exc:  # truncated / corrupt data
         raise ImageError(f"{p}: corrupt or truncated image ({exc})") from None
+
+
+def list_images(dir_or_paths: str | os.PathLike | Iterable[str | os.PathLike], *,
+                extensions: Iterable[str] = IMAGE_EXTENSIONS) -> list[Path]:
+    """Image files under a directory (recursive) or from a list of files/directories.
+
+    Selection is by file-name extension (case-insensitive, ``extensions``); hidden files and files
+    inside hidden directories (name starting with ``.``) are skipped. The result is sorted by path
+    (as POSIX strings) and de-duplicated, so it is the same on every machine.
+
+    Raises:
+        ConfigError: a given path does not exist.
+    """
+    exts = tuple(e.lower() if e.startswith(".") else "." + e.lower() for e in extensions)
+    items = [dir_or_paths] if isinstance(dir_or_paths, (str, os.PathLike)) else list(dir_or_paths)
+    out: set[Path] = set()
+    for item in items:
+        p = Path(item)
+        if p.is_dir():
+            for f in p.rglob("*"):
+                rel = f.relative_to(p).parts
+                if f.is_file() and f.suffix.lower() in exts and not any(part.startswith(".") for part in rel):
+                    out.add(f)
+        elif p.is_file():
+            if p.suffix.lower() in exts:
+                out.add(p)
+        else:
+            raise ConfigError(f"{p}: no such file or directory; give image files or folders of images")
+    return sorted(out, key=lambda f: f.as_posix())
