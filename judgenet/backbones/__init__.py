@@ -130,48 +130,6 @@ def _preprocess_fp(model) -> dict:
     return {k: (list(v) if isinstance(v, (tuple, list)) else v) for k, v in cfg.items()}
 
 
-# Architecture of the stand-in used only when the shipped tiny-clip files are absent.
-_TINY_FALLBACK_CFG = {
-    "embed_dim": 64,
-    "vision_cfg": {"image_size": 64, "layers": 4, "width": 128, "head_width": 32, "patch_size": 8, "mlp_ratio": 4.0},
-    "text_cfg": {"context_length": 32, "vocab_size": 49408, "width": 64, "heads": 4, "layers": 3},
-    "preprocess_cfg": {"size": 64, "mean": [0.5, 0.5, 0.5], "std": [0.25, 0.25, 0.25], "interpolation": "bicubic",
-                       "resize_mode": "squash"},
-}
-
-
-def _load_tiny(device: str) -> Backbone:
-    import open_clip
-    from open_clip.transform import PreprocessCfg, image_transform_v2
-
-    cfg_path, pt_path = ASSETS / "tiny-clip.json", ASSETS / "tiny-clip.pt"
-    cfg = json.loads(cfg_path.read_text()) if cfg_path.is_file() else json.loads(json.dumps(_TINY_FALLBACK_CFG))
-    pp = cfg.pop("preprocess_cfg")
-    reg = Path(os.environ.get("TMPDIR", "/tmp")) / f"judgenet-open-clip-{os.getpid()}"
-    reg.mkdir(exist_ok=True)
-    (reg / "tiny-clip.json").write_text(json.dumps(cfg))
-    open_clip.add_model_config(reg / "tiny-clip.json")
-    if pt_path.is_file() and cfg_path.is_file():
-        name, weights = "tiny", file_sha256(pt_path)
-        model = open_clip.create_model("tiny-clip", pretrained=None, force_preprocess_cfg=pp)
-        state = torch.load(pt_path, map_location="cpu", weights_only=True)
-        model.load_state_dict({k: v.float() for k, v in state.items()})
-    else:
-        warnings.warn(f"{pt_path} not found: using a fixed-seed RANDOM tiny encoder ('tiny-random'); "
-                      "train one with `python -m training.tiny_clip`", stacklevel=3)
-        name, weights = "tiny-random", "random-seed-0"
-        with torch.random.fork_rng():
-            torch.manual_seed(0)
-            model = open_clip.create_model("tiny-clip", pretrained=None, force_preprocess_cfg=pp)
-    transform = image_transform_v2(PreprocessCfg(**model.visual.preprocess_cfg), is_train=False)
-    fp = {"backbone": name, "arch": cfg, "weights_sha256": weights, "preprocess": _preprocess_fp(model),
-          "quick_gelu": bool(cfg.get("quick_gelu", False))}
-    bb = Backbone(name, model, transform, ("embedding",), fp, forward=_clip_forward,
-                  tokenizer=open_clip.get_tokenizer("tiny-clip"), encode_text=_clip_text, device=device)
-    bb.embed_dim = int(cfg["embed_dim"])
-    return bb
-
-
 def _resolve(what: str, checkpoint, candidates: Sequence[str], weights_dir, flag: str) -> Path:
     if checkpoint is not None:
         p = Path(checkpoint).expanduser()
@@ -206,12 +164,12 @@ def _load_open_clip(arch: str, *, pretrained, checkpoint, weights_dir, quick_gel
     qg = bool(quick_gelu) or arch.endswith("-quickgelu")
     model, _, preprocess = open_clip.create_model_and_transforms(arch, pretrained=str(path), force_quick_gelu=qg,
                                                                  device="cpu")
-    fp = {"backbone": f"open_clip:{arch}", "arch": arch, "weights_sha256": file_sha256(path),
+    fp = {"backbone": f"open_clip:{arch}", "arch": arch, "arch_cfg": open_clip.get_model_config(arch),
+          "weights_sha256": file_sha256(path),
           "preprocess": _preprocess_fp(model), "quick_gelu": qg}
     bb = Backbone(f"open_clip:{arch}", model, preprocess, ("embedding",), fp, forward=_clip_forward,
                   tokenizer=open_clip.get_tokenizer(arch), encode_text=_clip_text, device=device)
-    bb.embed_dim = int(model.text_projection.shape[1]) if getattr(model, "text_projection", None) is not None \
-        else None
+    bb.embed_dim = int(getattr(model.visual, "output_dim", 0) or open_clip.get_model_config(arch)["embed_dim"])
     return bb
 
 
@@ -220,17 +178,20 @@ def load_backbone(name: str = "tiny", *, device: str = "cpu", weights_dir=None, 
     """Build a :class:`Backbone` from its name (see module docstring). Offline only.
 
     Args:
-        name: ``tiny`` | ``open_clip:<arch>`` | ``inception:fid``.
+        name: ``tiny`` | ``tiny-random`` | ``open_clip:<arch>`` | ``inception:fid``.
         weights_dir: folder searched for weight files (> ``$JUDGENET_WEIGHTS_DIR``).
-        checkpoint: explicit local weights file (wins over ``weights_dir``).
+        checkpoint: explicit local weights file (wins over ``weights_dir``; for ``tiny`` a
+            ``state_dict`` replacing the shipped ``tiny-clip.pt``).
         pretrained: open_clip tag used to name the file looked up in ``weights_dir``.
         quick_gelu: QuickGELU for open_clip models; required explicitly for OpenAI weights.
         allow_random: ``inception:fid`` only — random weights (tests; never for real numbers).
     Raises:
         WeightsNotFoundError: the weights file is not on disk (message says what to put where).
     """
-    if name == "tiny":
-        return _load_tiny(device)
+    if name in ("tiny", "tiny-random"):
+        from .tiny import load_tiny
+
+        return load_tiny(device=device, checkpoint=checkpoint, force_random=(name == "tiny-random"))
     if name.startswith("open_clip:"):
         return _load_open_clip(name.split(":", 1)[1], pretrained=pretrained, checkpoint=checkpoint,
                                weights_dir=weights_dir, quick_gelu=quick_gelu, device=device)
@@ -239,7 +200,7 @@ def load_backbone(name: str = "tiny", *, device: str = "cpu", weights_dir=None, 
 
         return load_fid_inception(checkpoint=checkpoint, weights_dir=weights_dir, allow_random=allow_random,
                                   device=device, resolve=_resolve)
-    raise ConfigError(f"unknown backbone {name!r}; use tiny, open_clip:<arch> or inception:fid")
+    raise ConfigError(f"unknown backbone {name!r}; use tiny, tiny-random, open_clip:<arch> or inception:fid")
 
 
 def _np(x) -> np.ndarray:  # pragma: no cover - convenience

@@ -1,0 +1,103 @@
+"""The built-in ``tiny`` image–text encoder, read straight from ``judgenet/assets``.
+
+``judgenet/assets/tiny-clip.json`` is an open_clip model config (model name ``tiny-clip``) with an
+extra top-level ``preprocess_cfg`` (size, mean, std, interpolation, resize_mode) reproducing the
+training preprocessing; ``judgenet/assets/tiny-clip.pt`` is a plain ``state_dict`` of float16
+tensors, cast to float32 on load. open_clip passes every top-level config key to ``CLIP(**cfg)``,
+so ``preprocess_cfg`` is stripped before the config is registered (the same logic as the tested
+reference loader ``judgenet.world.tiny.load_tiny_clip``; this module does not import
+``judgenet.world`` because backbones sit below it).
+
+If the checkpoint is missing (or ``force_random``), a fixed-seed (0) random initialization of the
+same architecture stands in. It is *named* ``tiny-random`` (name, fingerprint ``weights_sha256 =
+"random-seed-0"``) and a ``UserWarning`` is emitted, so its numbers are never mistaken for the
+trained encoder's.
+"""
+from __future__ import annotations
+
+import json
+import logging
+import os
+import tempfile
+import warnings
+from pathlib import Path
+
+import torch
+
+from . import ASSETS, Backbone, _clip_forward, _clip_text, _preprocess_fp, file_sha256
+from ..errors import WeightsNotFoundError
+
+__all__ = ["load_tiny", "MODEL_NAME"]
+
+MODEL_NAME = "tiny-clip"
+
+# Architecture of the stand-in used only when even the shipped tiny-clip.json is absent.
+_TINY_FALLBACK_CFG = {
+    "embed_dim": 64,
+    "vision_cfg": {"image_size": 64, "layers": 4, "width": 128, "head_width": 32, "patch_size": 8, "mlp_ratio": 4.0},
+    "text_cfg": {"context_length": 32, "vocab_size": 49408, "width": 64, "heads": 4, "layers": 3},
+    "preprocess_cfg": {"size": 64, "mean": [0.5, 0.5, 0.5], "std": [0.25, 0.25, 0.25], "interpolation": "bicubic",
+                       "resize_mode": "squash"},
+}
+
+
+def _register(cfg: dict) -> None:
+    import open_clip
+
+    reg = Path(tempfile.gettempdir()) / f"judgenet-open-clip-{os.getpid()}"
+    reg.mkdir(exist_ok=True)
+    tmp = reg / f".{MODEL_NAME}.{os.getpid()}.tmp"
+    tmp.write_text(json.dumps(cfg))
+    os.replace(tmp, reg / f"{MODEL_NAME}.json")
+    open_clip.add_model_config(reg / f"{MODEL_NAME}.json")
+
+
+def load_tiny(*, device: str = "cpu", checkpoint=None, force_random: bool = False,
+              assets_dir: str | os.PathLike | None = None) -> Backbone:
+    """Build the ``tiny`` backbone (or its ``tiny-random`` stand-in), offline.
+
+    Args:
+        checkpoint: a ``state_dict`` file to use instead of ``<assets>/tiny-clip.pt``; must exist.
+        force_random: build ``tiny-random`` even if the checkpoint exists.
+        assets_dir: folder holding ``tiny-clip.json`` / ``tiny-clip.pt`` (default: the package's).
+    Returns:
+        Backbone with outputs ``("embedding",)`` of width ``embed_dim`` and a text tower.
+    """
+    import open_clip
+    from open_clip.transform import PreprocessCfg, image_transform_v2
+
+    d = Path(assets_dir) if assets_dir is not None else ASSETS
+    cfg_path = d / f"{MODEL_NAME}.json"
+    pt_path = Path(checkpoint).expanduser() if checkpoint is not None else d / f"{MODEL_NAME}.pt"
+    if checkpoint is not None and not pt_path.is_file():
+        raise WeightsNotFoundError(f"tiny: checkpoint file {pt_path} does not exist; pass an existing state_dict "
+                                   "file, or omit checkpoint to use the shipped judgenet/assets/tiny-clip.pt")
+    cfg = json.loads(cfg_path.read_text()) if cfg_path.is_file() else json.loads(json.dumps(_TINY_FALLBACK_CFG))
+    pp = cfg.pop("preprocess_cfg")
+    _register(cfg)
+    oc_log = logging.getLogger()  # open_clip logs "No pretrained weights loaded" on the root logger
+    level = oc_log.level
+    oc_log.setLevel(max(level, logging.ERROR))
+    try:
+        if pt_path.is_file() and cfg_path.is_file() and not force_random:
+            name, weights = "tiny", file_sha256(pt_path)
+            model = open_clip.create_model(MODEL_NAME, pretrained=None, force_preprocess_cfg=pp)
+            state = torch.load(pt_path, map_location="cpu", weights_only=True)
+            model.load_state_dict({k: v.float() for k, v in state.items()})
+        else:
+            if not force_random:
+                warnings.warn(f"{pt_path} not found: using a fixed-seed RANDOM tiny encoder ('tiny-random'); its "
+                              "numbers mean nothing. Train one with `python -m training.tiny_clip`", stacklevel=3)
+            name, weights = "tiny-random", "random-seed-0"
+            with torch.random.fork_rng():
+                torch.manual_seed(0)
+                model = open_clip.create_model(MODEL_NAME, pretrained=None, force_preprocess_cfg=pp)
+    finally:
+        oc_log.setLevel(level)
+    transform = image_transform_v2(PreprocessCfg(**model.visual.preprocess_cfg), is_train=False)
+    fp = {"backbone": name, "arch": cfg, "weights_sha256": weights, "preprocess": _preprocess_fp(model),
+          "quick_gelu": bool(cfg.get("quick_gelu", False))}
+    bb = Backbone(name, model, transform, ("embedding",), fp, forward=_clip_forward,
+                  tokenizer=open_clip.get_tokenizer(MODEL_NAME), encode_text=_clip_text, device=device)
+    bb.embed_dim = int(cfg["embed_dim"])
+    return bb
