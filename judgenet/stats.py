@@ -20,6 +20,7 @@ import numpy as np
 from scipy import stats as _st
 
 __all__ = [
+    "kendall_counts",
     "kendall_tau_b",
     "kendall_tau_c",
     "spearman",
@@ -45,40 +46,77 @@ def _pair(x, y) -> tuple[np.ndarray, np.ndarray]:
     return x, y
 
 
-def kendall_tau_b(x, y) -> float:
-    """Kendall tau-b (ties adjusted in both variables); NaN if either is constant."""
+try:  # the Cython discordant-pair counter behind scipy.stats.kendalltau (O(n log n))
+    from scipy.stats._stats import _kendall_dis
+except ImportError:  # pragma: no cover - future scipy layouts
+    _kendall_dis = None
+
+
+def _dense_ranks_sorted(x: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    perm = np.argsort(y, kind="mergesort")
+    x, y = x[perm], y[perm]
+    y = np.r_[True, y[1:] != y[:-1]].cumsum(dtype=np.intp)
+    perm = np.argsort(x, kind="mergesort")
+    x, y = x[perm], y[perm]
+    x = np.r_[True, x[1:] != x[:-1]].cumsum(dtype=np.intp)
+    return x, y
+
+
+def _tie_pairs(ranks: np.ndarray) -> int:
+    cnt = np.bincount(ranks).astype(np.int64)
+    return int((cnt * (cnt - 1) // 2).sum())
+
+
+def kendall_counts(x, y) -> dict:
+    """Pair counts behind every Kendall-type measure, in O(n log n) (the algorithm of
+    ``scipy.stats.kendalltau``): total pairs ``n0``, pairs tied in x ``tx``, in y ``ty``, in both
+    ``txy``, ``c_minus_d`` (concordant − discordant), and the numbers of distinct values ``kx, ky``."""
     x, y = _pair(x, y)
-    return float(_st.kendalltau(x, y, variant="b").statistic)
+    n = x.size
+    n0 = n * (n - 1) // 2
+    xr, yr = _dense_ranks_sorted(x, y)
+    obs = np.r_[True, (xr[1:] != xr[:-1]) | (yr[1:] != yr[:-1]), True]
+    cnt = np.diff(np.nonzero(obs)[0]).astype(np.int64)
+    txy = int((cnt * (cnt - 1) // 2).sum())
+    tx, ty = _tie_pairs(xr), _tie_pairs(yr)
+    if _kendall_dis is not None:
+        dis = int(_kendall_dis(xr, yr))
+        cmd = n0 - tx - ty + txy - 2 * dis
+    else:  # pragma: no cover
+        tau = _st.kendalltau(x, y, variant="b").statistic
+        cmd = float(tau) * np.sqrt(float(n0 - tx) * float(n0 - ty))
+    return {"n": n, "n0": n0, "tx": tx, "ty": ty, "txy": txy, "c_minus_d": cmd,
+            "kx": int(xr[-1]), "ky": int(yr.max())}
+
+
+def kendall_tau_b(x, y) -> float:
+    """Kendall tau-b (ties adjusted in both variables); NaN if either is constant. Equals scipy's."""
+    k = kendall_counts(x, y)
+    den = np.sqrt(float(k["n0"] - k["tx"])) * np.sqrt(float(k["n0"] - k["ty"]))
+    return float(k["c_minus_d"] / den) if den > 0 else float("nan")
 
 
 def kendall_tau_c(x, y) -> float:
-    """Kendall tau-c (Stuart); NaN if either is constant."""
-    x, y = _pair(x, y)
-    return float(_st.kendalltau(x, y, variant="c").statistic)
+    """Kendall tau-c (Stuart): 2m(C−D) / (n²(m−1)), m = min(#distinct x, #distinct y); NaN if m < 2."""
+    k = kendall_counts(x, y)
+    m = min(k["kx"], k["ky"])
+    if m < 2:
+        return float("nan")
+    return float(2.0 * m * k["c_minus_d"] / (k["n"] ** 2 * (m - 1)))
 
 
 def spearman(x, y) -> float:
     """Spearman rank correlation (average ranks for ties)."""
     x, y = _pair(x, y)
-    return float(_st.spearmanr(x, y).statistic)
+    return pearson(_st.rankdata(x), _st.rankdata(y))
 
 
 def pearson(x, y) -> float:
-    """Pearson product-moment correlation."""
+    """Pearson product-moment correlation (NaN if either input is constant)."""
     x, y = _pair(x, y)
-    if x.std() == 0 or y.std() == 0:
-        return float("nan")
-    return float(_st.pearsonr(x, y).statistic)
-
-
-def _tied_pairs(v: np.ndarray) -> int:
-    _, counts = np.unique(v, return_counts=True)
-    return int((counts * (counts - 1) // 2).sum())
-
-
-def _joint_tied_pairs(x: np.ndarray, y: np.ndarray) -> int:
-    _, counts = np.unique(np.stack([x, y], axis=1), axis=0, return_counts=True)
-    return int((counts * (counts - 1) // 2).sum())
+    xc, yc = x - x.mean(), y - y.mean()
+    den = np.sqrt((xc @ xc) * (yc @ yc))
+    return float(np.clip((xc @ yc) / den, -1.0, 1.0)) if den > 0 else float("nan")
 
 
 def pairwise_accuracy(human, pred) -> float:
@@ -88,22 +126,13 @@ def pairwise_accuracy(human, pred) -> float:
     prediction orders the same way counts 1, the opposite way 0, a predicted tie 0.5.
     Returns NaN when every human score is equal.
     """
-    h, p = _pair(human, pred)
-    n = h.size
-    n0 = n * (n - 1) // 2
-    t_h = _tied_pairs(h)
-    t_p = _tied_pairs(p)
-    t_hp = _joint_tied_pairs(h, p)
-    usable = n0 - t_h
+    k = kendall_counts(human, pred)
+    usable = k["n0"] - k["tx"]
     if usable == 0:
         return float("nan")
-    both_untied = n0 - t_h - t_p + t_hp  # concordant + discordant
-    if both_untied == 0:
-        return 0.5
-    tau_b = _st.kendalltau(h, p, variant="b").statistic
-    c_minus_d = tau_b * np.sqrt(float(n0 - t_h) * float(n0 - t_p))
-    concordant = 0.5 * (both_untied + c_minus_d)
-    pred_only_ties = t_p - t_hp
+    both_untied = k["n0"] - k["tx"] - k["ty"] + k["txy"]  # concordant + discordant
+    concordant = 0.5 * (both_untied + k["c_minus_d"])
+    pred_only_ties = k["ty"] - k["txy"]
     return float((concordant + 0.5 * pred_only_ties) / usable)
 
 

@@ -85,3 +85,20 @@ def test_paired_bootstrap_detects_better_predictor():
     assert out["p_not_better"] < 0.01
     out2 = stats.paired_bootstrap("kendall_tau_b", h, bad, good, n_resamples=300, seed=0)
     assert out2["difference"].high < 0
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_fast_measures_equal_scipy(seed):
+    rng = np.random.default_rng(seed)
+    n = [2, 3, 50, 400, 1000, 37][seed]
+    h = rng.integers(1, 5, size=n).astype(float)
+    p = np.round(h + rng.normal(0, 1.0, size=n), 1)
+    for variant, fn in (("b", stats.kendall_tau_b), ("c", stats.kendall_tau_c)):
+        ref = st.kendalltau(h, p, variant=variant).statistic
+        got = fn(h, p)
+        assert (np.isnan(ref) and np.isnan(got)) or got == pytest.approx(ref, rel=1e-12, abs=1e-15)
+    if n > 2:
+        assert stats.spearman(h, p) == pytest.approx(st.spearmanr(h, p).statistic, rel=1e-12)
+        assert stats.pearson(h, p) == pytest.approx(st.pearsonr(h, p).statistic, rel=1e-12)
+    if n <= 60:
+        assert stats.pairwise_accuracy(h, p) == pytest.approx(brute_pairwise_accuracy(h, p), abs=1e-12)
