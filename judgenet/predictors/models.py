@@ -64,8 +64,9 @@ class OrdinalRegressor(RegressorMixin, BaseEstimator):
         self.n_iter_ = self.clf_.n_iter_
         return self
 
-    def predict_proba(self, X):
-        """(n_samples, n_levels) probabilities of ``levels_``."""
+    def predict_level_proba(self, X):
+        """(n_samples, n_levels) probabilities of ``levels_`` (not ``predict_proba``: sklearn regressors
+        must not expose one)."""
         check_is_fitted(self, "levels_")
         X = validate_data(self, X, reset=False, dtype=np.float64)
         if self.clf_ is None:
@@ -74,7 +75,7 @@ class OrdinalRegressor(RegressorMixin, BaseEstimator):
 
     def predict(self, X):
         """(n_samples,) expected level."""
-        proba = self.predict_proba(X)
+        proba = self.predict_level_proba(X)
         if self.clf_ is None:
             return np.full(proba.shape[0], self.constant_)
         return proba @ (self.clf_.classes_.astype(np.float64) * float(self.resolution))
@@ -117,8 +118,18 @@ class BradleyTerry(BaseEstimator):
         self.C = C
         self.max_iter = max_iter
 
+    def fit(self, X, y):
+        """Same as :meth:`fit_pairs` with ``y`` an (n_pairs, 3) array of ``(idx_a, idx_b, preference)``
+        rows (so the scorer has the usual ``fit`` entry point); X is (n_items, n_features)."""
+        y = np.asarray(y, dtype=np.float64)
+        if y.ndim != 2 or y.shape[1] != 3:
+            raise ConfigError(f"BradleyTerry.fit expects y of shape (n_pairs, 3) = (idx_a, idx_b, preference), "
+                              f"got {y.shape}; or call fit_pairs(X, idx_a, idx_b, preference)")
+        return self.fit_pairs(X, y[:, 0].astype(int), y[:, 1].astype(int), y[:, 2])
+
     def fit_pairs(self, X, idx_a, idx_b, preference):
-        """X (n_items, n_features); idx_a, idx_b (n_pairs,); preference (n_pairs,) in [0, 1]."""
+        """X (n_items, n_features); idx_a, idx_b (n_pairs,) item indices; preference (n_pairs,) in
+        [0, 1], P(a preferred) — 1 = a, 0 = b, 0.5 = tie. Returns self."""
         X = validate_data(self, X, dtype=np.float64)
         ia, ib = np.asarray(idx_a, dtype=int), np.asarray(idx_b, dtype=int)
         p = np.asarray(preference, dtype=np.float64)
@@ -126,6 +137,8 @@ class BradleyTerry(BaseEstimator):
             raise ConfigError("idx_a, idx_b and preference must be non-empty and of equal length")
         if ((p < 0) | (p > 1)).any():
             raise ConfigError("preference must lie in [0, 1] (1 = a preferred, 0 = b, 0.5 = tie)")
+        if min(ia.min(), ib.min()) < 0 or max(ia.max(), ib.max()) >= X.shape[0]:
+            raise ConfigError(f"pair indices must lie in [0, {X.shape[0]})")
         self.scaler_ = StandardScaler().fit(X)
         Z = self.scaler_.transform(X)
         D = Z[ia] - Z[ib]

@@ -1,0 +1,237 @@
+"""Predictors: pipelines by name, ordinal variant, pairwise models, artifacts."""
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+from sklearn.base import clone
+from sklearn.model_selection import GridSearchCV, KFold
+
+from judgenet.errors import ArtifactError, ConfigError
+from judgenet.predictors import (MODELS, BradleyTerry, BradleyTerryRegressor, MLPRegressor, OrdinalRegressor,
+                                 default_param_grid, load_predictor, make_predictor, preference_from_choice,
+                                 save_predictor)
+from judgenet.stats import kendall_tau_b
+
+
+def _data(n=120, p=5, seed=0, noise=0.1):
+    rng = np.random.default_rng(seed)
+    X = rng.normal(size=(n, p))
+    w = np.linspace(1.0, -0.5, p)
+    y = X @ w + noise * rng.normal(size=n)
+    return X, y
+
+
+FAST = {"mlp": {"max_epochs": 30, "hidden_sizes": (16,)}, "random_forest": {"n_estimators": 20},
+        "hist_gb": {"max_iter": 30}}
+
+
+@pytest.mark.parametrize("name", MODELS)
+def test_every_family_fits_and_ranks(name):
+    X, y = _data()
+    yy = np.round(np.clip(y, -2, 2)) + 3 if name == "ordinal" else y  # Likert 1..5 for the ordinal model
+    model = make_predictor(name, random_state=0, **FAST.get(name, {})).fit(X[:90], yy[:90])
+    pred = model.predict(X[90:])
+    assert pred.shape == (30,) and np.isfinite(pred).all()
+    assert kendall_tau_b(yy[90:], pred) > 0.4, name
+    assert list(model.named_steps) == ["scale", "model"]
+
+
+def test_pca_and_scaler_options_and_errors():
+    X, y = _data()
+    m = make_predictor("ridge", pca=3, scaler="robust").fit(X, y)
+    assert list(m.named_steps) == ["scale", "pca", "model"] and m.named_steps["pca"].n_components_ == 3
+    assert list(make_predictor("ridge", scaler=None).named_steps) == ["model"]
+    with pytest.raises(ConfigError, match="unknown model"):
+        make_predictor("xgboost")
+    with pytest.raises(ConfigError, match="bad parameters"):
+        make_predictor("ridge", not_a_param=1)
+    with pytest.raises(ConfigError, match="scaler"):
+        make_predictor("ridge", scaler="minmax")
+    assert type(make_predictor("ordinal_logistic").named_steps["model"]) is OrdinalRegressor
+
+
+@pytest.mark.parametrize("name", MODELS)
+def test_default_grids_address_pipeline_params(name):
+    grid = default_param_grid(name)
+    est = make_predictor(name)
+    for k, values in grid.items():
+        assert k.startswith("model__")
+        est.set_params(**{k: values[0]})  # raises if the name is wrong
+        assert est.get_params()[k] == values[0]
+
+
+def test_ordinal_expected_level_and_resolution():
+    X, y = _data(n=200, seed=1)
+    lik = np.clip(np.round(y), -2, 2) + 3
+    m = OrdinalRegressor(C=1.0).fit(X, lik)
+    p = m.predict(X)
+    assert np.all((p >= 1) & (p <= 5))
+    assert np.allclose(m.predict_level_proba(X).sum(axis=1), 1.0)
+    assert list(m.levels_) == [1.0, 2.0, 3.0, 4.0, 5.0]
+    q = (lik - 1) / 4  # 0..1 in quarter steps
+    m2 = OrdinalRegressor(resolution=0.25).fit(X, q)
+    assert list(m2.levels_) == [0.0, 0.25, 0.5, 0.75, 1.0]
+    assert np.allclose(m2.predict(X), (p - 1) / 4, atol=1e-6)
+    const = OrdinalRegressor().fit(X, np.full(len(X), 3.0))
+    assert np.all(const.predict(X) == 3.0)
+    with pytest.raises(ValueError, match="resolution"):
+        OrdinalRegressor(resolution=0).fit(X, lik)
+
+
+# ---------------------------------------------------------------------------------------------
+# torch MLP estimator
+# ---------------------------------------------------------------------------------------------
+def test_mlp_deterministic_and_learns():
+    X, y = _data(n=200)
+    kw = dict(hidden_sizes=(16,), max_epochs=60, random_state=3)
+    state = torch_state()
+    a = MLPRegressor(**kw).fit(X[:150], y[:150]).predict(X[150:])
+    b = MLPRegressor(**kw).fit(X[:150], y[:150]).predict(X[150:])
+    c = MLPRegressor(**{**kw, "random_state": 4}).fit(X[:150], y[:150]).predict(X[150:])
+    assert np.array_equal(a, b)
+    assert not np.array_equal(a, c)
+    assert kendall_tau_b(y[150:], a) > 0.7
+    assert torch_state().equal(state), "fit must not consume the global torch RNG"
+
+
+def torch_state():
+    import torch
+
+    return torch.random.get_rng_state()
+
+
+def test_mlp_early_stopping_and_attributes():
+    X, y = _data(n=120)
+    m = MLPRegressor(hidden_sizes=(8, 8), max_epochs=400, patience=3, lr=5e-2, random_state=0).fit(X, y)
+    assert m.n_iter_ < 400 and len(m.loss_curve_) == m.n_iter_
+    assert m.best_validation_loss_ is not None and m.n_features_in_ == 5
+    m2 = MLPRegressor(max_epochs=5, early_stopping=False, random_state=0).fit(X, y)
+    assert m2.best_validation_loss_ is None and m2.n_iter_ == 5
+    for bad in ({"hidden_sizes": (0,)}, {"lr": 0}, {"validation_fraction": 1.5}, {"batch_size": 0}):
+        with pytest.raises(ValueError):
+            MLPRegressor(**bad).fit(X, y)
+
+
+def test_mlp_in_pipeline_gridsearch_and_clone():
+    X, y = _data(n=90)
+    pipe = make_predictor("mlp", random_state=0, max_epochs=15, hidden_sizes=(8,))
+    gs = GridSearchCV(pipe, {"model__hidden_sizes": [(4,), (8,)], "model__lr": [1e-3, 1e-2]},
+                      cv=KFold(3), scoring="r2").fit(X, y)
+    assert gs.best_params_["model__lr"] in (1e-3, 1e-2)
+    c = clone(gs.best_estimator_)
+    assert c.get_params()["model__hidden_sizes"] == gs.best_params_["model__hidden_sizes"]
+    assert not hasattr(c.named_steps["model"], "net_")
+    p1 = clone(pipe).fit(X, y).predict(X)
+    p2 = clone(pipe).fit(X, y).predict(X)
+    assert np.array_equal(p1, p2)
+
+
+# ---------------------------------------------------------------------------------------------
+# pairwise models
+# ---------------------------------------------------------------------------------------------
+def _pairs(n_items=80, n_pairs=600, seed=0, tie_band=0.15):
+    rng = np.random.default_rng(seed)
+    X = rng.normal(size=(n_items, 4))
+    s = X @ np.array([1.5, -1.0, 0.0, 0.5])
+    a = rng.integers(0, n_items, n_pairs)
+    b = rng.integers(0, n_items, n_pairs)
+    keep = a != b
+    a, b = a[keep], b[keep]
+    d = s[a] - s[b] + 0.3 * rng.normal(size=a.size)
+    choice = np.where(np.abs(d) < tie_band, "tie", np.where(d > 0, "a", "b"))
+    return X, s, a, b, choice
+
+
+def test_preference_from_choice():
+    assert preference_from_choice(["a", "B", "tie", 0.25]).tolist() == [1.0, 0.0, 0.5, 0.25]
+    with pytest.raises(ConfigError):
+        preference_from_choice(["left"])
+    with pytest.raises(ConfigError):
+        preference_from_choice([1.5])
+
+
+def test_bradley_terry_soft_labels_recover_scores():
+    X, s, a, b, choice = _pairs()
+    p = preference_from_choice(choice)
+    assert (p == 0.5).any(), "the fixture must contain ties"
+    bt = BradleyTerryRegressor(C=1.0).fit_pairs(X, a, b, p)
+    assert BradleyTerryRegressor is BradleyTerry
+    score = bt.predict(X)
+    assert score.shape == (80,) and kendall_tau_b(s, score) > 0.8
+    pa = bt.predict_proba_pairs(X, a, b)
+    assert np.all((pa > 0) & (pa < 1))
+    # antisymmetric: swapping a and b flips the probability
+    assert np.allclose(bt.predict_proba_pairs(X, b, a), 1 - pa)
+    with pytest.raises(ConfigError):
+        BradleyTerry().fit_pairs(X, a, b, p * 2)
+    same = BradleyTerry(C=1.0).fit(X, np.c_[a, b, p]).predict(X)
+    assert np.allclose(same, score)
+
+
+def test_mlp_pairwise_fit():
+    X, s, a, b, choice = _pairs(seed=1)
+    m = MLPRegressor(hidden_sizes=(16,), max_epochs=60, lr=5e-3, random_state=0)
+    m.fit_pairs(X, a, b, preference_from_choice(choice))
+    assert kendall_tau_b(s, m.predict(X)) > 0.7
+    with pytest.raises(ValueError, match="indices"):
+        MLPRegressor().fit_pairs(X, [0], [999], [1.0])
+
+
+# ---------------------------------------------------------------------------------------------
+# artifacts
+# ---------------------------------------------------------------------------------------------
+FP = {"tiny": {"backbone": "tiny", "weights_sha256": "ab" * 32, "image_size": 64}}
+NAMES = [f"f{i}" for i in range(5)]
+
+
+def _saved(tmp_path, model=None):
+    X, y = _data()
+    model = model or make_predictor("ridge").fit(X, y)
+    path = save_predictor(model, tmp_path / "pred", feature_names=NAMES, fingerprints=FP, reference_hash="r" * 16,
+                          label_set="sim", question="overall", cv_results={"kendall_tau_b": 0.5},
+                          extra={"model": "ridge"})
+    return path, model, X
+
+
+@pytest.mark.parametrize("name", ["ridge", "mlp"])
+def test_save_load_round_trip(tmp_path, name):
+    X, y = _data()
+    fitted = make_predictor(name, random_state=0, **FAST.get(name, {})).fit(X, y)
+    path, model, X = _saved(tmp_path, fitted)
+    loaded, meta = load_predictor(path, expected_fingerprints=FP, expected_features=NAMES,
+                                  expected_reference_hash="r" * 16)
+    assert np.array_equal(loaded.predict(X), model.predict(X))
+    on_disk = json.loads((path / "meta.json").read_text())
+    assert on_disk == json.loads(json.dumps(meta))
+    for key in ("feature_names", "fingerprints", "reference_hash", "label_set", "cv_results", "extra", "created",
+                "model_sha256"):
+        assert key in meta, key
+    assert {"judgenet", "sklearn", "torch", "numpy", "python"} <= set(meta["versions"])
+    assert meta["label_set"] == "sim" and meta["fingerprints"] == FP
+
+
+def test_mismatched_artifacts_fail_clearly(tmp_path):
+    path, _, _ = _saved(tmp_path)
+    other = {"tiny": {**FP["tiny"], "weights_sha256": "cd" * 32}}
+    with pytest.raises(ArtifactError, match="different backbone.*'tiny'"):
+        load_predictor(path, expected_fingerprints=other)
+    with pytest.raises(ArtifactError, match="no features from source 'clip'"):
+        load_predictor(path, expected_fingerprints={"clip": {"backbone": "clip"}})
+    with pytest.raises(ArtifactError, match="missing \\['f4'\\]"):
+        load_predictor(path, expected_features=NAMES[:4])
+    with pytest.raises(ArtifactError, match="different order"):
+        load_predictor(path, expected_features=NAMES[::-1])
+    with pytest.raises(ArtifactError, match="reference statistics differ"):
+        load_predictor(path, expected_reference_hash="x" * 16)
+    with pytest.raises(ArtifactError, match="not a judgenet predictor"):
+        load_predictor(tmp_path / "nowhere")
+
+
+def test_tampered_model_is_not_unpickled(tmp_path):
+    path, _, _ = _saved(tmp_path)
+    f = path / "model.joblib"
+    f.write_bytes(f.read_bytes() + b"\0")
+    with pytest.raises(ArtifactError, match="SHA-256"):
+        load_predictor(path)
