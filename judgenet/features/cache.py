@@ -12,8 +12,11 @@ changed preprocessing can never return stale features. Each shard is written to 
 directory and renamed into place (atomic), so a run killed at any point leaves only whole shards
 and resumes without recomputing them. Every file's SHA-256 is recorded in ``checksum.json``; a
 shard whose files don't match (truncated, corrupted) is discarded on load and its items are
-recomputed. Writers take a file lock, so concurrent processes can share one cache. Arrays are
-float32 ``.npy`` files read memory-mapped.
+recomputed. Verification is lazy: a shard's ``keys.json`` is checked when the index is built, its
+arrays the first time one of its keys is looked up in a process, so opening a huge cache costs
+only what is read. Writers take a file lock, so concurrent processes can share one cache (two
+writers computing the same item both write a shard; either copy is returned). Arrays are float32
+``.npy`` files read memory-mapped.
 """
 from __future__ import annotations
 
@@ -29,12 +32,14 @@ from typing import Iterable, Mapping, Sequence
 import numpy as np
 from filelock import FileLock
 
+from .. import config
 from ..errors import CacheError
 
-__all__ = ["FeatureCache", "sha256_file", "sha256_text"]
+__all__ = ["FeatureCache", "read_features", "sha256_file", "sha256_text"]
 
 
 def sha256_file(path: str | os.PathLike) -> str:
+    """SHA-256 (64 hex chars) of a file's bytes: the content key of an image."""
     h = hashlib.sha256()
     with open(path, "rb") as fh:
         for chunk in iter(lambda: fh.read(1 << 20), b""):
@@ -43,23 +48,29 @@ def sha256_file(path: str | os.PathLike) -> str:
 
 
 def sha256_text(text: str) -> str:
+    """SHA-256 (64 hex chars) of ``text`` encoded as UTF-8: the key of a prompt."""
     return hashlib.sha256(text.encode("utf-8")).hexdigest()
-
-
-def _sha_bytes(path: Path) -> str:
-    return sha256_file(path)
 
 
 class FeatureCache:
     """Float32 features keyed by content hash, for one backbone fingerprint.
 
     Args:
-        root: cache root directory.
-        fingerprint: the backbone's fingerprint dict; ``fingerprint_hash`` its 16-hex hash.
+        root: cache root directory (``extract`` uses ``<cache_dir>/features``).
+        fingerprint: a :class:`judgenet.backbones.Backbone` (its ``fingerprint`` and
+            ``fingerprint_hash`` are used) or the fingerprint dict itself.
+        fingerprint_hash: the 16-hex hash; required when ``fingerprint`` is a dict.
+    Raises:
+        CacheError: ``<root>/<fingerprint_hash>/fingerprint.json`` records another fingerprint.
     """
 
-    def __init__(self, root: str | os.PathLike, fingerprint: Mapping, fingerprint_hash: str):
+    def __init__(self, root: str | os.PathLike, fingerprint, fingerprint_hash: str | None = None):
+        if hasattr(fingerprint, "fingerprint_hash"):
+            fingerprint, fingerprint_hash = fingerprint.fingerprint, fingerprint.fingerprint_hash
+        if not fingerprint_hash:
+            raise CacheError("FeatureCache needs a backbone, or a fingerprint dict and its fingerprint_hash")
         self.root = Path(root)
+        self.fingerprint_hash = fingerprint_hash
         self.dir = self.root / fingerprint_hash
         self.dir.mkdir(parents=True, exist_ok=True)
         fp_file = self.dir / "fingerprint.json"
@@ -74,79 +85,158 @@ class FeatureCache:
             os.replace(tmp, fp_file)
         self._lock = FileLock(str(self.dir / ".lock"))
         self._index: dict[str, dict[str, tuple[Path, int]]] = {}
+        self._shards: dict[str, dict[Path, dict]] = {}  # kind → shard → {"keys", "sums", "ok": bool|None}
         self._arrays: dict[tuple[Path, str], np.ndarray] = {}
 
     # ------------------------------------------------------------------------------------------
     def _kind_dir(self, kind: str) -> Path:
         if kind not in ("images", "texts"):
-            raise ValueError(kind)
+            raise ValueError(f"kind must be 'images' or 'texts', got {kind!r}")
         d = self.dir / kind
         d.mkdir(exist_ok=True)
         return d
 
-    def _verify(self, shard: Path) -> list[str] | None:
+    def _discard(self, kind: str, shard: Path, why: str) -> None:
+        warnings.warn(f"feature cache: shard {shard} is corrupt or truncated ({why}); discarding it (its items "
+                      "will be recomputed)", stacklevel=4)
+        self._shards.get(kind, {}).pop(shard, None)
+        for key in [k for k in self._arrays if k[0] == shard]:
+            del self._arrays[key]
+        trash = shard.parent / f".trash-{uuid.uuid4().hex}"
         try:
-            sums = json.loads((shard / "checksum.json").read_text())
-            for name, digest in sums.items():
-                if _sha_bytes(shard / name) != digest:
-                    return None
-            return json.loads((shard / "keys.json").read_text())
-        except (OSError, ValueError):
-            return None
+            os.rename(shard, trash)  # atomic: other processes stop seeing it at once
+        except OSError:
+            pass
+        shutil.rmtree(trash, ignore_errors=True)
+        # rebuild the key index from the remaining shards (another copy of a key may exist)
+        idx: dict[str, tuple[Path, int]] = {}
+        for s, info in sorted(self._shards.get(kind, {}).items()):
+            for i, k in enumerate(info["keys"]):
+                idx.setdefault(k, (s, i))
+        self._index[kind] = idx
 
     def _load_index(self, kind: str) -> dict[str, tuple[Path, int]]:
         idx = self._index.setdefault(kind, {})
-        known = {p for p, _ in idx.values()}
+        shards = self._shards.setdefault(kind, {})
         for shard in sorted(self._kind_dir(kind).glob("shard-*")):
-            if shard in known or not shard.is_dir():
+            if shard in shards or not shard.is_dir():
                 continue
-            keys = self._verify(shard)
-            if keys is None:
-                warnings.warn(f"feature cache: shard {shard} is corrupt or truncated; discarding it (its items "
-                              "will be recomputed)", stacklevel=3)
-                shutil.rmtree(shard, ignore_errors=True)
+            try:
+                sums = json.loads((shard / "checksum.json").read_text())
+                if sha256_file(shard / "keys.json") != sums.get("keys.json"):
+                    raise ValueError("keys.json checksum mismatch")
+                keys = json.loads((shard / "keys.json").read_text())
+            except (OSError, ValueError) as exc:
+                if not shard.exists():  # discarded meanwhile by another process
+                    continue
+                shards[shard] = {"keys": [], "sums": {}, "ok": False}
+                self._discard(kind, shard, str(exc))
+                idx = self._index[kind]
                 continue
+            shards[shard] = {"keys": keys, "sums": sums, "ok": None}
             for i, k in enumerate(keys):
                 idx.setdefault(k, (shard, i))
         return idx
 
+    def _verified_index(self, kind: str, keys: Iterable[str]) -> dict[str, tuple[Path, int]]:
+        """Index after checking (once per process) every shard that holds one of ``keys``."""
+        keys = list(keys)
+        while True:
+            idx = self._load_index(kind)
+            bad = None
+            for shard in dict.fromkeys(idx[k][0] for k in keys if k in idx):
+                info = self._shards[kind][shard]
+                if info["ok"] is None:
+                    try:
+                        info["ok"] = all(sha256_file(shard / n) == d for n, d in info["sums"].items())
+                    except OSError:
+                        info["ok"] = False
+                if not info["ok"]:
+                    bad = shard
+                    break
+            if bad is None:
+                return idx
+            self._discard(kind, bad, "checksum mismatch")
+
     def contains(self, kind: str, keys: Iterable[str]) -> np.ndarray:
-        """Boolean mask: which ``keys`` are cached."""
-        idx = self._load_index(kind)
+        """(len(keys),) bool: which ``keys`` are cached in verified shards."""
+        keys = list(keys)
+        idx = self._verified_index(kind, keys)
         return np.array([k in idx for k in keys], dtype=bool)
 
+    def _array(self, shard: Path, output: str) -> np.ndarray:
+        arr = self._arrays.get((shard, output))
+        if arr is None:
+            f = shard / f"{output}.npy"
+            if not f.is_file():
+                raise CacheError(f"{shard} has no output {output!r}; outputs there: "
+                                 f"{sorted(p.stem for p in shard.glob('*.npy'))}")
+            arr = np.load(f, mmap_mode="r")
+            self._arrays[(shard, output)] = arr
+        return arr
+
+    def lookup(self, keys: Sequence[str], output: str = "embedding", kind: str = "images", *,
+               out: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+        """Rows for ``keys``: ``(found, array)``.
+
+        Returns:
+            found: (N,) bool mask. array: (N, D) float32, NaN rows where ``found`` is False
+            (``D`` is 0 when nothing is found and ``out`` is None).
+        Args:
+            out: optional preallocated (N, D) float32 array (e.g. ``np.lib.format.open_memmap``)
+                filled in place, shard by shard, so huge matrices never sit in memory at once.
+        """
+        keys = list(keys)
+        idx = self._verified_index(kind, keys)
+        found = np.array([k in idx for k in keys], dtype=bool)
+        by_shard: dict[Path, tuple[list[int], list[int]]] = {}
+        for j, k in enumerate(keys):
+            if k in idx:
+                shard, i = idx[k]
+                dst, src = by_shard.setdefault(shard, ([], []))
+                dst.append(j)
+                src.append(i)
+        dim = out.shape[1] if out is not None else None
+        if dim is None:
+            dim = self._array(next(iter(by_shard)), output).shape[1] if by_shard else 0
+            out = np.empty((len(keys), dim), dtype=np.float32)
+        out[~found] = np.nan
+        for shard, (dst, src) in by_shard.items():
+            arr = self._array(shard, output)
+            if arr.shape[1] != dim:
+                raise CacheError(f"{shard}/{output}.npy has width {arr.shape[1]}, expected {dim}")
+            src_a = np.asarray(src)
+            order = np.argsort(src_a, kind="stable")  # sequential reads from the memory map
+            out[np.asarray(dst)[order]] = arr[src_a[order]]
+        return found, out
+
     def get(self, kind: str, keys: Sequence[str], output: str) -> np.ndarray:
-        """(len(keys), D) float32 array for cached ``keys`` (raises :class:`CacheError` for a missing key)."""
-        idx = self._load_index(kind)
-        rows = []
-        for k in keys:
-            if k not in idx:
-                raise CacheError(f"key {k[:12]}… is not in the {kind} cache at {self.dir}")
-            shard, i = idx[k]
-            arr = self._arrays.get((shard, output))
-            if arr is None:
-                arr = np.load(shard / f"{output}.npy", mmap_mode="r")
-                self._arrays[(shard, output)] = arr
-            rows.append(arr[i])
-        if not rows:
-            return np.empty((0, 0), dtype=np.float32)
-        return np.stack(rows).astype(np.float32, copy=False)
+        """(len(keys), D) float32 array for cached ``keys``; :class:`CacheError` if one is missing."""
+        found, arr = self.lookup(keys, output, kind)
+        if not found.all():
+            k = list(keys)[int(np.argmin(found))]
+            raise CacheError(f"key {k[:12]}… is not in the {kind} cache at {self.dir}")
+        return arr
 
     def put(self, kind: str, keys: Sequence[str], arrays: Mapping[str, np.ndarray]) -> Path:
-        """Write one shard atomically: ``arrays`` maps output name → (len(keys), D) array."""
+        """Write one shard atomically: ``arrays`` maps output name → (len(keys), D) array (stored float32).
+
+        The shard is written to a temporary directory (files fsynced, SHA-256 of each recorded in
+        ``checksum.json``) and renamed into place under the cache's file lock.
+        """
         keys = list(keys)
         for name, a in arrays.items():
-            if a.shape[0] != len(keys):
-                raise CacheError(f"output {name!r} has {a.shape[0]} rows for {len(keys)} keys")
+            if a.ndim != 2 or a.shape[0] != len(keys):
+                raise CacheError(f"output {name!r} has shape {a.shape}; expected ({len(keys)}, D)")
         d = self._kind_dir(kind)
         tmp = d / f".tmp-{uuid.uuid4().hex}"
         tmp.mkdir()
         sums = {}
         for name, a in arrays.items():
             np.save(tmp / f"{name}.npy", np.ascontiguousarray(a, dtype=np.float32))
-            sums[f"{name}.npy"] = _sha_bytes(tmp / f"{name}.npy")
+            sums[f"{name}.npy"] = sha256_file(tmp / f"{name}.npy")
         (tmp / "keys.json").write_text(json.dumps(keys))
-        sums["keys.json"] = _sha_bytes(tmp / "keys.json")
+        sums["keys.json"] = sha256_file(tmp / "keys.json")
         (tmp / "checksum.json").write_text(json.dumps(sums))
         for f in tmp.iterdir():  # durability before the rename makes the shard visible
             with open(f, "rb") as fh:
@@ -154,7 +244,35 @@ class FeatureCache:
         final = d / f"shard-{uuid.uuid4().hex}"
         with self._lock:
             os.rename(tmp, final)
+        self._shards.setdefault(kind, {})[final] = {"keys": keys, "sums": sums, "ok": True}
         idx = self._index.setdefault(kind, {})
         for i, k in enumerate(keys):
             idx.setdefault(k, (final, i))
         return final
+
+
+def _is_key(s: str) -> bool:
+    return len(s) == 64 and all(c in "0123456789abcdef" for c in s)
+
+
+def read_features(items: Sequence[str | os.PathLike], backbone, cache_dir=None, output: str | None = None, *,
+                  kind: str = "images", out: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """Aligned, memory-mapped read of cached features (nothing is computed).
+
+    Args:
+        items: N image paths (hashed by content), or 64-hex content keys (``ExtractResult.keys``);
+            for ``kind="texts"`` the prompt strings themselves.
+        backbone: the :class:`judgenet.backbones.Backbone` whose features to read.
+        cache_dir: cache root as given to :func:`judgenet.features.extract` (its ``features/`` subfolder is read).
+        output: image output name (default: the backbone's main output).
+        out: optional preallocated (N, D) float32 array, e.g. ``np.lib.format.open_memmap(...)``, filled
+            shard by shard so that a million rows never have to be in memory at once.
+    Returns:
+        ``(found, features)``: (N,) bool and (N, D) float32 with NaN rows where not cached.
+    """
+    cache = FeatureCache(config.cache_dir(cache_dir) / "features", backbone)
+    if kind == "texts":
+        keys = [sha256_text(str(t)) for t in items]
+    else:
+        keys = [str(x) if _is_key(str(x)) else sha256_file(x) for x in items]
+    return cache.lookup(keys, output or (backbone.outputs[0] if kind == "images" else "embedding"), kind, out=out)

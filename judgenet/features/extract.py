@@ -11,7 +11,7 @@ import torch
 from tqdm.auto import tqdm
 
 from .. import config
-from ..errors import ImageError
+from ..errors import CacheError, ConfigError, ImageError
 from ..images import ImageFailure, load_rgb
 from .cache import FeatureCache, sha256_file, sha256_text
 
@@ -24,7 +24,9 @@ class ExtractResult:
 
     ``images[output]`` is (N, D) float32 in input order (rows of NaN for failed images),
     ``texts`` (N, D_t) float32 aligned with ``prompts`` or None, ``keys`` the content hashes
-    (None for unreadable files), ``failures`` the skipped inputs with reasons.
+    (None for unreadable files), ``failures`` the skipped inputs with reasons. ``n_computed`` /
+    ``n_cached``: distinct file contents embedded in this run / found in the cache (summed over
+    ranks under torchrun). ``seconds``: wall time of the call.
     """
 
     paths: list[str]
@@ -61,22 +63,69 @@ def _collate(batch):
     return idx, xs, bad
 
 
+def _dist_context(distributed: bool | None, device: str):
+    """``(rank, world_size, initialized_here)``; joins a torchrun job when asked or when detected."""
+    import torch.distributed as dist
+
+    if distributed is False or not dist.is_available():
+        return 0, 1, False
+    if dist.is_initialized():
+        return dist.get_rank(), dist.get_world_size(), False
+    ws = int(os.environ.get("WORLD_SIZE", "1"))
+    if ws > 1 and "MASTER_ADDR" in os.environ:
+        dist.init_process_group(backend="nccl" if str(device).startswith("cuda") else "gloo")
+        return dist.get_rank(), dist.get_world_size(), True
+    if distributed:
+        raise ConfigError("extract(distributed=True) needs torch.distributed: run under `torchrun --nproc-per-node K` "
+                          "or call torch.distributed.init_process_group first")
+    return 0, 1, False
+
+
+def _gather(obj, world_size: int) -> list:
+    if world_size == 1:
+        return [obj]
+    import torch.distributed as dist
+
+    out = [None] * world_size
+    dist.all_gather_object(out, obj)
+    return out
+
+
 def extract(paths: Sequence[str | os.PathLike], backbone, cache_dir=None, *, prompts: Sequence[str] | None = None,
-            batch_size: int = 64, num_workers: int = 0, strict: bool = False, progress: bool = True) -> ExtractResult:
+            batch_size: int = 64, num_workers: int = 0, strict: bool = False, progress: bool = True,
+            distributed: bool | None = None) -> ExtractResult:
     """Embed image files (and prompts) with ``backbone``, reading from / writing to the cache.
 
-    Each finished batch is written as its own shard, so an interrupted run resumes without
-    recomputing finished batches; identical file contents are computed once.
+    Each finished batch is written to the cache as its own shard, so an interrupted run resumes
+    without recomputing finished batches; identical file contents are computed once.
+
+    Under ``torchrun --nproc-per-node K`` (or an initialized ``torch.distributed`` group) rank ``r``
+    computes the distinct inputs ``r::K``; all ranks write to the shared cache (file-locked) and,
+    after a barrier, every rank returns the same full, aligned result (failures and counts are
+    gathered from all ranks).
 
     Args:
         paths: N image files. prompts: N texts (optional; needs a text tower).
-        cache_dir: cache root (default ``$JUDGENET_CACHE_DIR`` or ``~/.cache/judgenet``) + ``/features``.
+        backbone: a :class:`judgenet.backbones.Backbone`.
+        cache_dir: cache root (``None``: ``$JUDGENET_CACHE_DIR`` or ``~/.cache/judgenet``); features live
+            in ``<cache_dir>/features/<fingerprint_hash>/``.
+        batch_size: images per forward pass and per cache shard. num_workers: DataLoader workers.
         strict: raise :class:`judgenet.errors.ImageError` on the first unreadable image instead of
             listing it in ``failures``.
+        progress: tqdm bar (images/s) on rank 0.
+        distributed: ``None`` auto-detects torchrun; ``False`` never shards; ``True`` requires it.
+    Returns:
+        :class:`ExtractResult`; ``images[o]`` is (N, D_o) float32 (NaN rows for failures),
+        ``texts`` (N, D) float32 or None.
     """
     t0 = time.perf_counter()
     paths = [str(p) for p in paths]
-    cache = FeatureCache(config.cache_dir(cache_dir) / "features", backbone.fingerprint, backbone.fingerprint_hash)
+    if prompts is not None:
+        prompts = [str(t) for t in prompts]
+        if len(prompts) != len(paths):
+            raise ConfigError(f"{len(prompts)} prompts for {len(paths)} images; give one prompt per image")
+    rank, world, own_group = _dist_context(distributed, getattr(backbone, "device", "cpu"))
+    cache = FeatureCache(config.cache_dir(cache_dir) / "features", backbone)
     failures: list[ImageFailure] = []
     keys: list[str | None] = []
     for p in paths:
@@ -87,56 +136,69 @@ def extract(paths: Sequence[str | os.PathLike], backbone, cache_dir=None, *, pro
                 raise ImageError(f"{p}: cannot read ({exc.strerror or exc})") from None
             failures.append(ImageFailure(p, f"cannot read ({exc.strerror or exc})"))
             keys.append(None)
-    valid = [k for k in keys if k is not None]
-    have = dict(zip(valid, cache.contains("images", valid))) if valid else {}
-    todo: dict[str, str] = {}
+    first_path: dict[str, str] = {}
     for p, k in zip(paths, keys):
-        if k is not None and not have[k] and k not in todo:
-            todo[k] = p
-    n_cached = sum(1 for k in keys if k is not None and have[k])
+        if k is not None:
+            first_path.setdefault(k, p)
+    mine = list(first_path)[rank::world]  # deterministic split of the distinct contents
+    have = dict(zip(mine, cache.contains("images", mine))) if mine else {}
+    todo_keys = [k for k in mine if not have[k]]
+    todo_paths = [first_path[k] for k in todo_keys]
     bad_keys: set[str] = set()
-    if todo:
-        todo_keys, todo_paths = list(todo), list(todo.values())
+    my_failures: list[ImageFailure] = []
+    n_computed = 0
+    if todo_keys:
         loader = torch.utils.data.DataLoader(_Images(todo_paths, backbone.transform, strict), batch_size=batch_size,
                                              num_workers=num_workers, collate_fn=_collate)
-        bar = tqdm(total=len(todo_paths), desc=f"extract {backbone.name}", unit="img", disable=not progress)
-        for idx, xs, bad in loader:
-            for i, err in bad:
-                failures.append(ImageFailure(todo_paths[i], err))
-                bad_keys.add(todo_keys[i])
-            if xs is not None:
-                out = backbone.forward_images(xs)
-                cache.put("images", [todo_keys[i] for i in idx], {k: v.numpy() for k, v in out.items()})
-            bar.update(len(idx) + len(bad))
+        bar = tqdm(total=len(todo_paths), desc=f"extract {backbone.name}", unit="img",
+                   disable=not progress or rank != 0)
+        with torch.inference_mode():
+            for idx, xs, bad in loader:
+                for i, err in bad:
+                    my_failures.append(ImageFailure(todo_paths[i], err))
+                    bad_keys.add(todo_keys[i])
+                if xs is not None:
+                    out = backbone.forward_images(xs)
+                    cache.put("images", [todo_keys[i] for i in idx], {k: v.numpy() for k, v in out.items()})
+                    n_computed += len(idx)
+                bar.update(len(idx) + len(bad))
         bar.close()
-    dims = None
-    images: dict[str, np.ndarray] = {}
-    good = [i for i, k in enumerate(keys) if k is not None and k not in bad_keys]
-    for out_name in backbone.outputs:
-        got = cache.get("images", [keys[i] for i in good], out_name)
-        dims = got.shape[1] if got.size else (dims or 0)
-        arr = np.full((len(paths), dims), np.nan, dtype=np.float32)
-        if good:
-            arr[good] = got
-        images[out_name] = arr
-    # failures also for duplicate paths of a failed content
-    failed_paths = {f.path for f in failures}
-    for p, k in zip(paths, keys):
-        if k in bad_keys and p not in failed_paths:
-            failures.append(ImageFailure(p, "same content as an unreadable file"))
-    texts = None
+    # text embeddings: distinct prompts not yet cached, split across ranks the same way
     if prompts is not None:
-        prompts = [str(t) for t in prompts]
-        if len(prompts) != len(paths):
-            raise ValueError(f"{len(prompts)} prompts for {len(paths)} images")
         tkeys = [sha256_text(t) for t in prompts]
-        have_t = dict(zip(tkeys, cache.contains("texts", tkeys)))
-        missing = list(dict.fromkeys(k for k in tkeys if not have_t[k]))
         by_key = dict(zip(tkeys, prompts))
+        tmine = list(by_key)[rank::world]
+        missing = [k for k, h in zip(tmine, cache.contains("texts", tmine)) if not h]
         for s in range(0, len(missing), batch_size * 4):
             chunk = missing[s:s + batch_size * 4]
             emb = backbone.encode_texts([by_key[k] for k in chunk]).numpy()
             cache.put("texts", chunk, {"embedding": emb})
-        texts = cache.get("texts", tkeys, "embedding")
-    return ExtractResult(paths, keys, images, texts, failures, n_computed=len(todo) - len(bad_keys),
-                         n_cached=n_cached, seconds=time.perf_counter() - t0)
+    if world > 1:
+        gathered = _gather((my_failures, sorted(bad_keys), n_computed), world)
+        my_failures = [f for g in gathered for f in g[0]]
+        bad_keys = {k for g in gathered for k in g[1]}
+        n_computed = sum(g[2] for g in gathered)
+    failures.extend(my_failures)
+    n_cached = sum(1 for k in first_path if k not in bad_keys) - n_computed
+    # assemble aligned outputs from the cache (memory-mapped shards)
+    lookup_keys = [k if (k is not None and k not in bad_keys) else "" for k in keys]
+    images: dict[str, np.ndarray] = {}
+    for out_name in backbone.outputs:
+        found, arr = cache.lookup(lookup_keys, out_name, "images")
+        lost = [paths[i] for i, k in enumerate(lookup_keys) if k and not found[i]]
+        if lost:  # a shard vanished or was corrupted between writing and reading (another process)
+            raise CacheError(f"{len(lost)} features (e.g. {lost[0]}) disappeared from the cache at {cache.dir} while "
+                             "extracting; run extract again")
+        images[out_name] = arr
+    failed_paths = {f.path for f in failures}
+    for p, k in zip(paths, keys):
+        if k in bad_keys and p not in failed_paths:
+            failures.append(ImageFailure(p, f"same content as the unreadable file {first_path[k]}"))
+    texts = cache.get("texts", tkeys, "embedding") if prompts is not None else None
+    if own_group:
+        import torch.distributed as dist
+
+        dist.barrier()
+        dist.destroy_process_group()
+    return ExtractResult(paths, keys, images, texts, failures, n_computed=n_computed,
+                         n_cached=max(n_cached, 0), seconds=time.perf_counter() - t0)
