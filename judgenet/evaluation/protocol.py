@@ -52,7 +52,7 @@ from ..errors import ConfigError
 from ..stats import MEASURES, Estimate, bootstrap_ci, paired_bootstrap, system_level
 
 __all__ = ["evaluate", "EvaluationResults", "logo_folds", "inner_splits", "resolve_baselines", "DEFAULT_MEASURES",
-           "COMPARE_MEASURES", "CEILING_KEYS", "FLOOR", "SYSTEM_MEASURE"]
+           "COMPARE_MEASURES", "DEFAULT_BASELINES", "CEILING_KEYS", "FLOOR", "SYSTEM_MEASURE"]
 
 DEFAULT_MEASURES = ("kendall_tau_b", "kendall_tau_c", "spearman", "pearson", "pairwise_accuracy")
 COMPARE_MEASURES = ("kendall_tau_b", "pairwise_accuracy")

@@ -1,0 +1,328 @@
+"""Held-out-generator protocol: folds, nesting, leakage, measures, baselines, results, report."""
+from __future__ import annotations
+
+import json
+import re
+
+import numpy as np
+import pandas as pd
+import pytest
+from sklearn.base import BaseEstimator, RegressorMixin
+
+from judgenet.errors import ArtifactError, ConfigError
+from judgenet.evaluation import (EvaluationResults, evaluate, inner_splits, load_results, logo_folds,
+                                 write_report)
+from judgenet.predictors import make_predictor
+
+G, PER = 5, 24
+NAMES = ["gen_code", "prompt_code", "q_obs", "junk", "mid_pmi", "realism.tiny.mahalanobis2"]
+CEILING = {"n_items": 120, "loo_kendall_tau_b": 0.62, "loo_kendall_tau_b_low": 0.55,
+           "loo_kendall_tau_b_high": 0.69, "pairwise_agreement": 0.8, "pairwise_agreement_low": 0.77,
+           "pairwise_agreement_high": 0.83, "note": "simulated"}
+
+
+def world(seed=0, per=PER):
+    """Items of G generators over shared prompts; a latent quality q drives the human score.
+    ``q_obs`` sees q with little noise (a good feature), ``mid_pmi`` with a lot (a noisy baseline)."""
+    rng = np.random.default_rng(seed)
+    gens = np.repeat([f"gen{i}" for i in range(G)], per)
+    prompts = np.tile([f"p{j}" for j in range(per)], G)
+    q = rng.normal(size=gens.size) + np.repeat(rng.normal(scale=0.7, size=G), per)
+    y = q + 0.3 * rng.normal(size=q.size)
+    X = np.c_[np.repeat(np.arange(G), per), np.tile(np.arange(per), G), q + 0.2 * rng.normal(size=q.size),
+              rng.normal(size=q.size), q + 1.5 * rng.normal(size=q.size), np.abs(rng.normal(size=q.size))]
+    return X, y, gens, prompts
+
+
+def ridge():
+    """Ridge on the informative columns only (gen/prompt codes are bookkeeping for the spies)."""
+    from sklearn.compose import ColumnTransformer
+    from sklearn.pipeline import Pipeline
+
+    return Pipeline([("cols", ColumnTransformer([("keep", "passthrough", [2, 3, 4, 5])])),
+                     ("model", make_predictor("ridge", pca=3))])
+
+
+@pytest.fixture(scope="module")
+def res():
+    X, y, gens, prompts = world()
+    return evaluate(X, y, gens, NAMES, {"ridge": ridge()}, baselines=["mid_pmi", "-realism.tiny.mahalanobis2"],
+                    prompts=prompts, ceiling=CEILING, n_resamples=200, seed=0, per_generator_resamples=50)
+
+
+# ---------------------------------------------------------------------------------------------
+# folds
+# ---------------------------------------------------------------------------------------------
+def test_logo_folds_hold_out_each_generator_once():
+    X, y, gens, prompts = world()
+    seen = np.zeros(y.size, int)
+    folds = list(logo_folds(gens))
+    assert [g for g, _, _ in folds] == [f"gen{i}" for i in range(G)]
+    for g, tr, te in folds:
+        assert set(gens[te]) == {g} and g not in set(gens[tr])
+        assert tr.size + te.size == y.size
+        seen[te] += 1
+    assert np.all(seen == 1)
+
+
+def test_prompt_grouped_folds_drop_shared_prompts():
+    X, y, gens, prompts = world()
+    held = np.isin(prompts, ["p0", "p1", "p2"]) & (gens == "gen0")
+    gens2 = np.where(held, "gen0", np.where(gens == "gen0", "gen1", gens))  # gen0 uses only 3 prompts
+    for g, tr, te in logo_folds(gens2, prompts, group_by_prompt=True):
+        assert not set(prompts[tr]) & set(prompts[te])
+        assert g not in set(gens2[tr])
+        if g == "gen0":
+            assert tr.size == (y.size - te.size) - 3 * (G - 1)  # the 3 prompts in the other generators
+    with pytest.raises(ConfigError, match="needs prompts"):
+        list(logo_folds(gens, group_by_prompt=True))
+    # shared prompts everywhere: holding out a generator removes every other item → clear error
+    with pytest.raises(ConfigError, match="no training items"):
+        evaluate(X, y, gens, NAMES, {"ridge": ridge()}, prompts=prompts, group_by_prompt=True, n_resamples=5)
+
+
+def test_inner_splits_never_contain_outer_generator():
+    X, y, gens, prompts = world()
+    for g, tr, te in logo_folds(gens):
+        for itr, ite in inner_splits(gens[tr]):
+            assert g not in set(gens[tr][itr]) | set(gens[tr][ite])
+            assert not set(gens[tr][itr]) & set(gens[tr][ite])
+
+
+class Spy(RegressorMixin, BaseEstimator):
+    """Records, at every predict, which generators (column 0) and prompts (column 1) it was
+    trained on and which it predicts. Clones share the class-level log."""
+
+    log: list = []
+
+    def __init__(self, alpha=1.0):
+        self.alpha = alpha
+
+    def fit(self, X, y):
+        X = np.asarray(X)
+        self.train_gens_ = set(X[:, 0].astype(int))
+        self.train_prompts_ = set(X[:, 1].astype(int))
+        self.mean_ = float(np.mean(y))
+        return self
+
+    def predict(self, X):
+        X = np.asarray(X)
+        Spy.log.append((self.train_gens_, set(X[:, 0].astype(int)), self.train_prompts_, set(X[:, 1].astype(int))))
+        return X[:, 2] * self.alpha + self.mean_
+
+
+@pytest.mark.parametrize("by_prompt", [False, True])
+def test_held_out_generator_never_reaches_training_or_selection(by_prompt):
+    X, y, gens, prompts = world(per=12)
+    if by_prompt:  # prompt chain: generator i shares 2 prompts with i+1 and 2 with i-1, owns the rest
+        def name(i, j):
+            return f"s{i}-{j}" if j < 2 else (f"s{(i - 1) % G}-{j - 2}" if j < 4 else f"own{i}-{j}")
+
+        prompts = np.array([name(int(g[3:]), int(p[1:])) for g, p in zip(gens, prompts)])
+        X[:, 1] = pd.factorize(prompts)[0]
+    Spy.log = []
+    r = evaluate(X, y, gens, NAMES, {"spy": Spy()}, baselines=[], prompts=prompts, group_by_prompt=by_prompt,
+                 param_grid={"alpha": [0.5, 1.0]}, n_resamples=5, per_generator_ci=False,
+                 measures=["kendall_tau_b"], compare_measures=[])
+    outer = [e for e in Spy.log if len(e[0]) == G - 1]
+    inner = [e for e in Spy.log if len(e[0]) == G - 2]
+    assert len(outer) == G and len(inner) == G * (G - 1) * 2  # 2 grid points × inner folds × outer folds
+    assert len(outer) + len(inner) == len(Spy.log)
+    for train_g, test_g, train_p, test_p in Spy.log:
+        assert len(test_g) == 1 and not train_g & test_g
+        if by_prompt:
+            assert not train_p & test_p, "a held-out prompt reached training"
+    for train_g, test_g, _, _ in inner:  # the outer held-out generator is absent from inner train AND test
+        assert len(train_g | test_g) == G - 1
+    assert set(r.chosen_params["spy"]) == {f"gen{i}" for i in range(G)}
+    assert r.settings["nested"] and r.folds[0]["chosen_params"]["spy"]["params"]["alpha"] in (0.5, 1.0)
+
+
+def test_fitted_transforms_do_not_leak_across_items_or_folds():
+    X, y, gens, prompts = world()
+    kw = dict(baselines=[], n_resamples=5, per_generator_ci=False, measures=["kendall_tau_b"], compare_measures=[])
+    base = evaluate(X, y, gens, NAMES, {"ridge": ridge()}, **kw).predictions["ridge"].to_numpy()
+    # 1. a wild held-out item changes only its own prediction (scaler/PCA fitted on training rows only)
+    X2 = X.copy()
+    X2[0, 2:] = 1e3
+    p2 = evaluate(X2, y, gens, NAMES, {"ridge": ridge()}, **kw).predictions["ridge"].to_numpy()
+    fold0 = gens == "gen0"
+    assert p2[0] != base[0]
+    assert np.array_equal(p2[fold0][1:], base[fold0][1:])
+    # 2. the held-out generator's labels never influence its own predictions, even with nesting
+    y3 = y.copy()
+    y3[fold0] = np.random.default_rng(1).normal(size=fold0.sum()) * 10
+    grid = {"model__model__alpha": [0.1, 10.0]}
+    a = evaluate(X, y, gens, NAMES, {"ridge": ridge()}, param_grid=grid, **kw).predictions["ridge"].to_numpy()
+    b = evaluate(X, y3, gens, NAMES, {"ridge": ridge()}, param_grid=grid, **kw).predictions["ridge"].to_numpy()
+    assert np.array_equal(a[fold0], b[fold0])
+    assert not np.array_equal(a[~fold0], b[~fold0])  # the test can fail: other folds do train on them
+
+
+# ---------------------------------------------------------------------------------------------
+# measures, baselines, results
+# ---------------------------------------------------------------------------------------------
+def test_out_of_fold_predictions_cover_every_item(res):
+    p = res.predictions
+    assert len(p) == G * PER and (p["fold"] == p["generator"]).all()
+    assert sorted(p["fold_index"].unique()) == list(range(G))
+    assert np.isfinite(p[["ridge", "mid_pmi", "-realism.tiny.mahalanobis2", "training_mean"]]).all().all()
+    X, y, gens, _ = world()
+    assert np.allclose(p["-realism.tiny.mahalanobis2"], -X[:, 5])  # negated distance
+    for g in np.unique(gens):  # the floor is the fold's training mean
+        assert np.allclose(p.loc[gens == g, "training_mean"], y[gens != g].mean())
+
+
+def test_measures_and_ci_shapes(res):
+    t = res.table()
+    measures = ["kendall_tau_b", "kendall_tau_c", "spearman", "pearson", "pairwise_accuracy",
+                "system_kendall_tau_b"]
+    preds = ["ridge", "mid_pmi", "-realism.tiny.mahalanobis2", "training_mean"]
+    assert list(res.metrics) == preds
+    assert len(t) == len(preds) * len(measures) and set(t["measure"]) == set(measures)
+    assert (t["n_resamples"] == 200).all()
+    fin = t[np.isfinite(t["value"])]
+    assert (fin["low"] <= fin["high"]).all()
+    good = t[t["predictor"] != "training_mean"]
+    assert ((good["low"] <= good["value"] + 1e-9) & (good["value"] <= good["high"] + 1e-9)).all()
+    r = t.set_index(["predictor", "measure"])
+    assert r.loc[("ridge", "kendall_tau_b"), "kind"] == "model"
+    assert r.loc[("training_mean", "kendall_tau_b"), "kind"] == "floor"
+    # tau-b and tau-c are both reported and differ (no ties here, so only by n/(n-1)-type factors)
+    assert r.loc[("ridge", "kendall_tau_b"), "value"] != r.loc[("ridge", "kendall_tau_c"), "value"]
+    # the ceiling sits next to every measure that has a counterpart
+    assert r.loc[("ridge", "kendall_tau_b"), "ceiling"] == 0.62
+    assert r.loc[("mid_pmi", "pairwise_accuracy"), "ceiling_high"] == 0.83
+    assert np.isnan(r.loc[("ridge", "pearson"), "ceiling"])
+    pg = res.per_generator
+    assert len(pg) == G * len(preds)
+    assert {"kendall_tau_b_low", "kendall_tau_b_high", "spearman", "pairwise_accuracy"} <= set(pg.columns)
+
+
+def test_good_predictor_beats_noisy_mid(res):
+    c = res.comparison_table().set_index(["model", "baseline", "measure"])
+    for m in ("kendall_tau_b", "pairwise_accuracy"):
+        row = c.loc[("ridge", "mid_pmi", m)]
+        assert row["difference"] > 0 and row["low"] > 0 and row["excludes_zero"], m
+        assert row["p_not_better"] < 0.025
+    assert res.best_model() == "ridge"
+    assert res.metrics["ridge"]["kendall_tau_b"].value > res.metrics["mid_pmi"]["kendall_tau_b"].value + 0.15
+
+
+def test_floor_is_reported_honestly(res):
+    pg = res.per_generator[res.per_generator["predictor"] == "training_mean"]
+    assert pg["kendall_tau_b"].isna().all() and pg["spearman"].isna().all()  # undefined, not 0
+    assert np.allclose(pg["pairwise_accuracy"], 0.5)  # predicted ties count 0.5
+    # pooled over folds the leave-one-out mean shift makes it anti-correlated, and it is reported as computed
+    assert res.metrics["training_mean"]["system_kendall_tau_b"].value < 0
+    assert res.metrics["training_mean"]["pairwise_accuracy"].value < 0.5
+
+
+def test_constant_model_gives_nan_correlation_and_half_accuracy():
+    from sklearn.dummy import DummyRegressor
+
+    X, y, gens, prompts = world()
+    r = evaluate(X, y, gens, NAMES, {"const": DummyRegressor(strategy="constant", constant=1.0)}, baselines=[],
+                 n_resamples=20, per_generator_ci=False)
+    assert np.isnan(r.metrics["const"]["kendall_tau_b"].value)
+    assert np.isnan(r.metrics["const"]["kendall_tau_b"].low)
+    assert r.metrics["const"]["pairwise_accuracy"].value == 0.5
+    assert r.best_model() == "const"  # the only model; NaN counts as worst but still returns a name
+
+
+def test_models_as_names_and_factories_and_determinism():
+    X, y, gens, prompts = world()
+    kw = dict(baselines=None, prompts=prompts, n_resamples=30, per_generator_ci=False, seed=3)
+    a = evaluate(X, y, gens, NAMES, {"r": lambda: make_predictor("ridge")}, **kw)
+    b = evaluate(X, y, gens, NAMES, ["ridge"], **kw)
+    assert np.array_equal(a.predictions["r"], b.predictions["ridge"])
+    assert a.metrics["r"]["kendall_tau_b"] == b.metrics["ridge"]["kendall_tau_b"]
+    # defaults resolve mid_pmi and the Mahalanobis column (negated)
+    assert a.baselines == ["mid_pmi", "-realism.tiny.mahalanobis2", "training_mean"]
+    assert a.settings["bootstrap_unit"] == "prompt"
+
+
+def test_input_errors():
+    X, y, gens, prompts = world()
+    with pytest.raises(ConfigError, match="at least 3 generators"):
+        evaluate(X, y, np.where(gens == "gen0", "gen0", "gen1"), NAMES, ["ridge"])
+    with pytest.raises(ConfigError, match="shapes disagree"):
+        evaluate(X[:-1], y, gens, NAMES, ["ridge"])
+    with pytest.raises(ConfigError, match="no feature column 'clip_score'"):
+        evaluate(X, y, gens, NAMES, ["ridge"], baselines=["clip_score"])
+    with pytest.raises(ConfigError, match="unknown measures"):
+        evaluate(X, y, gens, NAMES, ["ridge"], measures=["kendall_tau_z"])
+    with pytest.raises(ConfigError, match="clash"):
+        evaluate(X, y, gens, NAMES, {"mid_pmi": make_predictor("ridge")})
+    with pytest.raises(ConfigError, match="not an estimator"):
+        evaluate(X, y, gens, NAMES, {"bad": lambda: 3}, n_resamples=2)
+
+
+def test_results_json_round_trip(res, tmp_path):
+    text = res.to_json(tmp_path / "r.json")
+    assert json.loads(text) == json.loads((tmp_path / "r.json").read_text())
+    assert "NaN" not in text  # strict JSON: undefined values are null
+    back = EvaluationResults.from_json(tmp_path / "r.json")
+    pd.testing.assert_frame_equal(back.table(), res.table())
+    pd.testing.assert_frame_equal(back.comparison_table(), res.comparison_table())
+    pd.testing.assert_frame_equal(back.predictions, res.predictions, check_dtype=False)
+    pd.testing.assert_frame_equal(back.per_generator, res.per_generator, check_dtype=False)
+    assert back.ceiling == res.ceiling and back.settings == json.loads(json.dumps(res.settings))
+
+
+# ---------------------------------------------------------------------------------------------
+# report
+# ---------------------------------------------------------------------------------------------
+def _num(s):
+    return None if s == "n/a" else float(s)
+
+
+def test_report_files_and_numbers_match_results(res, tmp_path):
+    md_path = write_report(res, tmp_path / "run", title="synthetic", extra_sections=[("Notes", "hello")])
+    out = tmp_path / "run"
+    for f in ("report.md", "report.html", "results.json", "scatter_per_generator.png", "per_generator_tau.png",
+              "pooled_tau_ci.png", "system_ranking.png"):
+        assert (out / f).is_file() and (out / f).stat().st_size > 0, f
+    saved = json.loads((out / "results.json").read_text())
+    md = md_path.read_text()
+    lines = md.splitlines()
+    start = lines.index("## Held-out agreement with human scores")
+    header = next(l for l in lines[start:] if l.startswith("| predictor"))
+    cols = [c.strip() for c in header.strip("|").split("|")]
+    i = lines.index(header) + 2
+    checked = 0
+    cell = re.compile(r"^(n/a|-?\d+\.\d{3}) \[(n/a|-?\d+\.\d{3}), (n/a|-?\d+\.\d{3})\]$")
+    while lines[i].startswith("|"):
+        cells = [c.strip() for c in lines[i].strip("|").split("|")]
+        name = cells[0]
+        for m, txt in zip(cols[2:], cells[2:]):
+            if name == "rater ceiling":
+                continue
+            e = saved["metrics"][name][m]
+            got = cell.match(txt).groups()
+            for g, key in zip(got, ("value", "low", "high")):
+                want = e[key]
+                assert (g == "n/a") == (want is None), (name, m, key)
+                if want is not None:
+                    assert _num(g) == pytest.approx(round(want, 3), abs=1e-12), (name, m, key)
+                    checked += 1
+        i += 1
+    assert checked >= 4 * 6 * 3 - 12  # floor has some NaN cells at most
+    ceiling_row = next(l for l in lines if l.startswith("| rater ceiling"))
+    assert "0.620 [0.550, 0.690]" in ceiling_row and "0.800 [0.770, 0.830]" in ceiling_row
+    for c in saved["comparisons"]:
+        row = f"| {c['model']} | {c['baseline']} | {c['measure']} | {c['value']:.3f} [{c['low']:.3f}, {c['high']:.3f}]"
+        assert row in md
+    html_text = (out / "report.html").read_text()
+    assert html_text.count("data:image/png;base64,") == 4
+    assert "src='scatter" not in html_text and "## " not in html_text  # standalone, rendered
+    assert "## Notes" in md and "hello" in md
+
+
+def test_report_rebuilds_from_saved_results(res, tmp_path):
+    write_report(res, tmp_path / "a", title="t")
+    again = load_results(tmp_path / "a")
+    write_report(again, tmp_path / "b", title="t")
+    assert (tmp_path / "a" / "report.md").read_text() == (tmp_path / "b" / "report.md").read_text()
+    with pytest.raises(ArtifactError, match="not a judgenet results file"):
+        load_results(tmp_path / "missing")
