@@ -603,6 +603,7 @@ def tune(labels, *, images=None, reference=None, out=None, trials: int = 20, stu
                         timeout=timeout, seed=seed, progress=not quiet)
     cfg = tuning.best_config(study)
     cols = tuning.feature_columns(prep.features.names, prep.features.groups, cfg["groups"])
+    cfg = tuning.cap_pca(cfg, len(cols))
     sub = type(prep.features)(prep.features.X[:, cols], [prep.features.names[i] for i in cols],
                               {g: prep.features.groups[g] for g in cfg["groups"]})
     prep_best = Prepared(sub, prep.y, prep.generators, prep.prompts, prep.item_ids, prep.reference, prep.labels,

@@ -80,6 +80,15 @@ def config_to_estimator(config: Mapping, seed: int = 0):
                           scaler=config.get("scaler", "standard"), random_state=seed, **params)
 
 
+def cap_pca(config: Mapping, n_features: int) -> dict:
+    """The config with its PCA size capped at the number of selected features (a large PCA on a
+    small feature group would otherwise fail)."""
+    out = dict(config)
+    if out.get("pca"):
+        out["pca"] = int(min(out["pca"], n_features))
+    return out
+
+
 def feature_columns(feature_names: Sequence[str], feature_groups: Mapping[str, Sequence[str]],
                     groups: Sequence[str]) -> np.ndarray:
     """Column indices of the chosen feature groups, in matrix order."""
@@ -149,6 +158,7 @@ class Objective:
 
         cols = feature_columns(self.feature_names, self.feature_groups, config["groups"])
         X = self.X[:, cols]
+        config = cap_pca(config, X.shape[1])
         est = config_to_estimator(config, self.seed)
         pred = np.full(self.y.shape, np.nan)
         per_fold: list[float] = []

@@ -1,0 +1,111 @@
+"""End-to-end CLI tests through subprocess on the built-in (simulated) world."""
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+
+def jn(*args, cwd=None, env=None, check=True):
+    e = {**os.environ, **(env or {})}
+    p = subprocess.run([sys.executable, "-m", "judgenet.cli", *map(str, args)], capture_output=True, text=True,
+                       cwd=cwd, env=e, timeout=600)
+    if check and p.returncode != 0:
+        raise AssertionError(f"judgenet {args} failed ({p.returncode}):\n{p.stdout}\n{p.stderr}")
+    return p
+
+
+@pytest.fixture(scope="module")
+def userdata(tmp_path_factory):
+    """A user-style dataset: generator folders, a reference folder with prompts.csv, a label CSV."""
+    from judgenet.world import make_world, simulate_raters
+
+    root = tmp_path_factory.mktemp("user")
+    w = make_world(root / "world", n_real=200, n_per_generator=4, severities=(0.6,), seed=1,
+                   generators=["near_perfect", "attribute_swap", "blur", "noise", "wrong_count"])
+    real = root / "real"
+    real.mkdir()
+    rows = []
+    for _, r in w.real.iterrows():
+        shutil.copy(r["path"], real / Path(r["path"]).name)
+        rows.append({"image": Path(r["path"]).name, "prompt": r["prompt"]})
+    pd.DataFrame(rows).to_csv(real / "prompts.csv", index=False)
+    gen = root / "gen"
+    prompts = []
+    for _, r in w.generated.iterrows():
+        d = gen / r["generator"]
+        d.mkdir(parents=True, exist_ok=True)
+        shutil.copy(r["path"], d / Path(r["path"]).name)
+        prompts.append({"image": Path(r["path"]).name, "prompt": r["prompt"]})
+    pd.DataFrame(prompts).to_csv(root / "prompts.csv", index=False)
+    j = simulate_raters(w, n_raters=4, seed=0).judgments
+    j = j[j["generator"] != "real"].copy()
+    j["image"] = [f"{g}/{Path(p).name}" for g, p in zip(j["generator"], j["image"])]
+    j.to_csv(root / "labels.csv", index=False)
+    return root
+
+
+def test_help_reads_like_the_readme():
+    out = jn("--help").stdout
+    for cmd in ("demo", "extract", "train", "evaluate", "score", "tune", "report"):
+        assert f"judgenet {cmd}" in out
+    assert "--labels" in jn("train", "--help").stdout
+
+
+def test_demo_fast_end_to_end_and_report_rebuild(tmp_path):
+    out = tmp_path / "demo"
+    p = jn("demo", "--fast", "--out", out, "--json", env={"JUDGENET_CACHE_DIR": str(tmp_path / "cache")})
+    summary = json.loads(p.stdout)
+    assert {r["question"] for r in summary["summary"]} == {"realism", "alignment", "overall"}
+    for q in ("realism", "alignment", "overall"):
+        assert (out / q / "report.html").is_file() and (out / q / "results.json").is_file()
+        assert (out / f"predictor-{q}" / "meta.json").is_file()
+    # refuses to overwrite silently
+    p = jn("demo", "--fast", "--out", out, check=False)
+    assert p.returncode == 2 and "--overwrite" in p.stderr
+    (out / "realism" / "report.md").unlink()
+    jn("report", out, "--quiet")
+    assert (out / "realism" / "report.md").is_file()
+
+
+def test_train_score_tune_on_user_files(userdata, tmp_path):
+    env = {"JUDGENET_CACHE_DIR": str(tmp_path / "cache")}
+    art = tmp_path / "pred"
+    jn("train", "--labels", userdata / "labels.csv", "--images", userdata / "gen", "--reference", userdata / "real",
+       "--question", "realism", "--model", "ridge", "--resamples", "50", "--out", art, "--quiet", env=env)
+    meta = json.loads((art / "meta.json").read_text())
+    assert meta["question"] == "realism" and meta["extra"]["model"] == "ridge"
+    gens = sorted((userdata / "gen").iterdir())
+    p = jn("score", *gens, "--reference", userdata / "real", "--prompts", userdata / "prompts.csv",
+           "--predictor", art, "--out", tmp_path / "score", "--json", "--resamples", "50", env=env)
+    res = json.loads(p.stdout)
+    assert len(res["per_generator"]) == len(gens) and "predicted_realism" in res["per_generator"][0]
+    per_image = pd.read_csv(tmp_path / "score" / "per_image.csv")
+    assert {"mid_pmi", "clip_score", "predicted_realism"} <= set(per_image.columns)
+    # no prompts and no predictor: realism-only raw metrics
+    p = jn("score", *gens[:2], "--reference", userdata / "real", "--out", tmp_path / "score2", "--json", env=env)
+    row = json.loads(p.stdout)["per_generator"][0]
+    assert "fid.tiny" in row and "mid" not in row
+    # tune: 3 trials in a SQLite study, then continue to 4
+    url = f"sqlite:///{tmp_path / 'study.db'}"
+    args = ["tune", "--labels", userdata / "labels.csv", "--images", userdata / "gen", "--reference",
+            userdata / "real", "--question", "realism", "--study-name", "t", "--storage", url, "--out",
+            tmp_path / "tune", "--json", "--quiet"]
+    r1 = json.loads(jn(*args, "--trials", "3", env=env).stdout)
+    r2 = json.loads(jn(*args, "--trials", "4", "--overwrite", env=env).stdout)
+    assert r1["n_trials"] == 3 and r2["n_trials"] == 4
+    meta = json.loads((tmp_path / "tune" / "predictor" / "meta.json").read_text())
+    assert meta["extra"]["study_name"] == "t" and isinstance(meta["extra"]["trial"], int)
+    assert (tmp_path / "tune" / "optimization_history.png").is_file()
+
+
+def test_clear_errors_exit_2(tmp_path):
+    p = jn("score", tmp_path / "missing", "--reference", tmp_path, check=False)
+    assert p.returncode == 2 and "does not exist" in p.stderr and "Traceback" not in p.stderr
+    p = jn("extract", tmp_path, "--backbone", "inception:fid", check=False,
+           env={"JUDGENET_WEIGHTS_DIR": str(tmp_path)})
+    assert p.returncode == 2 and "pt_inception-2015-12-05-6726825d.pth" in p.stderr
