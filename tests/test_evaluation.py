@@ -14,6 +14,16 @@ from judgenet.evaluation import (EvaluationResults, evaluate, inner_splits, load
                                  write_report)
 from judgenet.predictors import make_predictor
 
+@pytest.fixture(autouse=True)
+def _one_thread():
+    """Tiny fits only lose from threads: OpenMP/BLAS (and torch's OpenMP pool) limited to 1 in
+    tests — done here, from outside, because library estimators leave thread settings alone."""
+    from threadpoolctl import threadpool_limits
+
+    with threadpool_limits(1):
+        yield
+
+
 G, PER = 5, 24
 NAMES = ["gen_code", "prompt_code", "q_obs", "junk", "mid_pmi", "realism.tiny.mahalanobis2"]
 CEILING = {"n_items": 120, "loo_kendall_tau_b": 0.62, "loo_kendall_tau_b_low": 0.55,
@@ -248,8 +258,15 @@ def test_input_errors():
         evaluate(X, y, np.where(gens == "gen0", "gen0", "gen1"), NAMES, ["ridge"])
     with pytest.raises(ConfigError, match="shapes disagree"):
         evaluate(X[:-1], y, gens, NAMES, ["ridge"])
-    with pytest.raises(ConfigError, match="no feature column 'clip_score'"):
-        evaluate(X, y, gens, NAMES, ["ridge"], baselines=["clip_score"])
+    with pytest.warns(UserWarning, match="no feature column 'clip_score'"):
+        r = evaluate(X, y, gens, NAMES, ["ridge"], baselines=["clip_score", "mid_pmi"], n_resamples=5,
+                     per_generator_ci=False)
+    assert r.baselines == ["mid_pmi", "training_mean"]  # missing baseline skipped, noted
+    assert any("clip_score" in n for n in r.settings["notes"])
+    with pytest.raises(ConfigError, match="not both"):
+        evaluate(X, y, gens, NAMES, ["ridge"], groups=gens)
+    r2 = evaluate(X, y, feature_names=NAMES, models=["ridge"], generators=gens, n_resamples=5, per_generator_ci=False)
+    assert np.allclose(r2.predictions["ridge"], r.predictions["ridge"])
     with pytest.raises(ConfigError, match="unknown measures"):
         evaluate(X, y, gens, NAMES, ["ridge"], measures=["kendall_tau_z"])
     with pytest.raises(ConfigError, match="clash"):
@@ -277,9 +294,16 @@ def _num(s):
     return None if s == "n/a" else float(s)
 
 
-def test_report_files_and_numbers_match_results(res, tmp_path):
-    md_path = write_report(res, tmp_path / "run", title="synthetic", extra_sections=[("Notes", "hello")])
-    out = tmp_path / "run"
+@pytest.fixture(scope="module")
+def report_dir(res, tmp_path_factory):
+    out = tmp_path_factory.mktemp("report") / "run"
+    write_report(res, out, title="synthetic", extra_sections=[("Notes", "hello")])
+    return out
+
+
+def test_report_files_and_numbers_match_results(report_dir):
+    out = report_dir
+    md_path = out / "report.md"
     for f in ("report.md", "report.html", "results.json", "scatter_per_generator.png", "per_generator_tau.png",
               "pooled_tau_ci.png", "system_ranking.png"):
         assert (out / f).is_file() and (out / f).stat().st_size > 0, f
@@ -319,10 +343,10 @@ def test_report_files_and_numbers_match_results(res, tmp_path):
     assert "## Notes" in md and "hello" in md
 
 
-def test_report_rebuilds_from_saved_results(res, tmp_path):
-    write_report(res, tmp_path / "a", title="t")
-    again = load_results(tmp_path / "a")
-    write_report(again, tmp_path / "b", title="t")
-    assert (tmp_path / "a" / "report.md").read_text() == (tmp_path / "b" / "report.md").read_text()
+def test_report_rebuilds_from_saved_results(report_dir, tmp_path):
+    again = load_results(report_dir)
+    write_report(again, tmp_path / "b", title="synthetic", extra_sections=[("Notes", "hello")])
+    assert (report_dir / "report.md").read_text() == (tmp_path / "b" / "report.md").read_text()
+    assert (report_dir / "results.json").read_text() == (tmp_path / "b" / "results.json").read_text()
     with pytest.raises(ArtifactError, match="not a judgenet results file"):
         load_results(tmp_path / "missing")

@@ -14,6 +14,16 @@ from judgenet.predictors import (MODELS, BradleyTerry, BradleyTerryRegressor, ML
                                  save_predictor)
 from judgenet.stats import kendall_tau_b
 
+@pytest.fixture(autouse=True)
+def _one_thread():
+    """Tiny fits only lose from threads: OpenMP/BLAS (and torch's OpenMP pool) limited to 1 in
+    tests — done here, from outside, because library estimators leave thread settings alone."""
+    from threadpoolctl import threadpool_limits
+
+    with threadpool_limits(1):
+        yield
+
+
 
 def _data(n=120, p=5, seed=0, noise=0.1):
     rng = np.random.default_rng(seed)

@@ -58,8 +58,8 @@ DEFAULT_MEASURES = ("kendall_tau_b", "kendall_tau_c", "spearman", "pearson", "pa
 COMPARE_MEASURES = ("kendall_tau_b", "pairwise_accuracy")
 SYSTEM_MEASURE = "system_kendall_tau_b"
 FLOOR = "training_mean"
-DEFAULT_BASELINES = ("mid_pmi", "clip_score", "-mahalanobis")
-"""Used when ``baselines=None``; ``-mahalanobis`` also matches ``-realism.<source>.mahalanobis2``."""
+DEFAULT_BASELINES = ("mid_pmi", "clip_score", "-realism.tiny.mahalanobis2")
+"""Default baselines; ``-realism.tiny.mahalanobis2`` also matches ``-realism.<source>.mahalanobis2``."""
 CEILING_KEYS = {"kendall_tau_b": "loo_kendall_tau_b", "spearman": "loo_spearman",
                 "pairwise_accuracy": "pairwise_agreement"}
 """Measure → key of the rater-ceiling dict reported next to it (leave-one-rater-out agreement)."""
@@ -116,31 +116,42 @@ def _system(h, p, g):
     return system_level(h, p, g, "kendall_tau_b")
 
 
-def resolve_baselines(baselines, feature_names: Sequence[str]) -> list[tuple[str, int, float]]:
+def resolve_baselines(baselines, feature_names: Sequence[str],
+                      notes: list | None = None) -> list[tuple[str, int, float]]:
     """Map baseline specs to ``(label, column index, sign)``.
 
-    ``"name"`` uses the column as is, ``"-name"`` negates it. With ``baselines=None`` the
-    :data:`DEFAULT_BASELINES` are used, matching a column exactly or, for ``mahalanobis``, every
-    column ending in ``.mahalanobis`` / ``.mahalanobis2``; defaults that match nothing are skipped.
-    Explicitly named baselines that match no column raise :class:`ConfigError`.
+    ``"name"`` uses the column as is, ``"-name"`` negates it. A spec that matches no column is
+    skipped and a note saying so is appended to ``notes`` (and warned). With ``baselines=None``
+    the :data:`DEFAULT_BASELINES` are used; a default that does not match exactly also matches
+    columns ending in the same last component (``-realism.tiny.mahalanobis2`` matches
+    ``realism.clip.mahalanobis2`` when the tiny backbone is absent).
     """
     names = list(feature_names)
-    out = []
+    out, seen = [], set()
+    defaults = baselines is None or tuple(baselines) == tuple(DEFAULT_BASELINES)
     for spec in (DEFAULT_BASELINES if baselines is None else baselines):
         sign = -1.0 if spec.startswith("-") else 1.0
         col = spec.lstrip("-")
         if col == FLOOR:
             continue
+        hits = []
         if col in names:
-            out.append((spec, names.index(col), sign))
+            hits = [(spec, names.index(col))]
+        elif defaults:
+            last = col.rsplit(".", 1)[-1]
+            hits = [(("-" if sign < 0 else "") + n, i) for i, n in enumerate(names)
+                    if n == last or n.endswith("." + last)]
+        if not hits:
+            msg = (f"baseline {spec!r} skipped: no feature column {col!r} (available: "
+                   f"{', '.join(names[:20])}{' ...' if len(names) > 20 else ''})")
+            warnings.warn(msg, stacklevel=3)
+            if notes is not None:
+                notes.append(msg)
             continue
-        if baselines is None:
-            for i, n in enumerate(names):
-                if n.endswith(f".{col}") or n.endswith(f".{col}2"):
-                    out.append((("-" if sign < 0 else "") + n, i, sign))
-            continue
-        raise ConfigError(f"baseline {spec!r}: no feature column {col!r}; available columns: "
-                          f"{', '.join(names[:20])}{' ...' if len(names) > 20 else ''}")
+        for label, i in hits:
+            if label not in seen:
+                seen.add(label)
+                out.append((label, i, sign))
     return out
 
 
@@ -261,10 +272,14 @@ class EvaluationResults:
         """(value, low, high) of the rater ceiling matching ``measure``; NaNs if none."""
         key = CEILING_KEYS.get(measure)
         c = self.ceiling or {}
-        if key is None or not isinstance(c.get(key), (int, float)) or c.get(key) is None:
+
+        def num(k):
+            v = c.get(k)
+            return float(v) if isinstance(v, (int, float)) and not isinstance(v, bool) else float("nan")
+
+        if key is None:
             return float("nan"), float("nan"), float("nan")
-        return tuple(_f(c.get(k)) if isinstance(c.get(k), (int, float)) else float("nan")
-                     for k in (key, f"{key}_low", f"{key}_high"))
+        return num(key), num(f"{key}_low"), num(f"{key}_high")
 
     def table(self) -> pd.DataFrame:
         """Tidy table: predictor, kind (model/baseline/floor), measure, value, low, high,
@@ -344,7 +359,8 @@ class EvaluationResults:
 # ---------------------------------------------------------------------------------------------
 # the protocol
 # ---------------------------------------------------------------------------------------------
-def evaluate(X, y, groups, feature_names: Sequence[str], models, *, baselines: Sequence[str] | None = None,
+def evaluate(X, y, generators=None, feature_names: Sequence[str] = None, models=None, *,
+             baselines: Sequence[str] | None = DEFAULT_BASELINES, groups=None,
              prompts=None, group_by_prompt: bool = False, ceiling: Mapping | None = None, n_resamples: int = 1000,
              seed: int = 0, param_grid=None, param_grids=None, measures: Sequence[str] = DEFAULT_MEASURES,
              compare_measures: Sequence[str] = COMPARE_MEASURES, per_generator_ci: bool = True,
@@ -354,12 +370,13 @@ def evaluate(X, y, groups, feature_names: Sequence[str], models, *, baselines: S
     Args:
         X: (n_items, n_features) float features; ``feature_names`` (n_features,) its columns.
         y: (n_items,) human scores (e.g. mean opinion scores).
-        groups: (n_items,) generator of each item (≥ 3 distinct) — the held-out unit.
+        generators: (n_items,) generator of each item (≥ 3 distinct) — the held-out unit
+            (``groups=`` is accepted as an alias).
         models: {name: unfitted estimator | zero-argument factory | model name for
             :func:`judgenet.predictors.make_predictor`}, or a sequence of model names.
-        baselines: feature columns used as scores (``"-name"`` negates); None = the defaults
-            (``mid_pmi``, ``clip_score``, negated Mahalanobis columns) that exist. The
-            ``training_mean`` floor is always added.
+        baselines: feature columns used as scores (``"-name"`` negates); defaults
+            :data:`DEFAULT_BASELINES`. Names not in ``feature_names`` are skipped with a note in
+            ``settings["notes"]``. The ``training_mean`` floor is always added.
         prompts: (n_items,) prompt ids — the bootstrap unit, and the split unit with ``group_by_prompt``.
         group_by_prompt: also drop training items sharing a prompt with the held-out generator.
         ceiling: rater-ceiling dict (``judgenet.labels.rater_ceiling``) reported with every result.
@@ -379,9 +396,15 @@ def evaluate(X, y, groups, feature_names: Sequence[str], models, *, baselines: S
     Returns:
         :class:`EvaluationResults`.
     """
+    if generators is None:
+        generators = groups
+    elif groups is not None:
+        raise ConfigError("pass the generators once (generators= or its alias groups=), not both")
+    if generators is None or feature_names is None or models is None:
+        raise ConfigError("evaluate needs generators, feature_names and models")
     X = np.asarray(X, dtype=np.float64)
     y = np.asarray(y, dtype=np.float64).ravel()
-    gens = np.asarray(groups).astype(str).ravel()
+    gens = np.asarray(generators).astype(str).ravel()
     names = list(feature_names)
     if X.ndim != 2 or X.shape != (y.size, len(names)) or gens.size != y.size:
         raise ConfigError(f"shapes disagree: X {X.shape}, y {y.shape}, groups {gens.shape}, "
@@ -404,7 +427,8 @@ def evaluate(X, y, groups, feature_names: Sequence[str], models, *, baselines: S
     if not models:
         raise ConfigError("no models to evaluate")
     clash = [m for m in models if m in names or m in (FLOOR, "y", "generator", "prompt", "fold", "item")]
-    base = resolve_baselines(baselines, names)
+    notes: list[str] = []
+    base = resolve_baselines(baselines, names, notes)
     clash += [m for m in models if m in {b for b, _, _ in base}]
     if clash:
         raise ConfigError(f"model names {clash} clash with baseline/column names; rename them")
@@ -521,6 +545,7 @@ def evaluate(X, y, groups, feature_names: Sequence[str], models, *, baselines: S
                 "bootstrap_unit": "prompt" if prompts_arr is not None else "item",
                 "measures": measures + [SYSTEM_MEASURE], "compare_measures": list(compare_measures),
                 "tie_policy": "pairwise_accuracy: human-tied pairs excluded, predicted ties count 0.5",
-                "param_grids": _clean(grids), "baseline_specs": None if baselines is None else list(baselines)}
+                "param_grids": _clean(grids), "baseline_specs": None if baselines is None else list(baselines),
+                "notes": notes}
     return EvaluationResults(preds, metrics, pd.DataFrame(per_gen), comps, pnb, list(models), base_names,
                              dict(ceiling) if ceiling else None, folds, settings)

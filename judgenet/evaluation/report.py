@@ -200,6 +200,8 @@ def _blocks(res: EvaluationResults, best: str, images: list[tuple[str, str]], ti
     if int(s.get("n_resamples") or 0) < 1000:
         B.append(("p", f"Note: only {s.get('n_resamples')} bootstrap resamples — preliminary; use ≥ 1,000 for "
                        "reported numbers."))
+    for note in s.get("notes") or []:
+        B.append(("p", f"Note: {note}."))
     head = ["predictor", "kind"] + measures
     rows = []
     for p, ms in res.metrics.items():

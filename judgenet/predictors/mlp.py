@@ -26,9 +26,11 @@ class MLPRegressor(RegressorMixin, BaseEstimator):
         early_stopping: hold out ``validation_fraction`` of the rows and keep the best epoch;
             stop after ``patience`` epochs without improvement.
         random_state: seed of initialization, shuffling and the validation split.
-        n_threads: torch intra-op threads while fitting/predicting (restored afterwards; None
-            leaves torch's setting). 1 by default: these nets are tiny, and extra threads only add
-            contention — measured 40× slower with 2 threads on a busy 2-core machine.
+        n_threads: None (default) leaves ``torch.set_num_threads`` untouched — the estimator does
+            not change process-global state. An int opts in to that many torch intra-op threads
+            while fitting/predicting (restored afterwards; not safe when several threads fit
+            concurrently). These nets are tiny and extra threads only add contention: on a busy
+            2-core machine ``n_threads=1`` (or ``OMP_NUM_THREADS=1``) was ~25× faster.
 
     Pairwise training: :meth:`fit_pairs` learns a per-item score s(x) from preferences between
     items with the soft Bradley–Terry loss (ties as 0.5, as PickScore), and :meth:`predict` then
@@ -38,12 +40,12 @@ class MLPRegressor(RegressorMixin, BaseEstimator):
     (n_features,), ``y_mean_``/``y_scale_``, ``n_features_in_``, ``loss_curve_`` (training loss per
     epoch), ``best_validation_loss_`` (None without early stopping), ``n_iter_`` (epochs run).
 
-    sklearn compatibility: passes ``check_estimator`` (see ``tests/test_predictors_mlp.py``); the
+    sklearn compatibility: passes ``check_estimator`` (see ``tests/test_predictors.py``); the
     ``poor_score`` tag is set because the default schedule is short for sklearn's toy data.
     """
 
     def __init__(self, hidden_sizes=(64,), lr=1e-3, weight_decay=1e-4, max_epochs=200, batch_size=64,
-                 early_stopping=True, validation_fraction=0.15, patience=20, random_state=None, n_threads=1):
+                 early_stopping=True, validation_fraction=0.15, patience=20, random_state=None, n_threads=None):
         self.hidden_sizes = hidden_sizes
         self.lr = lr
         self.weight_decay = weight_decay
