@@ -196,6 +196,16 @@ def test_lookup_and_read_features(fake, tmp_path):
     np.testing.assert_array_equal(np.load(tmp_path / "big.npy"), r.images["embedding"][::-1])
 
 
+def test_stale_temporaries_pruned(fake, tmp_path):
+    bb = fake.FakeBackbone()
+    cache = FeatureCache(tmp_path, bb)
+    old, new = tmp_path / bb.fingerprint_hash / "images" / ".tmp-old", tmp_path / bb.fingerprint_hash / "images" / ".tmp-new"
+    old.mkdir(parents=True)
+    new.mkdir()
+    os.utime(old, (time.time() - 7 * 3600,) * 2)
+    assert cache.prune_temporaries() == 1 and not old.exists() and new.exists()
+
+
 def test_failures_listed_and_strict_raises(fake, tmp_path):
     bb = fake.FakeBackbone()
     paths = _images(tmp_path, 3)

@@ -87,6 +87,25 @@ class FeatureCache:
         self._index: dict[str, dict[str, tuple[Path, int]]] = {}
         self._shards: dict[str, dict[Path, dict]] = {}  # kind → shard → {"keys", "sums", "ok": bool|None}
         self._arrays: dict[tuple[Path, str], np.ndarray] = {}
+        self.prune_temporaries()
+
+    def prune_temporaries(self, max_age_s: float = 6 * 3600) -> int:
+        """Delete unfinished shard directories (``.tmp-*``, left by killed writers) older than ``max_age_s``.
+
+        Younger ones may belong to a writer that is still running and are left alone. Returns the count.
+        """
+        import time
+
+        n = 0
+        for kind in ("images", "texts"):
+            for tmp in (self.dir / kind).glob(".tmp-*") if (self.dir / kind).is_dir() else ():
+                try:
+                    if time.time() - tmp.stat().st_mtime > max_age_s:
+                        shutil.rmtree(tmp, ignore_errors=True)
+                        n += 1
+                except OSError:
+                    pass
+        return n
 
     # ------------------------------------------------------------------------------------------
     def _kind_dir(self, kind: str) -> Path:
