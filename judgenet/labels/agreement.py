@@ -1,152 +1,249 @@
-"""Inter-rater agreement: the ceiling any predictor of these labels can reach.
+"""Inter-rater agreement: the ceiling that any predictor of these labels can reach.
 
-* ``pairwise_agreement`` — Kolchinski et al.'s measure (they report 66% for humans on GAN images):
-  over every pair of raters and every pair of items both rated, the share of item pairs the two
-  raters order the same way; item pairs either rater ties are excluded.
-* ``leave_one_rater_out`` — each rater's scores vs the mean of the other raters on the same items
-  (Kendall tau-b, tau-c, Spearman), averaged over raters.
-* ``split_half`` — raters randomly split in two halves per item, Spearman of the half means,
-  stepped up with Spearman–Brown 2r/(1+r).
-* ``krippendorff_alpha`` — interval or ordinal, from the coincidence matrix (Krippendorff 2011).
+All functions take an ``(n_items, n_raters)`` float matrix ``R`` with NaN where a rater did not
+judge an item (:func:`rating_matrix` builds it from a :class:`~judgenet.labels.LabelSet`).
 
-Each comes with a bootstrap CI over items (:func:`rater_ceiling`).
+* :func:`pairwise_agreement` — the measure behind the 66% human figure of Kolchinski et al.
+  (2019). **Definition:** take every pair of raters (r, s) and every pair of items (i, j) that
+  *both* raters judged. The two raters agree on (i, j) if they order the two items the same way
+  (sign(R[i,r] − R[j,r]) == sign(R[i,s] − R[j,s])). Item pairs that either rater scores equal
+  are excluded (a tie carries no ordering). The agreement is the number of agreeing item pairs
+  divided by the number of compared item pairs, **pooled** over all rater pairs (so rater pairs
+  that share more items weigh more). For one rater pair it equals (1 + Goodman–Kruskal γ) / 2.
+  Chance level is 0.5. Computed exactly in O(n log n) per rater pair from Kendall pair counts.
+* :func:`leave_one_rater_out` — for each rater, Kendall tau-b, tau-c and Spearman between the
+  rater's scores and the mean of the *other* raters on the items the rater judged (items no
+  other rater judged are left out), then the unweighted mean over raters. Raters with fewer
+  than 3 such items, or constant scores, are left out. This is the human counterpart of a
+  predictor's correlation with the (mean) label.
+* :func:`split_half` — for each item its judgments are split at random into two halves
+  (sizes ⌊m/2⌋ and ⌈m/2⌉; items with one judgment are left out); the correlation (Spearman by
+  default) of the two half-means across items, averaged over ``n_splits`` random splits, is
+  stepped up with Spearman–Brown 2r / (1 + r) to the reliability of the full mean. With odd
+  numbers of raters the halves are unequal, so the step-up is approximate.
+* :func:`krippendorff_alpha` — Krippendorff's alpha for ``interval`` (δ² = (c − k)²) or
+  ``ordinal`` data (δ²_ck = (Σ_{g=c..k} n_g − (n_c + n_k)/2)², n_g the pooled frequency of value
+  g), from the coincidence matrix of pairable values (items with ≥ 2 judgments), Krippendorff
+  (2011) "Computing Krippendorff's alpha-reliability". α = 1 − D_o / D_e.
+
+:func:`rater_ceiling` returns all of them with percentile bootstrap CIs over items (whole rows
+of ``R`` are resampled, so the raters stay fixed), as the flat dict that evaluation reports next
+to predictor results.
 """
 from __future__ import annotations
 
 import numpy as np
-import pandas as pd
 
 from ..errors import LabelError
-from ..stats import bootstrap_ci, kendall_tau_b, kendall_tau_c, spearman
+from ..stats import bootstrap_ci, kendall_counts, kendall_tau_b, kendall_tau_c, pearson, spearman
 
-__all__ = ["rating_matrix", "pairwise_agreement", "leave_one_rater_out", "split_half", "krippendorff_alpha",
-           "rater_ceiling"]
+__all__ = ["rating_matrix", "pairwise_agreement", "pairwise_agreement_counts", "leave_one_rater_out", "split_half",
+           "spearman_brown", "krippendorff_alpha", "rater_ceiling"]
 
 
-def rating_matrix(labels, question: str) -> np.ndarray:
-    """(n_items, n_raters) float matrix of scores, NaN where a rater did not judge an item."""
+def rating_matrix(labels, question: str, *, return_ids: bool = False):
+    """``(n_items, n_raters)`` float64 matrix of scores for ``question``, NaN where a rater did not
+    judge an item. ``labels`` is a LabelSet or a long-format DataFrame. With ``return_ids=True``
+    returns ``(R, item_ids, rater_ids)``."""
     df = labels.frame if hasattr(labels, "frame") else labels
     sub = df[df["question"].astype(str) == question]
+    name = getattr(labels, "name", "labels")
     if sub.empty:
-        raise LabelError(f"no judgments for question {question!r}")
-    if sub["rater_id"].isna().all():
-        raise LabelError("rater agreement needs rater_id: the label set has no rater identities")
-    m = sub.pivot_table(index="item_id", columns="rater_id", values="score", aggfunc="mean")
-    return m.to_numpy(dtype=np.float64)
+        raise LabelError(f"{name}: no judgments for question {question!r}")
+    if sub["rater_id"].isna().any():
+        raise LabelError(f"{name}: rater agreement needs rater_id on every judgment of {question!r}; "
+                         f"{int(sub['rater_id'].isna().sum())} have none (this set publishes aggregated scores only)")
+    m = sub.pivot_table(index="item_id", columns="rater_id", values="score", aggfunc="mean", sort=False)
+    R = m.to_numpy(dtype=np.float64)
+    return (R, list(m.index), list(m.columns)) if return_ids else R
 
 
-def pairwise_agreement(R: np.ndarray) -> float:
-    """Share of concordant item pairs over all rater pairs (ties by either rater excluded)."""
+def _check(R) -> np.ndarray:
+    R = np.asarray(R, dtype=np.float64)
+    if R.ndim != 2:
+        raise LabelError(f"expected an (items, raters) matrix, got shape {R.shape}")
+    return R
+
+
+def pairwise_agreement_counts(R) -> tuple[float, float, int]:
+    """``(agreeing, compared, n_rater_pairs)`` item-pair counts behind :func:`pairwise_agreement`."""
+    R = _check(R)
     agree = total = 0.0
-    n_r = R.shape[1]
-    for a in range(n_r):
-        for b in range(a + 1, n_r):
-            both = ~np.isnan(R[:, a]) & ~np.isnan(R[:, b])
-            x, y = R[both, a], R[both, b]
-            if x.size < 2:
+    n_pairs = 0
+    ok = ~np.isnan(R)
+    for a in range(R.shape[1]):
+        for b in range(a + 1, R.shape[1]):
+            both = ok[:, a] & ok[:, b]
+            if both.sum() < 2:
                 continue
-            dx = np.sign(x[:, None] - x[None, :])
-            dy = np.sign(y[:, None] - y[None, :])
-            iu = np.triu_indices(x.size, 1)
-            prod = (dx * dy)[iu]
-            agree += float((prod > 0).sum())
-            total += float((prod != 0).sum())
+            k = kendall_counts(R[both, a], R[both, b])
+            untied = k["n0"] - k["tx"] - k["ty"] + k["txy"]  # concordant + discordant
+            agree += 0.5 * (untied + k["c_minus_d"])
+            total += untied
+            n_pairs += 1
+    return float(agree), float(total), n_pairs
+
+
+def pairwise_agreement(R) -> float:
+    """Pooled share of item pairs two raters order the same way, ties excluded (module docstring);
+    NaN if no rater pair shares two items with untied scores."""
+    agree, total, _ = pairwise_agreement_counts(R)
     return agree / total if total else float("nan")
 
 
-def leave_one_rater_out(R: np.ndarray) -> dict:
-    """Mean over raters of tau-b, tau-c and Spearman between a rater and the others' mean."""
+def leave_one_rater_out(R, *, min_items: int = 3) -> dict:
+    """Mean over raters of tau-b, tau-c and Spearman between a rater and the mean of the others.
+
+    Returns ``{"kendall_tau_b", "kendall_tau_c", "spearman", "n_raters_used"}``; NaNs if no rater
+    qualifies (see module docstring)."""
+    R = _check(R)
+    ok = ~np.isnan(R)
+    total = np.where(ok, R, 0.0).sum(axis=1)
+    count = ok.sum(axis=1)
     out = {"kendall_tau_b": [], "kendall_tau_c": [], "spearman": []}
     for r in range(R.shape[1]):
-        own = R[:, r]
-        others = np.delete(R, r, axis=1)
-        cnt = (~np.isnan(others)).sum(axis=1)
-        ok = ~np.isnan(own) & (cnt > 0)
-        if ok.sum() < 3:
+        sel = ok[:, r] & (count > 1)
+        if sel.sum() < min_items:
             continue
-        rest = np.nansum(others[ok], axis=1) / cnt[ok]
-        if np.ptp(own[ok]) == 0 or np.ptp(rest) == 0:
+        own = R[sel, r]
+        rest = (total[sel] - own) / (count[sel] - 1)
+        if np.ptp(own) == 0 or np.ptp(rest) == 0:
             continue
-        out["kendall_tau_b"].append(kendall_tau_b(own[ok], rest))
-        out["kendall_tau_c"].append(kendall_tau_c(own[ok], rest))
-        out["spearman"].append(spearman(own[ok], rest))
-    return {k: float(np.mean(v)) if v else float("nan") for k, v in out.items()}
+        out["kendall_tau_b"].append(kendall_tau_b(own, rest))
+        out["kendall_tau_c"].append(kendall_tau_c(own, rest))
+        out["spearman"].append(spearman(own, rest))
+    res = {k: float(np.mean(v)) if v else float("nan") for k, v in out.items()}
+    res["n_raters_used"] = len(out["spearman"])
+    return res
 
 
-def split_half(R: np.ndarray, seed: int = 0) -> float:
-    """Spearman–Brown corrected split-half reliability (random halves of each item's raters)."""
-    rng = np.random.default_rng(seed)
-    h1, h2 = [], []
-    for row in R:
-        v = row[~np.isnan(row)]
-        if v.size < 2:
-            continue
-        v = v[rng.permutation(v.size)]
-        k = v.size // 2
-        h1.append(v[:k].mean())
-        h2.append(v[k:].mean())
-    if len(h1) < 3 or np.ptp(h1) == 0 or np.ptp(h2) == 0:
+def spearman_brown(r: float, factor: float = 2.0) -> float:
+    """Spearman–Brown prophecy: reliability of a test ``factor`` times as long, ``f r / (1 + (f − 1) r)``."""
+    r = float(r)
+    den = 1.0 + (factor - 1.0) * r
+    return float(factor * r / den) if den != 0 else float("nan")
+
+
+def split_half(R, seed: int = 0, *, n_splits: int = 10, method: str = "spearman") -> float:
+    """Spearman–Brown-corrected split-half reliability of the per-item mean (module docstring).
+
+    ``method``: ``spearman`` or ``pearson`` correlation of the two half-means. NaN if fewer than 3
+    items have ≥ 2 judgments or a half-mean vector is constant."""
+    if method not in ("spearman", "pearson"):
+        raise LabelError(f"method must be 'spearman' or 'pearson', got {method!r}")
+    corr = spearman if method == "spearman" else pearson
+    R = _check(R)
+    m = (~np.isnan(R)).sum(axis=1)
+    R = R[m >= 2]
+    m = m[m >= 2]
+    if R.shape[0] < 3:
         return float("nan")
-    r = spearman(np.array(h1), np.array(h2))
-    return float(2 * r / (1 + r))
+    rng = np.random.default_rng(seed)
+    half = (m // 2)[:, None]
+    pos = np.arange(R.shape[1])[None, :]
+    rs = []
+    for _ in range(max(1, int(n_splits))):
+        keys = rng.random(R.shape)
+        keys[np.isnan(R)] = np.inf
+        order = np.argsort(keys, axis=1)
+        v = np.take_along_axis(R, order, axis=1)
+        first = pos < half
+        second = (pos >= half) & (pos < m[:, None])
+        v0 = np.where(np.isnan(v), 0.0, v)
+        h1 = (v0 * first).sum(1) / first.sum(1)
+        h2 = (v0 * second).sum(1) / second.sum(1)
+        if np.ptp(h1) == 0 or np.ptp(h2) == 0:
+            continue
+        rs.append(corr(h1, h2))
+    if not rs:
+        return float("nan")
+    return spearman_brown(float(np.mean(rs)))
 
 
-def krippendorff_alpha(R: np.ndarray, level: str = "interval") -> float:
-    """Krippendorff's alpha for an (items, raters) matrix with NaN for missing judgments.
+def krippendorff_alpha(R, level: str = "interval") -> float:
+    """Krippendorff's alpha of an (items, raters) matrix with NaN for missing judgments.
 
-    Built from the coincidence matrix of pairable values (units with ≥ 2 judgments);
-    ``interval``: δ² = (c − k)²; ``ordinal``: δ² = (Σ_{g=c..k} n_g − (n_c + n_k)/2)².
-    """
-    values = np.unique(R[~np.isnan(R)])
+    ``level``: ``interval`` or ``ordinal`` (module docstring). Items with fewer than 2 judgments
+    are not pairable and are ignored. NaN if fewer than 2 distinct values are pairable."""
+    if level not in ("interval", "ordinal"):
+        raise LabelError(f"level must be 'interval' or 'ordinal', got {level!r}")
+    R = _check(R)
+    ok = ~np.isnan(R)
+    R, ok = R[ok.sum(1) >= 2], ok[ok.sum(1) >= 2]
+    if R.shape[0] == 0:
+        return float("nan")
+    values = np.unique(R[ok])
     if values.size < 2:
         return float("nan")
-    vi = {v: i for i, v in enumerate(values)}
-    o = np.zeros((values.size, values.size))
-    for row in R:
-        v = row[~np.isnan(row)]
-        m = v.size
-        if m < 2:
-            continue
-        idx = np.array([vi[x] for x in v])
-        counts = np.bincount(idx, minlength=values.size).astype(float)
-        o += (np.outer(counts, counts) - np.diag(counts)) / (m - 1)
-    n_c = o.sum(axis=1)
+    idx = np.searchsorted(values, np.where(ok, R, values[0]))
+    C = np.zeros((R.shape[0], values.size))
+    rows = np.broadcast_to(np.arange(R.shape[0])[:, None], R.shape)
+    np.add.at(C, (rows[ok], idx[ok]), 1.0)
+    w = 1.0 / (C.sum(1) - 1.0)
+    o = (C * w[:, None]).T @ C - np.diag((C * w[:, None]).sum(0))  # coincidence matrix
+    n_c = o.sum(1)
     n = n_c.sum()
     if level == "interval":
         delta = (values[:, None] - values[None, :]) ** 2
-    elif level == "ordinal":
-        cum = np.cumsum(n_c)
-        delta = np.zeros_like(o)
-        for c in range(values.size):
-            for k in range(values.size):
-                lo, hi = min(c, k), max(c, k)
-                s = cum[hi] - (cum[lo - 1] if lo > 0 else 0.0)
-                delta[c, k] = (s - (n_c[c] + n_c[k]) / 2.0) ** 2
     else:
-        raise LabelError(f"level must be 'interval' or 'ordinal', got {level!r}")
+        cum = np.concatenate([[0.0], np.cumsum(n_c)])
+        lo = np.minimum.outer(np.arange(values.size), np.arange(values.size))
+        hi = np.maximum.outer(np.arange(values.size), np.arange(values.size))
+        delta = (cum[hi + 1] - cum[lo] - (n_c[:, None] + n_c[None, :]) / 2.0) ** 2
     d_o = (o * delta).sum() / n
-    d_e = (np.outer(n_c, n_c) * delta).sum() / (n * (n - 1))
+    d_e = (np.outer(n_c, n_c) * delta).sum() / (n * (n - 1.0))
     return float(1.0 - d_o / d_e) if d_e > 0 else float("nan")
 
 
-def rater_ceiling(labels, question: str, n_resamples: int = 1000, seed: int = 0) -> dict:
-    """Flat dict of agreement statistics with bootstrap CIs over items (``<name>_low/_high``)."""
-    R = rating_matrix(labels, question)
+CEILING_STATS = ("pairwise_agreement", "loo_kendall_tau_b", "loo_kendall_tau_c", "loo_spearman",
+                 "split_half_spearman_brown", "alpha_interval", "alpha_ordinal")
+
+
+def rater_ceiling(labels, question: str, n_resamples: int = 1000, seed: int = 0, confidence: float = 0.95) -> dict:
+    """Rater-agreement summary for ``question`` with bootstrap CIs over items.
+
+    Returns a flat dict: ``question``, ``n_items``, ``n_raters``, ``mean_raters_per_item``,
+    ``n_judgments``, and for each of :data:`CEILING_STATS` the value with ``<name>_low`` and
+    ``<name>_high`` (percentile CI at ``confidence`` from ``n_resamples`` resamples of whole items),
+    plus ``n_resamples`` and ``confidence``. ``labels`` is a LabelSet, a long DataFrame or an
+    (items, raters) matrix. Raises :class:`LabelError` without rater ids or with < 2 raters.
+    """
+    if isinstance(labels, np.ndarray):
+        R = _check(labels)
+    else:
+        R = rating_matrix(labels, question)
     if R.shape[1] < 2:
         raise LabelError(f"rater agreement needs at least 2 raters for {question!r}, found {R.shape[1]}")
-    idx = np.arange(R.shape[0])
+    cnt = (~np.isnan(R)).sum(axis=1)
+    if (cnt >= 2).sum() < 3:
+        raise LabelError(f"rater agreement needs at least 3 items judged by >= 2 raters for {question!r}, "
+                         f"found {int((cnt >= 2).sum())}")
+
+    memo: dict = {}
+
+    def loo(key):  # the three leave-one-out measures share one computation per resample
+        def fn(i):
+            k = hash(i.tobytes())  # same seed -> the same resamples in each bootstrap_ci call
+            if k not in memo:
+                memo[k] = leave_one_rater_out(R[i])
+            return memo[k][key]
+        return fn
+
     stats = {
         "pairwise_agreement": lambda i: pairwise_agreement(R[i]),
-        "loo_kendall_tau_b": lambda i: leave_one_rater_out(R[i])["kendall_tau_b"],
-        "loo_spearman": lambda i: leave_one_rater_out(R[i])["spearman"],
+        "loo_kendall_tau_b": loo("kendall_tau_b"),
+        "loo_kendall_tau_c": loo("kendall_tau_c"),
+        "loo_spearman": loo("spearman"),
         "split_half_spearman_brown": lambda i: split_half(R[i], seed),
         "alpha_interval": lambda i: krippendorff_alpha(R[i], "interval"),
         "alpha_ordinal": lambda i: krippendorff_alpha(R[i], "ordinal"),
     }
-    out = {"n_items": int(R.shape[0]), "n_raters": int(R.shape[1])}
-    n_boot = max(1, n_resamples // 5) if R.shape[0] > 300 else n_resamples  # pairwise agreement is O(n²)
+    out = {"question": question, "n_items": int(R.shape[0]), "n_raters": int(R.shape[1]),
+           "mean_raters_per_item": float(cnt.mean()), "n_judgments": int(cnt.sum())}
+    idx = np.arange(R.shape[0])
     for name, fn in stats.items():
-        e = bootstrap_ci(fn, idx, n_resamples=n_boot, seed=seed)
+        e = bootstrap_ci(fn, idx, n_resamples=n_resamples, confidence=confidence, seed=seed)
         out[name], out[f"{name}_low"], out[f"{name}_high"] = e.value, e.low, e.high
-    out["n_resamples"] = n_boot
+    out["n_resamples"] = int(n_resamples)
+    out["confidence"] = float(confidence)
     return out
