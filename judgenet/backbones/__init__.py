@@ -147,23 +147,47 @@ def _resolve(what: str, checkpoint, candidates: Sequence[str], weights_dir, flag
         f"{candidates[0]!r} in a folder given by --weights-dir or $JUDGENET_WEIGHTS_DIR, or pass the file with {flag}")
 
 
+#: Preprocessing keys an open_clip pretrained tag may set differently from its architecture's
+#: defaults (e.g. ViT-L-14 ``laion2b_s32b_b82k``: mean/std 0.5; SigLIP ``webli``: squash resize).
+_TAG_PREPROCESS_KEYS = ("mean", "std", "interpolation", "resize_mode")
+
+
 def _load_open_clip(arch: str, *, pretrained, checkpoint, weights_dir, quick_gelu, device) -> Backbone:
+    """``open_clip:<arch>`` from a local file (see :func:`load_backbone`).
+
+    A ``pretrained`` tag known to open_clip for ``arch`` contributes what open_clip would have
+    used with the downloaded weights: its preprocessing (mean/std, interpolation, resize mode) and
+    its QuickGELU flag. Loading the same weights from a path would otherwise silently fall back to
+    the architecture's default preprocessing (58 of open_clip 3.3's 196 tags differ from it).
+    """
     import open_clip
 
     if arch not in open_clip.list_models():
         raise ConfigError(f"unknown open_clip architecture {arch!r}; see open_clip.list_models()")
-    if quick_gelu is None and (pretrained == "openai" or "openai" in str(checkpoint or "").lower()) \
-            and not arch.endswith("-quickgelu"):
+    tag_cfg = open_clip.get_pretrained_cfg(arch, pretrained) if pretrained else {}
+    arch_qg = arch.endswith("-quickgelu") or bool((open_clip.get_model_config(arch) or {}).get("quick_gelu"))
+    wants_qg = bool(tag_cfg.get("quick_gelu")) or pretrained == "openai" or "openai" in str(checkpoint or "").lower()
+    if quick_gelu is None and wants_qg and not arch_qg:
         raise ConfigError(f"OpenAI CLIP weights were trained with QuickGELU but {arch!r} uses GELU: pass "
                           f"quick_gelu=True (--quick-gelu) or use '{arch}-quickgelu'; pass quick_gelu=False "
-                          "only if you know the checkpoint uses GELU. judgenet never guesses this silently.")
+                          "(--no-quick-gelu) only if you know the checkpoint uses GELU. judgenet never guesses "
+                          "this silently.")
+    if quick_gelu is False and arch_qg:
+        raise ConfigError(f"quick_gelu=False contradicts the architecture {arch!r}, which is defined with QuickGELU; "
+                          f"use the architecture without '-quickgelu' for GELU weights")
     tag = pretrained or "weights"
     cands = [f"{arch}-{tag}{ext}" for ext in (".pt", ".bin", ".safetensors")] + \
             [f"{arch}{ext}" for ext in (".pt", ".bin", ".safetensors")]
     path = _resolve(f"open_clip:{arch}", checkpoint, cands, weights_dir, "--clip-checkpoint")
-    qg = bool(quick_gelu) or arch.endswith("-quickgelu")
-    model, _, preprocess = open_clip.create_model_and_transforms(arch, pretrained=str(path), force_quick_gelu=qg,
-                                                                 device="cpu")
+    qg = bool(quick_gelu) or arch_qg
+    force_pp = {f"image_{k}": tag_cfg[k] for k in _TAG_PREPROCESS_KEYS if k in tag_cfg}
+    try:
+        model, _, preprocess = open_clip.create_model_and_transforms(
+            arch, pretrained=str(path), force_quick_gelu=qg, device="cpu", **force_pp)
+    except RuntimeError as exc:  # state_dict does not fit the architecture
+        first = str(exc).strip().splitlines()[0][:300]
+        raise ConfigError(f"open_clip:{arch}: the weights in {path} do not fit this architecture ({first}); "
+                          "check the architecture name and the checkpoint") from None
     fp = {"backbone": f"open_clip:{arch}", "arch": arch, "arch_cfg": open_clip.get_model_config(arch),
           "weights_sha256": file_sha256(path),
           "preprocess": _preprocess_fp(model), "quick_gelu": qg}
@@ -182,8 +206,11 @@ def load_backbone(name: str = "tiny", *, device: str = "cpu", weights_dir=None, 
         weights_dir: folder searched for weight files (> ``$JUDGENET_WEIGHTS_DIR``).
         checkpoint: explicit local weights file (wins over ``weights_dir``; for ``tiny`` a
             ``state_dict`` replacing the shipped ``tiny-clip.pt``).
-        pretrained: open_clip tag used to name the file looked up in ``weights_dir``.
-        quick_gelu: QuickGELU for open_clip models; required explicitly for OpenAI weights.
+        pretrained: open_clip tag: names the file looked up in ``weights_dir``
+            (``<arch>-<tag>.{pt,bin,safetensors}``) and, when open_clip knows the tag, sets the
+            preprocessing and QuickGELU that go with those weights (also when ``checkpoint`` is given).
+        quick_gelu: QuickGELU for open_clip models; required explicitly for OpenAI weights on a
+            GELU architecture (``None`` there raises :class:`ConfigError` rather than guessing).
         allow_random: ``inception:fid`` only — random weights (tests; never for real numbers).
     Raises:
         WeightsNotFoundError: the weights file is not on disk (message says what to put where).
