@@ -57,7 +57,7 @@ def ridge():
 def res():
     X, y, gens, prompts = world()
     return evaluate(X, y, gens, NAMES, {"ridge": ridge()}, baselines=["mid_pmi", "-realism.tiny.mahalanobis2"],
-                    prompts=prompts, ceiling=CEILING, n_resamples=200, seed=0, per_generator_resamples=50)
+                    prompts=prompts, ceiling=CEILING, n_resamples=100, seed=0, per_generator_resamples=50)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -190,7 +190,7 @@ def test_measures_and_ci_shapes(res):
     preds = ["ridge", "mid_pmi", "-realism.tiny.mahalanobis2", "training_mean"]
     assert list(res.metrics) == preds
     assert len(t) == len(preds) * len(measures) and set(t["measure"]) == set(measures)
-    assert (t["n_resamples"] == 200).all()
+    assert (t["n_resamples"] == 100).all()
     fin = t[np.isfinite(t["value"])]
     assert (fin["low"] <= fin["high"]).all()
     good = t[t["predictor"] != "training_mean"]

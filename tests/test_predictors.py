@@ -124,6 +124,20 @@ def test_mlp_early_stopping_and_attributes():
             MLPRegressor(**bad).fit(X, y)
 
 
+def test_mlp_leaves_torch_threads_untouched_unless_asked(monkeypatch):
+    import torch
+
+    X, y = _data(n=40)
+    calls = []
+    real = torch.set_num_threads
+    monkeypatch.setattr(torch, "set_num_threads", lambda n: (calls.append(n), real(n)))
+    MLPRegressor(hidden_sizes=(4,), max_epochs=2, random_state=0).fit(X, y).predict(X)
+    assert calls == []  # default: process-global thread setting never changed
+    before = torch.get_num_threads()
+    MLPRegressor(hidden_sizes=(4,), max_epochs=2, random_state=0, n_threads=1).fit(X, y)
+    assert calls[:2] == [1, before] and torch.get_num_threads() == before  # opt-in, restored
+
+
 def test_mlp_in_pipeline_gridsearch_and_clone():
     X, y = _data(n=90)
     pipe = make_predictor("mlp", random_state=0, max_epochs=15, hidden_sizes=(8,))

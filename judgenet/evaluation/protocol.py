@@ -18,8 +18,9 @@ tau-b and tau-c, Spearman, Pearson, 2AFC pairwise accuracy (human ties excluded,
 predicted scores. Each comes with a seeded percentile bootstrap 95% CI resampling prompts (when
 ``prompts`` are given; all items of a prompt enter or leave together) or items. All predictors
 use the same resamples. Within-generator values (and a CI for tau-b) are in ``per_generator``.
-Every model is compared with every baseline by a paired bootstrap (same resamples for both),
-giving the difference, its CI and the share of resamples where the model is not better.
+Every model is compared with every feature baseline by a paired bootstrap (same resamples for
+both), giving the difference, its CI and the share of resamples where the model is not better
+(not with the floor, whose pooled value is an artifact, see below).
 
 Baselines
 ---------
@@ -363,7 +364,7 @@ def evaluate(X, y, generators=None, feature_names: Sequence[str] = None, models=
              baselines: Sequence[str] | None = DEFAULT_BASELINES, groups=None,
              prompts=None, group_by_prompt: bool = False, ceiling: Mapping | None = None, n_resamples: int = 1000,
              seed: int = 0, param_grid=None, param_grids=None, measures: Sequence[str] = DEFAULT_MEASURES,
-             compare_measures: Sequence[str] = COMPARE_MEASURES, per_generator_ci: bool = True,
+             compare_measures: Sequence[str] = COMPARE_MEASURES, per_generator_ci: bool | Sequence[str] = True,
              per_generator_resamples: int = 200, progress: bool = False) -> EvaluationResults:
     """Run the held-out-generator protocol (see the module docstring).
 
@@ -388,9 +389,10 @@ def evaluate(X, y, generators=None, feature_names: Sequence[str] = None, models=
             Kendall tau-b. ``param_grids`` is an alias.
         measures: names in :data:`judgenet.stats.MEASURES`; ``system_kendall_tau_b`` is always added.
         compare_measures: measures of the paired bootstrap model − baseline.
-        per_generator_ci: bootstrap CI of the within-generator tau-b (for the report's bars), with
-            ``min(n_resamples, per_generator_resamples)`` resamples (these CIs only draw the bars;
-            they cost one bootstrap per generator × predictor). Not computed for the floor
+        per_generator_ci: bootstrap CIs of the within-generator tau-b (the report's bars), with
+            ``min(n_resamples, per_generator_resamples)`` resamples — one bootstrap per generator ×
+            predictor, so by default (True) only for the models and the raw-MID baseline (or the
+            first baseline); a list names the predictors; False for none. Never for the floor
             (constant within a generator: NaN).
 
     Returns:
@@ -509,6 +511,11 @@ def evaluate(X, y, generators=None, feature_names: Sequence[str] = None, models=
                                                   n_resamples=n_resamples, seed=seed)
     per_gen = []
     n_pg = int(min(n_resamples, per_generator_resamples))
+    if per_generator_ci is True:
+        mid = [b for b in base_names if b.lstrip("-").split(".")[-1].startswith("mid")]
+        ci_for = set(models) | set(mid[:1] or base_names[:1]) - {FLOOR}
+    else:
+        ci_for = set(per_generator_ci or ()) - {FLOOR}
     for p in predictors:
         s = preds[p].to_numpy()
         for g in pd.unique(gens):
@@ -516,7 +523,7 @@ def evaluate(X, y, generators=None, feature_names: Sequence[str] = None, models=
             row = {"generator": g, "predictor": p, "n": int(idx.size), "human_mean": float(y[idx].mean()),
                    "predicted_mean": float(s[idx].mean())}
             if idx.size > 1:
-                if per_generator_ci and p != FLOOR:
+                if p in ci_for:
                     e = bootstrap_ci(_quiet(MEASURES["kendall_tau_b"]), y[idx], s[idx],
                                      groups=None if unit is None else unit[idx], n_resamples=n_pg, seed=seed)
                     row.update(kendall_tau_b=e.value, kendall_tau_b_low=e.low, kendall_tau_b_high=e.high)
@@ -528,6 +535,8 @@ def evaluate(X, y, generators=None, feature_names: Sequence[str] = None, models=
     comps, pnb = {}, {}
     for a in models:
         for b in base_names:
+            if b == FLOOR:  # its pooled value is the leave-one-out shift, not a reference level
+                continue
             for m in compare_measures:
                 with warnings.catch_warnings():
                     warnings.simplefilter("ignore")

@@ -69,8 +69,8 @@ def _describe(fp) -> str:
     return repr(fp)
 
 
-def load_predictor(path: str | os.PathLike, expected_fingerprints: Mapping | None = None,
-                   expected_features: Sequence[str] | None = None, *, expected_reference_hash: str | None = None):
+def load_predictor(path: str | os.PathLike, *, expected_fingerprints: Mapping | None = None,
+                   expected_features: Sequence[str] | None = None, expected_reference_hash: str | None = None):
     """Load ``(model, meta)`` from an artifact directory written by :func:`save_predictor`.
 
     .. warning:: the model is unpickled with joblib — only load artifacts you trust.

@@ -40,7 +40,7 @@ class MLPRegressor(RegressorMixin, BaseEstimator):
     (n_features,), ``y_mean_``/``y_scale_``, ``n_features_in_``, ``loss_curve_`` (training loss per
     epoch), ``best_validation_loss_`` (None without early stopping), ``n_iter_`` (epochs run).
 
-    sklearn compatibility: passes ``check_estimator`` (see ``tests/test_predictors.py``); the
+    sklearn compatibility: passes ``check_estimator`` (see ``tests/test_predictors_mlp.py``); the
     ``poor_score`` tag is set because the default schedule is short for sklearn's toy data.
     """
 
