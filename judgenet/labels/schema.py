@@ -118,7 +118,10 @@ def _clean_optional(df: pd.DataFrame, cols) -> None:
 
 def _known(images_root, known_images) -> tuple[Path | None, set | None]:
     root = Path(images_root) if images_root is not None else None
-    known = {str(k) for k in known_images} if known_images is not None else None
+    known = None
+    if known_images is not None:  # full values and their file names both count
+        known = {str(k) for k in known_images}
+        known |= {Path(k).name for k in known}
     if root is not None and not root.is_dir():
         raise LabelError(f"images_root {root} is not a folder; pass the folder the label file's image column "
                          "is relative to")
@@ -506,12 +509,16 @@ class PairwiseLabelSet(_Base):
         return aggregate_pairs(self.frame, question)
 
 
+def _have_pyarrow() -> bool:
+    import importlib.util
+
+    return importlib.util.find_spec("pyarrow") is not None
+
+
 def _need_pyarrow(path):
-    try:
-        import pyarrow  # noqa: F401
-    except ImportError:
+    if not _have_pyarrow():
         raise LabelError(f"{path}: Parquet needs pyarrow, which is not installed; `pip install judgenet[parquet]` "
-                         "(or `pip install pyarrow`), or use CSV / JSONL") from None
+                         "(or `pip install pyarrow`), or use CSV / JSONL")
 
 
 def _read_jsonl(path: Path) -> pd.DataFrame:

@@ -73,6 +73,7 @@ def load_pickapic(path, *, name: str | None = None, question: str = "overall", d
         problems.append(Problem(int(rows[i]), "label_1", f"{p}, row {rows[i]}, column 'label_1': expected label_0 + "
                                                          f"label_1 = 1 (1/0, 0/1 or 0.5/0.5), found {l0.iloc[i]:g} "
                                                          f"and {l1.iloc[i]:g}"))
+    problems.sort(key=lambda q: (q.row, q.column))
     if problems and not lenient:
         raise LabelError(f"{problems[0].message}" + (f" (and {len(problems) - 1} more)" if len(problems) > 1 else "")
                          + "; or pass lenient=True to skip bad rows (they are listed in .skipped)")
