@@ -1,7 +1,10 @@
 """Inter-rater agreement: the ceiling that any predictor of these labels can reach.
 
-All functions take an ``(n_items, n_raters)`` float matrix ``R`` with NaN where a rater did not
-judge an item (:func:`rating_matrix` builds it from a :class:`~judgenet.labels.LabelSet`).
+Every statistic takes ``(labels, question)`` — a :class:`~judgenet.labels.LabelSet` or a long
+DataFrame — and returns a :class:`~judgenet.stats.Estimate` (value with a percentile bootstrap CI
+over items: whole items are resampled, raters stay fixed). Passed an ``(n_items, n_raters)`` float
+matrix with NaN where a rater did not judge an item (:func:`rating_matrix` builds it), each
+returns just the point value, as a float.
 
 * :func:`pairwise_agreement` — the measure behind the 66% human figure of Kolchinski et al.
   (2019). **Definition:** take every pair of raters (r, s) and every pair of items (i, j) that
@@ -35,7 +38,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..errors import LabelError
-from ..stats import bootstrap_ci, kendall_counts, kendall_tau_b, kendall_tau_c, pearson, spearman
+from ..stats import Estimate, bootstrap_ci, kendall_counts, kendall_tau_b, kendall_tau_c, pearson, spearman
 
 __all__ = ["rating_matrix", "pairwise_agreement", "pairwise_agreement_counts", "leave_one_rater_out", "split_half",
            "spearman_brown", "krippendorff_alpha", "rater_ceiling"]
@@ -84,14 +87,14 @@ def pairwise_agreement_counts(R) -> tuple[float, float, int]:
     return float(agree), float(total), n_pairs
 
 
-def pairwise_agreement(R) -> float:
+def _pairwise_agreement(R) -> float:
     """Pooled share of item pairs two raters order the same way, ties excluded (module docstring);
     NaN if no rater pair shares two items with untied scores."""
     agree, total, _ = pairwise_agreement_counts(R)
     return agree / total if total else float("nan")
 
 
-def leave_one_rater_out(R, *, min_items: int = 3) -> dict:
+def _leave_one_rater_out(R, *, min_items: int = 3) -> dict:
     """Mean over raters of tau-b, tau-c and Spearman between a rater and the mean of the others.
 
     Returns ``{"kendall_tau_b", "kendall_tau_c", "spearman", "n_raters_used"}``; NaNs if no rater
@@ -124,7 +127,7 @@ def spearman_brown(r: float, factor: float = 2.0) -> float:
     return float(factor * r / den) if den != 0 else float("nan")
 
 
-def split_half(R, seed: int = 0, *, n_splits: int = 10, method: str = "spearman") -> float:
+def _split_half(R, seed: int = 0, *, n_splits: int = 10, method: str = "spearman") -> float:
     """Spearman–Brown-corrected split-half reliability of the per-item mean (module docstring).
 
     ``method``: ``spearman`` or ``pearson`` correlation of the two half-means. NaN if fewer than 3
@@ -160,7 +163,7 @@ def split_half(R, seed: int = 0, *, n_splits: int = 10, method: str = "spearman"
     return spearman_brown(float(np.mean(rs)))
 
 
-def krippendorff_alpha(R, level: str = "interval") -> float:
+def _krippendorff_alpha(R, level: str = "interval") -> float:
     """Krippendorff's alpha of an (items, raters) matrix with NaN for missing judgments.
 
     ``level``: ``interval`` or ``ordinal`` (module docstring). Items with fewer than 2 judgments
@@ -195,6 +198,103 @@ def krippendorff_alpha(R, level: str = "interval") -> float:
     return float(1.0 - d_o / d_e) if d_e > 0 else float("nan")
 
 
+# ---------------------------------------------------------------- public API: (labels, question) -> Estimate
+
+
+def _matrix(labels, question) -> np.ndarray:
+    if isinstance(labels, np.ndarray) or (question is None and not hasattr(labels, "frame")
+                                          and not hasattr(labels, "columns")):
+        return _check(labels)
+    if question is None:
+        qs = sorted(set(map(str, (labels.frame if hasattr(labels, "frame") else labels)["question"])))
+        if len(qs) != 1:
+            raise LabelError(f"{getattr(labels, 'name', 'labels')}: pass question=, one of {', '.join(qs)}")
+        question = qs[0]
+    return rating_matrix(labels, question)
+
+
+def _estimate(fn, R, n_resamples, seed, confidence) -> Estimate:
+    return bootstrap_ci(lambda i: fn(R[i]), np.arange(R.shape[0]), n_resamples=n_resamples, confidence=confidence,
+                        seed=seed)
+
+
+def _is_matrix(labels) -> bool:
+    return not hasattr(labels, "frame") and not hasattr(labels, "columns")
+
+
+def pairwise_agreement(labels, question: str | None = None, *, n_resamples: int = 1000, seed: int = 0,
+                       confidence: float = 0.95):
+    """Pooled share of item pairs that two raters order the same way (module docstring).
+
+    For every pair of raters and every pair of items *both* rated, count whether the two raters
+    order the items the same way; item pairs that **either** rater scores equal are excluded (a
+    tie carries no order), so chance is 0.5. This is the "human agreement" of Kolchinski et al.
+    (2019), who report 66% for per-image realism ratings of GAN samples.
+
+    ``labels``: a :class:`~judgenet.labels.LabelSet` or long DataFrame (then ``question`` picks the
+    judgments; it may be omitted when there is one question) → :class:`~judgenet.stats.Estimate`
+    with a percentile bootstrap CI over items (``n_resamples`` resamples of whole items, raters
+    fixed). An ``(items, raters)`` array with NaN for missing → the point value as a float (no CI).
+    NaN if no rater pair shares two untied items.
+    """
+    if _is_matrix(labels):
+        return _pairwise_agreement(labels)
+    return _estimate(_pairwise_agreement, _matrix(labels, question), n_resamples, seed, confidence)
+
+
+def leave_one_rater_out(labels, question: str | None = None, *, n_resamples: int = 1000, seed: int = 0,
+                        confidence: float = 0.95, min_items: int = 3) -> dict:
+    """Each rater against the mean of the other raters, averaged over raters (module docstring).
+
+    For a LabelSet / DataFrame returns ``{"kendall_tau_b": Estimate, "kendall_tau_c": Estimate,
+    "spearman": Estimate, "n_raters_used": int}`` with bootstrap CIs over items; for an ``(items,
+    raters)`` array the same keys with plain floats. Raters with fewer than ``min_items`` items
+    shared with another rater, or with constant scores, are left out."""
+    if _is_matrix(labels):
+        return _leave_one_rater_out(labels, min_items=min_items)
+    R = _matrix(labels, question)
+    point = _leave_one_rater_out(R, min_items=min_items)
+    out: dict = {}
+    for key in ("kendall_tau_b", "kendall_tau_c", "spearman"):
+        out[key] = _estimate(lambda M, k=key: _leave_one_rater_out(M, min_items=min_items)[k], R, n_resamples, seed,
+                             confidence)
+    out["n_raters_used"] = point["n_raters_used"]
+    return out
+
+
+def split_half(labels, question: str | None = None, seed: int = 0, *, n_splits: int = 10,
+               method: str = "spearman", n_resamples: int = 1000, confidence: float = 0.95):
+    """Split-half reliability of the per-item mean, stepped up with Spearman–Brown (module docstring).
+
+    Each item's judgments are split at random into two halves; the correlation of the half-means
+    across items (averaged over ``n_splits`` splits drawn with ``seed``) is corrected with
+    ``2r / (1 + r)``. LabelSet / DataFrame → :class:`~judgenet.stats.Estimate` with a bootstrap CI
+    over items; ``(items, raters)`` array → float."""
+    if _is_matrix(labels):
+        if isinstance(question, (int, np.integer)) and not isinstance(question, bool):
+            seed = int(question)  # split_half(R, seed) positional form
+        return _split_half(labels, seed, n_splits=n_splits, method=method)
+    return _estimate(lambda M: _split_half(M, seed, n_splits=n_splits, method=method), _matrix(labels, question),
+                     n_resamples, seed, confidence)
+
+
+def krippendorff_alpha(labels, question: str | None = None, level: str = "interval", *, n_resamples: int = 1000,
+                       seed: int = 0, confidence: float = 0.95):
+    """Krippendorff's alpha (``level`` ``interval`` or ``ordinal``) from the coincidence matrix.
+
+    LabelSet / DataFrame → :class:`~judgenet.stats.Estimate` with a bootstrap CI over items;
+    ``(items, raters)`` array with NaN for missing → float (``krippendorff_alpha(R, level="ordinal")``
+    or ``krippendorff_alpha(R, "ordinal")``)."""
+    if _is_matrix(labels):
+        if question in ("interval", "ordinal"):
+            level = question
+        return _krippendorff_alpha(labels, level)
+    if level not in ("interval", "ordinal"):
+        raise LabelError(f"level must be 'interval' or 'ordinal', got {level!r}")
+    return _estimate(lambda M: _krippendorff_alpha(M, level), _matrix(labels, question), n_resamples, seed,
+                     confidence)
+
+
 CEILING_STATS = ("pairwise_agreement", "loo_kendall_tau_b", "loo_kendall_tau_c", "loo_spearman",
                  "split_half_spearman_brown", "alpha_interval", "alpha_ordinal")
 
@@ -202,16 +302,13 @@ CEILING_STATS = ("pairwise_agreement", "loo_kendall_tau_b", "loo_kendall_tau_c",
 def rater_ceiling(labels, question: str, n_resamples: int = 1000, seed: int = 0, confidence: float = 0.95) -> dict:
     """Rater-agreement summary for ``question`` with bootstrap CIs over items.
 
-    Returns a flat dict: ``question``, ``n_items``, ``n_raters``, ``mean_raters_per_item``,
+    Returns a flat dict of numbers: ``n_items``, ``n_raters``, ``mean_raters_per_item``,
     ``n_judgments``, and for each of :data:`CEILING_STATS` the value with ``<name>_low`` and
     ``<name>_high`` (percentile CI at ``confidence`` from ``n_resamples`` resamples of whole items),
     plus ``n_resamples`` and ``confidence``. ``labels`` is a LabelSet, a long DataFrame or an
     (items, raters) matrix. Raises :class:`LabelError` without rater ids or with < 2 raters.
     """
-    if isinstance(labels, np.ndarray):
-        R = _check(labels)
-    else:
-        R = rating_matrix(labels, question)
+    R = _matrix(labels, question)
     if R.shape[1] < 2:
         raise LabelError(f"rater agreement needs at least 2 raters for {question!r}, found {R.shape[1]}")
     cnt = (~np.isnan(R)).sum(axis=1)
@@ -225,20 +322,20 @@ def rater_ceiling(labels, question: str, n_resamples: int = 1000, seed: int = 0,
         def fn(i):
             k = hash(i.tobytes())  # same seed -> the same resamples in each bootstrap_ci call
             if k not in memo:
-                memo[k] = leave_one_rater_out(R[i])
+                memo[k] = _leave_one_rater_out(R[i])
             return memo[k][key]
         return fn
 
     stats = {
-        "pairwise_agreement": lambda i: pairwise_agreement(R[i]),
+        "pairwise_agreement": lambda i: _pairwise_agreement(R[i]),
         "loo_kendall_tau_b": loo("kendall_tau_b"),
         "loo_kendall_tau_c": loo("kendall_tau_c"),
         "loo_spearman": loo("spearman"),
-        "split_half_spearman_brown": lambda i: split_half(R[i], seed),
-        "alpha_interval": lambda i: krippendorff_alpha(R[i], "interval"),
-        "alpha_ordinal": lambda i: krippendorff_alpha(R[i], "ordinal"),
+        "split_half_spearman_brown": lambda i: _split_half(R[i], seed),
+        "alpha_interval": lambda i: _krippendorff_alpha(R[i], "interval"),
+        "alpha_ordinal": lambda i: _krippendorff_alpha(R[i], "ordinal"),
     }
-    out = {"question": question, "n_items": int(R.shape[0]), "n_raters": int(R.shape[1]),
+    out = {"n_items": int(R.shape[0]), "n_raters": int(R.shape[1]),
            "mean_raters_per_item": float(cnt.mean()), "n_judgments": int(cnt.sum())}
     idx = np.arange(R.shape[0])
     for name, fn in stats.items():
