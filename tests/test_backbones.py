@@ -128,7 +128,7 @@ def test_inception_random_weights_outputs_and_fingerprint(tmp_path, monkeypatch)
     with pytest.raises(WeightsNotFoundError, match=INCEPTION_WEIGHTS_FILE):
         load_backbone("inception:fid")
     inc = load_backbone("inception:fid", allow_random=True)
-    assert inc.outputs == ("pool", "logits") and not inc.has_text and inc.embed_dim == 2048
+    assert inc.outputs == ("pool", "logits", "logits_unbiased") and not inc.has_text and inc.embed_dim == 2048
     x = inc.transform(_img(0, 40))
     assert x.shape == (3, 299, 299) and x.dtype == torch.float32
     assert float(x.min()) >= -1 and float(x.max()) <= 1

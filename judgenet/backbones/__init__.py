@@ -8,7 +8,9 @@
 * ``open_clip:<arch>`` — any open_clip architecture; weights from ``checkpoint=<file>`` or
   ``pretrained=<tag>`` resolved to ``<weights_dir>/<arch>-<tag>.{pt,bin,safetensors}``. Never downloads.
 * ``inception:fid`` — Inception-v3 in the FID-Inception (TF 2015-12-05 port) layout, outputs
-  ``pool`` (2048) and ``logits`` (1008); weights ``pt_inception-2015-12-05-6726825d.pth``.
+  ``pool`` (2048), ``logits`` (1008) and ``logits_unbiased`` (1008, no fc bias: what Inception
+  Score implementations use); weights ``pt_inception-2015-12-05-6726825d.pth``; TF1-style
+  bilinear resize to 299 as in torchmetrics' FID (see :mod:`judgenet.backbones.inception`).
 
 Embeddings are returned float32 and *not* L2-normalized. ``fingerprint`` records everything that
 changes the numbers; ``fingerprint_hash`` keys the feature cache.

@@ -3,13 +3,21 @@ FID is defined with (as ported by pytorch-fid, used by torchmetrics / torch-fide
 
 Differences from torchvision's ImageNet Inception-v3: 1008 classes; the average pools inside the
 A, C and first E blocks exclude padding (``count_include_pad=False``); the last E block uses a max
-pool in its pool branch. Outputs: ``pool`` — the 2048-d global-average-pooled activations (the FID
-features) and ``logits`` — the 1008-way logits (for Inception Score).
+pool in its pool branch. Outputs (all float32):
 
-Preprocessing (documented, matching torchmetrics' FID defaults up to the resize kernel): the RGB
-image as float in [0, 255], bilinearly resized to 299×299 (``torch.nn.functional.interpolate``,
-``align_corners=False``; torch-fidelity re-implements TF1's resize, which differs slightly at
-borders), then mapped to [-1, 1] by (x − 128) / 128.
+* ``pool`` — (N, 2048) global-average-pooled activations: the FID / KID / precision-recall features;
+* ``logits`` — (N, 1008) ``fc(pool)``, weight and bias;
+* ``logits_unbiased`` — (N, 1008) ``pool @ fc.weight.T`` without the bias: what the original
+  Inception Score code (``softmax/logits/MatMul`` of the TF graph), torch-fidelity and torchmetrics'
+  ``InceptionScore`` (default ``feature="logits_unbiased"``) use. Use it for IS comparable to theirs.
+
+Preprocessing (matches torchmetrics' ``FrechetInceptionDistance`` defaults, i.e. torch-fidelity's
+``FeatureExtractorInceptionV3`` fed uint8 images): the 8-bit RGB image as float32 in [0, 255],
+resized to 299×299 with TensorFlow-1.x bilinear semantics (``align_corners=False`` *without*
+half-pixel centres: output pixel ``i`` samples input ``i · in/out``, neighbours ``floor`` and
+``floor + 1`` clamped to the last row/column; no antialiasing) — which differs from
+``torch.nn.functional.interpolate(mode="bilinear")`` — then mapped to [-1, 1] by (x − 128) / 128.
+A 299×299 input passes through the resize unchanged.
 """
 from __future__ import annotations
 
@@ -88,15 +96,44 @@ def _forward(m, x):
                  "Mixed_6e", "Mixed_7a", "Mixed_7b", "Mixed_7c"):
         x = getattr(m, name)(x)
     pool = torch.flatten(F.adaptive_avg_pool2d(x, 1), 1)
-    return {"pool": pool, "logits": m.fc(pool)}
+    unbiased = pool @ m.fc.weight.T
+    return {"pool": pool, "logits": unbiased + m.fc.bias, "logits_unbiased": unbiased}
+
+
+def resize_bilinear_tf1(x: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:
+    """TensorFlow-1.x ``resize_bilinear(align_corners=False)`` of a float tensor (..., H, W).
+
+    Output pixel ``i`` reads the input at ``s = i · H_in / H_out`` (no half-pixel offset),
+    interpolating between rows ``floor(s)`` and ``min(floor(s) + 1, H_in − 1)``; the same along W.
+    Coordinates and weights are computed in float32, as torch-fidelity's exact ("slow") port does.
+    Returns (..., size[0], size[1]) in ``x``'s dtype.
+    """
+    h_in, w_in = x.shape[-2], x.shape[-1]
+    h_out, w_out = size
+
+    def axis(n_in, n_out):
+        pos = torch.arange(n_out, dtype=torch.float32) * torch.tensor(n_in / n_out, dtype=torch.float32)
+        lo = pos.long()
+        hi = (lo + 1).clamp_max(n_in - 1)
+        return lo, hi, (pos - lo.float()).to(x.dtype)
+
+    ylo, yhi, dy = axis(h_in, h_out)
+    xlo, xhi, dx = axis(w_in, w_out)
+    top, bottom = x[..., ylo, :], x[..., yhi, :]
+    t0, t1 = top[..., xlo], top[..., xhi]
+    b0, b1 = bottom[..., xlo], bottom[..., xhi]
+    row0 = t0 + (t1 - t0) * dx
+    row1 = b0 + (b1 - b0) * dx
+    return row0 + (row1 - row0) * dy[:, None]
 
 
 def transform(img) -> torch.Tensor:
-    """PIL RGB image → (3, 299, 299) float tensor in [-1, 1] (see module docstring)."""
+    """PIL RGB image (H, W) → (3, 299, 299) float32 in [-1, 1] (see module docstring)."""
     import numpy as np
 
     x = torch.from_numpy(np.asarray(img, dtype=np.uint8).copy()).permute(2, 0, 1).float()
-    x = F.interpolate(x[None], size=(SIZE, SIZE), mode="bilinear", align_corners=False)[0]
+    if x.shape[-2:] != (SIZE, SIZE):
+        x = resize_bilinear_tf1(x, (SIZE, SIZE))
     return (x - 128.0) / 128.0
 
 
@@ -106,10 +143,12 @@ def load_fid_inception(*, checkpoint=None, weights_dir=None, allow_random=False,
     if checkpoint is None and allow_random:
         with torch.random.fork_rng():
             torch.manual_seed(0)
-            for mod in model.modules():
+            for mod in model.modules():  # He-scaled, so activations keep an O(1) scale through 94 layers
                 if isinstance(mod, (torch.nn.Conv2d, torch.nn.Linear)):
-                    torch.nn.init.trunc_normal_(mod.weight, std=0.1)
-        weights = "random-seed-0"
+                    fan_in = mod.weight[0].numel()
+                    gain = 2.0 if isinstance(mod, torch.nn.Conv2d) else 1.0
+                    torch.nn.init.trunc_normal_(mod.weight, std=(gain / fan_in) ** 0.5)
+        weights = "random-he-seed-0"
         name = "inception:fid-random"
     else:
         path = resolve("inception:fid", checkpoint, [INCEPTION_WEIGHTS_FILE], weights_dir, "--inception-weights")
@@ -118,8 +157,8 @@ def load_fid_inception(*, checkpoint=None, weights_dir=None, allow_random=False,
         weights = file_sha256(path)
         name = "inception:fid"
     fp = {"backbone": name, "arch": "fid-inception-v3 (TF 2015-12-05 layout, 1008 classes)", "weights_sha256": weights,
-          "preprocess": {"size": SIZE, "resize": "bilinear torch.interpolate align_corners=False",
+          "preprocess": {"size": SIZE, "resize": "bilinear, TF1 semantics (align_corners=False, no half-pixel)",
                          "input_range": "[0,255]", "normalize": "(x-128)/128"}}
-    bb = Backbone(name, model, transform, ("pool", "logits"), fp, forward=_forward, device=device)
+    bb = Backbone(name, model, transform, ("pool", "logits", "logits_unbiased"), fp, forward=_forward, device=device)
     bb.embed_dim = 2048
     return bb
