@@ -286,7 +286,7 @@ def krippendorff_alpha(labels, question: str | None = None, level: str = "interv
     ``(items, raters)`` array with NaN for missing → float (``krippendorff_alpha(R, level="ordinal")``
     or ``krippendorff_alpha(R, "ordinal")``)."""
     if _is_matrix(labels):
-        if question in ("interval", "ordinal"):
+        if isinstance(question, str):  # krippendorff_alpha(R, "ordinal")
             level = question
         return _krippendorff_alpha(labels, level)
     if level not in ("interval", "ordinal"):
@@ -302,7 +302,7 @@ CEILING_STATS = ("pairwise_agreement", "loo_kendall_tau_b", "loo_kendall_tau_c",
 def rater_ceiling(labels, question: str, n_resamples: int = 1000, seed: int = 0, confidence: float = 0.95) -> dict:
     """Rater-agreement summary for ``question`` with bootstrap CIs over items.
 
-    Returns a flat dict of numbers: ``n_items``, ``n_raters``, ``mean_raters_per_item``,
+    Returns a flat dict: ``question`` (the only string), then numbers ``n_items``, ``n_raters``, ``mean_raters_per_item``,
     ``n_judgments``, and for each of :data:`CEILING_STATS` the value with ``<name>_low`` and
     ``<name>_high`` (percentile CI at ``confidence`` from ``n_resamples`` resamples of whole items),
     plus ``n_resamples`` and ``confidence``. ``labels`` is a LabelSet, a long DataFrame or an
@@ -335,7 +335,7 @@ def rater_ceiling(labels, question: str, n_resamples: int = 1000, seed: int = 0,
         "alpha_interval": lambda i: _krippendorff_alpha(R[i], "interval"),
         "alpha_ordinal": lambda i: _krippendorff_alpha(R[i], "ordinal"),
     }
-    out = {"n_items": int(R.shape[0]), "n_raters": int(R.shape[1]),
+    out = {"question": question, "n_items": int(R.shape[0]), "n_raters": int(R.shape[1]),
            "mean_raters_per_item": float(cnt.mean()), "n_judgments": int(cnt.sum())}
     idx = np.arange(R.shape[0])
     for name, fn in stats.items():
