@@ -1,0 +1,191 @@
+"""Rater agreement: hand-computed small cases, brute force, and the `krippendorff` package (verified first)."""
+import itertools
+
+import numpy as np
+import pandas as pd
+import pytest
+from scipy import stats as st
+
+from judgenet.errors import LabelError
+from judgenet.labels import (CEILING_STATS, LabelSet, krippendorff_alpha, leave_one_rater_out, pairwise_agreement,
+                             pairwise_agreement_counts, rater_ceiling, rating_matrix, spearman_brown, split_half)
+
+nan = np.nan
+# Krippendorff (2011), "Computing Krippendorff's alpha-reliability", section C: 4 observers x 12 units
+KRIPP_2011 = np.array([[1, 2, 3, 3, 2, 1, 4, 1, 2, nan, nan, nan],
+                       [1, 2, 3, 3, 2, 2, 4, 1, 2, 5, nan, 3],
+                       [nan, 3, 3, 3, 2, 3, 4, 2, 2, 5, 1, nan],
+                       [1, 2, 3, 3, 2, 4, 4, 1, 2, 5, 1, nan]])
+PUBLISHED = {"nominal": 0.743, "ordinal": 0.815, "interval": 0.849}
+
+
+def _brute_agreement(R):
+    agree = total = 0
+    for a, b in itertools.combinations(range(R.shape[1]), 2):
+        for i, j in itertools.combinations(range(R.shape[0]), 2):
+            vals = R[[i, j]][:, [a, b]]
+            if np.isnan(vals).any():
+                continue
+            da, db = np.sign(vals[0, 0] - vals[1, 0]), np.sign(vals[0, 1] - vals[1, 1])
+            if da == 0 or db == 0:
+                continue
+            total += 1
+            agree += da == db
+    return agree / total
+
+
+def test_pairwise_agreement_hand_cases():
+    assert pairwise_agreement(np.array([[1, 1], [2, 3], [3, 2]], float)) == pytest.approx(2 / 3)
+    # a tie of rater 2 on items 1, 2 removes that item pair: 2 of 2 remaining agree
+    assert pairwise_agreement(np.array([[1, 1], [2, 1], [3, 2]], float)) == 1.0
+    # pooled over rater pairs: (r1, r2) 2/3, (r1, r3) 3/3, (r2, r3) 2/3  -> 7/9
+    R = np.array([[1, 1, 1], [2, 3, 2], [3, 2, 3]], float)
+    assert pairwise_agreement(R) == pytest.approx((2 + 3 + 2) / 9)
+    assert pairwise_agreement_counts(R) == (7.0, 9.0, 3)
+    # pooling weighs rater pairs by their compared item pairs: (r1, r2) share 3 items (2/3), (r1, r3) and (r2, r3) 2 items (1/1 each)
+    R = np.array([[1, 1, 1], [2, 3, 2], [3, 2, nan]], float)
+    assert pairwise_agreement(R) == pytest.approx((2 + 1 + 1) / (3 + 1 + 1))
+    assert np.isnan(pairwise_agreement(np.array([[1, nan], [nan, 2]], float)))
+
+
+def test_pairwise_agreement_equals_brute_force_with_missing():
+    rng = np.random.default_rng(3)
+    R = rng.integers(1, 6, size=(30, 4)).astype(float)
+    R[rng.random(R.shape) < 0.3] = nan
+    assert pairwise_agreement(R) == pytest.approx(_brute_agreement(R), abs=1e-12)
+
+
+def test_leave_one_rater_out_hand_case():
+    R = np.array([[1, 2, 1], [2, 1, 3], [3, 4, 2], [4, 3, 5], [5, 5, 4]], float)
+    exp = {"kendall_tau_b": [], "kendall_tau_c": [], "spearman": []}
+    for r in range(3):
+        rest = np.delete(R, r, axis=1).mean(axis=1)
+        exp["kendall_tau_b"].append(st.kendalltau(R[:, r], rest).statistic)
+        exp["kendall_tau_c"].append(st.kendalltau(R[:, r], rest, variant="c").statistic)
+        exp["spearman"].append(st.spearmanr(R[:, r], rest).statistic)
+    got = leave_one_rater_out(R)
+    for k, v in exp.items():
+        assert got[k] == pytest.approx(np.mean(v), abs=1e-12)
+    assert got["n_raters_used"] == 3
+    # rater 0 scores items 0..3 and rater 1 only items 2..4: each compared with the mean of the others present
+    R2 = np.array([[1, nan, 2], [2, nan, 1], [3, 4, 3], [4, 5, 5], [nan, 3, 4]], float)
+    got2 = leave_one_rater_out(R2)
+    rest0 = np.array([2, 1, (4 + 3) / 2, (5 + 5) / 2])
+    t0 = st.kendalltau([1, 2, 3, 4], rest0).statistic
+    t1 = st.kendalltau([4, 5, 3], [3, 5, 4]).statistic
+    rest2 = np.array([1, 2, 3.5, 4.5, 3])
+    t2 = st.kendalltau([2, 1, 3, 5, 4], rest2).statistic
+    assert got2["kendall_tau_b"] == pytest.approx((t0 + t1 + t2) / 3)
+
+
+def _split_half_loop(R, seed):
+    """Reference: per item, a random order of its judgments (same random keys), first floor(m/2) vs rest."""
+    rng = np.random.default_rng(seed)
+    keys = rng.random(R.shape)
+    h1, h2 = [], []
+    for row, k in zip(R, keys):
+        ok = ~np.isnan(row)
+        if ok.sum() < 2:
+            continue
+        v = row[ok][np.argsort(k[ok])]
+        h1.append(v[: v.size // 2].mean())
+        h2.append(v[v.size // 2:].mean())
+    r = st.spearmanr(h1, h2).statistic
+    return 2 * r / (1 + r)
+
+
+def test_split_half_hand_cases():
+    R = np.array([[1, 1], [2, 2], [4, 4], [3, 3]], float)
+    assert split_half(R) == pytest.approx(1.0)  # identical raters: any split correlates perfectly
+    rng = np.random.default_rng(0)
+    R = np.round(rng.normal(size=(30, 5)) * 2) + np.arange(30)[:, None] / 10
+    R[rng.random(R.shape) < 0.3] = nan
+    keep = (~np.isnan(R)).sum(1) >= 2
+    for seed in (0, 1):
+        assert split_half(R[keep], seed, n_splits=1) == pytest.approx(_split_half_loop(R[keep], seed), abs=1e-12)
+    assert spearman_brown(0.5) == pytest.approx(2 / 3) and spearman_brown(0.5, 3) == pytest.approx(0.75)
+    assert np.isnan(split_half(R[:2]))
+    with pytest.raises(LabelError):
+        split_half(R, method="kendall")
+
+
+def test_split_half_more_raters_reasonable():
+    rng = np.random.default_rng(1)
+    truth = rng.normal(size=200)
+    R = truth[:, None] + rng.normal(size=(200, 6))
+    R[rng.random(R.shape) < 0.2] = nan
+    rel = split_half(R, n_splits=20)
+    assert 0.7 < rel < 0.95  # 6 raters with unit noise: reliability of the mean ~ 6/(6+1)=0.86
+
+
+def test_krippendorff_package_verified_on_textbook_example():
+    krippendorff = pytest.importorskip("krippendorff")
+    for level, val in PUBLISHED.items():
+        got = krippendorff.alpha(reliability_data=KRIPP_2011, level_of_measurement=level)
+        assert got == pytest.approx(val, abs=5e-4)
+
+
+def test_krippendorff_alpha_textbook_values():
+    R = KRIPP_2011.T  # ours is (items, raters)
+    assert krippendorff_alpha(R, "interval") == pytest.approx(PUBLISHED["interval"], abs=5e-4)
+    assert krippendorff_alpha(R, "ordinal") == pytest.approx(PUBLISHED["ordinal"], abs=5e-4)
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+@pytest.mark.parametrize("level", ["interval", "ordinal"])
+def test_krippendorff_alpha_matches_package(seed, level):
+    krippendorff = pytest.importorskip("krippendorff")
+    rng = np.random.default_rng(seed)
+    truth = rng.integers(1, 6, size=25)
+    R = np.clip(truth[:, None] + rng.integers(-1, 2, size=(25, 5)), 1, 5).astype(float)
+    R[rng.random(R.shape) < 0.25] = nan
+    ref = krippendorff.alpha(reliability_data=R.T, level_of_measurement=level)
+    assert krippendorff_alpha(R, level) == pytest.approx(ref, abs=1e-10)
+
+
+def test_krippendorff_alpha_edge_cases():
+    assert krippendorff_alpha(np.array([[1, 1], [2, 2], [3, 3]], float)) == 1.0
+    assert np.isnan(krippendorff_alpha(np.array([[1, 1], [1, 1]], float)))
+    assert np.isnan(krippendorff_alpha(np.array([[1, nan], [nan, 2]], float)))
+    with pytest.raises(LabelError, match="interval' or 'ordinal"):
+        krippendorff_alpha(np.ones((2, 2)), "ratio")
+
+
+def _labelset(R, question="realism"):
+    rows = [{"item_id": f"i{i}", "image": f"i{i}.png", "generator": "g", "rater_id": f"r{r}", "question": question,
+             "score": R[i, r]} for i in range(R.shape[0]) for r in range(R.shape[1]) if not np.isnan(R[i, r])]
+    return LabelSet.from_frame(pd.DataFrame(rows), scales={question: (1, 5)})
+
+
+def test_rating_matrix_round_trip():
+    R = np.array([[1, 2, nan], [3, nan, 4], [5, 5, 5]], float)
+    M, items, raters = rating_matrix(_labelset(R), "realism", return_ids=True)
+    np.testing.assert_array_equal(M, R)
+    assert items == ["i0", "i1", "i2"] and raters == ["r0", "r1", "r2"]
+
+
+def test_rater_ceiling_dict_and_cis():
+    rng = np.random.default_rng(0)
+    truth = rng.normal(size=60)
+    R = np.clip(np.round(3 + truth[:, None] + 0.8 * rng.normal(size=(60, 4))), 1, 5)
+    ls = _labelset(R)
+    c = rater_ceiling(ls, "realism", n_resamples=60, seed=0)
+    assert c["question"] == "realism" and c["n_items"] == 60 and c["n_raters"] == 4 and c["n_judgments"] == 240
+    for k in CEILING_STATS:
+        assert c[f"{k}_low"] <= c[k] <= c[f"{k}_high"], k
+    assert c["pairwise_agreement"] == pytest.approx(pairwise_agreement(R))
+    assert c["alpha_interval"] == pytest.approx(krippendorff_alpha(R, "interval"))
+    assert 0.5 < c["pairwise_agreement"] < 1 and c["loo_kendall_tau_b"] > 0.3
+    assert c == rater_ceiling(ls, "realism", n_resamples=60, seed=0)  # seeded
+    assert rater_ceiling(R, "realism", n_resamples=5)["n_items"] == 60  # a matrix works too
+
+
+def test_rater_ceiling_errors():
+    R = np.array([[1, 2], [2, 3], [3, 1]], float)
+    ls = _labelset(R)
+    with pytest.raises(LabelError, match="needs rater_id"):
+        rater_ceiling(LabelSet.from_frame(ls.frame.assign(rater_id=None)), "realism")
+    with pytest.raises(LabelError, match="at least 2 raters"):
+        rater_ceiling(_labelset(R[:, :1]), "realism")
+    with pytest.raises(LabelError, match="no judgments"):
+        rater_ceiling(ls, "alignment")
