@@ -47,11 +47,11 @@ class _Images(torch.utils.data.Dataset):
         return len(self.paths)
 
     def __getitem__(self, i):
+        # Never raise here: an exception inside a DataLoader worker is re-raised in the main process
+        # with the worker's traceback pasted into its message. ``strict`` is enforced by the caller.
         try:
             return i, self.transform(load_rgb(self.paths[i])), None
         except ImageError as exc:
-            if self.strict:
-                raise
             return i, None, str(exc)
 
 
@@ -154,6 +154,8 @@ def extract(paths: Sequence[str | os.PathLike], backbone, cache_dir=None, *, pro
                    disable=not progress or rank != 0)
         with torch.inference_mode():
             for idx, xs, bad in loader:
+                if bad and strict:
+                    raise ImageError(bad[0][1])
                 for i, err in bad:
                     my_failures.append(ImageFailure(todo_paths[i], err))
                     bad_keys.add(todo_keys[i])
