@@ -84,3 +84,14 @@ def test_checkpoint_of_another_architecture_is_a_clear_error(arch_ckpt, tmp_path
     torch.save(state, bad)
     with pytest.raises(ConfigError, match="do not fit this architecture"):
         load_backbone(f"open_clip:{ARCH}", checkpoint=bad)
+
+
+def test_tag_in_the_backbone_name(arch_ckpt, tags):
+    by_name = load_backbone(f"open_clip:{ARCH}:sq", weights_dir=arch_ckpt)
+    by_arg = load_backbone(f"open_clip:{ARCH}", pretrained="sq", weights_dir=arch_ckpt)
+    assert by_name.fingerprint_hash == by_arg.fingerprint_hash
+    assert by_name.fingerprint["preprocess"]["resize_mode"] == "squash"
+    with pytest.raises(ConfigError, match="give the tag once"):
+        load_backbone(f"open_clip:{ARCH}:sq", pretrained="oai", weights_dir=arch_ckpt)
+    with pytest.raises(ConfigError, match="QuickGELU"):
+        load_backbone(f"open_clip:{ARCH}:oai", weights_dir=arch_ckpt)

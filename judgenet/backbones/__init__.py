@@ -5,8 +5,10 @@
 * ``tiny`` — the built-in CLIP-style encoder trained on the simulated world
   (``judgenet/assets/tiny-clip.{json,pt}``). If the checkpoint is absent, a fixed-seed random
   initialization of the same architecture is used and *named* ``tiny-random`` (with a warning).
-* ``open_clip:<arch>`` — any open_clip architecture; weights from ``checkpoint=<file>`` or
-  ``pretrained=<tag>`` resolved to ``<weights_dir>/<arch>-<tag>.{pt,bin,safetensors}``. Never downloads.
+* ``open_clip:<arch>`` / ``open_clip:<arch>:<tag>`` — any open_clip architecture; weights from
+  ``checkpoint=<file>`` or ``pretrained=<tag>`` resolved to
+  ``<weights_dir>/<arch>-<tag>.{pt,bin,safetensors}``. A tag open_clip knows also sets the
+  preprocessing and QuickGELU of those weights. Never downloads.
 * ``inception:fid`` — Inception-v3 in the FID-Inception (TF 2015-12-05 port) layout, outputs
   ``pool`` (2048), ``logits`` (1008) and ``logits_unbiased`` (1008, no fc bias: what Inception
   Score implementations use); weights ``pt_inception-2015-12-05-6726825d.pth``; TF1-style
@@ -204,7 +206,9 @@ def load_backbone(name: str = "tiny", *, device: str = "cpu", weights_dir=None, 
     """Build a :class:`Backbone` from its name (see module docstring). Offline only.
 
     Args:
-        name: ``tiny`` | ``tiny-random`` | ``open_clip:<arch>`` | ``inception:fid``.
+        name: ``tiny`` | ``tiny-random`` | ``open_clip:<arch>`` | ``open_clip:<arch>:<tag>`` (same as
+            ``pretrained=<tag>``, so the tag can be given where only a name fits, e.g. ``--backbone``)
+            | ``inception:fid``.
         weights_dir: folder searched for weight files (> ``$JUDGENET_WEIGHTS_DIR``).
         checkpoint: explicit local weights file (wins over ``weights_dir``; for ``tiny`` a
             ``state_dict`` replacing the shipped ``tiny-clip.pt``).
@@ -222,7 +226,12 @@ def load_backbone(name: str = "tiny", *, device: str = "cpu", weights_dir=None, 
 
         return load_tiny(device=device, checkpoint=checkpoint, force_random=(name == "tiny-random"))
     if name.startswith("open_clip:"):
-        return _load_open_clip(name.split(":", 1)[1], pretrained=pretrained, checkpoint=checkpoint,
+        _, arch, *rest = name.split(":", 2)
+        tag = rest[0] if rest else None
+        if tag is not None and pretrained is not None and pretrained != tag:
+            raise ConfigError(f"backbone {name!r} names the pretrained tag {tag!r} but pretrained={pretrained!r}; "
+                              "give the tag once")
+        return _load_open_clip(arch, pretrained=tag or pretrained, checkpoint=checkpoint,
                                weights_dir=weights_dir, quick_gelu=quick_gelu, device=device)
     if name in ("inception:fid", "inception"):
         from .inception import load_fid_inception
