@@ -300,3 +300,79 @@ def test_dispatcher_errors():
         load_label_set("world-simulated")
     ls = load_label_set(str(FIX / "judgments.csv"))
     assert isinstance(ls, LabelSet)
+
+
+# ------------------------------------------------------------------ full public files (integration)
+def _label_sets_root():
+    import os
+
+    env = os.environ.get("JUDGENET_LABEL_SETS")
+    for cand in ([Path(env)] if env else []) + [Path(__file__).resolve().parents[2] / "shared" / "label-sets"]:
+        if (cand / "flickr8k" / "ExpertAnnotations.txt").is_file():
+            return cand
+    return None
+
+
+@pytest.fixture(scope="module")
+def label_sets_root():
+    root = _label_sets_root()
+    if root is None:
+        pytest.skip("full label-set files not found ($JUDGENET_LABEL_SETS or <repo>/../shared/label-sets)")
+    return root
+
+
+def _need(root, *rel):
+    missing = [r for r in rel if not (root / r).is_file()]
+    if missing:
+        pytest.skip(f"{root}: missing {', '.join(missing)}")
+
+
+@pytest.mark.integration
+def test_full_flickr8k_counts(label_sets_root):
+    _need(label_sets_root, "flickr8k/ExpertAnnotations.txt", "flickr8k/CrowdFlowerAnnotations.txt",
+          "flickr8k/Flickr8k.token.txt")
+    ex = load_label_set("flickr8k-expert", root=label_sets_root)  # protocol: 158 own-reference pairs dropped
+    assert len(ex) == 16_992 and ex.frame["item_id"].nunique() == 5_664
+    assert ex.frame["score"].min() == 1 and ex.frame["score"].max() == 4 and ex.scales["describes"] == (1.0, 4.0)
+    full = load_label_set("flickr8k-expert", root=label_sets_root, drop_own_references=False)
+    assert len(full) == 17_466 and full.frame["item_id"].nunique() == 5_822
+    assert full.frame["score"].value_counts().to_dict() == {1.0: 9_797, 2.0: 4_997, 3.0: 1_701, 4.0: 971}
+    assert full.frame["image"].nunique() == 1_000
+    refs = ex.references
+    assert len(refs) == 8_092 and "2258277193_586949ec62.jpg.1" in refs  # the spurious key is kept
+    assert all(len(v) == 5 for v in refs.values())
+    cf = load_label_set("flickr8k-cf", root=label_sets_root)
+    assert len(cf) == 47_830 and cf.frame["image"].nunique() == 1_000
+    assert cf.frame["score"].between(0, 1).all() and int(cf.frame["n_votes"].sum()) == 144_860
+    assert int(cf.frame["own_reference"].sum()) == 721
+
+
+@pytest.mark.integration
+def test_full_thumb_counts(label_sets_root):
+    _need(label_sets_root, "thumb/mscoco_THumB-1.0.jsonl", "thumb/mscoco_references.json")
+    th = load_label_set("thumb", root=label_sets_root)
+    f = th.frame
+    assert len(f) == 7_500 and sorted(th.questions) == ["human_score", "precision", "recall"]
+    per_q = f.groupby("question").size().to_dict()
+    assert per_q == {"precision": 2_500, "recall": 2_500, "human_score": 2_500}
+    assert f.groupby("generator")["item_id"].nunique().to_dict() == {
+        g: 500 for g in ("Human", "Unified-VLP", "Up-Down", "VinVL-base", "VinVL-large")}
+    hs = f.loc[f["question"] == "human_score", "score"]
+    assert hs.min() == pytest.approx(1.9) and hs.max() == pytest.approx(5.0)
+    assert len(th.references) >= 500 and all(len(v) == 4 for v in th.meta["references_by_seg_id"].values())
+
+
+@pytest.mark.integration
+def test_full_pascal50s_counts(label_sets_root):
+    _need(label_sets_root, "pascal50s/pair_pascal.mat", "pascal50s/pascal50S.mat")
+    ps = load_label_set("pascal50s", root=label_sets_root)
+    f = ps.frame
+    assert len(f) == 4_000 and f["category"].value_counts().to_dict() == {c: 1_000 for c in ("HC", "HI", "HM", "MM")}
+    assert set(f["n_votes"]) == {10, 11} and int((f["n_votes"] == 10).sum()) == 6
+    assert set(f["choice"]) <= {"a", "b"}  # no ties
+    assert len(ps.references) == 1_000 and all(len(v) == 50 for v in ps.references.values())
+    assert not f["caption_a"].str.startswith(" ").any() and not f["caption_b"].str.endswith(" ").any()
+    hi = f[f["category"] == "HI"]  # the correct-image human sentence wins 99.8% of HI pairs
+    correct_is_a = hi["source_a"] == 6
+    wins = np.where(correct_is_a, hi["preference"] > 0.5, hi["preference"] < 0.5)
+    assert wins.mean() == pytest.approx(0.998, abs=0.0015)
