@@ -9,7 +9,7 @@
 
 Both accept common column spellings (``worker_id`` → ``rater_id``, ``model`` → ``generator``,
 ``rating`` → ``score``, ``path`` → ``image`` ...); ``item_id`` defaults to ``image``. See
-``data_cards/hype.md`` and ``data_cards/kolchinski-realism.md``.
+``data_cards/hype.md`` and ``data_cards/likert.md``.
 """
 from __future__ import annotations
 

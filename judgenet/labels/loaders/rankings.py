@@ -1,6 +1,6 @@
 """XMC-GAN-style side-by-side rankings (Zhang et al., CVPR 2021): a rater sees the images that
 several generators made for the same prompt and ranks them (1 = best), per question (e.g.
-``realism`` and ``alignment``). See ``data_cards/xmcgan-rankings.md``.
+``realism`` and ``alignment``). See ``data_cards/xmcgan.md``.
 
 Input (CSV / TSV / JSONL / Parquet), either
 
