@@ -169,14 +169,14 @@ def test_rater_ceiling_dict_and_cis():
     truth = rng.normal(size=60)
     R = np.clip(np.round(3 + truth[:, None] + 0.8 * rng.normal(size=(60, 4))), 1, 5)
     ls = _labelset(R)
-    c = rater_ceiling(ls, "realism", n_resamples=60, seed=0)
+    c = rater_ceiling(ls, "realism", n_resamples=30, seed=0)
     assert c["question"] == "realism" and c["n_items"] == 60 and c["n_raters"] == 4 and c["n_judgments"] == 240
     for k in CEILING_STATS:
         assert c[f"{k}_low"] <= c[k] <= c[f"{k}_high"], k
     assert c["pairwise_agreement"] == pytest.approx(pairwise_agreement(R))
     assert c["alpha_interval"] == pytest.approx(krippendorff_alpha(R, "interval"))
     assert 0.5 < c["pairwise_agreement"] < 1 and c["loo_kendall_tau_b"] > 0.3
-    assert c == rater_ceiling(ls, "realism", n_resamples=60, seed=0)  # seeded
+    assert c == rater_ceiling(ls, "realism", n_resamples=30, seed=0)  # seeded
     assert rater_ceiling(R, "realism", n_resamples=5)["n_items"] == 60  # a matrix works too
 
 
@@ -189,3 +189,50 @@ def test_rater_ceiling_errors():
         rater_ceiling(_labelset(R[:, :1]), "realism")
     with pytest.raises(LabelError, match="no judgments"):
         rater_ceiling(ls, "alignment")
+
+
+def test_statistics_on_labelsets_return_estimates():
+    """(labels, question) → stats.Estimate with a bootstrap CI over items; the point value equals the matrix form."""
+    from judgenet.stats import Estimate
+
+    rng = np.random.default_rng(5)
+    truth = rng.normal(size=40)
+    R = np.clip(np.round(3 + truth[:, None] + rng.normal(size=(40, 3))), 1, 5)
+    ls = _labelset(R)
+    e = pairwise_agreement(ls, "realism", n_resamples=20)
+    assert isinstance(e, Estimate) and e.value == pytest.approx(pairwise_agreement(R)) and e.low <= e.value <= e.high
+    a = krippendorff_alpha(ls, "realism", level="ordinal", n_resamples=20)
+    assert a.value == pytest.approx(krippendorff_alpha(R, "ordinal"))
+    loo = leave_one_rater_out(ls, "realism", n_resamples=20)
+    assert loo["spearman"].value == pytest.approx(leave_one_rater_out(R)["spearman"]) and loo["n_raters_used"] == 3
+    sh = split_half(ls, "realism", n_resamples=20)
+    assert sh.value == pytest.approx(split_half(R, 0))
+    assert pairwise_agreement(ls, n_resamples=5).value == e.value  # a single question may be omitted
+
+
+def test_labelset_form_returns_estimates_matching_matrix_form():
+    """(labels, question) → Estimate whose value equals the matrix point value, CI brackets it."""
+    from judgenet.stats import Estimate
+
+    rng = np.random.default_rng(3)
+    truth = rng.normal(size=40)
+    R = np.clip(np.round(3 + truth[:, None] + 0.7 * rng.normal(size=(40, 3))), 1, 5)
+    R[rng.random(R.shape) < 0.1] = nan
+    ls = _labelset(R)
+    M = rating_matrix(ls, "realism")
+    pa = pairwise_agreement(ls, "realism", n_resamples=50, seed=1)
+    assert isinstance(pa, Estimate) and pa.value == pytest.approx(pairwise_agreement(M))
+    assert pa.low <= pa.value <= pa.high and pa.n_resamples == 50
+    assert pairwise_agreement(ls, n_resamples=5).value == pa.value  # the only question is implied
+    loo = leave_one_rater_out(ls, "realism", n_resamples=30)
+    assert loo["kendall_tau_b"].value == pytest.approx(leave_one_rater_out(M)["kendall_tau_b"])
+    assert loo["n_raters_used"] == 3 and isinstance(loo["spearman"], Estimate)
+    sh = split_half(ls, "realism", seed=2, n_resamples=30)
+    assert sh.value == pytest.approx(split_half(M, 2))
+    for level in ("interval", "ordinal"):
+        ka = krippendorff_alpha(ls, "realism", level=level, n_resamples=30)
+        assert ka.value == pytest.approx(krippendorff_alpha(M, level)) and ka.low <= ka.value <= ka.high
+    with pytest.raises(LabelError, match="interval' or 'ordinal"):
+        krippendorff_alpha(ls, "realism", level="nominal")
+    with pytest.raises(LabelError, match="no judgments for question 'alignment'"):
+        pairwise_agreement(ls, "alignment")

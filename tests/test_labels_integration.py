@@ -1,0 +1,113 @@
+"""The full public label files, when present: published counts from ``label-sets/SOURCES.md``.
+
+Folder: ``$JUDGENET_LABEL_SETS``, else ``../shared/label-sets`` relative to the repository root.
+Skips cleanly when the files are absent (a fresh clone)."""
+import hashlib
+import os
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from judgenet.labels import item_references, load_label_set, rater_ceiling
+
+pytestmark = pytest.mark.integration
+
+ROOT = Path(os.environ.get("JUDGENET_LABEL_SETS") or Path(__file__).resolve().parents[1].parent / "shared" / "label-sets")
+SHA256 = {"thumb/mscoco_THumB-1.0.jsonl": "463ebf947c793a541922ead33eb10a885e77c19e9c7d27cf89e034bfff643efa",
+          "thumb/mscoco_references.json": "897672f1f53ed33a376237c33fabc89ebbd04b40e9ced82691c2e9c9324d8fdf",
+          "pascal50s/pair_pascal.mat": "63925be0d9a9d98d68cfdef2be6667a87b6ee23f08f3a1397edaaee07ad09d84",
+          "pascal50s/pascal50S.mat": "f927c038104d9579ce89be6b8c1a10415b41ce02519becc28238b6fb75a145ac",
+          "flickr8k/ExpertAnnotations.txt": "56c2b1a9e1a46ba73b8b151abd7c3c8b1676fbacadb559d0c2eb6524b166cf4f",
+          "flickr8k/CrowdFlowerAnnotations.txt": "72a74aef443df4848fb1f3c23654ee9e0ca5b528198f68e2efedf11b6ca61260",
+          "flickr8k/Flickr8k.token.txt": "1e1f3a371ba1a1bf742e6930521c037e046b2bf3fcc2390ba8405e0301ed7689"}
+
+
+def _need(*files):
+    missing = [f for f in files if not (ROOT / f).is_file()]
+    if missing:
+        pytest.skip(f"label-set files not present under {ROOT}: {', '.join(missing)}")
+
+
+@pytest.fixture(scope="module")
+def expert():
+    _need("flickr8k/ExpertAnnotations.txt", "flickr8k/Flickr8k.token.txt")
+    return load_label_set("flickr8k-expert", root=ROOT)
+
+
+@pytest.fixture(scope="module")
+def expert_all():
+    _need("flickr8k/ExpertAnnotations.txt", "flickr8k/Flickr8k.token.txt")
+    return load_label_set("flickr8k-expert", root=ROOT, drop_own_references=False)
+
+
+@pytest.mark.parametrize("rel", sorted(SHA256))
+def test_checksums(rel):
+    _need(rel)
+    assert hashlib.sha256((ROOT / rel).read_bytes()).hexdigest() == SHA256[rel]
+
+
+def test_flickr8k_expert_counts(expert, expert_all):
+    assert len(expert) == 16_992 and expert.frame["item_id"].nunique() == 5_664
+    assert expert.meta["n_own_reference_pairs"] == 158
+    full = expert_all
+    assert len(full) == 17_466 and full.frame["item_id"].nunique() == 5_822
+    assert full.frame["image"].nunique() == 1_000
+    assert full.frame["score"].value_counts().sort_index().tolist() == [9_797, 4_997, 1_701, 971]
+    assert full.frame["caption_id"].str.endswith("#2").all()
+    assert expert.aggregate("describes")["n_raters"].eq(3).all()
+    assert len(expert.references) == 8_092 and sum(map(len, expert.references.values())) == 40_460
+
+
+def test_flickr8k_cf_counts(expert_all):
+    _need("flickr8k/CrowdFlowerAnnotations.txt", "flickr8k/Flickr8k.token.txt")
+    cf = load_label_set("flickr8k-cf", root=ROOT)
+    f = cf.frame
+    assert len(f) == 47_830 and f["image"].nunique() == 1_000
+    assert f["n_votes"].value_counts().sort_index().to_dict() == {3: 46_780, 4: 780, 5: 220, 6: 50}
+    assert f["n_votes"].sum() == 144_860 and f["own_reference"].sum() == 721
+    np.testing.assert_allclose(f["score"], f["n_yes"] / f["n_votes"])
+    refs = item_references(cf)
+    own = f.loc[f["own_reference"], "item_id"]
+    assert all(len(refs[i]) == 4 for i in own)
+    assert len(set(expert_all.frame["item_id"]) & set(f["item_id"])) == 2_329
+
+
+def test_pascal50s_counts():
+    _need("pascal50s/pair_pascal.mat", "pascal50s/pascal50S.mat")
+    ps = load_label_set("pascal50s", root=ROOT)
+    f = ps.frame
+    assert len(f) == 4_000
+    assert f["category"].value_counts().to_dict() == {"HC": 1_000, "HI": 1_000, "HM": 1_000, "MM": 1_000}
+    assert f["n_votes"].value_counts().to_dict() == {11: 3_994, 10: 6}
+    assert (f["preference"] != 0.5).all()  # no ties
+    assert (f["votes_a"] == f["n_votes"]).sum() >= 980  # the unanimous (+1, uint8-stored) pairs
+    hi = f[f["category"] == "HI"]
+    correct = np.where(hi["source_a"] == 6, hi["preference"] > 0.5, hi["preference"] < 0.5)
+    assert correct.mean() == pytest.approx(0.998, abs=5e-4)
+    assert ((f["source_a"] == 6) & (f["source_b"] == 6)).eq(f["category"] == "HC").all()
+    assert len(ps.references) == 1_000 and all(len(v) == 50 for v in ps.references.values())
+    assert set(ps.references) == set(f["image"])
+    assert not f["caption_a"].str.match(r"^\s|.*\s$").any()
+
+
+def test_thumb_counts():
+    _need("thumb/mscoco_THumB-1.0.jsonl", "thumb/mscoco_references.json")
+    t = load_label_set("thumb", root=ROOT)  # the loader checks human_score == (P+R)/2+Fl+Con+Inc on every row
+    f = t.frame
+    assert f["question"].value_counts().to_dict() == {"human_score": 2_500, "precision": 2_500, "recall": 2_500}
+    hs = f[f["question"] == "human_score"]
+    assert hs["generator"].value_counts().to_dict() == {s: 500 for s in
+                                                         ("Up-Down", "Unified-VLP", "VinVL-base", "VinVL-large", "Human")}
+    assert (hs["score"].min(), hs["score"].max()) == (1.9, 5.0)
+    r = f[f["question"] == "recall"]["score"]
+    assert (r.min(), r.max()) == (2.0, 5.0)
+    assert len(t.references) == 500 and all(len(v) == 4 for v in t.references.values())
+    assert hs["seg_id"].nunique() == 500
+
+
+def test_flickr8k_expert_rater_ceiling(expert):
+    c = rater_ceiling(expert, "describes", n_resamples=10, seed=0)
+    assert c["n_items"] == 5_664 and c["n_raters"] == 3
+    assert 0.5 < c["pairwise_agreement"] <= 1 and 0 < c["alpha_ordinal"] <= 1
+    print({k: round(v, 4) if isinstance(v, float) else v for k, v in c.items()})
