@@ -278,3 +278,32 @@ def test_detect_format_and_unknown_columns(tmp_path):
     with pytest.raises(LabelError, match=r"match no known label format.*pickapic:"):
         load_label_set(p)
     assert set(FILE_FORMATS) >= {"pickapic", "hype", "likert", "rankings", "xmcgan"}
+
+
+# ------------------------------------------------------------------ data cards
+CARDS = Path(__file__).resolve().parents[1] / "data_cards"
+SECTIONS = ["What was judged and by whom", "Scale and question wording", "Size", "Provenance & license",
+            "Where to obtain", "Protocol used in the literature", "Known pitfalls", "How to load"]
+
+
+def test_every_set_and_format_has_a_card_with_the_same_sections():
+    import re
+
+    import judgenet.labels as L
+    from judgenet.labels import PUBLIC_SETS
+
+    names = set(PUBLIC_SETS) | {"pickapic", "hype", "likert", "xmcgan", "world-simulated"}
+    assert names <= {p.stem for p in CARDS.glob("*.md")}
+    readme = (CARDS / "README.md").read_text()
+    for name in sorted(names):
+        text = (CARDS / f"{name}.md").read_text()
+        heads = re.findall(r"^## (.+)$", text, flags=re.M)
+        assert heads == SECTIONS, name
+        assert f"({name}.md)" in readme, name
+        for imports in re.findall(r"from judgenet\.labels import ([\w, ]+)", text):
+            for obj in imports.split(","):
+                assert hasattr(L, obj.strip()), (name, obj)
+        if name in PUBLIC_SETS:
+            assert f'load_label_set("{name}"' in text and f"--labels {name}" in text
+    assert "SIMULATED" in (CARDS / "world-simulated.md").read_text()
+    assert "NOT the 48-vote consensus" in (CARDS / "pascal50s.md").read_text()

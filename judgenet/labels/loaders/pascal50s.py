@@ -81,7 +81,8 @@ def load_pascal50s(root=None, *, lenient: bool = False) -> PairwiseLabelSet:
     meta = {"references": refs, "protocol": "2AFC accuracy per category (HC, HI, HM, MM) and their mean, 5 "
                                             "references sampled per pair, averaged over draws",
             "votes": "bundled 10-11 votes per pair, NOT the 48-vote consensus_pascal.mat of published results",
-            "question_wording": "Which of the two sentences is the better description of the image?"}
+            "question_wording": "not documented for the bundled votes; read as: which of the two sentences "
+                                "better describes the image?"}
     return PairwiseLabelSet.from_frame(pd.DataFrame(rows), "pascal50s", source=str(path), lenient=lenient,
                                        meta=meta)
 
