@@ -247,6 +247,10 @@ def test_models_as_names_and_factories_and_determinism():
     b = evaluate(X, y, gens, NAMES, ["ridge"], **kw)
     assert np.array_equal(a.predictions["r"], b.predictions["ridge"])
     assert a.metrics["r"]["kendall_tau_b"] == b.metrics["ridge"]["kendall_tau_b"]
+    from sklearn.linear_model import Ridge
+
+    d = evaluate(X, y, gens, NAMES, {"cls": Ridge}, **kw)  # an estimator class is a factory too
+    assert np.isfinite(d.predictions["cls"]).all()
     c = evaluate(X, y, gens, NAMES, ["ridge"], threads=1, **kw)  # opt-in thread limit changes nothing else
     assert np.array_equal(c.predictions["ridge"], b.predictions["ridge"]) and c.settings["threads"] == 1
     # defaults resolve mid_pmi and the Mahalanobis column (negated)

@@ -162,7 +162,7 @@ def _as_estimator(name: str, spec, seed: int):
         from ..predictors import make_predictor
 
         return make_predictor(spec, random_state=seed)
-    if hasattr(spec, "fit") and hasattr(spec, "get_params"):
+    if hasattr(spec, "fit") and hasattr(spec, "get_params") and not isinstance(spec, type):
         return clone(spec)
     if callable(spec):
         est = spec()
