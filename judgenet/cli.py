@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 
 from . import __version__
@@ -28,6 +29,49 @@ Weights are never downloaded: pass --clip-checkpoint / --inception-weights or pu
 (or $JUDGENET_CACHE_DIR, default ~/.cache/judgenet).
 """
 
+
+EXTRACT_DESCRIPTION = """\
+Embed images (and their prompts) once with a backbone and store the float32 features in the cache.
+
+What is cached, and when it is reused:
+  Features are keyed by the SHA-256 of each file's bytes and the backbone's fingerprint
+  (architecture, weights-file hash, preprocessing incl. resize/crop and interpolation, dtype,
+  QuickGELU, library versions). Renamed or copied files are not recomputed; another backbone,
+  other weights or other preprocessing never return stale features. Prompts are keyed by their
+  text. Everything lives under --cache/features/<fingerprint>/.
+
+Interruptions and failures:
+  Every finished batch is written atomically as a checksummed shard: a killed or interrupted run
+  resumes where it stopped when the same command is run again; a corrupted or truncated shard is
+  detected and recomputed; several processes may extract into one cache at once. Files that cannot
+  be decoded (empty, truncated, corrupt, not an image) are listed with the reason and skipped;
+  with --strict the first one aborts the run.
+
+Decoding:
+  EXIF orientation applied; grey, palette and CMYK converted to RGB; transparency composited on
+  white; 16-bit images scaled to 8-bit (see judgenet.images).
+"""
+
+EXTRACT_EPILOG = """\
+backbones (--backbone, repeatable; default tiny):
+  tiny                     built-in image-text encoder trained on the simulated world; no files needed
+  open_clip:ARCH[:TAG]     any open_clip architecture, e.g. open_clip:ViT-B-32:laion2b_s34b_b79k; weights
+                           from --clip-checkpoint FILE or <weights-dir>/ARCH-TAG.pt (.bin, .safetensors).
+                           A TAG open_clip knows also sets that checkpoint's preprocessing. OpenAI weights on
+                           a GELU architecture need an explicit --quick-gelu (or --no-quick-gelu).
+  inception:fid            FID Inception-v3 (2048-d pool, 1008 logits), weights
+                           pt_inception-2015-12-05-6726825d.pth from --inception-weights or --weights-dir
+  Nothing is ever downloaded: missing weights fail at once, naming the file and where to put it.
+
+examples:
+  judgenet extract images/ --cache cache/
+  judgenet extract gen/ --prompts gen/prompts.csv --backbone tiny --backbone inception:fid \\
+      --weights-dir ~/weights --cache cache/ --json
+  torchrun --nproc-per-node 2 -m judgenet.cli extract images/ --cache cache/   # ranks split the images
+
+exit status: 0 done (unreadable files, if any, are listed) · 2 error (one line; --debug shows the traceback)
+· 130 interrupted (finished batches stay cached).
+"""
 
 def _common(p: argparse.ArgumentParser) -> None:
     p.add_argument("--quiet", action="store_true", help="no progress bars or tables")
@@ -79,14 +123,21 @@ def build_parser() -> argparse.ArgumentParser:
     _common(p)
 
     p = sub.add_parser("extract", help="embed images (and prompts) into the feature cache",
-                       description="Embed images once with a backbone and cache float32 features keyed by file "
-                                   "content and backbone fingerprint. Interrupted runs resume; unreadable images are "
-                                   "listed and skipped (or abort with --strict).")
-    p.add_argument("images", nargs="+", help="image files or folders")
-    p.add_argument("--prompts", default=None, help="image,prompt file: also embed the prompts")
-    p.add_argument("--batch-size", type=int, default=64)
-    p.add_argument("--workers", type=int, default=0, help="DataLoader worker processes")
-    p.add_argument("--strict", action="store_true", help="abort on the first unreadable image")
+                       description=EXTRACT_DESCRIPTION, epilog=EXTRACT_EPILOG,
+                       formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("images", nargs="+", help="image files, or folders searched recursively for image files "
+                                             "(by extension: png, jpg, webp, bmp, tif, ...)")
+    p.add_argument("--prompts", default=None, metavar="FILE",
+                   help="CSV/TSV/JSONL with columns image,prompt (image relative to its folder argument, or its "
+                        "file name): also embed each image's prompt with every backbone that has a text tower")
+    p.add_argument("--batch-size", type=int, default=64, metavar="N",
+                   help="images per forward pass and per cache shard (default 64); a killed run loses at most "
+                        "the batch in flight")
+    p.add_argument("--workers", type=int, default=0, metavar="K",
+                   help="DataLoader worker processes decoding images while the model runs (default 0: decode "
+                        "in the main process)")
+    p.add_argument("--strict", action="store_true",
+                   help="abort (exit 2) on the first unreadable image instead of listing it and going on")
     _backbone_opts(p)
     _common(p)
 
@@ -214,7 +265,7 @@ def main(argv=None) -> int:
         print(f"judgenet {a.command}: interrupted — finished work is cached; rerun the same command to resume",
               file=sys.stderr)
         return 130
-    if a.json:
+    if a.json and os.environ.get("RANK", "0") == "0":  # under torchrun every rank returns the same summary
         print(json.dumps(out, indent=2, default=str))
     return 0
 

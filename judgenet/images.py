@@ -55,17 +55,24 @@ def _to_rgb(img: Image.Image) -> Image.Image:
     return img.convert("RGB")
 
 
+def _image_error(path: Path, reason: str) -> ImageError:
+    exc = ImageError(f"{path}: {reason}")
+    exc.path, exc.reason = str(path), reason
+    return exc
+
+
 def load_rgb(path: str | os.PathLike) -> Image.Image:
-    """Open ``path`` as an 8-bit RGB PIL image (fully decoded).
+    """Open ``path`` as an 8-bit RGB PIL image (fully decoded), converted as the module docstring says.
 
     Raises:
-        ImageError: empty, missing, truncated, corrupt or non-image file; the message names the path
-            and the reason.
+        ImageError: empty, missing, truncated, corrupt or non-image file. The message is
+            ``"<path>: <reason>"``; the exception also has ``.path`` and ``.reason`` attributes
+            (what :class:`ImageFailure` records).
     """
     p = Path(path)
     try:
         if p.stat().st_size == 0:
-            raise ImageError(f"{p}: empty (zero-byte) file")
+            raise _image_error(p, "empty (zero-byte) file")
         with Image.open(p) as im:
             im.load()
             im = ImageOps.exif_transpose(im)
@@ -73,11 +80,11 @@ def load_rgb(path: str | os.PathLike) -> Image.Image:
     except ImageError:
         raise
     except FileNotFoundError:
-        raise ImageError(f"{p}: file not found") from None
+        raise _image_error(p, "file not found") from None
     except UnidentifiedImageError:
-        raise ImageError(f"{p}: not an image PIL can read") from None
+        raise _image_error(p, "not an image PIL can read") from None
     except (OSError, SyntaxError, ValueError) as exc:  # truncated / corrupt data
-        raise ImageError(f"{p}: corrupt or truncated image ({exc})") from None
+        raise _image_error(p, f"corrupt or truncated image ({exc})") from None
 
 
 def list_images(dir_or_paths: str | os.PathLike | Iterable[str | os.PathLike], *,

@@ -52,7 +52,7 @@ class _Images(torch.utils.data.Dataset):
         try:
             return i, self.transform(load_rgb(self.paths[i])), None
         except ImageError as exc:
-            return i, None, str(exc)
+            return i, None, getattr(exc, "reason", str(exc))
 
 
 def _collate(batch):
@@ -155,7 +155,8 @@ def extract(paths: Sequence[str | os.PathLike], backbone, cache_dir=None, *, pro
         with torch.inference_mode():
             for idx, xs, bad in loader:
                 if bad and strict:
-                    raise ImageError(bad[0][1])
+                    raise ImageError(f"{todo_paths[bad[0][0]]}: {bad[0][1]} (--strict / strict=True stops at the "
+                                     "first unreadable image)")
                 for i, err in bad:
                     my_failures.append(ImageFailure(todo_paths[i], err))
                     bad_keys.add(todo_keys[i])
