@@ -62,9 +62,12 @@ SYSTEM_MEASURE = "system_kendall_tau_b"
 FLOOR = "training_mean"
 DEFAULT_BASELINES = ("mid_pmi", "clip_score", "-realism.tiny.mahalanobis2")
 """Default baselines; ``-realism.tiny.mahalanobis2`` also matches ``-realism.<source>.mahalanobis2``."""
-CEILING_KEYS = {"kendall_tau_b": "loo_kendall_tau_b", "spearman": "loo_spearman",
-                "pairwise_accuracy": "pairwise_agreement"}
-"""Measure → key of the rater-ceiling dict reported next to it (leave-one-rater-out agreement)."""
+CEILING_KEYS = {"kendall_tau_b": "loo_kendall_tau_b", "kendall_tau_c": "loo_kendall_tau_c",
+                "spearman": "loo_spearman", "pairwise_accuracy": "pairwise_agreement"}
+"""Measure → key of ``labels.rater_ceiling``'s dict reported next to it. These are human–human
+agreements of *one* rater with the others (leave-one-rater-out: one rater vs the mean of the
+rest; pairwise: rater vs rater), while predictors are scored against the mean of *all* raters —
+a less noisy target — so a predictor can exceed them; read them as "as good as one more rater"."""
 
 
 # ---------------------------------------------------------------------------------------------

@@ -214,8 +214,10 @@ def _blocks(res: EvaluationResults, best: str, images: list[tuple[str, str]], ti
     rows.append(crow)
     B += [("h2", "Held-out agreement with human scores"),
           ("p", "Value [95% CI] on the pooled out-of-fold predictions; `system_kendall_tau_b` correlates "
-                "per-generator means. The last row is the rater ceiling (leave-one-rater-out tau-b and "
-                "Spearman, rater pairwise agreement) where the measure has a counterpart."),
+                "per-generator means. The last row is the rater ceiling where the measure has a counterpart: "
+                "one rater against the mean of the others (tau-b, tau-c, Spearman) or against another rater "
+                "(pairwise agreement). Predictors are scored against the mean of all raters, a less noisy "
+                "target, so they can exceed it: read it as the agreement of one more human rater."),
           ("table", head, rows)]
     if res.comparisons:
         B += [("h2", "Model vs baseline (paired bootstrap of the difference)"),
