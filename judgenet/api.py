@@ -347,14 +347,18 @@ class Prepared:
 def prepare(labels, *, images=None, reference=None, reference_prompts=None, backbones: Sequence[str] = ("tiny",),
             question: str | None = None, label_root=None, cache_dir=None, weights_dir=None, clip_checkpoint=None,
             inception_weights=None, quick_gelu=None, feature_groups=None, group_by: str = "generator",
-            ceiling_resamples: int = 200, seed: int = 0, quiet: bool = False) -> Prepared:
+            ceiling_resamples: int = 200, seed: int = 0, quiet: bool = False, lenient: bool = False) -> Prepared:
     """Load labels, embed their images (relative to ``images``) and the real ``reference`` images,
     fit the real-image reference and build the feature matrix. ``question`` defaults to the first
     question of the label set."""
     from .features.builder import DEFAULT_GROUPS, FeatureReference
     from .labels import LabelSet, load_label_set, rater_ceiling
 
-    ls = labels if isinstance(labels, LabelSet) else load_label_set(labels, root=label_root)
+    ls = labels if isinstance(labels, LabelSet) else \
+        load_label_set(labels, root=label_root, **({"lenient": True} if lenient else {}))
+    if getattr(ls, "skipped", None) and not quiet:
+        print(f"labels: skipped {len(ls.skipped)} bad row(s) (--lenient): " +
+              "; ".join(str(p) for p in ls.skipped[:5]) + (" ..." if len(ls.skipped) > 5 else ""), flush=True)
     if not isinstance(ls, LabelSet):
         ls = ls[0] if isinstance(ls, tuple) else ls
     if not isinstance(ls, LabelSet):

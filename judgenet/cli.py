@@ -101,6 +101,8 @@ def _label_opts(p: argparse.ArgumentParser) -> None:
     p.add_argument("--reference", required=True, help="folder of real images (prompts.csv inside for MID)")
     p.add_argument("--reference-prompts", default=None, help="image,prompt file for the reference images")
     p.add_argument("--question", default=None, help="which judgment to predict (default: the first in the file)")
+    p.add_argument("--lenient", action="store_true",
+                   help="skip bad label rows instead of failing (they are counted and listed)")
     p.add_argument("--group-by", default="generator", choices=("generator", "prompt", "image"),
                    help="cross-validation unit held out per fold (default generator)")
     p.add_argument("--out", default=None, help="output directory (default: a new timestamped judgenet-runs/ folder)")
@@ -205,7 +207,7 @@ def _prep_kwargs(a) -> dict:
     return dict(images=a.images, reference=a.reference, reference_prompts=a.reference_prompts,
                 question=a.question, label_root=a.label_root, cache_dir=a.cache_dir, weights_dir=a.weights_dir,
                 clip_checkpoint=a.clip_checkpoint, inception_weights=a.inception_weights, quick_gelu=a.quick_gelu,
-                group_by=a.group_by, backbones=a.backbones or ["tiny"], seed=a.seed)
+                group_by=a.group_by, backbones=a.backbones or ["tiny"], seed=a.seed, lenient=a.lenient)
 
 
 def _run(a) -> dict:
