@@ -53,6 +53,9 @@ def test_pca_and_scaler_options_and_errors():
     m = make_predictor("ridge", pca=3, scaler="robust").fit(X, y)
     assert list(m.named_steps) == ["scale", "pca", "model"] and m.named_steps["pca"].n_components_ == 3
     assert list(make_predictor("ridge", scaler=None).named_steps) == ["model"]
+    big = make_predictor("ridge", pca=50).fit(X[:20], y[:20])  # more components than the fold allows
+    assert big.named_steps["pca"].n_components_ == 5 and big.named_steps["pca"].n_components == 50
+    assert np.isfinite(big.predict(X)).all()
     with pytest.raises(ConfigError, match="unknown model"):
         make_predictor("xgboost")
     with pytest.raises(ConfigError, match="bad parameters"):

@@ -24,7 +24,7 @@ from typing import Sequence
 
 import numpy as np
 
-from .protocol import FLOOR, SYSTEM_MEASURE, EvaluationResults
+from .protocol import FLOOR, EvaluationResults
 
 __all__ = ["write_report", "load_results", "render_markdown"]
 

@@ -190,6 +190,29 @@ def _regressor(name: str, random_state: int, params: dict):
 
 BradleyTerryRegressor = BradleyTerry
 
+
+class ClippedPCA(PCA):
+    """:class:`~sklearn.decomposition.PCA` whose integer ``n_components`` is clipped to
+    ``min(n_samples, n_features)`` at fit time (a grid or Optuna trial may ask for more components
+    than a small training fold has). ``n_components_`` records the number actually used."""
+
+    def fit(self, X, y=None):
+        return self._clipped(super().fit, X, y)
+
+    def fit_transform(self, X, y=None):
+        return self._clipped(super().fit_transform, X, y)
+
+    def _clipped(self, method, X, y):
+        k = self.n_components
+        shape = np.shape(X)
+        if isinstance(k, (int, np.integer)) and len(shape) == 2 and k > min(shape):
+            self.n_components = int(min(shape))
+            try:
+                return method(X, y)
+            finally:
+                self.n_components = k  # keep the constructor parameter unchanged (sklearn convention)
+        return method(X, y)
+
 _GRIDS = {
     "ridge": {"model__alpha": [0.1, 1.0, 10.0, 100.0]},
     "elasticnet": {"model__alpha": [0.001, 0.01, 0.1], "model__l1_ratio": [0.2, 0.8]},
@@ -223,7 +246,8 @@ def make_predictor(name: str, *, pca: int | None = None, scaler: str | None = "s
 
     Args:
         name: one of :data:`MODELS` or an alias in :data:`ALIASES` (``ordinal_logistic``).
-        pca: number of principal components after scaling (None/0 = no PCA).
+        pca: number of principal components after scaling (None/0 = no PCA); clipped to
+            ``min(n_samples, n_features)`` of the training data (:class:`ClippedPCA`).
         scaler: ``"standard"``, ``"robust"`` or None.
         random_state: seeds every random part.
         **params: regressor parameters (e.g. ``alpha`` for ridge, ``hidden_sizes``/``lr`` for mlp).
@@ -237,7 +261,7 @@ def make_predictor(name: str, *, pca: int | None = None, scaler: str | None = "s
     elif scaler not in (None, "none"):
         raise ConfigError(f"scaler must be 'standard', 'robust' or None, got {scaler!r}")
     if pca:
-        steps.append(("pca", PCA(n_components=int(pca), random_state=random_state)))
+        steps.append(("pca", ClippedPCA(n_components=int(pca), random_state=random_state)))
     try:
         reg = _regressor(name, random_state, dict(params))
     except TypeError as exc:
