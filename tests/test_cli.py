@@ -106,6 +106,10 @@ def test_train_score_tune_on_user_files(userdata, tmp_path):
 def test_clear_errors_exit_2(tmp_path):
     p = jn("score", tmp_path / "missing", "--reference", tmp_path, check=False)
     assert p.returncode == 2 and "does not exist" in p.stderr and "Traceback" not in p.stderr
-    p = jn("extract", tmp_path, "--backbone", "inception:fid", check=False,
+    from PIL import Image
+
+    (tmp_path / "imgs").mkdir()
+    Image.new("RGB", (8, 8)).save(tmp_path / "imgs" / "a.png")
+    p = jn("extract", tmp_path / "imgs", "--backbone", "inception:fid", check=False,
            env={"JUDGENET_WEIGHTS_DIR": str(tmp_path)})
     assert p.returncode == 2 and "pt_inception-2015-12-05-6726825d.pth" in p.stderr
