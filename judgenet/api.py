@@ -60,7 +60,7 @@ _DEMO_SIZES = {
     # fast: the ≤1-minute variant the tests run; full: the README quick start.
     True: {"n_real": 400, "n_per_generator": 8, "severities": (0.3, 0.8), "n_resamples": 200,
            "models": ("ridge", "hist_gb")},
-    False: {"n_real": 1000, "n_per_generator": 30, "severities": (0.2, 0.5, 0.8), "n_resamples": 1000,
+    False: {"n_real": 800, "n_per_generator": 25, "severities": (0.2, 0.5, 0.8), "n_resamples": 1000,
             "models": ("ridge", "hist_gb", "mlp")},
 }
 

@@ -113,3 +113,12 @@ def test_clear_errors_exit_2(tmp_path):
     p = jn("extract", tmp_path / "imgs", "--backbone", "inception:fid", check=False,
            env={"JUDGENET_WEIGHTS_DIR": str(tmp_path)})
     assert p.returncode == 2 and "pt_inception-2015-12-05-6726825d.pth" in p.stderr
+
+
+@pytest.mark.slow
+def test_full_demo_predictor_beats_raw_mid_on_realism(tmp_path):
+    """The README's claim, on the built-in SIMULATED world (about 5 minutes on 2 idle cores)."""
+    p = jn("demo", "--out", tmp_path / "demo", "--json", env={"JUDGENET_CACHE_DIR": str(tmp_path / "cache")})
+    rows = {r["question"]: r for r in json.loads(p.stdout)["summary"]}
+    low = float(rows["realism"]["tau-b diff vs MID"].split("[")[1].split(",")[0])
+    assert low > 0, rows["realism"]
