@@ -65,7 +65,8 @@ def load_rgb(path: str | os.PathLike) -> Image.Image:
     """Open ``path`` as an 8-bit RGB PIL image (fully decoded), converted as the module docstring says.
 
     Raises:
-        ImageError: empty, missing, truncated, corrupt or non-image file. The message is
+        ImageError: empty, missing, truncated, corrupt, non-image or decompression-bomb file (more
+            than twice ``PIL.Image.MAX_IMAGE_PIXELS``), or any other decoder error. The message is
             ``"<path>: <reason>"``; the exception also has ``.path`` and ``.reason`` attributes
             (what :class:`ImageFailure` records).
     """
@@ -83,8 +84,12 @@ def load_rgb(path: str | os.PathLike) -> Image.Image:
         raise _image_error(p, "file not found") from None
     except UnidentifiedImageError:
         raise _image_error(p, "not an image PIL can read") from None
+    except Image.DecompressionBombError as exc:  # often a corrupt header claiming a huge size
+        raise _image_error(p, f"too large to decode safely ({exc})") from None
     except (OSError, SyntaxError, ValueError) as exc:  # truncated / corrupt data
         raise _image_error(p, f"corrupt or truncated image ({exc})") from None
+    except Exception as exc:  # noqa: BLE001 - PIL plugins raise many types on corrupt data; never crash a run
+        raise _image_error(p, f"cannot decode ({type(exc).__name__}: {exc})") from None
 
 
 def list_images(dir_or_paths: str | os.PathLike | Iterable[str | os.PathLike], *,
