@@ -64,3 +64,15 @@ def test_transform_and_logits_unbiased():
     assert 1e-3 < float(out["pool"].abs().mean()) < 1e3  # random weights, but a sane scale
     assert torch.allclose(out["logits"] - out["logits_unbiased"], bias.expand(2, -1), atol=1e-4)
     assert torch.allclose(out["logits_unbiased"], out["pool"] @ inc.model.fc.weight.detach().T, atol=1e-4)
+
+
+def test_torch_fidelity_file_name_is_found(tmp_path, monkeypatch):
+    from judgenet.backbones import file_sha256
+    from judgenet.backbones.inception import TORCH_FIDELITY_WEIGHTS_FILE
+
+    monkeypatch.delenv("JUDGENET_WEIGHTS_DIR", raising=False)
+    inc = load_backbone("inception:fid", allow_random=True)
+    torch.save(inc.model.state_dict(), tmp_path / TORCH_FIDELITY_WEIGHTS_FILE)
+    got = load_backbone("inception:fid", weights_dir=tmp_path)
+    assert got.name == "inception:fid"
+    assert got.fingerprint["weights_sha256"] == file_sha256(tmp_path / TORCH_FIDELITY_WEIGHTS_FILE)

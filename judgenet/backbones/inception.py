@@ -28,6 +28,9 @@ from torchvision.models.inception import InceptionA, InceptionC, InceptionE, inc
 from . import INCEPTION_WEIGHTS_FILE, Backbone, file_sha256
 
 SIZE = 299
+#: The same TF 2015-12-05 weights with the same state-dict keys, as published by torch-fidelity
+#: (what torchmetrics downloads to ``~/.cache/torch/hub/checkpoints/``); also accepted in ``weights_dir``.
+TORCH_FIDELITY_WEIGHTS_FILE = "weights-inception-2015-12-05-6726825d.pth"
 
 
 class FIDInceptionA(InceptionA):
@@ -138,7 +141,10 @@ def transform(img) -> torch.Tensor:
 
 
 def load_fid_inception(*, checkpoint=None, weights_dir=None, allow_random=False, device="cpu", resolve) -> Backbone:
-    """Build ``inception:fid``; weights from ``checkpoint`` or ``<weights_dir>/pt_inception-2015-12-05-6726825d.pth``."""
+    """Build ``inception:fid``; weights from ``checkpoint``, else ``<weights_dir>/pt_inception-2015-12-05-6726825d.pth``
+    (pytorch-fid's file) or ``<weights_dir>/weights-inception-2015-12-05-6726825d.pth`` (torch-fidelity's /
+    torchmetrics'). ``allow_random=True`` without ``checkpoint``: He-scaled random weights with seed 0, named
+    ``inception:fid-random`` (tests only)."""
     model = fid_inception_v3()
     if checkpoint is None and allow_random:
         with torch.random.fork_rng():
@@ -151,7 +157,8 @@ def load_fid_inception(*, checkpoint=None, weights_dir=None, allow_random=False,
         weights = "random-he-seed-0"
         name = "inception:fid-random"
     else:
-        path = resolve("inception:fid", checkpoint, [INCEPTION_WEIGHTS_FILE], weights_dir, "--inception-weights")
+        path = resolve("inception:fid", checkpoint, [INCEPTION_WEIGHTS_FILE, TORCH_FIDELITY_WEIGHTS_FILE], weights_dir,
+                       "--inception-weights")
         state = torch.load(path, map_location="cpu", weights_only=True)
         model.load_state_dict(state)
         weights = file_sha256(path)
