@@ -153,7 +153,7 @@ def load_fid_inception(*, checkpoint=None, weights_dir=None, allow_random=False,
                 if isinstance(mod, (torch.nn.Conv2d, torch.nn.Linear)):
                     fan_in = mod.weight[0].numel()
                     gain = 2.0 if isinstance(mod, torch.nn.Conv2d) else 1.0
-                    torch.nn.init.trunc_normal_(mod.weight, std=(gain / fan_in) ** 0.5)
+                    torch.nn.init.normal_(mod.weight, std=(gain / fan_in) ** 0.5)  # normal_: 20x faster than trunc_normal_
         weights = "random-he-seed-0"
         name = "inception:fid-random"
     else:
