@@ -72,7 +72,11 @@ class FeatureCache:
         self.root = Path(root)
         self.fingerprint_hash = fingerprint_hash
         self.dir = self.root / fingerprint_hash
-        self.dir.mkdir(parents=True, exist_ok=True)
+        try:
+            self.dir.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise CacheError(f"cannot create the feature cache directory {self.dir} ({exc.strerror or exc}); choose "
+                             "another with --cache or $JUDGENET_CACHE_DIR") from None
         fp_file = self.dir / "fingerprint.json"
         text = json.dumps(fingerprint, sort_keys=True, indent=1, default=str)
         if fp_file.exists():
@@ -249,20 +253,26 @@ class FeatureCache:
                 raise CacheError(f"output {name!r} has shape {a.shape}; expected ({len(keys)}, D)")
         d = self._kind_dir(kind)
         tmp = d / f".tmp-{uuid.uuid4().hex}"
-        tmp.mkdir()
-        sums = {}
-        for name, a in arrays.items():
-            np.save(tmp / f"{name}.npy", np.ascontiguousarray(a, dtype=np.float32))
-            sums[f"{name}.npy"] = sha256_file(tmp / f"{name}.npy")
-        (tmp / "keys.json").write_text(json.dumps(keys))
-        sums["keys.json"] = sha256_file(tmp / "keys.json")
-        (tmp / "checksum.json").write_text(json.dumps(sums))
-        for f in tmp.iterdir():  # durability before the rename makes the shard visible
-            with open(f, "rb") as fh:
-                os.fsync(fh.fileno())
         final = d / f"shard-{uuid.uuid4().hex}"
-        with self._lock:
-            os.rename(tmp, final)
+        try:
+            tmp.mkdir()
+            sums = {}
+            for name, a in arrays.items():
+                np.save(tmp / f"{name}.npy", np.ascontiguousarray(a, dtype=np.float32))
+                sums[f"{name}.npy"] = sha256_file(tmp / f"{name}.npy")
+            (tmp / "keys.json").write_text(json.dumps(keys))
+            sums["keys.json"] = sha256_file(tmp / "keys.json")
+            (tmp / "checksum.json").write_text(json.dumps(sums))
+            for f in tmp.iterdir():  # durability before the rename makes the shard visible
+                with open(f, "rb") as fh:
+                    os.fsync(fh.fileno())
+            with self._lock:
+                os.rename(tmp, final)
+        except OSError as exc:  # disk full, read-only, permissions: leave no partial files behind
+            shutil.rmtree(tmp, ignore_errors=True)
+            raise CacheError(f"cannot write to the feature cache at {d} ({exc.strerror or exc}); finished batches "
+                             "are kept — free space, or choose another --cache / $JUDGENET_CACHE_DIR, and rerun") \
+                from None
         self._shards.setdefault(kind, {})[final] = {"keys": keys, "sums": sums, "ok": True}
         idx = self._index.setdefault(kind, {})
         for i, k in enumerate(keys):
