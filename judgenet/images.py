@@ -8,6 +8,12 @@ Conversion rules (documented because they change the numbers):
 * ``RGBA``/``LA``/``PA`` → alpha-composited over a **white** background.
 * 16-/32-bit integer (``I;16``, ``I``) and float (``F``) images → scaled by their own maximum range
   (``I;16``: /257; ``I``: clipped to [0, 65535] then /257; ``F``: clipped to [0, 1] ×255) → 8-bit grey → RGB.
+* Multi-frame files (animated GIF/PNG/WebP, multi-page TIFF): the first frame.
+
+Failures: any file that cannot be decoded — empty, missing, truncated, corrupt, not an image, a
+header claiming more than twice ``PIL.Image.MAX_IMAGE_PIXELS`` pixels, or any other decoder
+exception — raises :class:`judgenet.errors.ImageError` (with ``.path`` and ``.reason``), never
+another exception type; extraction records it as an :class:`ImageFailure` and goes on.
 """
 from __future__ import annotations
 
