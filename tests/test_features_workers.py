@@ -40,3 +40,16 @@ def test_workers_match_in_process_and_strict_error_is_one_line(tiny, tmp_path):
                     strict=True, progress=False)
         msg = str(ei.value)
         assert "\n" not in msg and str(bad) in msg and "Traceback" not in msg
+
+
+def test_nccl_rank_must_hold_its_backbone_on_its_own_gpu(monkeypatch):
+    """Checked before any process group is created, so this runs without GPUs."""
+    from judgenet.errors import ConfigError
+    from judgenet.features.extract import _dist_context
+
+    monkeypatch.setenv("WORLD_SIZE", "2")
+    monkeypatch.setenv("MASTER_ADDR", "127.0.0.1")
+    monkeypatch.setenv("LOCAL_RANK", "1")
+    for device in ("cuda", "cuda:0"):
+        with pytest.raises(ConfigError, match="cuda:{LOCAL_RANK}"):
+            _dist_context(None, device)

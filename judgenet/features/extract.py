@@ -73,7 +73,15 @@ def _dist_context(distributed: bool | None, device: str):
         return dist.get_rank(), dist.get_world_size(), False
     ws = int(os.environ.get("WORLD_SIZE", "1"))
     if ws > 1 and "MASTER_ADDR" in os.environ:
-        dist.init_process_group(backend="nccl" if str(device).startswith("cuda") else "gloo")
+        if str(device).startswith("cuda"):
+            local = int(os.environ.get("LOCAL_RANK", "0"))
+            if (torch.device(device).index or 0) != local:  # "cuda" means cuda:0 at load time
+                raise ConfigError(f"rank with LOCAL_RANK={local} holds its backbone on {device}; load it with "
+                                  f"device=f'cuda:{{LOCAL_RANK}}' so every rank uses its own GPU")
+            torch.cuda.set_device(local)  # nccl collectives run on the current device
+            dist.init_process_group(backend="nccl")
+        else:
+            dist.init_process_group(backend="gloo")
         return dist.get_rank(), dist.get_world_size(), True
     if distributed:
         raise ConfigError("extract(distributed=True) needs torch.distributed: run under `torchrun --nproc-per-node K` "
@@ -99,7 +107,8 @@ def extract(paths: Sequence[str | os.PathLike], backbone, cache_dir=None, *, pro
     Each finished batch is written to the cache as its own shard, so an interrupted run resumes
     without recomputing finished batches; identical file contents are computed once.
 
-    Under ``torchrun --nproc-per-node K`` (or an initialized ``torch.distributed`` group) rank ``r``
+    Under ``torchrun --nproc-per-node K`` (or an initialized ``torch.distributed`` group; gloo on CPU,
+    nccl when the backbone is on CUDA — load it with ``device=f"cuda:{LOCAL_RANK}"``) rank ``r``
     computes the distinct inputs ``r::K``; all ranks write to the shared cache (file-locked) and,
     after a barrier, every rank returns the same full, aligned result (failures and counts are
     gathered from all ranks).
