@@ -40,7 +40,22 @@ def _regularized_cov(moments: Moments, eps: float, shrinkage: str | None) -> tup
 # =============================================================================================
 # MID
 # =============================================================================================
-class MIDReference:
+class _SavedStats:
+    """Shared persistence of fitted statistics: subclasses provide ``_arrays()`` and ``_meta()``."""
+
+    @property
+    def hash(self) -> str:
+        """16 hex chars of SHA-256 over all arrays and metadata (fingerprint included)."""
+        return content_hash(self._arrays(), self._meta())
+
+    def save(self, path) -> None:
+        """Write one ``.npz`` (arrays + JSON metadata with the hash); no pickle."""
+        meta = self._meta()
+        meta["hash"] = content_hash(self._arrays(), meta)
+        save_npz(path, self._arrays(), meta)
+
+
+class MIDReference(_SavedStats):
     """Gaussian model of paired reference features z = [x; y] for Mutual Information Divergence.
 
     Kim et al. 2022, "Mutual Information Divergence: A Unified Metric for Multimodal Generative
@@ -224,17 +239,6 @@ class MIDReference:
     def _arrays(self) -> dict[str, np.ndarray]:
         return {"mean": self.mean, "cov": self.cov}
 
-    @property
-    def hash(self) -> str:
-        """16 hex chars of SHA-256 over mean, covariance and metadata (fingerprint included)."""
-        return content_hash(self._arrays(), self._meta())
-
-    def save(self, path) -> None:
-        """Write one ``.npz`` (mean, cov, JSON metadata with the hash); no pickle."""
-        meta = self._meta()
-        meta["hash"] = content_hash(self._arrays(), meta)
-        save_npz(path, self._arrays(), meta)
-
     @classmethod
     def load(cls, path, *, fingerprint: dict | None = None) -> "MIDReference":
         """Read a file written by :meth:`save`; checks the hash, and the fingerprint when given."""
@@ -289,7 +293,7 @@ REALSTATS_FEATURES = ("mahalanobis2", "knn_dist", "knn_ratio", "realism", "gmm_l
 """Names of the per-image features returned by :meth:`RealStats.features`, in order."""
 
 
-class RealStats:
+class RealStats(_SavedStats):
     """Statistics of real-image features for per-image realism features of generated images.
 
     Fitted once on real features (N, D) and reused for any generator. Per query image
@@ -427,17 +431,6 @@ class RealStats:
         if self.gmm is not None:
             a.update({"gmm_" + k: v for k, v in self.gmm.items()})
         return a
-
-    @property
-    def hash(self) -> str:
-        """16 hex chars of SHA-256 over all arrays and metadata (fingerprint included)."""
-        return content_hash(self._arrays(), self._meta())
-
-    def save(self, path) -> None:
-        """Write one ``.npz`` (arrays + JSON metadata with the hash); no pickle."""
-        meta = self._meta()
-        meta["hash"] = content_hash(self._arrays(), meta)
-        save_npz(path, self._arrays(), meta)
 
     @classmethod
     def load(cls, path, *, fingerprint: dict | None = None) -> "RealStats":
