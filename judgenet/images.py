@@ -27,7 +27,7 @@ from PIL import Image, ImageOps, UnidentifiedImageError
 
 from .errors import ConfigError, ImageError
 
-__all__ = ["load_rgb", "ImageFailure", "list_images", "IMAGE_EXTENSIONS"]
+__all__ = ["load_rgb", "to_rgb", "ImageFailure", "list_images", "IMAGE_EXTENSIONS"]
 
 #: File name endings (lower-case) that :func:`list_images` treats as images.
 IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".webp", ".bmp", ".gif", ".tif", ".tiff", ".ppm", ".pgm")
@@ -59,6 +59,27 @@ def _to_rgb(img: Image.Image) -> Image.Image:
             a8 = (np.clip(a.astype(np.float64), 0, 65535) / 257.0 + 0.5).astype(np.uint8)
         return Image.fromarray(a8, mode="L").convert("RGB")
     return img.convert("RGB")
+
+
+def to_rgb(image) -> Image.Image:
+    """An in-memory image as 8-bit RGB PIL, by the same rules as :func:`load_rgb` (EXIF orientation,
+    alpha on white, 16-bit scaled, first frame).
+
+    Args:
+        image: a PIL image, or a ``uint8`` numpy array of shape (H, W) grey, (H, W, 3) RGB or
+            (H, W, 4) RGBA.
+    Raises:
+        ConfigError: another type, dtype or shape.
+    """
+    if isinstance(image, np.ndarray):
+        if image.dtype != np.uint8 or not (image.ndim == 2 or (image.ndim == 3 and image.shape[2] in (3, 4))):
+            raise ConfigError(f"in-memory image arrays must be uint8 of shape (H, W), (H, W, 3) or (H, W, 4); "
+                              f"got {image.dtype} {image.shape}")
+        mode = "L" if image.ndim == 2 else ("RGB" if image.shape[2] == 3 else "RGBA")
+        return _to_rgb(Image.fromarray(np.ascontiguousarray(image), mode))
+    if isinstance(image, Image.Image):
+        return _to_rgb(ImageOps.exif_transpose(image))
+    raise ConfigError(f"expected an image file path, a PIL image or a uint8 array; got {type(image).__name__}")
 
 
 def _image_error(path: Path, reason: str) -> ImageError:

@@ -31,11 +31,12 @@ from typing import Iterable, Mapping, Sequence
 
 import numpy as np
 from filelock import FileLock
+from PIL import Image
 
 from .. import config
 from ..errors import CacheError
 
-__all__ = ["FeatureCache", "read_features", "sha256_file", "sha256_text"]
+__all__ = ["FeatureCache", "read_features", "sha256_file", "sha256_text", "sha256_image"]
 
 
 def sha256_file(path: str | os.PathLike) -> str:
@@ -50,6 +51,18 @@ def sha256_file(path: str | os.PathLike) -> str:
 def sha256_text(text: str) -> str:
     """SHA-256 (64 hex chars) of ``text`` encoded as UTF-8: the key of a prompt."""
     return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+def sha256_image(image) -> str:
+    """Key of an in-memory image (PIL or uint8 array): SHA-256 of ``b"rgb8:<W>x<H>:"`` followed by its
+    8-bit RGB pixels after :func:`judgenet.images.to_rgb`. A file holding the same picture has a
+    different key (files are keyed by their bytes)."""
+    from ..images import to_rgb
+
+    rgb = image if (isinstance(image, Image.Image) and image.mode == "RGB") else to_rgb(image)
+    h = hashlib.sha256(f"rgb8:{rgb.width}x{rgb.height}:".encode())
+    h.update(rgb.tobytes())
+    return h.hexdigest()
 
 
 class FeatureCache:
@@ -289,7 +302,8 @@ def read_features(items: Sequence[str | os.PathLike], backbone, cache_dir=None, 
     """Aligned, memory-mapped read of cached features (nothing is computed).
 
     Args:
-        items: N image paths (hashed by content), or 64-hex content keys (``ExtractResult.keys``);
+        items: N image paths (hashed by content), in-memory images (PIL / uint8 arrays, see
+            :func:`sha256_image`), or 64-hex content keys (``ExtractResult.keys``);
             for ``kind="texts"`` the prompt strings themselves.
         backbone: the :class:`judgenet.backbones.Backbone` whose features to read.
         cache_dir: cache root as given to :func:`judgenet.features.extract` (its ``features/`` subfolder is read).
@@ -303,5 +317,6 @@ def read_features(items: Sequence[str | os.PathLike], backbone, cache_dir=None, 
     if kind == "texts":
         keys = [sha256_text(str(t)) for t in items]
     else:
-        keys = [str(x) if _is_key(str(x)) else sha256_file(x) for x in items]
+        keys = [sha256_image(x) if not isinstance(x, (str, os.PathLike)) else
+                str(x) if _is_key(str(x)) else sha256_file(x) for x in items]
     return cache.lookup(keys, output or (backbone.outputs[0] if kind == "images" else "embedding"), kind, out=out)

@@ -8,12 +8,13 @@ from typing import Sequence
 
 import numpy as np
 import torch
+from PIL import Image
 from tqdm.auto import tqdm
 
 from .. import config
 from ..errors import CacheError, ConfigError, ImageError
-from ..images import ImageFailure, load_rgb
-from .cache import FeatureCache, sha256_file, sha256_text
+from ..images import ImageFailure, load_rgb, to_rgb
+from .cache import FeatureCache, sha256_file, sha256_image, sha256_text
 
 __all__ = ["extract", "ExtractResult"]
 
@@ -22,6 +23,7 @@ __all__ = ["extract", "ExtractResult"]
 class ExtractResult:
     """Features aligned with the inputs.
 
+    ``paths`` the N inputs as strings (``"<image i:keyprefix>"`` for in-memory images),
     ``images[output]`` is (N, D) float32 in input order (rows of NaN for failed images),
     ``texts`` (N, D_t) float32 aligned with ``prompts`` or None, ``keys`` the content hashes
     (None for unreadable files), ``failures`` the skipped inputs with reasons. ``n_computed`` /
@@ -49,8 +51,9 @@ class _Images(torch.utils.data.Dataset):
     def __getitem__(self, i):
         # Never raise here: an exception inside a DataLoader worker is re-raised in the main process
         # with the worker's traceback pasted into its message. ``strict`` is enforced by the caller.
+        item = self.paths[i]  # a file path, or an in-memory image already converted to RGB
         try:
-            return i, self.transform(load_rgb(self.paths[i])), None
+            return i, self.transform(item if isinstance(item, Image.Image) else load_rgb(item)), None
         except ImageError as exc:
             return i, None, getattr(exc, "reason", str(exc))
 
@@ -114,7 +117,11 @@ def extract(paths: Sequence[str | os.PathLike], backbone, cache_dir=None, *, pro
     gathered from all ranks).
 
     Args:
-        paths: N image files. prompts: N texts (optional; needs a text tower).
+        paths: N inputs — image file paths (keyed by the SHA-256 of their bytes) and/or in-memory
+            images (PIL, or uint8 arrays (H, W[, 3|4]); converted by :func:`judgenet.images.to_rgb`,
+            keyed by :func:`judgenet.features.sha256_image`, held in memory for the call) — or a
+            map-style ``torch.utils.data.Dataset`` yielding such items. prompts: N texts (optional;
+            needs a text tower).
         backbone: a :class:`judgenet.backbones.Backbone`.
         cache_dir: cache root (``None``: ``$JUDGENET_CACHE_DIR`` or ``~/.cache/judgenet``); features live
             in ``<cache_dir>/features/<fingerprint_hash>/``.
@@ -128,7 +135,21 @@ def extract(paths: Sequence[str | os.PathLike], backbone, cache_dir=None, *, pro
         ``texts`` (N, D) float32 or None.
     """
     t0 = time.perf_counter()
-    paths = [str(p) for p in paths]
+    if isinstance(paths, torch.utils.data.Dataset):  # map-style: items 0 … len-1
+        paths = [paths[i] for i in range(len(paths))]
+    inputs = list(paths)
+    memory: dict[str, Image.Image] = {}  # key → RGB image, for in-memory inputs
+    mem_keys: dict[str, str] = {}  # label → key, for in-memory inputs
+    paths = []
+    for i, x in enumerate(inputs):
+        if isinstance(x, (str, os.PathLike)):
+            paths.append(str(x))
+        else:
+            rgb = to_rgb(x)
+            k = sha256_image(rgb)
+            memory.setdefault(k, rgb)
+            paths.append(f"<image {i}:{k[:12]}>")
+            mem_keys[paths[-1]] = k
     if prompts is not None:
         prompts = [str(t) for t in prompts]
         if len(prompts) != len(paths):
@@ -137,7 +158,10 @@ def extract(paths: Sequence[str | os.PathLike], backbone, cache_dir=None, *, pro
     cache = FeatureCache(config.cache_dir(cache_dir) / "features", backbone)
     failures: list[ImageFailure] = []
     keys: list[str | None] = []
-    for p in paths:
+    for p, x in zip(paths, inputs):
+        if not isinstance(x, (str, os.PathLike)):
+            keys.append(mem_keys[p])
+            continue
         try:
             keys.append(sha256_file(p))
         except OSError as exc:
@@ -153,11 +177,12 @@ def extract(paths: Sequence[str | os.PathLike], backbone, cache_dir=None, *, pro
     have = dict(zip(mine, cache.contains("images", mine))) if mine else {}
     todo_keys = [k for k in mine if not have[k]]
     todo_paths = [first_path[k] for k in todo_keys]
+    todo_items = [memory.get(k, p) for k, p in zip(todo_keys, todo_paths)]
     bad_keys: set[str] = set()
     my_failures: list[ImageFailure] = []
     n_computed = 0
     if todo_keys:
-        loader = torch.utils.data.DataLoader(_Images(todo_paths, backbone.transform, strict), batch_size=batch_size,
+        loader = torch.utils.data.DataLoader(_Images(todo_items, backbone.transform, strict), batch_size=batch_size,
                                              num_workers=num_workers, collate_fn=_collate)
         bar = tqdm(total=len(todo_paths), desc=f"extract {backbone.name}", unit="img",
                    disable=not progress or rank != 0)
