@@ -136,6 +136,49 @@ def _evaluate_question(fm, y, generators, prompts, models, ceiling, n_resamples,
                          n_resamples=n_resamples, seed=seed)
 
 
+def _evaluation_key(X, names, y, generators, prompts, sizes, seed, question) -> str:
+    """Content key of an evaluation: features, labels, folds, settings and the judgenet version."""
+    import hashlib
+
+    from . import __version__
+
+    h = hashlib.sha256()
+    for a in (np.ascontiguousarray(X, dtype=np.float64), np.ascontiguousarray(y, dtype=np.float64)):
+        h.update(a.tobytes())
+    h.update(json.dumps([list(names), list(map(str, generators)), list(map(str, prompts)), question, seed,
+                         __version__, {k: list(v) if isinstance(v, tuple) else v for k, v in sizes.items()}],
+                        default=str).encode())
+    return h.hexdigest()[:24]
+
+
+def _load_evaluation(cache: Path, key: str):
+    """A cached ``(results, ceiling)`` for ``key``, or None (also when the file is unreadable)."""
+    from .evaluation import EvaluationResults
+
+    f = cache / "evaluations" / f"{key}.json"
+    try:
+        d = json.loads(f.read_text())
+        return EvaluationResults.from_dict(d["results"]), d["ceiling"]
+    except (OSError, ValueError, KeyError):
+        return None
+
+
+def _save_evaluation(cache: Path, key: str, res, ceiling) -> None:
+    d = cache / "evaluations"
+    d.mkdir(parents=True, exist_ok=True)
+    tmp = d / f".{key}.{os.getpid()}.tmp"
+    tmp.write_text(json.dumps({"results": res.to_dict(), "ceiling": ceiling}, default=_json_default))
+    os.replace(tmp, d / f"{key}.json")
+
+
+def _json_default(o):
+    if isinstance(o, (np.floating, np.integer)):
+        return o.item()
+    if isinstance(o, np.ndarray):
+        return o.tolist()
+    return str(o)
+
+
 def _summary_row(question: str, res, ceiling: dict | None) -> dict:
     t = res.table()
     best = res.best_model("kendall_tau_b")
@@ -209,9 +252,15 @@ def demo(out: str | os.PathLike | None = None, *, fast: bool = False, seed: int 
         y = agg.reindex(item_ids).to_numpy(dtype=np.float64)
         if np.isnan(y).any():
             raise ConfigError(f"simulated labels miss {int(np.isnan(y).sum())} items for {q!r}")
-        ceiling = rater_ceiling(labels, q, n_resamples=sizes["n_resamples"], seed=seed)
-        res = _evaluate_question(fm, y, generators, prompt_ids, sizes["models"], ceiling,
-                                 sizes["n_resamples"], seed)
+        key = _evaluation_key(fm.X, fm.names, y, generators, prompt_ids, sizes, seed, q)
+        hit = _load_evaluation(cache, key)
+        if hit is None:
+            ceiling = rater_ceiling(labels, q, n_resamples=sizes["n_resamples"], seed=seed)
+            res = _evaluate_question(fm, y, generators, prompt_ids, sizes["models"], ceiling,
+                                     sizes["n_resamples"], seed)
+            _save_evaluation(cache, key, res, ceiling)
+        else:
+            res, ceiling = hit
         results[q] = res
         write_report(res, root / q, title=f"judgenet demo — {q} (SIMULATED world and raters)")
         rows.append(_summary_row(q, res, ceiling))
