@@ -2,6 +2,9 @@
 
 Exit codes: 0 success · 2 a judgenet error (bad input, missing file; one line on stderr, the
 traceback with ``--debug``) · 130 interrupted (caches and studies stay resumable).
+
+Other modules add subcommands with :func:`register_command` (name, help, arguments, a ``run``
+callable returning a JSON-able summary) instead of editing this file.
 """
 from __future__ import annotations
 
@@ -9,6 +12,8 @@ import argparse
 import json
 import os
 import sys
+from dataclasses import dataclass
+from typing import Callable
 
 from . import __version__
 from .errors import JudgenetError
@@ -109,6 +114,45 @@ def _label_opts(p: argparse.ArgumentParser) -> None:
     p.add_argument("--overwrite", action="store_true", help="allow writing into a non-empty --out")
 
 
+@dataclass(frozen=True)
+class Command:
+    """A subcommand added with :func:`register_command`."""
+
+    name: str
+    help: str
+    description: str
+    add_arguments: Callable[[argparse.ArgumentParser], None]
+    run: Callable[[argparse.Namespace], dict | None]
+    common: bool = True
+
+
+_BUILTIN = ("demo", "extract", "train", "evaluate", "score", "tune", "report")
+
+#: Subcommands registered by other modules (built-in ones are defined in :func:`build_parser`).
+COMMANDS: dict[str, Command] = {}
+
+
+def register_command(name: str, *, help: str, description: str = "",
+                     add_arguments: Callable[[argparse.ArgumentParser], None] = lambda p: None,
+                     run: Callable[[argparse.Namespace], dict | None], common: bool = True,
+                     replace: bool = False) -> Command:
+    """Add a ``judgenet <name>`` subcommand without editing this module.
+
+    Args:
+        add_arguments: adds the command's own arguments to its ``argparse`` subparser.
+        run: called with the parsed namespace; returns a JSON-able summary dict (printed with
+            ``--json``) or None. Raise :class:`judgenet.errors.JudgenetError` for user errors: ``main``
+            turns them into one line on stderr and exit code 2.
+        common: also add ``--quiet --json --debug --seed --cache``.
+        replace: allow re-registering ``name`` (otherwise a duplicate is a :class:`ValueError`).
+    """
+    if not replace and (name in COMMANDS or name in _BUILTIN):
+        raise ValueError(f"judgenet subcommand {name!r} is already defined")
+    cmd = Command(name, help, description or help, add_arguments, run, common)
+    COMMANDS[name] = cmd
+    return cmd
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="judgenet", description=DESCRIPTION,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -200,6 +244,12 @@ def build_parser() -> argparse.ArgumentParser:
                        description="Rebuild report.md / report.html and plots from every results.json under RUN_DIR.")
     p.add_argument("run_dir")
     _common(p)
+    for cmd in COMMANDS.values():
+        p = sub.add_parser(cmd.name, help=cmd.help, description=cmd.description,
+                           formatter_class=argparse.RawDescriptionHelpFormatter)
+        cmd.add_arguments(p)
+        if cmd.common:
+            _common(p)
     return parser
 
 
@@ -213,7 +263,7 @@ def _prep_kwargs(a) -> dict:
 def _run(a) -> dict:
     from . import api
 
-    quiet = a.quiet or a.json
+    quiet = getattr(a, "quiet", False) or getattr(a, "json", False)
     if a.command == "demo":
         r = api.demo(a.out, fast=a.fast, seed=a.seed, cache_dir=a.cache_dir, overwrite=a.overwrite, quiet=quiet)
         return {"run_dir": str(r.run_dir), "summary": r.summary.to_dict(orient="records"), "timings": r.timings}
@@ -247,6 +297,8 @@ def _run(a) -> dict:
                 "n_trials": len(study.trials)}
     if a.command == "report":
         return {"reports": [str(p) for p in api.report(a.run_dir, quiet=quiet)]}
+    if a.command in COMMANDS:
+        return COMMANDS[a.command].run(a) or {}
     raise AssertionError(a.command)
 
 
@@ -259,7 +311,7 @@ def main(argv=None) -> int:
     try:
         out = _run(a)
     except JudgenetError as exc:
-        if a.debug:
+        if getattr(a, "debug", False):
             raise
         print(f"judgenet {a.command}: error: {exc}", file=sys.stderr)
         return 2
@@ -267,7 +319,7 @@ def main(argv=None) -> int:
         print(f"judgenet {a.command}: interrupted — finished work is cached; rerun the same command to resume",
               file=sys.stderr)
         return 130
-    if a.json and os.environ.get("RANK", "0") == "0":  # under torchrun every rank returns the same summary
+    if getattr(a, "json", False) and os.environ.get("RANK", "0") == "0":  # under torchrun every rank returns the same summary
         print(json.dumps(out, indent=2, default=str))
     return 0
 
