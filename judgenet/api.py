@@ -308,7 +308,6 @@ def _has_tabulate() -> bool:
 # =============================================================================================
 # user label sets: train / evaluate / tune share one preparation step
 # =============================================================================================
-IMAGE_EXTS = (".png", ".jpg", ".jpeg", ".webp", ".bmp", ".gif", ".tif", ".tiff")
 
 
 def read_prompts(path: str | os.PathLike) -> dict[str, str]:
@@ -329,12 +328,15 @@ def read_prompts(path: str | os.PathLike) -> dict[str, str]:
 
 
 def _list_images(folder: str | os.PathLike) -> list[Path]:
+    """Image files under a folder (see :func:`judgenet.images.list_images`); at least one."""
+    from .images import IMAGE_EXTENSIONS, list_images
+
     d = Path(folder)
     if not d.is_dir():
         raise ConfigError(f"image folder {d} does not exist; give a directory of images")
-    files = sorted(p for p in d.rglob("*") if p.suffix.lower() in IMAGE_EXTS and p.is_file())
+    files = list_images(d)
     if not files:
-        raise ConfigError(f"no images ({', '.join(IMAGE_EXTS)}) found under {d}")
+        raise ConfigError(f"no images ({', '.join(IMAGE_EXTENSIONS)}) found under {d}")
     return files
 
 
