@@ -71,6 +71,22 @@ def _caption_text(df: pd.DataFrame, caps: dict, path: Path) -> pd.Series:
     return text
 
 
+def _read_pairs(root, filename: str, name: str, columns, numeric, drop_own_references: bool):
+    """Shared prelude of the Flickr8k loaders: read ``filename`` and the token file, attach the
+    candidate caption as ``prompt``, flag (and optionally drop) own-reference candidates.
+    Returns ``(path, frame, references, n_own_reference_pairs)``."""
+    r = resolve_root(root, [f"flickr8k/{filename}", "flickr8k/Flickr8k.token.txt"], name)
+    path = r / "flickr8k" / filename
+    df = _read_table(path, columns, numeric)
+    caps, refs = read_flickr8k_tokens(r / "flickr8k/Flickr8k.token.txt")
+    df["prompt"] = _caption_text(df, caps, path)
+    df["own_reference"] = df["caption_id"].str.rsplit("#", n=1).str[0] == df["image"]
+    n_own = int(df["own_reference"].sum())
+    if drop_own_references:
+        df = df[~df["own_reference"]]
+    return path, df, refs, n_own
+
+
 def load_flickr8k_expert(root=None, *, drop_own_references: bool = True, lenient: bool = False) -> LabelSet:
     """Flickr8k-Expert: three expert scores 1–4 per (image, caption), question ``describes``.
 
@@ -80,15 +96,9 @@ def load_flickr8k_expert(root=None, *, drop_own_references: bool = True, lenient
     image's own captions: 5,664 pairs, 16,992 rows; without it 5,822 pairs, 17,466 rows.
     Literature protocol: Kendall tau-c over the 16,992 (candidate, score) rows.
     """
-    r = resolve_root(root, ["flickr8k/ExpertAnnotations.txt", "flickr8k/Flickr8k.token.txt"], "flickr8k-expert")
-    path = r / "flickr8k/ExpertAnnotations.txt"
-    df = _read_table(path, ["image", "caption_id", "expert1", "expert2", "expert3"], ["expert1", "expert2", "expert3"])
-    caps, refs = read_flickr8k_tokens(r / "flickr8k/Flickr8k.token.txt")
-    df["prompt"] = _caption_text(df, caps, path)
-    df["own_reference"] = df["caption_id"].str.rsplit("#", n=1).str[0] == df["image"]
-    n_own = int(df["own_reference"].sum())
-    if drop_own_references:
-        df = df[~df["own_reference"]]
+    path, df, refs, n_own = _read_pairs(root, "ExpertAnnotations.txt", "flickr8k-expert",
+                                        ["image", "caption_id", "expert1", "expert2", "expert3"],
+                                        ["expert1", "expert2", "expert3"], drop_own_references)
     long = df.melt(id_vars=["image", "caption_id", "prompt", "own_reference", "__row__"],
                    value_vars=["expert1", "expert2", "expert3"], var_name="rater_id", value_name="score")
     long = long.sort_values(["__row__", "rater_id"], kind="stable")
@@ -113,15 +123,9 @@ def load_flickr8k_cf(root=None, *, drop_own_references: bool = False, lenient: b
     (:func:`judgenet.labels.item_references` does so); ``drop_own_references=True`` instead
     drops those 721 pairs. Literature protocol: Kendall tau-b.
     """
-    r = resolve_root(root, ["flickr8k/CrowdFlowerAnnotations.txt", "flickr8k/Flickr8k.token.txt"], "flickr8k-cf")
-    path = r / "flickr8k/CrowdFlowerAnnotations.txt"
-    df = _read_table(path, ["image", "caption_id", "score", "n_yes", "n_no"], ["score", "n_yes", "n_no"])
-    caps, refs = read_flickr8k_tokens(r / "flickr8k/Flickr8k.token.txt")
-    df["prompt"] = _caption_text(df, caps, path)
-    df["own_reference"] = df["caption_id"].str.rsplit("#", n=1).str[0] == df["image"]
-    n_own = int(df["own_reference"].sum())
-    if drop_own_references:
-        df = df[~df["own_reference"]]
+    path, df, refs, n_own = _read_pairs(root, "CrowdFlowerAnnotations.txt", "flickr8k-cf",
+                                        ["image", "caption_id", "score", "n_yes", "n_no"],
+                                        ["score", "n_yes", "n_no"], drop_own_references)
     df["n_yes"] = df["n_yes"].astype(np.int64)
     df["n_no"] = df["n_no"].astype(np.int64)
     df["n_votes"] = df["n_yes"] + df["n_no"]
