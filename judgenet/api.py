@@ -545,7 +545,6 @@ def score(generators: Sequence[str | os.PathLike], *, reference, prompts=None, r
     ``per_generator.csv`` and returns ``(per_image, per_generator)`` DataFrames.
     """
     from .features.builder import FeatureReference
-    from .metrics import functional as F
     from .stats import bootstrap_ci
 
     model = meta = None
@@ -573,23 +572,22 @@ def score(generators: Sequence[str | os.PathLike], *, reference, prompts=None, r
     if predictor is not None and (Path(predictor) / "reference").is_dir():
         ref = FeatureReference.load(Path(predictor) / "reference",
                                     fingerprints={_source_name(b.name): b.fingerprint for b in bbs})
-        real_imgs = None
     else:
         ref_files = _list_images(ref_root)
         pf = reference_prompts or _find_prompts_file(ref_root)
         ref_prompts = _prompts_for(ref_files, ref_root, read_prompts(pf)) if (pf and have_prompts) else None
         er = embed([str(f) for f in ref_files], bbs, prompts=ref_prompts, cache_dir=cache_dir, quiet=quiet)
         ref = FeatureReference.fit(er.images, er.texts, fingerprints=er.fingerprints, seed=seed)
-        real_imgs = er.images
     eg = embed([str(f) for f in files], bbs, prompts=gprompts if have_prompts else None, cache_dir=cache_dir,
                quiet=quiet)
-    groups = ["alignment", "realism", "activations"] if (have_prompts and ref.mid_ref is not None) else \
-        ["realism", "activations"]
-    fm = ref.transform(eg.images, eg.texts, groups=groups)
+    groups = ["alignment", "realism", "activations", "set"] if (have_prompts and ref.mid_ref is not None) else \
+        ["realism", "activations", "set"]
+    fm = ref.transform(eg.images, eg.texts, groups=groups, generators=gens, kid_subset_size=kid_subset_size,
+                       seed=seed)
     per_image = pd.DataFrame({"generator": gens, "image": [str(f) for f in files]})
     if have_prompts:
         per_image["prompt"] = gprompts
-    keep = [n for n in fm.names if not n.startswith(("pca.", "act."))]
+    keep = [n for n in fm.names if not n.startswith(("pca.", "act.", "set."))]
     for n in keep:
         per_image[n] = fm.column(n)
     if model is not None:
@@ -611,18 +609,11 @@ def score(generators: Sequence[str | os.PathLike], *, reference, prompts=None, r
             e = bootstrap_ci(np.mean, v, n_resamples=n_resamples, seed=seed)
             row.update({pred_col: e.value, f"{pred_col}_low": e.low, f"{pred_col}_high": e.high})
         if have_prompts and ref.mid_ref is not None:
-            row["mid"] = ref.mid_ref.mid(eg.images[ref.text_source][idx], eg.texts[idx]) if idx.size > 1 else np.nan
+            row["mid"] = fm.column("set.mid")[idx[0]] if "set.mid" in fm.names else np.nan
             row["clip_score"] = float(per_image["clip_score"].to_numpy()[idx].mean())
-        for s, rs in ref.realstats.items():
-            x = eg.images[s][idx]
-            if s in ref.settings["normalize"]:
-                x = x / np.linalg.norm(x, axis=1, keepdims=True)
-            real = rs.real
-            row[f"fid.{s}"] = F.fid(real, x) if idx.size > 1 else np.nan
-            sz = int(min(kid_subset_size, idx.size, real.shape[0]))
-            row[f"kid.{s}"] = F.kid(real, x, subset_size=sz, subsets=50, seed=seed)[0] if sz >= 2 else np.nan
-            if idx.size > rs.k:
-                row[f"precision.{s}"], row[f"recall.{s}"] = F.precision_recall(real, x, k=rs.k)
+        for s in ref.sources:
+            for name in ("fid", "kid", "precision", "recall"):
+                row[f"{name}.{s}"] = fm.column(f"set.{name}.{s}")[idx[0]]
         rows.append(row)
     per_gen = pd.DataFrame(rows)
     sort_col = pred_col or ("mid" if "mid" in per_gen else next(c for c in per_gen.columns if c.startswith("fid.")))

@@ -17,7 +17,8 @@ Feature groups (select by name):
   (GIQA-style), relative to the real images.
 * ``activations`` — Kolchinski/Gordon-style raw activation statistics: ``pca.s.<i>`` projections on
   the real images' principal axes and ``act.s.{norm,mean,std,absmax,skew,kurtosis}`` summaries.
-* ``set`` — per-generator ``set.mid``, ``set.fid.s``, ``set.kid.s`` broadcast to items (leaky).
+* ``set`` — per-generator ``set.mid``, ``set.fid.s``, ``set.kid.s``, ``set.precision.s``,
+  ``set.recall.s`` (Kynkäänniemi et al. 2019) broadcast to items (leaky).
 
 Image sources are named arrays, e.g. ``{"clip": (N, 512), "inception": (N, 2048)}``; the source
 paired with text (``text_source``) is the one MID and CLIPScore use.
@@ -193,6 +194,7 @@ class FeatureReference:
     def transform(self, images: Mapping[str, np.ndarray], texts: np.ndarray | None = None, *,
                   groups: Sequence[str] = DEFAULT_GROUPS, generators: Sequence[str] | None = None,
                   ref_embeddings: Sequence[np.ndarray] | None = None, kid_subsets: int = 50,
+                  kid_subset_size: int = 1000,
                   seed: int = 0) -> FeatureMatrix:
         """Featurize M items.
 
@@ -266,9 +268,12 @@ class FeatureReference:
                 for s in self.sources:
                     real = self.realstats[s].real
                     vals[f"set.fid.{s}"] = F.fid(real, normed[s][idx]) if idx.size > 1 else np.nan
-                    size = int(min(1000, idx.size, real.shape[0]))
+                    size = int(min(kid_subset_size, idx.size, real.shape[0]))
                     vals[f"set.kid.{s}"] = (F.kid(real, normed[s][idx], subsets=kid_subsets, subset_size=size,
                                                   seed=seed)[0] if size >= 2 else np.nan)
+                    k = self.realstats[s].k
+                    vals[f"set.precision.{s}"], vals[f"set.recall.{s}"] = (
+                        F.precision_recall(real, normed[s][idx], k=k) if idx.size > k else (np.nan, np.nan))
                 for k, v in vals.items():
                     set_cols.setdefault(k, np.full(m, np.nan))[idx] = v
             for k, v in set_cols.items():
