@@ -214,7 +214,7 @@ def demo(out: str | os.PathLike | None = None, *, fast: bool = False, seed: int 
     from .evaluation import write_report
     from .features.builder import FeatureReference
     from .labels import rater_ceiling
-    from .predictors import save_predictor
+    from .predictors import make_predictor, save_predictor
     from .world import make_world, simulate_raters
 
     sizes = _DEMO_SIZES[bool(fast)]
@@ -265,11 +265,7 @@ def demo(out: str | os.PathLike | None = None, *, fast: bool = False, seed: int 
         write_report(res, root / q, title=f"judgenet demo — {q} (SIMULATED world and raters)")
         rows.append(_summary_row(q, res, ceiling))
         best = res.best_model("kendall_tau_b")
-        from sklearn.base import clone
-
-        from .predictors import make_predictor
-
-        model = clone(make_predictor(best, random_state=seed)).fit(fm.X, y)
+        model = make_predictor(best, random_state=seed).fit(fm.X, y)
         save_predictor(model, root / f"predictor-{q}", feature_names=fm.names, fingerprints=ref.fingerprints,
                        reference_hash=ref.hash, label_set=labels.name, question=q,
                        cv_results=res.to_dict(), extra={"simulated": True, "model": best})
@@ -489,8 +485,9 @@ def train(labels, *, images=None, reference=None, out=None, model: str = "auto",
                              n_resamples, seed)
     best = res.best_model("kendall_tau_b") if model == "auto" else model
     _fit_and_save(prep, best, {}, out_dir, seed=seed, cv_results=res.to_dict())
-    write_report_ = __import__("judgenet.evaluation", fromlist=["write_report"]).write_report
-    write_report_(res, out_dir / "report", title=f"judgenet train — {prep.labels.name} / {prep.question}")
+    from .evaluation import write_report
+
+    write_report(res, out_dir / "report", title=f"judgenet train — {prep.labels.name} / {prep.question}")
     _log(f"{res.table().to_string(index=False)}\n\npredictor ({best}) saved to {out_dir}", quiet)
     return out_dir
 
