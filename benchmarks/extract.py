@@ -63,7 +63,7 @@ def main(argv=None) -> dict:
     ap.add_argument("--n", type=int, default=300)
     ap.add_argument("--backbone", default="tiny")
     ap.add_argument("--batch-size", type=int, default=64)
-    ap.add_argument("--workers", type=int, default=0)
+    ap.add_argument("--workers", type=int, default=None, help="DataLoader workers (default: extract's automatic choice)")
     ap.add_argument("--threads", type=int, default=2, help="torch intra-op threads (the issue's target: 2 cores)")
     args = ap.parse_args(argv)
     torch.set_num_threads(args.threads)

@@ -91,7 +91,7 @@ class Embedded:
 
 
 def embed(paths: Sequence[str], backbones: Sequence, *, prompts: Sequence[str] | None = None, cache_dir=None,
-          batch_size: int = 64, num_workers: int = 0, strict: bool = False, quiet: bool = False) -> Embedded:
+          batch_size: int = 64, num_workers: int | None = None, strict: bool = False, quiet: bool = False) -> Embedded:
     """Embed images with every backbone (and prompts with the first one that has a text tower),
     through the feature cache. Returns float64 arrays; the main output of each backbone is used."""
     from .features import extract as _extract
@@ -683,7 +683,7 @@ def _study_plots(study, out_dir: Path) -> None:
 
 def extract(images: Sequence[str | os.PathLike], *, backbones: Sequence[str] = ("tiny",), prompts=None, cache_dir=None,
             weights_dir=None, clip_checkpoint=None, inception_weights=None, quick_gelu=None, batch_size: int = 64,
-            num_workers: int = 0, strict: bool = False, quiet: bool = False) -> dict:
+            num_workers: int | None = None, strict: bool = False, quiet: bool = False) -> dict:
     """Embed image files/folders (and their prompts, from an ``image,prompt`` file) into the cache.
     Returns a summary dict: counts computed vs cached, failures, cache location."""
     files: list[Path] = []

@@ -177,11 +177,12 @@ def build_parser() -> argparse.ArgumentParser:
                    help="CSV/TSV/JSONL with columns image,prompt (image relative to its folder argument, or its "
                         "file name): also embed each image's prompt with every backbone that has a text tower")
     p.add_argument("--batch-size", type=int, default=64, metavar="N",
-                   help="images per forward pass and per cache shard (default 64); a killed run loses at most "
-                        "the batch in flight")
-    p.add_argument("--workers", type=int, default=0, metavar="K",
-                   help="DataLoader worker processes decoding images while the model runs (default 0: decode "
-                        "in the main process)")
+                   help="images per cache shard and per forward pass on a GPU (default 64; on CPU the forward runs "
+                        "16 at a time); a killed run loses at most the shard in progress, Ctrl-C loses nothing")
+    p.add_argument("--workers", type=int, default=None, metavar="K",
+                   help="DataLoader worker processes decoding images while the model runs; 0 decodes in the main "
+                        "thread (default: on CPU one decoding thread per 4 cores, at least 1, beside a forward "
+                        "pass on the other cores; on a GPU min(CPUs - 1, 8) processes)")
     p.add_argument("--strict", action="store_true",
                    help="abort (exit 2) on the first unreadable image instead of listing it and going on")
     _backbone_opts(p)
@@ -293,8 +294,10 @@ def _run(a) -> dict:
         study, art = api.tune(a.labels, out=a.out, trials=a.trials, study_name=a.study_name, storage=a.storage,
                               n_jobs=a.n_jobs, timeout=a.timeout, measure=a.measure, quiet=quiet,
                               **_prep_kwargs(a))
+        states = [t.state.name for t in study.get_trials(deepcopy=False)]
         return {"best_value": study.best_value, "best_trial": study.best_trial.number, "predictor": str(art),
-                "n_trials": len(study.trials)}
+                "n_trials": states.count("COMPLETE") + states.count("PRUNED"), "n_pruned": states.count("PRUNED"),
+                "n_failed": states.count("FAIL")}
     if a.command == "report":
         return {"reports": [str(p) for p in api.report(a.run_dir, quiet=quiet)]}
     if a.command in COMMANDS:

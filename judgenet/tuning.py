@@ -19,6 +19,8 @@ machines share one study — Optuna's own distributed mode. Inspect a study with
 """
 from __future__ import annotations
 
+import logging
+
 from dataclasses import dataclass
 from typing import Callable, Mapping, Sequence
 
@@ -219,9 +221,30 @@ def tune(objective: Objective, *, n_trials: int | None = 20, study_name: str = "
         if done >= n_trials:
             return study
         callbacks.append(optuna.study.MaxTrialsCallback(n_trials, states=finished))
-    study.optimize(objective, n_trials=n_trials, n_jobs=n_jobs, timeout=timeout, callbacks=callbacks,
-                   show_progress_bar=progress, gc_after_trial=False)
+    trial_log = logging.getLogger("optuna.study._optimize")
+    quiet_interrupt = _InterruptWithoutTraceback()
+    verbosity = optuna.logging.get_verbosity()
+    trial_log.addFilter(quiet_interrupt)
+    if not progress:
+        optuna.logging.set_verbosity(optuna.logging.WARNING)
+    try:
+        study.optimize(objective, n_trials=n_trials, n_jobs=n_jobs, timeout=timeout, callbacks=callbacks,
+                       show_progress_bar=progress, gc_after_trial=False)
+    finally:
+        trial_log.removeFilter(quiet_interrupt)
+        optuna.logging.set_verbosity(verbosity)
     return study
+
+
+class _InterruptWithoutTraceback(logging.Filter):
+    """Optuna logs a trial stopped by Ctrl-C as failed, with a traceback; say what happened instead."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if record.exc_info and isinstance(record.exc_info[1], KeyboardInterrupt):
+            record.msg, record.args = ("a trial was interrupted (Ctrl-C) and recorded as failed; rerun the same "
+                                       "command to continue the study to its total"), ()
+            record.exc_info = record.exc_text = None
+        return True
 
 
 def best_config(study) -> dict:
