@@ -1,11 +1,13 @@
 """Rater agreement: hand-computed small cases, brute force, and the `krippendorff` package (verified first)."""
 import itertools
+import warnings
 
 import numpy as np
 import pandas as pd
 import pytest
 from scipy import stats as st
 
+from judgenet import stats
 from judgenet.errors import LabelError
 from judgenet.labels import (CEILING_STATS, LabelSet, krippendorff_alpha, leave_one_rater_out, pairwise_agreement,
                              pairwise_agreement_counts, rater_ceiling, rating_matrix, spearman_brown, split_half)
@@ -236,3 +238,72 @@ def test_labelset_form_returns_estimates_matching_matrix_form():
         krippendorff_alpha(ls, "realism", level="nominal")
     with pytest.raises(LabelError, match="no judgments for question 'alignment'"):
         pairwise_agreement(ls, "alignment")
+
+
+def _ratings(seed, n_items=60, n_raters=5, missing=0.3):
+    rng = np.random.default_rng(seed)
+    truth = rng.normal(size=n_items)
+    R = np.clip(np.round(3 + truth[:, None] + rng.normal(0, 1.0, (n_items, n_raters))), 1, 5)
+    R[rng.random(R.shape) < missing] = np.nan
+    return R
+
+
+@pytest.mark.parametrize("seed", range(3))
+def test_vectorized_ceiling_equals_the_loop_over_resampled_matrices(seed):
+    from judgenet.labels import agreement as ag
+    from judgenet.stats import _group_index, _resample_indices, resample_weights
+
+    R = _ratings(seed)
+    B = 150
+    W = resample_weights(R.shape[0], None, B, seed)
+    fast = ag._ceiling_resamples(R, W, seed)
+    blocks, rng = _group_index(R.shape[0], None), np.random.default_rng(seed)
+    ref = {k: [] for k in fast}
+    # split-half: splits drawn once on R (as for the point value), resamples reuse their items' splits
+    m = (~np.isnan(R)).sum(1)
+    Rk, mk = R[m >= 2], m[m >= 2]
+    keep_pos = np.cumsum(m >= 2) - 1
+    srng = np.random.default_rng(seed)
+    halves = []
+    for _ in range(10):
+        keys = srng.random(Rk.shape)
+        keys[np.isnan(Rk)] = np.inf
+        v = np.take_along_axis(Rk, np.argsort(keys, axis=1), axis=1)
+        pos = np.arange(Rk.shape[1])[None, :]
+        first, second = pos < (mk // 2)[:, None], (pos >= (mk // 2)[:, None]) & (pos < mk[:, None])
+        v0 = np.nan_to_num(v)
+        halves.append(((v0 * first).sum(1) / first.sum(1), (v0 * second).sum(1) / second.sum(1)))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        for _ in range(B):
+            idx = _resample_indices(blocks, rng)
+            M = R[idx]
+            ref["pairwise_agreement"].append(ag._pairwise_agreement(M))
+            loo = ag._leave_one_rater_out(M)
+            for k in ("kendall_tau_b", "kendall_tau_c", "spearman"):
+                ref[f"loo_{k}"].append(loo[k])
+            ref["alpha_interval"].append(ag._krippendorff_alpha(M, "interval"))
+            ref["alpha_ordinal"].append(ag._krippendorff_alpha(M, "ordinal"))
+            rows = keep_pos[idx[m[idx] >= 2]]
+            rs = [stats.spearman(h1[rows], h2[rows]) for h1, h2 in halves
+                  if np.ptp(h1[rows]) > 0 and np.ptp(h2[rows]) > 0]
+            ref["split_half_spearman_brown"].append(ag.spearman_brown(np.mean(rs)) if rs else np.nan)
+    for k, v in ref.items():
+        np.testing.assert_allclose(fast[k], v, rtol=1e-10, atol=1e-12, err_msg=k)
+    # the point value of the vectorized split-half is the matrix function's
+    np.testing.assert_allclose(ag._boot_split_half(R, np.ones((1, R.shape[0])), seed)[0], ag._split_half(R, seed),
+                               rtol=1e-12)
+
+
+def test_rater_ceiling_vectorized_and_loop_paths_agree(monkeypatch):
+    from judgenet.labels import agreement as ag
+
+    R = _ratings(7, n_items=40, n_raters=4, missing=0.0)
+    fast = ag.rater_ceiling(R, "q", n_resamples=100, seed=1)
+    monkeypatch.setattr(ag, "VECTORIZE_MAX_N", 10)  # 40 items > 10: the loop path
+    slow = ag.rater_ceiling(R, "q", n_resamples=100, seed=1)
+    for k in ag.CEILING_STATS:
+        assert fast[k] == pytest.approx(slow[k], rel=1e-12)
+        if k != "split_half_spearman_brown":  # the loop redraws the splits in every resample
+            assert (fast[f"{k}_low"], fast[f"{k}_high"]) == pytest.approx((slow[f"{k}_low"], slow[f"{k}_high"]),
+                                                                         rel=1e-10)

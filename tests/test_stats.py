@@ -102,3 +102,91 @@ def test_fast_measures_equal_scipy(seed):
         assert stats.pearson(h, p) == pytest.approx(st.pearsonr(h, p).statistic, rel=1e-12)
     if n <= 60:
         assert stats.pairwise_accuracy(h, p) == pytest.approx(brute_pairwise_accuracy(h, p), abs=1e-12)
+
+
+def _loop_estimates(x, y, systems, groups, n, seed):
+    """The reference: resample index arrays one at a time and call the plain measures."""
+    out = {m: stats.bootstrap_ci(stats.MEASURES[m], x, y, groups=groups, n_resamples=n, seed=seed)
+           for m in stats.MEASURES}
+    out["system_kendall_tau_b"] = stats.bootstrap_ci(lambda h, p, s: stats.system_level(h, p, s), x, y, systems,
+                                                     groups=groups, n_resamples=n, seed=seed)
+    return out
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_vectorized_bootstrap_equals_the_loop_over_resampled_arrays(seed):
+    rng = np.random.default_rng(seed)
+    n = int(rng.integers(30, 250))
+    x = rng.integers(0, 5, n).astype(float)  # Likert-like human scores: many ties
+    y = np.round(x + rng.normal(0, 2, n), int(rng.integers(0, 2)))  # predictions with ties too
+    groups = rng.integers(0, n // 3, n) if seed % 2 == 0 else None  # prompt clusters / single items
+    systems = rng.integers(0, 6, n)
+    with np.errstate(all="ignore"), __import__("warnings").catch_warnings():
+        __import__("warnings").simplefilter("ignore")
+        ref = _loop_estimates(x, y, systems, groups, 200, seed)
+    fast = stats.bootstrap_measures(x, y, list(ref), systems=systems, groups=groups, n_resamples=200, seed=seed)
+    for m, e in ref.items():
+        for field in ("value", "low", "high"):
+            assert getattr(fast[m], field) == pytest.approx(getattr(e, field), rel=1e-12, abs=1e-12), (m, field)
+    for m in stats.MEASURES:  # the string form of bootstrap_ci and of paired_bootstrap take the same path
+        assert stats.bootstrap_ci(m, x, y, groups=groups, n_resamples=200, seed=seed).low == fast[m].low
+        z = y[::-1].copy()
+        a = stats.paired_bootstrap(m, x, y, z, groups=groups, n_resamples=200, seed=seed)
+        b = stats.paired_bootstrap(stats.MEASURES[m], x, y, z, groups=groups, n_resamples=200, seed=seed)
+        assert a["difference"].low == pytest.approx(b["difference"].low, abs=1e-12)
+        assert a["difference"].high == pytest.approx(b["difference"].high, abs=1e-12)
+        assert a["p_not_better"] == b["p_not_better"]
+
+
+def test_vectorized_bootstrap_undefined_values_and_large_n_fallback(monkeypatch):
+    x = np.arange(20.0)
+    const = np.ones(20)
+    r = stats.bootstrap_measures(x, const, ["kendall_tau_b", "spearman", "pearson", "pairwise_accuracy"],
+                                 n_resamples=50)
+    assert all(np.isnan(e.value) and np.isnan(e.low) for k, e in r.items() if k != "pairwise_accuracy")
+    assert r["pairwise_accuracy"].value == 0.5 == r["pairwise_accuracy"].low  # every predicted pair ties
+    with pytest.raises(ValueError, match="unknown measure"):
+        stats.bootstrap_measures(x, x, ["kendal"])
+    with pytest.raises(ValueError, match="systems="):
+        stats.bootstrap_measures(x, x, ["system_kendall_tau_b"])
+    rng = np.random.default_rng(0)
+    y = x + rng.normal(0, 3, 20)
+    fast = stats.bootstrap_measures(x, y, ["spearman", "system_pearson"], systems=x // 5, n_resamples=80)
+    monkeypatch.setattr(stats, "VECTORIZE_MAX_N", 10)  # 20 > 10: the loop path
+    slow = stats.bootstrap_measures(x, y, ["spearman", "system_pearson"], systems=x // 5, n_resamples=80)
+    for m in fast:
+        assert (fast[m].low, fast[m].high) == pytest.approx((slow[m].low, slow[m].high), abs=1e-12)
+
+
+def test_resample_weights_are_the_resamples_of_the_loop():
+    rng = np.random.default_rng(5)
+    groups = rng.integers(0, 7, 40)
+    W = stats.resample_weights(40, groups, n_resamples=30, seed=9)
+    blocks = stats._group_index(40, groups)
+    r = np.random.default_rng(9)
+    for row in W:
+        idx = stats._resample_indices(blocks, r)
+        np.testing.assert_array_equal(row, np.bincount(idx, minlength=40))
+
+
+@pytest.mark.parametrize("kind", ["likert_likert", "likert_continuous", "continuous_continuous"])
+def test_weighted_kendall_counts_equal_counts_of_the_repeated_data(kind):
+    # likert_* take the contingency-table path; continuous_continuous the blocked sign-matrix path
+    # (n = 1,500 > one block of 1,024 rows)
+    rng = np.random.default_rng(len(kind))
+    n = 1500 if kind == "continuous_continuous" else 200
+    x = rng.normal(size=n) if kind == "continuous_continuous" else rng.integers(1, 6, n).astype(float)
+    y = x + rng.normal(size=n)
+    if kind == "likert_likert":
+        y = np.clip(np.round(y), 1, 5)
+    elif kind == "continuous_continuous":
+        y[:10] = y[10:20]  # some ties anyway
+    W = rng.poisson(1.0, (6, n)).astype(float)
+    W[5] = 0
+    W[5, :3] = [2, 0, 1]  # a resample with 3 observations of 2 items
+    got = stats.weighted_kendall_counts(x, y, W)
+    for r in range(W.shape[0]):
+        idx = np.repeat(np.arange(n), W[r].astype(int))
+        want = stats.kendall_counts(x[idx], y[idx])
+        for key in ("n", "n0", "tx", "ty", "txy", "c_minus_d", "kx", "ky"):
+            assert got[key][r] == want[key], (kind, r, key)

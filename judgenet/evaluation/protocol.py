@@ -51,7 +51,7 @@ import pandas as pd
 from sklearn.base import clone
 
 from ..errors import ConfigError
-from ..stats import MEASURES, Estimate, bootstrap_ci, paired_bootstrap, system_level
+from ..stats import MEASURES, Estimate, bootstrap_ci, bootstrap_measures, paired_bootstrap
 
 __all__ = ["evaluate", "EvaluationResults", "logo_folds", "inner_splits", "resolve_baselines", "DEFAULT_MEASURES",
            "COMPARE_MEASURES", "DEFAULT_BASELINES", "CEILING_KEYS", "FLOOR", "SYSTEM_MEASURE"]
@@ -115,10 +115,6 @@ def _quiet(fn: Callable) -> Callable:
             return fn(*a)
 
     return wrapped
-
-
-def _system(h, p, g):
-    return system_level(h, p, g, "kendall_tau_b")
 
 
 def resolve_baselines(baselines, feature_names: Sequence[str],
@@ -518,10 +514,8 @@ def evaluate(X, y, generators=None, feature_names: Sequence[str] = None, models=
     metrics = {}
     for p in predictors:
         s = preds[p].to_numpy()
-        metrics[p] = {m: bootstrap_ci(_quiet(MEASURES[m]), y, s, groups=unit, n_resamples=n_resamples, seed=seed)
-                      for m in measures}
-        metrics[p][SYSTEM_MEASURE] = bootstrap_ci(_quiet(_system), y, s, gens, groups=unit,
-                                                  n_resamples=n_resamples, seed=seed)
+        metrics[p] = bootstrap_measures(y, s, list(measures) + [SYSTEM_MEASURE], systems=gens, groups=unit,
+                                        n_resamples=n_resamples, seed=seed)
     per_gen = []
     n_pg = int(min(n_resamples, per_generator_resamples))
     if per_generator_ci is True:
@@ -537,8 +531,8 @@ def evaluate(X, y, generators=None, feature_names: Sequence[str] = None, models=
                    "predicted_mean": float(s[idx].mean())}
             if idx.size > 1:
                 if p in ci_for:
-                    e = bootstrap_ci(_quiet(MEASURES["kendall_tau_b"]), y[idx], s[idx],
-                                     groups=None if unit is None else unit[idx], n_resamples=n_pg, seed=seed)
+                    e = bootstrap_ci("kendall_tau_b", y[idx], s[idx], groups=None if unit is None else unit[idx],
+                                     n_resamples=n_pg, seed=seed)
                     row.update(kendall_tau_b=e.value, kendall_tau_b_low=e.low, kendall_tau_b_high=e.high)
                 else:
                     row["kendall_tau_b"] = _quiet(MEASURES["kendall_tau_b"])(y[idx], s[idx])

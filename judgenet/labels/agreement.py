@@ -32,13 +32,21 @@ returns just the point value, as a float.
 :func:`rater_ceiling` returns all of them with percentile bootstrap CIs over items (whole rows
 of ``R`` are resampled, so the raters stay fixed), as the flat dict that evaluation reports next
 to predictor results.
+
+The bootstrap is vectorized for up to :data:`judgenet.stats.VECTORIZE_MAX_N` items: every resample
+is a vector of item counts and each statistic is computed for all resamples at once from weighted
+pair counts — the same values as applying the matrix function to each resampled matrix (tested),
+~30× faster. One deliberate difference: for split-half the random splits are drawn once, on ``R``
+(exactly as for the point value), and reused by every resample, so the interval reflects item
+sampling only; above the size limit the loop redraws the splits in each resample.
 """
 from __future__ import annotations
 
 import numpy as np
 
 from ..errors import LabelError
-from ..stats import Estimate, bootstrap_ci, kendall_counts, kendall_tau_b, kendall_tau_c, pearson, spearman
+from ..stats import (VECTORIZE_MAX_N, Estimate, _percentile, bootstrap_ci, kendall_counts, kendall_tau_b, kendall_tau_c,
+                     pearson, resample_weights, spearman, weighted_corr, weighted_kendall_counts)
 
 __all__ = ["rating_matrix", "pairwise_agreement", "pairwise_agreement_counts", "leave_one_rater_out", "split_half",
            "spearman_brown", "krippendorff_alpha", "rater_ceiling"]
@@ -198,6 +206,132 @@ def _krippendorff_alpha(R, level: str = "interval") -> float:
     return float(1.0 - d_o / d_e) if d_e > 0 else float("nan")
 
 
+# ---------------------------------------------------------------- the same statistics on many resamples at once
+# Row r of W (B, items) says how often each item is in resample r; every statistic below equals the
+# matrix function above applied to R[resampled rows] (tested), computed for all resamples together
+# from weighted pair counts (judgenet.stats.weighted_kendall_counts).
+
+
+def _boot_pairwise_agreement(R, W) -> np.ndarray:
+    ok = ~np.isnan(R)
+    agree = np.zeros(W.shape[0])
+    total = np.zeros(W.shape[0])
+    for a in range(R.shape[1]):
+        for b in range(a + 1, R.shape[1]):
+            both = ok[:, a] & ok[:, b]
+            if both.sum() < 2:
+                continue
+            k = weighted_kendall_counts(R[both, a], R[both, b], W[:, both])
+            untied = k["n0"] - k["tx"] - k["ty"] + k["txy"]
+            agree += 0.5 * (untied + k["c_minus_d"])
+            total += untied
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.where(total > 0, agree / total, np.nan)
+
+
+def _boot_leave_one_rater_out(R, W, min_items: int = 3) -> dict[str, np.ndarray]:
+    ok = ~np.isnan(R)
+    total = np.where(ok, R, 0.0).sum(axis=1)
+    count = ok.sum(axis=1)
+    acc = {k: np.zeros(W.shape[0]) for k in ("kendall_tau_b", "kendall_tau_c", "spearman")}
+    used = np.zeros(W.shape[0])
+    for r in range(R.shape[1]):
+        sel = ok[:, r] & (count > 1)
+        if sel.sum() < 2:
+            continue
+        own = R[sel, r]
+        rest = (total[sel] - own) / (count[sel] - 1)
+        Ws = W[:, sel]
+        k = weighted_kendall_counts(own, rest, Ws)
+        valid = (k["n"] >= min_items) & (k["kx"] >= 2) & (k["ky"] >= 2)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            tau_b = k["c_minus_d"] / (np.sqrt(k["n0"] - k["tx"]) * np.sqrt(k["n0"] - k["ty"]))
+            m = np.minimum(k["kx"], k["ky"])
+            tau_c = 2.0 * m * k["c_minus_d"] / (k["n"] ** 2 * (m - 1.0))
+        rho = weighted_corr(own, rest, Ws, ranks=True)
+        for key, v in (("kendall_tau_b", tau_b), ("kendall_tau_c", tau_c), ("spearman", rho)):
+            acc[key] += np.where(valid, v, 0.0)
+        used += valid
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return {k: np.where(used > 0, v / used, np.nan) for k, v in acc.items()}
+
+
+def _boot_split_half(R, W, seed: int = 0, *, n_splits: int = 10, method: str = "spearman") -> np.ndarray:
+    """The splits are drawn once, on ``R`` (exactly as :func:`_split_half` draws them for the point
+    value), and each resample reuses its items' splits; only the items are resampled."""
+    m = (~np.isnan(R)).sum(axis=1)
+    keep = m >= 2
+    R, m, W = R[keep], m[keep], W[:, keep]
+    rs_sum = np.zeros(W.shape[0])
+    rs_n = np.zeros(W.shape[0])
+    if R.shape[0] == 0:
+        return np.full(W.shape[0], np.nan)
+    rng = np.random.default_rng(seed)
+    half = (m // 2)[:, None]
+    pos = np.arange(R.shape[1])[None, :]
+    for _ in range(max(1, int(n_splits))):
+        keys = rng.random(R.shape)
+        keys[np.isnan(R)] = np.inf
+        v = np.take_along_axis(R, np.argsort(keys, axis=1), axis=1)
+        first, second = pos < half, (pos >= half) & (pos < m[:, None])
+        v0 = np.where(np.isnan(v), 0.0, v)
+        h1 = (v0 * first).sum(1) / first.sum(1)
+        h2 = (v0 * second).sum(1) / second.sum(1)
+        r = weighted_corr(h1, h2, W, ranks=method == "spearman")  # NaN where a half-mean is constant
+        rs_sum += np.where(np.isnan(r), 0.0, r)
+        rs_n += ~np.isnan(r)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        r = np.where((rs_n > 0) & (W.sum(axis=1) >= 3), rs_sum / rs_n, np.nan)
+        return np.where(1.0 + r != 0, 2.0 * r / (1.0 + r), np.nan)
+
+
+def _boot_krippendorff_alpha(R, W, level: str = "interval") -> np.ndarray:
+    ok = ~np.isnan(R)
+    keep = ok.sum(1) >= 2
+    R, ok, W = R[keep], ok[keep], W[:, keep]
+    if R.shape[0] == 0:
+        return np.full(W.shape[0], np.nan)
+    values = np.unique(R[ok])
+    V = values.size
+    idx = np.searchsorted(values, np.where(ok, R, values[0]))
+    C = np.zeros((R.shape[0], V))
+    rows = np.broadcast_to(np.arange(R.shape[0])[:, None], R.shape)
+    np.add.at(C, (rows[ok], idx[ok]), 1.0)
+    w = 1.0 / (C.sum(1) - 1.0)
+    per_item = (C * w[:, None])[:, :, None] * C[:, None, :]  # each item's coincidences (items, V, V)
+    per_item[:, np.arange(V), np.arange(V)] -= C * w[:, None]
+    o = (W @ per_item.reshape(R.shape[0], V * V)).reshape(-1, V, V)
+    n_c = o.sum(axis=2)
+    n = n_c.sum(axis=1)
+    if level == "interval":
+        delta = np.broadcast_to((values[:, None] - values[None, :]) ** 2, o.shape)
+    else:
+        cum = np.concatenate([np.zeros((W.shape[0], 1)), np.cumsum(n_c, axis=1)], axis=1)
+        lo = np.minimum.outer(np.arange(V), np.arange(V))
+        hi = np.maximum.outer(np.arange(V), np.arange(V))
+        delta = (cum[:, hi + 1] - cum[:, lo] - (n_c[:, :, None] + n_c[:, None, :]) / 2.0) ** 2
+    with np.errstate(invalid="ignore", divide="ignore"):
+        d_o = (o * delta).sum(axis=(1, 2)) / n
+        d_e = (n_c[:, :, None] * n_c[:, None, :] * delta).sum(axis=(1, 2)) / (n * (n - 1.0))
+        return np.where(d_e > 0, 1.0 - d_o / d_e, np.nan)
+
+
+def _ceiling_resamples(R, W, seed: int, stats=None, *, min_items: int = 3) -> dict[str, np.ndarray]:
+    """Each of :data:`CEILING_STATS` (or the named subset) on every resample → {name: (B,)}."""
+    stats = set(CEILING_STATS if stats is None else stats)
+    out: dict[str, np.ndarray] = {}
+    if "pairwise_agreement" in stats:
+        out["pairwise_agreement"] = _boot_pairwise_agreement(R, W)
+    if stats & {"loo_kendall_tau_b", "loo_kendall_tau_c", "loo_spearman"}:
+        out.update({f"loo_{k}": v for k, v in _boot_leave_one_rater_out(R, W, min_items).items()})
+    if "split_half_spearman_brown" in stats:
+        out["split_half_spearman_brown"] = _boot_split_half(R, W, seed)
+    for level in ("interval", "ordinal"):
+        if f"alpha_{level}" in stats:
+            out[f"alpha_{level}"] = _boot_krippendorff_alpha(R, W, level)
+    return {k: v for k, v in out.items() if k in stats}
+
+
 # ---------------------------------------------------------------- public API: (labels, question) -> Estimate
 
 
@@ -213,9 +347,15 @@ def _matrix(labels, question) -> np.ndarray:
     return rating_matrix(labels, question)
 
 
-def _estimate(fn, R, n_resamples, seed, confidence) -> Estimate:
-    return bootstrap_ci(lambda i: fn(R[i]), np.arange(R.shape[0]), n_resamples=n_resamples, confidence=confidence,
-                        seed=seed)
+def _estimate(fn, R, n_resamples, seed, confidence, boot=None) -> Estimate:
+    """``fn(R)`` with a percentile CI over resampled items: vectorized through ``boot(R, W)`` (the
+    statistic on every row of resample weights W) when given and R has at most VECTORIZE_MAX_N
+    items, else a loop over resampled matrices; both see the same resamples."""
+    if boot is None or R.shape[0] > VECTORIZE_MAX_N:
+        return bootstrap_ci(lambda i: fn(R[i]), np.arange(R.shape[0]), n_resamples=n_resamples,
+                            confidence=confidence, seed=seed)
+    values = boot(R, resample_weights(R.shape[0], None, n_resamples, seed))
+    return Estimate(float(fn(R)), *_percentile(values, confidence), n_resamples, confidence)
 
 
 def _is_matrix(labels) -> bool:
@@ -239,7 +379,8 @@ def pairwise_agreement(labels, question: str | None = None, *, n_resamples: int 
     """
     if _is_matrix(labels):
         return _pairwise_agreement(labels)
-    return _estimate(_pairwise_agreement, _matrix(labels, question), n_resamples, seed, confidence)
+    return _estimate(_pairwise_agreement, _matrix(labels, question), n_resamples, seed, confidence,
+                     boot=_boot_pairwise_agreement)
 
 
 def leave_one_rater_out(labels, question: str | None = None, *, n_resamples: int = 1000, seed: int = 0,
@@ -257,7 +398,7 @@ def leave_one_rater_out(labels, question: str | None = None, *, n_resamples: int
     out: dict = {}
     for key in ("kendall_tau_b", "kendall_tau_c", "spearman"):
         out[key] = _estimate(lambda M, k=key: _leave_one_rater_out(M, min_items=min_items)[k], R, n_resamples, seed,
-                             confidence)
+                             confidence, boot=lambda M, W, k=key: _boot_leave_one_rater_out(M, W, min_items)[k])
     out["n_raters_used"] = point["n_raters_used"]
     return out
 
@@ -275,7 +416,8 @@ def split_half(labels, question: str | None = None, seed: int = 0, *, n_splits: 
             seed = int(question)  # split_half(R, seed) positional form
         return _split_half(labels, seed, n_splits=n_splits, method=method)
     return _estimate(lambda M: _split_half(M, seed, n_splits=n_splits, method=method), _matrix(labels, question),
-                     n_resamples, seed, confidence)
+                     n_resamples, seed, confidence,
+                     boot=lambda M, W: _boot_split_half(M, W, seed, n_splits=n_splits, method=method))
 
 
 def krippendorff_alpha(labels, question: str | None = None, level: str = "interval", *, n_resamples: int = 1000,
@@ -292,7 +434,7 @@ def krippendorff_alpha(labels, question: str | None = None, level: str = "interv
     if level not in ("interval", "ordinal"):
         raise LabelError(f"level must be 'interval' or 'ordinal', got {level!r}")
     return _estimate(lambda M: _krippendorff_alpha(M, level), _matrix(labels, question), n_resamples, seed,
-                     confidence)
+                     confidence, boot=lambda M, W: _boot_krippendorff_alpha(M, W, level))
 
 
 CEILING_STATS = ("pairwise_agreement", "loo_kendall_tau_b", "loo_kendall_tau_c", "loo_spearman",
@@ -338,8 +480,13 @@ def rater_ceiling(labels, question: str, n_resamples: int = 1000, seed: int = 0,
     out = {"question": question, "n_items": int(R.shape[0]), "n_raters": int(R.shape[1]),
            "mean_raters_per_item": float(cnt.mean()), "n_judgments": int(cnt.sum())}
     idx = np.arange(R.shape[0])
+    boots = (_ceiling_resamples(R, resample_weights(R.shape[0], None, n_resamples, seed), seed)
+             if R.shape[0] <= VECTORIZE_MAX_N else None)
     for name, fn in stats.items():
-        e = bootstrap_ci(fn, idx, n_resamples=n_resamples, confidence=confidence, seed=seed)
+        if boots is None:
+            e = bootstrap_ci(fn, idx, n_resamples=n_resamples, confidence=confidence, seed=seed)
+        else:
+            e = Estimate(float(fn(idx)), *_percentile(boots[name], confidence), n_resamples, confidence)
         out[name], out[f"{name}_low"], out[f"{name}_high"] = e.value, e.low, e.high
     out["n_resamples"] = int(n_resamples)
     out["confidence"] = float(confidence)
