@@ -36,7 +36,7 @@ to predictor results.
 The bootstrap is vectorized for up to :data:`judgenet.stats.VECTORIZE_MAX_N` items: every resample
 is a vector of item counts and each statistic is computed for all resamples at once from weighted
 pair counts — the same values as applying the matrix function to each resampled matrix (tested),
-~30× faster. One deliberate difference: for split-half the random splits are drawn once, on ``R``
+36× faster for 975 items × 5 raters (``benchmarks/bootstrap.py``). One deliberate difference: for split-half the random splits are drawn once, on ``R``
 (exactly as for the point value), and reused by every resample, so the interval reflects item
 sampling only; above the size limit the loop redraws the splits in each resample.
 """
