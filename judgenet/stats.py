@@ -134,6 +134,8 @@ def spearman(x, y) -> float:
 def pearson(x, y) -> float:
     """Pearson product-moment correlation (NaN if either input is constant)."""
     x, y = _pair(x, y)
+    if np.ptp(x) == 0 or np.ptp(y) == 0:  # exact: a centred constant such as 0.1 need not be exactly 0
+        return float("nan")
     xc, yc = x - x.mean(), y - y.mean()
     den = np.sqrt((xc @ xc) * (yc @ yc))
     return float(np.clip((xc @ yc) / den, -1.0, 1.0)) if den > 0 else float("nan")
@@ -295,15 +297,18 @@ def weighted_corr(a, b, W: np.ndarray, ranks: bool = False) -> np.ndarray:
     W = np.asarray(W, dtype=np.float64)
     N = W.sum(axis=1)
     a, b = np.asarray(a, dtype=np.float64), np.asarray(b, dtype=np.float64)
+    (Ta, ia), (Tb, ib) = _value_sums(a, W), _value_sums(b, W)
+    # exact constancy test (a centred constant such as 0.1 need not be exactly 0 in floating point)
+    varies = ((Ta > 0).sum(axis=1) >= 2) & ((Tb > 0).sum(axis=1) >= 2)
     if ranks:  # rank of value g = (weight below g) + (T_g + 1) / 2
-        (Ta, ia), (Tb, ib) = _value_sums(a, W), _value_sums(b, W)
         a = (np.cumsum(Ta, axis=1) - (Ta - 1.0) / 2.0)[:, ia]
         b = (np.cumsum(Tb, axis=1) - (Tb - 1.0) / 2.0)[:, ib]
     with np.errstate(invalid="ignore", divide="ignore"):
         ac = a - (W * a).sum(axis=1, keepdims=True) / N[:, None]
         bc = b - (W * b).sum(axis=1, keepdims=True) / N[:, None]
         den = np.sqrt((W * ac * ac).sum(axis=1) * (W * bc * bc).sum(axis=1))
-        return np.where(den > 0, np.clip((W * ac * bc).sum(axis=1) / den, -1.0, 1.0), np.nan)
+        ok = varies & (den > 0)
+        return np.where(ok, np.clip((W * ac * bc).sum(axis=1) / den, -1.0, 1.0), np.nan)
 
 
 def weighted_measures(names: Sequence[str], x, y, W: np.ndarray) -> dict[str, np.ndarray]:

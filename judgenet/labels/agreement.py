@@ -36,7 +36,7 @@ to predictor results.
 The bootstrap is vectorized for up to :data:`judgenet.stats.VECTORIZE_MAX_N` items: every resample
 is a vector of item counts and each statistic is computed for all resamples at once from weighted
 pair counts — the same values as applying the matrix function to each resampled matrix (tested),
-36× faster for 975 items × 5 raters (``benchmarks/bootstrap.py``). One deliberate difference: for split-half the random splits are drawn once, on ``R``
+34–36× faster for 975 items × 5 raters (``benchmarks/bootstrap.py``). One deliberate difference: for split-half the random splits are drawn once, on ``R``
 (exactly as for the point value), and reused by every resample, so the interval reflects item
 sampling only; above the size limit the loop redraws the splits in each resample.
 """
@@ -135,6 +135,21 @@ def spearman_brown(r: float, factor: float = 2.0) -> float:
     return float(factor * r / den) if den != 0 else float("nan")
 
 
+def _half_means(R, m, seed: int, n_splits: int):
+    """For each of ``n_splits`` random splits (drawn with ``seed``) of every row's judgments into
+    halves of ⌊m/2⌋ and ⌈m/2⌉: the two half-means per row, ``(h1, h2)``. Rows need m >= 2."""
+    rng = np.random.default_rng(seed)
+    half = (m // 2)[:, None]
+    pos = np.arange(R.shape[1])[None, :]
+    first, second = pos < half, (pos >= half) & (pos < m[:, None])
+    for _ in range(max(1, int(n_splits))):
+        keys = rng.random(R.shape)
+        keys[np.isnan(R)] = np.inf
+        v = np.take_along_axis(R, np.argsort(keys, axis=1), axis=1)
+        v0 = np.where(np.isnan(v), 0.0, v)
+        yield (v0 * first).sum(1) / first.sum(1), (v0 * second).sum(1) / second.sum(1)
+
+
 def _split_half(R, seed: int = 0, *, n_splits: int = 10, method: str = "spearman") -> float:
     """Spearman–Brown-corrected split-half reliability of the per-item mean (module docstring).
 
@@ -149,20 +164,8 @@ def _split_half(R, seed: int = 0, *, n_splits: int = 10, method: str = "spearman
     m = m[m >= 2]
     if R.shape[0] < 3:
         return float("nan")
-    rng = np.random.default_rng(seed)
-    half = (m // 2)[:, None]
-    pos = np.arange(R.shape[1])[None, :]
     rs = []
-    for _ in range(max(1, int(n_splits))):
-        keys = rng.random(R.shape)
-        keys[np.isnan(R)] = np.inf
-        order = np.argsort(keys, axis=1)
-        v = np.take_along_axis(R, order, axis=1)
-        first = pos < half
-        second = (pos >= half) & (pos < m[:, None])
-        v0 = np.where(np.isnan(v), 0.0, v)
-        h1 = (v0 * first).sum(1) / first.sum(1)
-        h2 = (v0 * second).sum(1) / second.sum(1)
+    for h1, h2 in _half_means(R, m, seed, n_splits):
         if np.ptp(h1) == 0 or np.ptp(h2) == 0:
             continue
         rs.append(corr(h1, h2))
@@ -266,17 +269,7 @@ def _boot_split_half(R, W, seed: int = 0, *, n_splits: int = 10, method: str = "
     rs_n = np.zeros(W.shape[0])
     if R.shape[0] == 0:
         return np.full(W.shape[0], np.nan)
-    rng = np.random.default_rng(seed)
-    half = (m // 2)[:, None]
-    pos = np.arange(R.shape[1])[None, :]
-    for _ in range(max(1, int(n_splits))):
-        keys = rng.random(R.shape)
-        keys[np.isnan(R)] = np.inf
-        v = np.take_along_axis(R, np.argsort(keys, axis=1), axis=1)
-        first, second = pos < half, (pos >= half) & (pos < m[:, None])
-        v0 = np.where(np.isnan(v), 0.0, v)
-        h1 = (v0 * first).sum(1) / first.sum(1)
-        h2 = (v0 * second).sum(1) / second.sum(1)
+    for h1, h2 in _half_means(R, m, seed, n_splits):
         r = weighted_corr(h1, h2, W, ranks=method == "spearman")  # NaN where a half-mean is constant
         rs_sum += np.where(np.isnan(r), 0.0, r)
         rs_n += ~np.isnan(r)
