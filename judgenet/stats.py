@@ -109,20 +109,34 @@ def kendall_counts(x, y) -> dict:
             "kx": int(xr[-1]), "ky": int(yr.max())}
 
 
+def _from_counts(k: dict, names) -> dict[str, np.ndarray]:
+    """The Kendall-type measures among ``names`` from pair counts (:func:`kendall_counts`, scalars,
+    or :func:`weighted_kendall_counts`, arrays); NaN where undefined."""
+    n, n0, tx, ty, txy, cmd, kx, ky = (np.asarray(k[f], dtype=np.float64)
+                                       for f in ("n", "n0", "tx", "ty", "txy", "c_minus_d", "kx", "ky"))
+    out = {}
+    with np.errstate(invalid="ignore", divide="ignore"):
+        if "kendall_tau_b" in names:
+            den = np.sqrt(n0 - tx) * np.sqrt(n0 - ty)
+            out["kendall_tau_b"] = np.where(den > 0, cmd / den, np.nan)
+        if "kendall_tau_c" in names:
+            m = np.minimum(kx, ky)
+            out["kendall_tau_c"] = np.where(m >= 2, 2.0 * m * cmd / (n ** 2 * (m - 1.0)), np.nan)
+        if "pairwise_accuracy" in names:  # human-tied pairs excluded, predicted ties count 0.5
+            usable = n0 - tx
+            concordant = 0.5 * ((n0 - tx - ty + txy) + cmd)  # (concordant + discordant + (C − D)) / 2
+            out["pairwise_accuracy"] = np.where(usable > 0, (concordant + 0.5 * (ty - txy)) / usable, np.nan)
+    return out
+
+
 def kendall_tau_b(x, y) -> float:
     """Kendall tau-b (ties adjusted in both variables); NaN if either is constant. Equals scipy's."""
-    k = kendall_counts(x, y)
-    den = np.sqrt(float(k["n0"] - k["tx"])) * np.sqrt(float(k["n0"] - k["ty"]))
-    return float(k["c_minus_d"] / den) if den > 0 else float("nan")
+    return float(_from_counts(kendall_counts(x, y), ["kendall_tau_b"])["kendall_tau_b"])
 
 
 def kendall_tau_c(x, y) -> float:
     """Kendall tau-c (Stuart): 2m(C−D) / (n²(m−1)), m = min(#distinct x, #distinct y); NaN if m < 2."""
-    k = kendall_counts(x, y)
-    m = min(k["kx"], k["ky"])
-    if m < 2:
-        return float("nan")
-    return float(2.0 * m * k["c_minus_d"] / (k["n"] ** 2 * (m - 1)))
+    return float(_from_counts(kendall_counts(x, y), ["kendall_tau_c"])["kendall_tau_c"])
 
 
 def spearman(x, y) -> float:
@@ -148,14 +162,7 @@ def pairwise_accuracy(human, pred) -> float:
     prediction orders the same way counts 1, the opposite way 0, a predicted tie 0.5.
     Returns NaN when every human score is equal.
     """
-    k = kendall_counts(human, pred)
-    usable = k["n0"] - k["tx"]
-    if usable == 0:
-        return float("nan")
-    both_untied = k["n0"] - k["tx"] - k["ty"] + k["txy"]  # concordant + discordant
-    concordant = 0.5 * (both_untied + k["c_minus_d"])
-    pred_only_ties = k["ty"] - k["txy"]
-    return float((concordant + 0.5 * pred_only_ties) / usable)
+    return float(_from_counts(kendall_counts(human, pred), ["pairwise_accuracy"])["pairwise_accuracy"])
 
 
 MEASURES: dict[str, Callable[[np.ndarray, np.ndarray], float]] = {
@@ -319,19 +326,7 @@ def weighted_measures(names: Sequence[str], x, y, W: np.ndarray) -> dict[str, np
     nan = np.full(W.shape[0], np.nan)
     N = W.sum(axis=1)
     if {"kendall_tau_b", "kendall_tau_c", "pairwise_accuracy"} & set(names):
-        k = weighted_kendall_counts(x, y, W)
-        n0, tx, ty, txy, cmd = k["n0"], k["tx"], k["ty"], k["txy"], k["c_minus_d"]
-        with np.errstate(invalid="ignore", divide="ignore"):
-            if "kendall_tau_b" in names:
-                den = np.sqrt(n0 - tx) * np.sqrt(n0 - ty)
-                out["kendall_tau_b"] = np.where(den > 0, cmd / den, nan)
-            if "kendall_tau_c" in names:
-                m = np.minimum(k["kx"], k["ky"])
-                out["kendall_tau_c"] = np.where(m >= 2, 2.0 * m * cmd / (N ** 2 * (m - 1.0)), nan)
-            if "pairwise_accuracy" in names:
-                usable = n0 - tx
-                concordant = 0.5 * ((n0 - tx - ty + txy) + cmd)
-                out["pairwise_accuracy"] = np.where(usable > 0, (concordant + 0.5 * (ty - txy)) / usable, nan)
+        out.update(_from_counts(weighted_kendall_counts(x, y, W), names))
     if "spearman" in names:
         out["spearman"] = weighted_corr(x, y, W, ranks=True)
     if "pearson" in names:
