@@ -354,10 +354,11 @@ def _weighted_system(measure: str, x: np.ndarray, y: np.ndarray, systems, W: np.
     return out
 
 
-def _measure_values(name: str, x, y, W, systems=None) -> np.ndarray:
+def _statistic(name: str) -> Callable[[np.ndarray, np.ndarray, np.ndarray], float]:
+    """The plain (unweighted) statistic behind a measure name, as ``f(human, pred, systems)``."""
     if name.startswith("system_"):
-        return _weighted_system(name[len("system_"):], x, y, systems, W)
-    return weighted_measures([name], x, y, W)[name]
+        return lambda h, p, s: system_level(h, p, s, name[len("system_"):])
+    return lambda h, p, s: float(MEASURES[name](h, p))
 
 
 def _known(name: str) -> bool:
@@ -388,30 +389,17 @@ def bootstrap_measures(
         if m.startswith("system_") and systems is None:
             raise ValueError(f"{m} needs systems= (one system name per observation)")
     x, y = _pair(human, pred)
-    if x.size > VECTORIZE_MAX_N:
-        def fn(name):
-            if name.startswith("system_"):
-                return lambda h, p, s: system_level(h, p, s, name[len("system_"):])
-            return MEASURES[name]
-        out = {}
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            for m in measures:
-                args = (x, y, np.asarray(systems)) if m.startswith("system_") else (x, y)
-                out[m] = bootstrap_ci(fn(m), *args, groups=groups, n_resamples=n_resamples,
-                                      confidence=confidence, seed=seed)
-        return out
-    W = resample_weights(x.size, groups, n_resamples, seed)
-    boots = weighted_measures([m for m in measures if not m.startswith("system_")], x, y, W)
-    point = {}
+    sys_arr = np.asarray(systems) if systems is not None else np.zeros(x.size)  # aligned, unused without system_
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        for m in measures:
-            if m.startswith("system_"):
-                boots[m] = _weighted_system(m[len("system_"):], x, y, systems, W)
-                point[m] = system_level(x, y, systems, m[len("system_"):])
-            else:
-                point[m] = float(MEASURES[m](x, y))
+        if x.size > VECTORIZE_MAX_N:
+            return {m: bootstrap_ci(_statistic(m), x, y, sys_arr, groups=groups, n_resamples=n_resamples,
+                                    confidence=confidence, seed=seed) for m in measures}
+        W = resample_weights(x.size, groups, n_resamples, seed)
+        boots = weighted_measures([m for m in measures if not m.startswith("system_")], x, y, W)
+        boots.update({m: _weighted_system(m[len("system_"):], x, y, sys_arr, W)
+                      for m in measures if m.startswith("system_")})
+        point = {m: _statistic(m)(x, y, sys_arr) for m in measures}
     return {m: Estimate(point[m], *_percentile(boots[m], confidence), n_resamples, confidence) for m in measures}
 
 
