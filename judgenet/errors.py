@@ -36,3 +36,7 @@ class NumericalError(JudgenetError, ArithmeticError):
 
 class ArtifactError(JudgenetError):
     """A saved artifact (predictor, statistics, report) does not match what it is used with."""
+
+
+class OutputError(JudgenetError):
+    """An output file could not be written (disk full, read-only folder, a file where a folder is expected)."""
