@@ -3,7 +3,7 @@
 * :func:`make_predictor` — ``scaler → optional PCA → regressor`` pipelines by name
   (:data:`MODELS`; step names ``scale``/``pca``/``model``, grids from :func:`default_param_grid`).
 * :class:`MLPRegressor` — torch MLP with the sklearn estimator API (``fit_pairs`` trains it pairwise).
-* :class:`BradleyTerry` (alias ``BradleyTerryRegressor``) — linear Bradley–Terry scorer from
+* :class:`BradleyTerry` (:mod:`.pairwise`) — linear Bradley–Terry scorer from
   pairwise preferences with soft labels; :func:`preference_from_choice` maps a/b/tie → 1/0/0.5.
 * :class:`OrdinalRegressor` — Likert labels as ordered classes, predicting the expected level.
 * :func:`save_predictor` / :func:`load_predictor` — one artifact directory with metadata.
@@ -14,9 +14,9 @@ from __future__ import annotations
 
 from .artifact import load_predictor, save_predictor
 from .mlp import MLPRegressor
-from .models import (ALIASES, MODELS, BradleyTerry, BradleyTerryRegressor, OrdinalRegressor, default_param_grid,
-                     make_predictor, preference_from_choice)
+from .models import ALIASES, MODELS, OrdinalRegressor, default_param_grid, make_predictor
+from .pairwise import BradleyTerry, preference_from_choice
 
 __all__ = ["make_predictor", "default_param_grid", "MODELS", "ALIASES", "MLPRegressor", "BradleyTerry",
-           "BradleyTerryRegressor", "OrdinalRegressor", "preference_from_choice", "save_predictor",
+           "OrdinalRegressor", "preference_from_choice", "save_predictor",
            "load_predictor"]
