@@ -10,8 +10,8 @@ import pytest
 from sklearn.base import BaseEstimator, RegressorMixin
 
 from judgenet.errors import ArtifactError, ConfigError
-from judgenet.evaluation import (EvaluationResults, evaluate, inner_splits, load_results, logo_folds,
-                                 write_report)
+from judgenet.evaluation import EvaluationResults, evaluate, load_results, make_folds, write_report
+from judgenet.evaluation.protocol import _inner_folds
 from judgenet.predictors import make_predictor
 
 @pytest.fixture(autouse=True)
@@ -63,40 +63,76 @@ def res():
 # ---------------------------------------------------------------------------------------------
 # folds
 # ---------------------------------------------------------------------------------------------
-def test_logo_folds_hold_out_each_generator_once():
+def test_generator_folds_hold_out_each_generator_once():
     X, y, gens, prompts = world()
     seen = np.zeros(y.size, int)
-    folds = list(logo_folds(gens))
-    assert [g for g, _, _ in folds] == [f"gen{i}" for i in range(G)]
-    for g, tr, te in folds:
-        assert set(gens[te]) == {g} and g not in set(gens[tr])
-        assert tr.size + te.size == y.size
-        seen[te] += 1
+    folds = make_folds(gens)
+    assert [f.name for f in folds] == [f"gen{i}" for i in range(G)]
+    for f in folds:
+        assert set(gens[f.test]) == {f.held_generator} and f.held_generator not in set(gens[f.train])
+        assert f.train.size + f.test.size == y.size and f.held_prompt_fold is None
+        seen[f.test] += 1
     assert np.all(seen == 1)
 
 
-def test_prompt_grouped_folds_drop_shared_prompts():
+@pytest.mark.parametrize("k", [2, 5, 7])
+def test_crossed_folds_brute_force(k):
+    """Crossed folds against a brute-force definition: item i is in the training part of fold (g, f)
+    iff its generator != g and its prompt's fold != f; in the test part iff both equal."""
     X, y, gens, prompts = world()
-    held = np.isin(prompts, ["p0", "p1", "p2"]) & (gens == "gen0")
-    gens2 = np.where(held, "gen0", np.where(gens == "gen0", "gen1", gens))  # gen0 uses only 3 prompts
-    for g, tr, te in logo_folds(gens2, prompts, group_by_prompt=True):
-        assert not set(prompts[tr]) & set(prompts[te])
-        assert g not in set(gens2[tr])
-        if g == "gen0":
-            assert tr.size == (y.size - te.size) - 3 * (G - 1)  # the 3 prompts in the other generators
-    with pytest.raises(ConfigError, match="needs prompts"):
-        list(logo_folds(gens, group_by_prompt=True))
-    # shared prompts everywhere: holding out a generator removes every other item → clear error
-    with pytest.raises(ConfigError, match="no training items"):
-        evaluate(X, y, gens, NAMES, {"ridge": ridge()}, prompts=prompts, group_by_prompt=True, n_resamples=5)
+    folds = make_folds(gens, prompts, split="crossed", n_prompt_folds=k, seed=3)
+    assert len(folds) == G * k
+    # prompt folds: every prompt in exactly one fold, sizes within one prompt of each other
+    pf = {}
+    for f in folds:
+        for p in set(prompts[f.test]):
+            assert pf.setdefault(p, f.held_prompt_fold) == f.held_prompt_fold
+    sizes = np.bincount(list(pf.values()), minlength=k)
+    assert len(pf) == PER and sizes.max() - sizes.min() <= 1
+    seen = np.zeros(y.size, int)
+    for f in folds:
+        want_tr = [i for i in range(y.size) if gens[i] != f.held_generator and pf[prompts[i]] != f.held_prompt_fold]
+        want_te = [i for i in range(y.size) if gens[i] == f.held_generator and pf[prompts[i]] == f.held_prompt_fold]
+        assert f.train.tolist() == want_tr and f.test.tolist() == want_te
+        assert not set(prompts[f.train]) & set(prompts[f.test]) and not set(gens[f.train]) & set(gens[f.test])
+        seen[f.test] += 1
+    assert np.all(seen == 1)
+    # the prompt split uses the same prompt folds, all generators
+    pfolds = make_folds(gens, prompts, split="prompt", n_prompt_folds=k, seed=3)
+    assert len(pfolds) == k
+    for f in pfolds:
+        assert {pf[p] for p in prompts[f.test]} == {f.held_prompt_fold}
+        assert f.train.size + f.test.size == y.size and set(gens[f.test]) == set(gens)
+    # another seed deals prompts differently
+    other = make_folds(gens, prompts, split="prompt", n_prompt_folds=k, seed=4)
+    assert any(not np.array_equal(a.test, b.test) for a, b in zip(pfolds, other))
 
 
-def test_inner_splits_never_contain_outer_generator():
+def test_fold_input_errors():
     X, y, gens, prompts = world()
-    for g, tr, te in logo_folds(gens):
-        for itr, ite in inner_splits(gens[tr]):
-            assert g not in set(gens[tr][itr]) | set(gens[tr][ite])
-            assert not set(gens[tr][itr]) & set(gens[tr][ite])
+    with pytest.raises(ConfigError, match="needs the prompt"):
+        make_folds(gens, split="crossed")
+    with pytest.raises(ConfigError, match="unknown split"):
+        make_folds(gens, prompts, split="prompts")
+    with pytest.raises(ConfigError, match="cannot fill 30 prompt folds"):
+        make_folds(gens, prompts, split="crossed", n_prompt_folds=30)
+    with pytest.raises(ConfigError, match="cannot fill"):
+        evaluate(X, y, gens, NAMES, ["ridge"], prompts=prompts, split="prompt", n_prompt_folds=PER + 1)
+
+
+def test_inner_folds_never_contain_outer_held_out_items():
+    X, y, gens, prompts = world()
+    for split in ("generator", "crossed"):
+        for f in make_folds(gens, prompts, split=split):
+            g_tr, p_tr = gens[f.train], prompts[f.train]
+            for inner in _inner_folds(g_tr, p_tr, split, 5, 0):
+                used = set(inner.train) | set(inner.test)
+                assert f.held_generator not in set(g_tr[list(used)])
+                if split == "crossed":  # the generator split keeps held-out prompts in training by design
+                    assert not set(p_tr[list(used)]) & set(prompts[f.test])
+                assert not set(g_tr[inner.train]) & set(g_tr[inner.test])
+                if split == "crossed":
+                    assert not set(p_tr[inner.train]) & set(p_tr[inner.test])
 
 
 class Spy(RegressorMixin, BaseEstimator):
@@ -121,31 +157,72 @@ class Spy(RegressorMixin, BaseEstimator):
         return X[:, 2] * self.alpha + self.mean_
 
 
-@pytest.mark.parametrize("by_prompt", [False, True])
-def test_held_out_generator_never_reaches_training_or_selection(by_prompt):
-    X, y, gens, prompts = world(per=12)
-    if by_prompt:  # prompt chain: generator i shares 2 prompts with i+1 and 2 with i-1, owns the rest
-        def name(i, j):
-            return f"s{i}-{j}" if j < 2 else (f"s{(i - 1) % G}-{j - 2}" if j < 4 else f"own{i}-{j}")
-
-        prompts = np.array([name(int(g[3:]), int(p[1:])) for g, p in zip(gens, prompts)])
-        X[:, 1] = pd.factorize(prompts)[0]
+@pytest.mark.parametrize("split", ["generator", "prompt", "crossed"])
+def test_held_out_items_never_reach_training_or_selection(split):
+    """Spy models record what they were fitted on at every predict (outer fits and every inner
+    selection fit): no held-out generator (generator/crossed) and no held-out prompt (prompt/crossed)
+    is ever in a training set that predicts it, nor in the inner search of its fold."""
+    X, y, gens, prompts = world(per=10)
+    k = 5
     Spy.log = []
-    r = evaluate(X, y, gens, NAMES, {"spy": Spy()}, baselines=[], prompts=prompts, group_by_prompt=by_prompt,
+    r = evaluate(X, y, gens, NAMES, {"spy": Spy()}, baselines=[], prompts=prompts, split=split, n_prompt_folds=k,
                  param_grid={"alpha": [0.5, 1.0]}, n_resamples=5, per_generator_ci=False,
                  measures=["kendall_tau_b"], compare_measures=[])
-    outer = [e for e in Spy.log if len(e[0]) == G - 1]
-    inner = [e for e in Spy.log if len(e[0]) == G - 2]
-    assert len(outer) == G and len(inner) == G * (G - 1) * 2  # 2 grid points × inner folds × outer folds
-    assert len(outer) + len(inner) == len(Spy.log)
+    n_outer = {"generator": G, "prompt": k, "crossed": G * k}[split]
+    assert len(r.folds) == n_outer
     for train_g, test_g, train_p, test_p in Spy.log:
-        assert len(test_g) == 1 and not train_g & test_g
-        if by_prompt:
+        if split != "prompt":
+            assert not train_g & test_g, "a held-out generator reached training"
+        if split != "generator":
             assert not train_p & test_p, "a held-out prompt reached training"
-    for train_g, test_g, _, _ in inner:  # the outer held-out generator is absent from inner train AND test
-        assert len(train_g | test_g) == G - 1
-    assert set(r.chosen_params["spy"]) == {f"gen{i}" for i in range(G)}
-    assert r.settings["nested"] and r.folds[0]["chosen_params"]["spy"]["params"]["alpha"] in (0.5, 1.0)
+    # the log comes in fold order (n_jobs=1): fold k's inner-selection fits, then its outer predict.
+    # Every fit in fold k's segment must exclude fold k's held-out generator / prompts from training.
+    p = r.predictions
+    pos = 0
+    for i in range(n_outer):
+        te_g = set(X[(p["fold_index"] == i).to_numpy(), 0].astype(int))
+        te_p = set(X[(p["fold_index"] == i).to_numpy(), 1].astype(int))
+        end = next(j for j in range(pos, len(Spy.log)) if Spy.log[j][1] == te_g and Spy.log[j][3] == te_p)
+        segment = Spy.log[pos:end + 1]
+        assert len(segment) > 2, "no inner selection fits recorded"
+        for j, (train_g, test_g, train_p, test_p) in enumerate(segment):
+            inner = j < len(segment) - 1  # the last one is the outer predict of the held-out part
+            if split != "prompt":
+                assert not train_g & te_g and not (inner and test_g & te_g), "held-out generator reached selection"
+            if split != "generator":
+                assert not train_p & te_p and not (inner and test_p & te_p), "held-out prompt reached selection"
+        pos = end + 1
+    assert pos == len(Spy.log)
+    for f in r.folds:  # the chosen configuration is recorded per fold
+        assert f["chosen_params"]["spy"]["params"]["alpha"] in (0.5, 1.0)
+    assert r.settings["nested"] and r.settings["split"] == split
+
+
+def test_nested_selection_ignores_held_out_labels_on_every_split():
+    """Scrambling the labels of one outer test part changes none of that part's predictions (its labels
+    reach neither training nor selection), but does change other folds' (the test can fail)."""
+    X, y, gens, prompts = world()
+    grid = {"model__model__alpha": [0.01, 100.0]}
+    kw = dict(baselines=[], n_resamples=5, per_generator_ci=False, measures=["kendall_tau_b"], compare_measures=[],
+              prompts=prompts, param_grid=grid)
+    for split in ("generator", "prompt", "crossed"):
+        a = evaluate(X, y, gens, NAMES, {"ridge": ridge()}, split=split, **kw)
+        held = (a.predictions["fold_index"] == 0).to_numpy()
+        y3 = y.copy()
+        y3[held] = np.random.default_rng(1).normal(size=held.sum()) * 10
+        b = evaluate(X, y3, gens, NAMES, {"ridge": ridge()}, split=split, **kw)
+        assert np.array_equal(a.predictions["ridge"][held], b.predictions["ridge"][held]), split
+        assert not np.array_equal(a.predictions["ridge"][~held], b.predictions["ridge"][~held]), split
+
+
+def test_parallel_folds_identical_to_serial():
+    X, y, gens, prompts = world()
+    kw = dict(prompts=prompts, split="crossed", n_prompt_folds=2, n_resamples=30, per_generator_ci=False, threads=1,
+              param_grid={"hist_gb": {"model__max_iter": [5, 10]}})
+    a = evaluate(X, y, gens, NAMES, ["ridge", "hist_gb"], n_jobs=1, **kw)
+    b = evaluate(X, y, gens, NAMES, ["ridge", "hist_gb"], n_jobs=2, **kw)
+    pd.testing.assert_frame_equal(a.predictions, b.predictions)
+    assert a.folds == b.folds and a.table().equals(b.table())
 
 
 def test_fitted_transforms_do_not_leak_across_items_or_folds():
@@ -174,7 +251,7 @@ def test_fitted_transforms_do_not_leak_across_items_or_folds():
 # ---------------------------------------------------------------------------------------------
 def test_out_of_fold_predictions_cover_every_item(res):
     p = res.predictions
-    assert len(p) == G * PER and (p["fold"] == p["generator"]).all()
+    assert len(p) == G * PER and (p["fold"] == p["generator"]).all() and res.settings["split"] == "generator"
     assert sorted(p["fold_index"].unique()) == list(range(G))
     assert np.isfinite(p[["ridge", "mid_pmi", "-realism.tiny.mahalanobis2", "training_mean"]]).all().all()
     X, y, gens, _ = world()
@@ -269,8 +346,6 @@ def test_input_errors():
                      per_generator_ci=False)
     assert r.baselines == ["mid_pmi", "training_mean"]  # missing baseline skipped, noted
     assert any("clip_score" in n for n in r.settings["notes"])
-    with pytest.raises(ConfigError, match="not both"):
-        evaluate(X, y, gens, NAMES, ["ridge"], groups=gens)
     r2 = evaluate(X, y, feature_names=NAMES, models=["ridge"], generators=gens, n_resamples=5, per_generator_ci=False)
     assert np.allclose(r2.predictions["ridge"], r.predictions["ridge"])
     with pytest.raises(ConfigError, match="unknown measures"):

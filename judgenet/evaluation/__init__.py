@@ -1,14 +1,18 @@
-"""judgenet.evaluation — the held-out-generator protocol, baselines and reports.
+"""judgenet.evaluation — the held-out protocol, baselines and reports.
 
-* :func:`evaluate` — leave-one-generator-out CV (optionally prompt-grouped, nested when a grid is
-  given) → :class:`EvaluationResults` (``table()``, ``comparison_table()``, ``to_dict()``, ``to_json()``).
-* :func:`logo_folds`, :func:`inner_splits` — the outer and inner splits, for inspection.
-* :func:`write_report` / :func:`load_results` — report directory (md, html, json, PNGs) and its reload.
+* :func:`make_folds` — the one fold maker: ``split="generator"`` (leave one generator out),
+  ``"prompt"`` (leave one prompt fold out) or ``"crossed"`` (held-out generator x held-out prompt
+  fold), used by :func:`evaluate` for the outer folds and for nested selection, and by tuning.
+* :func:`evaluate` — out-of-fold predictions of models and raw-metric baselines, bootstrap CIs
+  → :class:`EvaluationResults` (``table()``, ``comparison_table()``, ``to_dict()``, ``to_json()``).
+* :func:`write_report` / :func:`load_results` — report directory (md, html, json, PNGs) and its
+  reload; :func:`conclusion_sentence` — the one-sentence verdict a report opens with.
 """
-from .protocol import (CEILING_KEYS, COMPARE_MEASURES, DEFAULT_BASELINES, DEFAULT_MEASURES, FLOOR, SYSTEM_MEASURE,
-                       EvaluationResults, evaluate, inner_splits, logo_folds, resolve_baselines)
-from .report import load_results, write_report
+from .protocol import (CEILING_KEYS, COMPARE_MEASURES, DEFAULT_BASELINES, DEFAULT_MEASURES, FLOOR, SPLITS,
+                       SYSTEM_MEASURE, EvaluationResults, Fold, evaluate, make_folds, prompt_fold_ids,
+                       resolve_baselines)
+from .report import conclusion_sentence, load_results, write_report
 
-__all__ = ["evaluate", "EvaluationResults", "logo_folds", "inner_splits", "resolve_baselines", "DEFAULT_MEASURES",
-           "COMPARE_MEASURES", "DEFAULT_BASELINES", "CEILING_KEYS", "FLOOR", "SYSTEM_MEASURE", "write_report",
-           "load_results"]
+__all__ = ["evaluate", "EvaluationResults", "make_folds", "Fold", "prompt_fold_ids", "SPLITS", "resolve_baselines",
+           "DEFAULT_MEASURES", "COMPARE_MEASURES", "DEFAULT_BASELINES", "CEILING_KEYS", "FLOOR", "SYSTEM_MEASURE",
+           "write_report", "load_results", "conclusion_sentence"]

@@ -1,14 +1,22 @@
-"""Leave-one-generator-out evaluation of predictors against raw-metric baselines.
+"""Held-out evaluation of predictors against raw-metric baselines.
 
-Protocol
---------
-For every generator g (one *fold*): fit each model on the items of all **other** generators and
-predict g's items. With ``group_by_prompt=True`` (for data where prompts repeat across
-generators), training items that share a prompt with any of g's items are dropped too, so
-neither the held-out generator nor its prompts reach training. When a hyperparameter grid is
-given, the configuration is chosen by an *inner* leave-one-generator-out search (same prompt
-rule) on the training generators only, then refitted on all of them: the scored generator never
-reaches training or model selection. Every item gets exactly one out-of-fold prediction.
+Splits (:func:`make_folds`, the one fold maker of the package)
+--------------------------------------------------------------
+* ``split="generator"`` — leave one generator out. When generators share prompts (the built-in
+  world, most benchmarks), training still contains the held-out generator's *prompts* rendered by
+  other generators, with their human labels: it models **a new generator on prompts with human
+  labels from other generators**.
+* ``split="prompt"`` — leave one prompt fold out (all generators): new prompts, known generators.
+* ``split="crossed"`` — hold out generator g **and** prompt fold f; train on the other generators
+  x the other prompt folds, predict g x f. It models **a new generator on new prompts** — the case
+  of scoring a new generator on a user's own prompts.
+
+For every fold, each model is fitted on the training part and predicts the test part; every item
+gets exactly one out-of-fold prediction. When a hyperparameter grid is given, the configuration is
+chosen by an *inner* run of the same split over the training part only (scored by the pooled inner
+out-of-fold Kendall tau-b), then refitted on the whole training part: no held-out generator or
+held-out prompt reaches training or model selection. Folds can run in parallel processes
+(``n_jobs``) with identical results.
 
 Measures
 --------
@@ -28,11 +36,11 @@ Evaluated on the same items and folds: feature columns used directly as scores (
 negates, for distances where lower is better), e.g. ``mid_pmi`` (raw per-sample MID),
 ``clip_score`` and ``-realism.<source>.mahalanobis2``; and the ``training_mean`` floor, which
 predicts the mean human score of the fold's training items. Within a generator the floor is
-constant: its within-generator correlations are undefined (NaN, reported as such) and its
-pairwise accuracy is exactly 0.5. Pooled over folds it is *not* constant — holding out a
-generator with high scores lowers the training mean — so its pooled correlations are usually
-slightly **negative**; that is what "knowing nothing about the items" scores under this
-protocol, and it is reported as computed rather than replaced by 0.
+constant under the generator split: its within-generator correlations are undefined (NaN,
+reported as such) and its pairwise accuracy is exactly 0.5. Pooled over folds it is *not*
+constant — holding out a generator with high scores lowers the training mean — so its pooled
+correlations are usually slightly **negative**; that is what "knowing nothing about the items"
+scores under this protocol, and it is reported as computed rather than replaced by 0.
 
 The rater ceiling (``labels.rater_ceiling``'s dict) is stored with the results and placed next
 to every measure that has a counterpart (:data:`CEILING_KEYS`).
@@ -41,10 +49,11 @@ from __future__ import annotations
 
 import contextlib
 import json
+import os
 import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable, Iterator, Mapping, Sequence
+from typing import Callable, Mapping, Sequence
 
 import numpy as np
 import pandas as pd
@@ -53,7 +62,7 @@ from sklearn.base import clone
 from ..errors import ConfigError
 from ..stats import MEASURES, Estimate, bootstrap_ci, bootstrap_measures, paired_bootstrap
 
-__all__ = ["evaluate", "EvaluationResults", "logo_folds", "inner_splits", "resolve_baselines", "DEFAULT_MEASURES",
+__all__ = ["evaluate", "EvaluationResults", "make_folds", "Fold", "prompt_fold_ids", "SPLITS", "resolve_baselines", "DEFAULT_MEASURES",
            "COMPARE_MEASURES", "DEFAULT_BASELINES", "CEILING_KEYS", "FLOOR", "SYSTEM_MEASURE"]
 
 DEFAULT_MEASURES = ("kendall_tau_b", "kendall_tau_c", "spearman", "pearson", "pairwise_accuracy")
@@ -73,33 +82,114 @@ a less noisy target — so a predictor can exceed them; read them as "as good as
 # ---------------------------------------------------------------------------------------------
 # folds
 # ---------------------------------------------------------------------------------------------
-def logo_folds(groups, prompts=None, group_by_prompt: bool = False) -> Iterator[tuple[str, np.ndarray, np.ndarray]]:
-    """Yield ``(held_out_generator, train_idx, test_idx)`` for leave-one-generator-out CV.
+SPLITS = {
+    "generator": "a new generator on prompts with human labels from other generators",
+    "prompt": "new prompts from generators with human labels on other prompts",
+    "crossed": "a new generator on new prompts",
+}
+"""What each split models (the report states it)."""
+SPLIT_TITLES = {"generator": "leave-one-generator-out", "prompt": "leave-one-prompt-fold-out",
+                "crossed": "crossed: held-out generator x held-out prompt fold"}
+
+
+@dataclass(frozen=True)
+class Fold:
+    """One outer (or inner) fold: integer row indices into the arrays given to :func:`make_folds`.
+
+    Attributes:
+        name: ``"<generator>"`` (generator split), ``"prompts <f>"`` (prompt split) or
+            ``"<generator> x prompts <f>"`` (crossed).
+        train, test: int64 index arrays (disjoint; test non-empty).
+        held_generator: the held-out generator (None for the prompt split).
+        held_prompt_fold: the held-out prompt fold 0..n_prompt_folds-1 (None for the generator split).
+    """
+
+    name: str
+    train: np.ndarray
+    test: np.ndarray
+    held_generator: str | None = None
+    held_prompt_fold: int | None = None
+
+
+def prompt_fold_ids(prompts, n_prompt_folds: int = 5, seed: int = 0) -> np.ndarray:
+    """(n_items,) prompt fold 0..n_prompt_folds-1 of each item: the distinct prompts (sorted, then
+    permuted by ``seed``) are dealt round-robin into folds, so fold sizes differ by at most one prompt
+    and all items of a prompt share a fold."""
+    pr = np.asarray(prompts).astype(str).ravel()
+    uniq = np.unique(pr)
+    k = int(n_prompt_folds)
+    if k < 2:
+        raise ConfigError(f"n_prompt_folds must be >= 2, got {n_prompt_folds}")
+    if uniq.size < k:
+        raise ConfigError(f"{uniq.size} distinct prompts cannot fill {k} prompt folds; pass n_prompt_folds <= "
+                          f"{uniq.size} (--prompt-folds)")
+    order = np.random.default_rng(seed).permutation(uniq.size)
+    fold_of = np.empty(uniq.size, dtype=np.int64)
+    fold_of[order] = np.arange(uniq.size) % k
+    return fold_of[np.searchsorted(uniq, pr)]
+
+
+def make_folds(generators, prompts=None, *, split: str = "generator", n_prompt_folds: int = 5,
+               seed: int = 0) -> list[Fold]:
+    """The ONE fold maker (outer evaluation folds, nested selection, tuning, pairs, budgets).
 
     Args:
-        groups: (n_items,) generator of each item; folds come in order of first appearance.
-        prompts: (n_items,) prompt of each item; needed for ``group_by_prompt``.
-        group_by_prompt: also drop training items whose prompt occurs among the held-out items.
+        generators: (n_items,) generator of each item; generator folds follow first appearance.
+        prompts: (n_items,) prompt (id or text) of each item; required for ``"prompt"``/``"crossed"``.
+        split: ``"generator"`` — leave one generator out; the held-out generator's prompts stay in
+            training (rendered by the other generators, with their labels): models *a new generator on
+            prompts with human labels from other generators*. ``"prompt"`` — leave one prompt fold out
+            (all generators). ``"crossed"`` — hold out generator g AND prompt fold f: train on the other
+            generators x the other prompt folds, test on g x f; models *a new generator on new prompts*.
+            Items of other generators on prompt fold f and of g on other folds are in neither part.
+        n_prompt_folds: number of prompt folds (distinct prompts dealt at random, ``seed``).
+        seed: seeds the prompt-fold assignment.
+
+    Returns:
+        list of :class:`Fold`; every item is in the test part of exactly one fold (folds with an
+        empty test part are omitted).
     """
-    gens = np.asarray(groups)
-    if group_by_prompt and prompts is None:
-        raise ConfigError("group_by_prompt=True needs prompts (one prompt id per item)")
-    prompts = None if prompts is None else np.asarray(prompts)
+    if split not in SPLITS:
+        raise ConfigError(f"unknown split {split!r}; choose generator, prompt or crossed")
+    gens = np.asarray(generators).astype(str).ravel()
+    if split != "generator" and prompts is None:
+        raise ConfigError(f"split={split!r} needs the prompt of every item (prompts=...)")
+    if prompts is not None and len(prompts) != gens.size:
+        raise ConfigError(f"prompts has {len(prompts)} entries for {gens.size} items")
+    folds: list[Fold] = []
+    if split == "generator":
+        for g in pd.unique(gens):
+            te = gens == g
+            folds.append(Fold(str(g), np.flatnonzero(~te), np.flatnonzero(te), str(g), None))
+        return folds
+    pf = prompt_fold_ids(prompts, n_prompt_folds, seed)
+    k = int(n_prompt_folds)
+    if split == "prompt":
+        for f in range(k):
+            te = pf == f
+            folds.append(Fold(f"prompts {f}", np.flatnonzero(~te), np.flatnonzero(te), None, f))
+        return folds
     for g in pd.unique(gens):
-        test = gens == g
-        train = ~test
-        if group_by_prompt:
-            train &= ~np.isin(prompts, np.unique(prompts[test]))
-        yield g, np.flatnonzero(train), np.flatnonzero(test)
+        is_g = gens == g
+        for f in range(k):
+            te = is_g & (pf == f)
+            if te.any():
+                folds.append(Fold(f"{g} x prompts {f}", np.flatnonzero(~is_g & (pf != f)), np.flatnonzero(te),
+                                  str(g), f))
+    return folds
 
 
-def inner_splits(groups, prompts=None, group_by_prompt: bool = False) -> list[tuple[np.ndarray, np.ndarray]]:
-    """Inner leave-one-generator-out splits (indices into the arrays given) for model selection,
-    with the same prompt rule; splits whose training part would be empty are skipped."""
-    out = [(tr, te) for _, tr, te in logo_folds(groups, prompts, group_by_prompt) if tr.size and te.size]
-    if not out:
-        raise ConfigError("nested model selection needs at least 2 training generators with a non-empty inner "
-                          "training set (with group_by_prompt, prompts may cover every item)")
+def _inner_folds(gens, prompts, split: str, n_prompt_folds: int, seed: int) -> list[Fold]:
+    """Folds for model selection inside a training part: the same split, the prompt-fold count
+    capped at the number of training prompts; folds with an empty training part are skipped."""
+    k = n_prompt_folds
+    if split != "generator":
+        k = min(int(n_prompt_folds), len(np.unique(np.asarray(prompts).astype(str))))
+    out = [f for f in make_folds(gens, prompts, split=split, n_prompt_folds=max(k, 2), seed=seed)
+           if f.train.size]
+    if len(out) < 2:
+        raise ConfigError("nested model selection needs at least 2 inner folds with training items "
+                          f"(split={split!r}); use fewer prompt folds or more generators/prompts")
     return out
 
 
@@ -179,16 +269,6 @@ def _grids_for(param_grid, models: Mapping) -> dict:
     return {m: param_grid for m in models}  # one grid for every model
 
 
-def _tau_scorer():
-    from sklearn.metrics import make_scorer
-
-    def tau(y_true, y_pred):
-        v = _quiet(MEASURES["kendall_tau_b"])(y_true, y_pred)
-        return v if np.isfinite(v) else -1.0
-
-    return make_scorer(tau)
-
-
 def _est(d: Mapping) -> Estimate:
     return Estimate(_f(d["value"]), _f(d["low"]), _f(d["high"]), int(d["n_resamples"]), float(d["confidence"]))
 
@@ -258,11 +338,11 @@ class EvaluationResults:
 
     @property
     def chosen_params(self) -> dict:
-        """{model: {held-out generator: chosen params}} (empty without nested selection)."""
+        """{model: {fold name: chosen params}} (empty without nested selection)."""
         out: dict = {}
         for f in self.folds:
             for m, p in (f.get("chosen_params") or {}).items():
-                out.setdefault(m, {})[f["generator"]] = p
+                out.setdefault(m, {})[f.get("name", f.get("generator"))] = p
         return out
 
     @property
@@ -360,54 +440,109 @@ class EvaluationResults:
 # ---------------------------------------------------------------------------------------------
 # the protocol
 # ---------------------------------------------------------------------------------------------
+def _fit_predict(est, Xtr, ytr, Xte):
+    model = est.fit(Xtr, ytr)
+    return np.asarray(model.predict(Xte), dtype=np.float64).ravel()
+
+
+def _select(est, grid, X, y, gens, prompts, split, n_prompt_folds, seed):
+    """Nested model selection on one training part: for every grid point, pooled out-of-fold
+    predictions over the inner folds (same split) scored by Kendall tau-b; ties keep the first point.
+    Returns (refitted best estimator, chosen params, inner tau-b)."""
+    from sklearn.model_selection import ParameterGrid
+
+    inner = _inner_folds(gens, prompts, split, n_prompt_folds, seed)
+    covered = np.zeros(y.size, bool)
+    for f in inner:
+        covered[f.test] = True
+    best, best_params, best_tau = None, None, -np.inf
+    for params in ParameterGrid(grid):
+        pred = np.full(y.size, np.nan)
+        for f in inner:
+            pred[f.test] = _fit_predict(clone(est).set_params(**params), X[f.train], y[f.train], X[f.test])
+        tau = _quiet(MEASURES["kendall_tau_b"])(y[covered], pred[covered])
+        tau = float(tau) if np.isfinite(tau) else -1.0
+        if tau > best_tau:
+            best, best_params, best_tau = params, params, tau
+    model = clone(est).set_params(**best).fit(X, y)
+    return model, best_params, best_tau
+
+
+def _run_fold(k: int, fold: Fold, X, y, gens, prompts, models: Mapping, grids: Mapping, split: str,
+              n_prompt_folds: int, seed: int, threads: int | None):
+    """Fit every model on one outer fold's training part, predict its test part.
+    Returns ``(k, {model: predictions}, info)``. Runs in the parent or a loky worker."""
+    from threadpoolctl import threadpool_limits
+
+    tr, te = fold.train, fold.test
+    if tr.size == 0:
+        raise ConfigError(f"fold {fold.name!r}: no training items left")
+    info = {"fold_index": k, "name": fold.name, "generator": fold.held_generator,
+            "prompt_fold": fold.held_prompt_fold, "n_train": int(tr.size), "n_test": int(te.size),
+            "n_unused": int(y.size - tr.size - te.size), "train_generators": sorted(set(gens[tr]))}
+    out, chosen = {}, {}
+    with threadpool_limits(int(threads)) if threads is not None else contextlib.nullcontext():
+        for name, spec in models.items():
+            est = _as_estimator(name, spec, seed)
+            if name in grids:
+                model, params, tau = _select(est, grids[name], X[tr], y[tr], gens[tr],
+                                             None if prompts is None else prompts[tr], split, n_prompt_folds, seed)
+                chosen[name] = {"params": _clean(params), "inner_kendall_tau_b": tau}
+                p = np.asarray(model.predict(X[te]), dtype=np.float64).ravel()
+            else:
+                p = _fit_predict(est, X[tr], y[tr], X[te])
+            if p.shape != te.shape or not np.isfinite(p).all():
+                raise ConfigError(f"model {name!r} returned {p.shape} predictions with non-finite values on fold "
+                                  f"{fold.name!r}; expected {te.shape} finite floats")
+            out[name] = p
+    if chosen:
+        info["chosen_params"] = chosen
+    return k, out, info
+
+
 def evaluate(X, y, generators=None, feature_names: Sequence[str] = None, models=None, *,
-             baselines: Sequence[str] | None = DEFAULT_BASELINES, groups=None,
-             prompts=None, group_by_prompt: bool = False, ceiling: Mapping | None = None, n_resamples: int = 1000,
-             seed: int = 0, param_grid=None, param_grids=None, measures: Sequence[str] = DEFAULT_MEASURES,
+             prompts=None, split: str = "generator", n_prompt_folds: int = 5,
+             baselines: Sequence[str] | None = DEFAULT_BASELINES, ceiling: Mapping | None = None,
+             n_resamples: int = 1000, seed: int = 0, param_grid=None, measures: Sequence[str] = DEFAULT_MEASURES,
              compare_measures: Sequence[str] = COMPARE_MEASURES, per_generator_ci: bool | Sequence[str] = True,
-             per_generator_resamples: int = 200, threads: int | None = None,
+             per_generator_resamples: int = 200, n_jobs: int = 1, threads: int | None = None,
              progress: bool = False) -> EvaluationResults:
-    """Run the held-out-generator protocol (see the module docstring).
+    """Run the held-out protocol (see the module docstring).
 
     Args:
         X: (n_items, n_features) float features; ``feature_names`` (n_features,) its columns.
         y: (n_items,) human scores (e.g. mean opinion scores).
-        generators: (n_items,) generator of each item (≥ 3 distinct) — the held-out unit
-            (``groups=`` is accepted as an alias).
+        generators: (n_items,) generator of each item (>= 3 distinct).
         models: {name: unfitted estimator | zero-argument factory | model name for
             :func:`judgenet.predictors.make_predictor`}, or a sequence of model names.
+        prompts: (n_items,) prompt ids — the bootstrap unit, and the split unit for ``split="prompt"``
+            / ``"crossed"``.
+        split: ``"generator"`` | ``"prompt"`` | ``"crossed"`` (see :func:`make_folds`); nested
+            selection uses the same split inside each training part.
+        n_prompt_folds: prompt folds for the prompt/crossed splits.
         baselines: feature columns used as scores (``"-name"`` negates); defaults
             :data:`DEFAULT_BASELINES`. Names not in ``feature_names`` are skipped with a note in
             ``settings["notes"]``. The ``training_mean`` floor is always added.
-        prompts: (n_items,) prompt ids — the bootstrap unit, and the split unit with ``group_by_prompt``.
-        group_by_prompt: also drop training items sharing a prompt with the held-out generator.
         ceiling: rater-ceiling dict (``judgenet.labels.rater_ceiling``) reported with every result.
-        n_resamples: bootstrap resamples (use ≥ 1,000 for reported numbers).
-        seed: seeds the bootstrap (and model names' ``random_state``).
+        n_resamples: bootstrap resamples (use >= 1,000 for reported numbers).
+        seed: seeds the bootstrap, the prompt folds and model names' ``random_state``.
         param_grid: nested model selection — an sklearn grid for every model, or {model: grid}
-            (keys like ``model__alpha``, see ``judgenet.predictors.default_param_grid``). The inner
-            search is leave-one-generator-out over the fold's training generators, scored by
-            Kendall tau-b. ``param_grids`` is an alias.
+            (keys like ``model__alpha``). The inner search runs the same split over the fold's
+            training part and scores each grid point by the pooled inner out-of-fold Kendall tau-b.
         measures: names in :data:`judgenet.stats.MEASURES`; ``system_kendall_tau_b`` is always added.
         compare_measures: measures of the paired bootstrap model − baseline.
-        per_generator_ci: bootstrap CIs of the within-generator tau-b (the report's bars), with
-            ``min(n_resamples, per_generator_resamples)`` resamples — one bootstrap per generator ×
-            predictor, so by default (True) only for the models and the raw-MID baseline (or the
-            first baseline); a list names the predictors; False for none. Never for the floor
-            (constant within a generator: NaN).
-        threads: None (default) leaves BLAS/OpenMP thread pools alone. An int opts in to that many
-            threads while models fit and predict (threadpoolctl; process-global, restored
-            afterwards). The per-fold fits are small: on a busy 2-core machine ``threads=1`` made
-            HistGradientBoosting ~10× faster (13 folds: 158 s → 17 s).
+        per_generator_ci: bootstrap CIs of the within-generator tau-b (True: the models and the
+            raw-MID baseline, or the first baseline; a list names the predictors; False for none).
+        n_jobs: outer folds fitted in this many loky worker processes (1: in this process). Each
+            worker limits its BLAS/OpenMP pools to ``threads`` (default: cores // n_jobs, at least 1);
+            results are identical to ``n_jobs=1`` with the same ``threads``.
+        threads: None leaves BLAS/OpenMP pools alone when ``n_jobs=1``; an int limits them while models
+            fit and predict (threadpoolctl).
         progress: tqdm bar over the folds.
 
     Returns:
         :class:`EvaluationResults`.
     """
-    if generators is None:
-        generators = groups
-    elif groups is not None:
-        raise ConfigError("pass the generators once (generators= or its alias groups=), not both")
     if generators is None or feature_names is None or models is None:
         raise ConfigError("evaluate needs generators, feature_names and models")
     X = np.asarray(X, dtype=np.float64)
@@ -415,10 +550,11 @@ def evaluate(X, y, generators=None, feature_names: Sequence[str] = None, models=
     gens = np.asarray(generators).astype(str).ravel()
     names = list(feature_names)
     if X.ndim != 2 or X.shape != (y.size, len(names)) or gens.size != y.size:
-        raise ConfigError(f"shapes disagree: X {X.shape}, y {y.shape}, groups {gens.shape}, "
+        raise ConfigError(f"shapes disagree: X {X.shape}, y {y.shape}, generators {gens.shape}, "
                           f"{len(names)} feature names")
-    if len(np.unique(gens)) < 3:
-        raise ConfigError(f"leave-one-generator-out needs at least 3 generators, got {sorted(set(gens))}")
+    if split != "prompt" and len(np.unique(gens)) < 3:
+        raise ConfigError(f"held-out-generator evaluation needs at least 3 generators, got {sorted(set(gens))}; "
+                          "with fewer use split='prompt' (held-out prompts)")
     if not np.isfinite(y).all():
         raise ConfigError("y contains NaN/inf; drop unlabelled items first")
     measures = list(measures)
@@ -427,9 +563,12 @@ def evaluate(X, y, generators=None, feature_names: Sequence[str] = None, models=
         raise ConfigError(f"unknown measures {unknown}; choose from {sorted(MEASURES)}")
     if int(n_resamples) < 1:
         raise ConfigError(f"n_resamples must be >= 1, got {n_resamples}")
+    if int(n_jobs) < 1:
+        raise ConfigError(f"n_jobs must be >= 1, got {n_jobs}")
     prompts_arr = None if prompts is None else np.asarray(prompts).astype(str).ravel()
     if prompts_arr is not None and prompts_arr.size != y.size:
         raise ConfigError(f"prompts has {prompts_arr.size} entries for {y.size} items")
+    fold_list = make_folds(gens, prompts_arr, split=split, n_prompt_folds=n_prompt_folds, seed=seed)
     if not isinstance(models, Mapping):
         models = {str(m): str(m) for m in models}
     if not models:
@@ -443,7 +582,7 @@ def evaluate(X, y, generators=None, feature_names: Sequence[str] = None, models=
     for label, i, _ in base:
         if not np.isfinite(X[:, i]).all():
             raise ConfigError(f"baseline column {label!r} has NaN/inf values")
-    grids = _grids_for(param_grid or param_grids, models)
+    grids = _grids_for(param_grid, models)
     unknown = [m for m in grids if m not in models]
     if unknown:
         raise ConfigError(f"param grids for unknown models {unknown}")
@@ -453,52 +592,35 @@ def evaluate(X, y, generators=None, feature_names: Sequence[str] = None, models=
     if prompts_arr is not None:
         preds["prompt"] = prompts_arr
     preds["y"] = y
-    preds["fold"] = ""
-    preds["fold_index"] = -1
     out = {m: np.full(y.size, np.nan) for m in models}
     floor = np.full(y.size, np.nan)
-    folds = []
-    fold_iter = list(logo_folds(gens, prompts_arr, group_by_prompt))
+    fold_name = np.empty(y.size, dtype=object)
+    fold_index = np.full(y.size, -1)
+    args = (X, y, gens, prompts_arr, models, grids, split, int(n_prompt_folds), seed)
+    if int(n_jobs) == 1:
+        it = (_run_fold(k, f, *args, threads) for k, f in enumerate(fold_list))
+    else:
+        from joblib import Parallel, delayed
+
+        per = threads if threads is not None else max(1, (os.cpu_count() or 1) // int(n_jobs))
+        it = Parallel(n_jobs=int(n_jobs), backend="loky", return_as="generator")(
+            delayed(_run_fold)(k, f, *args, per) for k, f in enumerate(fold_list))
     if progress:
         from tqdm.auto import tqdm
 
-        fold_iter = tqdm(fold_iter, desc="held-out generators")
-    scorer = _tau_scorer()
-    from threadpoolctl import threadpool_limits
-
-    with threadpool_limits(int(threads)) if threads is not None else contextlib.nullcontext():
-        for k, (g, tr, te) in enumerate(fold_iter):
-            if tr.size == 0:
-                raise ConfigError(f"fold {g!r}: no training items left (with group_by_prompt every prompt of the "
-                                  "held-out generator covers all other items)")
-            n_dropped = int((gens != g).sum() - tr.size)
-            preds.loc[te, "fold"] = g
-            preds.loc[te, "fold_index"] = k
-            floor[te] = y[tr].mean()
-            info = {"fold_index": k, "generator": str(g), "n_train": int(tr.size), "n_test": int(te.size),
-                    "n_dropped_by_prompt": n_dropped, "train_generators": sorted(set(gens[tr]))}
-            chosen = {}
-            for name, spec in models.items():
-                est = _as_estimator(name, spec, seed)
-                if name in grids:
-                    from sklearn.model_selection import GridSearchCV
-
-                    cv = inner_splits(gens[tr], None if prompts_arr is None else prompts_arr[tr], group_by_prompt)
-                    gs = GridSearchCV(est, grids[name], cv=cv, scoring=scorer, n_jobs=1, refit=True,
-                                      error_score="raise")
-                    gs.fit(X[tr], y[tr])
-                    model = gs.best_estimator_
-                    chosen[name] = {"params": _clean(gs.best_params_), "inner_kendall_tau_b": float(gs.best_score_)}
-                else:
-                    model = est.fit(X[tr], y[tr])
-                p = np.asarray(model.predict(X[te]), dtype=np.float64).ravel()
-                if p.shape != te.shape or not np.isfinite(p).all():
-                    raise ConfigError(f"model {name!r} returned {p.shape} predictions with non-finite values on fold "
-                                      f"{g!r}; expected {te.shape} finite floats")
-                out[name][te] = p
-            if chosen:
-                info["chosen_params"] = chosen
-            folds.append(info)
+        it = tqdm(it, total=len(fold_list), desc=f"{split} folds")
+    infos = []
+    for k, p, info in it:
+        te = fold_list[k].test
+        for name in models:
+            out[name][te] = p[name]
+        floor[te] = y[fold_list[k].train].mean()
+        fold_name[te] = fold_list[k].name
+        fold_index[te] = k
+        infos.append(info)
+    folds = sorted(infos, key=lambda d: d["fold_index"])
+    preds["fold"] = fold_name.astype(str)
+    preds["fold_index"] = fold_index
     for name in models:
         preds[name] = out[name]
     base_names = []
@@ -551,17 +673,19 @@ def evaluate(X, y, generators=None, feature_names: Sequence[str] = None, models=
                                          n_resamples=n_resamples, seed=seed)
                 comps[(a, b, m)] = r["difference"]
                 pnb[(a, b, m)] = r["p_not_better"]
-    settings = {"protocol": "leave-one-generator-out" + (" + prompt-grouped" if group_by_prompt else ""),
-                "nested": bool(grids), "inner_selection": "leave-one-generator-out, Kendall tau-b" if grids else None,
+    settings = {"protocol": SPLIT_TITLES[split], "split": split, "models_case": SPLITS[split],
+                "n_prompt_folds": int(n_prompt_folds) if split != "generator" else None,
+                "n_folds": len(fold_list),
+                "nested": bool(grids), "inner_selection": (f"{SPLIT_TITLES[split]} inside the training part, pooled "
+                                                           "Kendall tau-b") if grids else None,
                 "n_items": int(y.size), "n_generators": int(len(np.unique(gens))),
                 "n_prompts": None if prompts_arr is None else int(len(np.unique(prompts_arr))),
                 "n_resamples": int(n_resamples), "confidence": 0.95,
                 "per_generator_resamples": n_pg if per_generator_ci else 0, "seed": int(seed),
-                "group_by_prompt": bool(group_by_prompt),
                 "bootstrap_unit": "prompt" if prompts_arr is not None else "item",
                 "measures": measures + [SYSTEM_MEASURE], "compare_measures": list(compare_measures),
                 "tie_policy": "pairwise_accuracy: human-tied pairs excluded, predicted ties count 0.5",
-                "param_grids": _clean(grids), "threads": threads,
+                "param_grids": _clean(grids), "threads": threads, "n_jobs": int(n_jobs),
                 "baseline_specs": None if baselines is None else list(baselines),
                 "notes": notes}
     return EvaluationResults(preds, metrics, pd.DataFrame(per_gen), comps, pnb, list(models), base_names,
