@@ -15,8 +15,8 @@ from __future__ import annotations
 from .artifact import load_predictor, save_predictor
 from .mlp import MLPRegressor
 from .models import ALIASES, MODELS, OrdinalRegressor, default_param_grid, make_predictor
-from .pairwise import BradleyTerry, preference_from_choice
+from .pairwise import BradleyTerry, PairwiseGB, PairwiseMLP, make_pairwise, pair_array, preference_from_choice
 
 __all__ = ["make_predictor", "default_param_grid", "MODELS", "ALIASES", "MLPRegressor", "BradleyTerry",
-           "OrdinalRegressor", "preference_from_choice", "save_predictor",
+           "PairwiseMLP", "PairwiseGB", "make_pairwise", "pair_array", "OrdinalRegressor", "preference_from_choice", "save_predictor",
            "load_predictor"]

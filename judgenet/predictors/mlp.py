@@ -169,12 +169,13 @@ class MLPRegressor(RegressorMixin, BaseEstimator):
         self._train(X.shape[0], X.shape[1], loss, self._seed())
         return self
 
-    def fit_pairs(self, X, idx_a, idx_b, preference):
+    def fit_pairs(self, X, idx_a, idx_b, preference, sample_weight=None):
         """Fit a per-item scorer from pairwise preferences.
 
         Args:
             X: (n_items, n_features). idx_a, idx_b: (n_pairs,) item indices.
             preference: (n_pairs,) probability that a is preferred (1 = a, 0 = b, 0.5 = tie).
+            sample_weight: (n_pairs,) optional pair weights (normalized to mean 1).
         Loss: soft binary cross-entropy of σ(s(x_a) − s(x_b)) against ``preference``.
         """
         X = validate_data(self, X, dtype=np.float64)
@@ -192,10 +193,12 @@ class MLPRegressor(RegressorMixin, BaseEstimator):
         self.y_mean_, self.y_scale_ = 0.0, 1.0
         Xt = torch.from_numpy((X - self.x_mean_) / self.x_scale_)
         ta, tb, tp = torch.from_numpy(ia), torch.from_numpy(ib), torch.from_numpy(p)
+        sw = np.ones(ia.size) if sample_weight is None else np.asarray(sample_weight, dtype=np.float64).ravel()
+        tw = torch.from_numpy(sw / sw.mean())
 
         def loss(net, idx):
             d = (net(Xt[ta[idx]]) - net(Xt[tb[idx]])).squeeze(-1)
-            return torch.nn.functional.binary_cross_entropy_with_logits(d, tp[idx])
+            return torch.nn.functional.binary_cross_entropy_with_logits(d, tp[idx], weight=tw[idx])
 
         self._train(ia.size, X.shape[1], loss, self._seed())
         return self

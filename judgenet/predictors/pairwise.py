@@ -1,19 +1,46 @@
 """Pairwise (comparative) models that score SINGLE items: utility models trained on preferences.
 
-P(a ≻ b) = σ(u(x_a) − u(x_b)); :meth:`predict` gives the per-item utility u, so a fitted model is
-used by ``score`` exactly like a per-item regressor.
+Every model here learns a per-item utility ``u(x)`` such that ``P(a ≻ b) = σ(u(x_a) − u(x_b))``
+(Bradley–Terry link) from pairwise preferences with soft labels (``preference`` = P(a preferred):
+1 = a, 0 = b, 0.5 = tie, or a vote share). :meth:`predict` returns ``u`` for single items, so a
+fitted model is used by ``score`` exactly like a per-item regressor, and saved with the usual
+:func:`~judgenet.predictors.save_predictor`.
+
+The sklearn entry point is ``fit(X, y)`` with ``X`` (n_items, n_features) the items and ``y`` a
+**pair array** (n_pairs, 3 or 4) of ``(idx_a, idx_b, preference[, weight])`` rows (build it with
+:func:`pair_array`). Because ``y`` rides along unchanged, these estimators can be the last step of a
+``Pipeline`` (scaler → PCA → model): the transformers are fitted on the items only. ``score(X, y)``
+is the weighted soft pairwise accuracy (2AFC; predicted ties 0.5), so ``GridSearchCV`` works too.
+
+Families:
+
+* :class:`BradleyTerry` — linear utility ``w·z`` (z standardized), L2-regularized logistic
+  regression on feature differences.
+* :class:`PairwiseMLP` — siamese utility network: :class:`~judgenet.predictors.MLPRegressor`
+  trained through its ``fit_pairs`` (soft-label binary cross-entropy on σ(u_a − u_b)).
+* :class:`PairwiseGB` — gradient-boosted regression trees on single items, fitted with the
+  pairwise logistic objective (RankNet-style functional gradient boosting with Newton leaf values;
+  sklearn has no pairwise objective and LightGBM/XGBoost are not dependencies).
+
+Mixed evidence (Likert scores and pairs on the same items): :func:`likert_implied_pairs` turns
+per-item Likert ratings into soft pairs among items of the same prompt; appended to the human
+pairs with a weight, they make one combined Bradley–Terry loss (see its docstring).
 """
 from __future__ import annotations
 
 import numpy as np
+import pandas as pd
 from sklearn.base import BaseEstimator
 from sklearn.linear_model import LogisticRegression
 from sklearn.preprocessing import StandardScaler
+from sklearn.tree import DecisionTreeRegressor
 from sklearn.utils.validation import check_is_fitted, validate_data
 
 from ..errors import ConfigError
+from .mlp import MLPRegressor
 
-__all__ = ["BradleyTerry", "preference_from_choice"]
+__all__ = ["BradleyTerry", "PairwiseMLP", "PairwiseGB", "preference_from_choice", "pair_array", "split_pairs",
+           "pairwise_accuracy_soft", "likert_implied_pairs", "PAIRWISE_FAMILIES", "is_pairwise"]
 
 
 def preference_from_choice(choice) -> np.ndarray:
@@ -36,8 +63,116 @@ def preference_from_choice(choice) -> np.ndarray:
     return np.asarray(out, dtype=np.float64)
 
 
-class BradleyTerry(BaseEstimator):
-    """Linear Bradley–Terry scorer s(x) = w·x fitted on pairwise preferences.
+def pair_array(idx_a, idx_b, preference, weight=None) -> np.ndarray:
+    """(n_pairs, 4) float64 ``[idx_a, idx_b, preference, weight]`` — the ``y`` of ``fit(X, y)``
+    (weight 1 when not given)."""
+    ia, ib = np.asarray(idx_a).ravel(), np.asarray(idx_b).ravel()
+    p = np.asarray(preference, dtype=np.float64).ravel()
+    w = np.ones_like(p) if weight is None else np.asarray(weight, dtype=np.float64).ravel()
+    if not (ia.shape == ib.shape == p.shape == w.shape):
+        raise ConfigError(f"idx_a, idx_b, preference and weight must have equal lengths, got "
+                          f"{ia.size}, {ib.size}, {p.size}, {w.size}")
+    return np.c_[ia.astype(np.float64), ib.astype(np.float64), p, w]
+
+
+def split_pairs(y, n_items: int | None = None):
+    """Check a pair array (n_pairs, 3 or 4) → ``(idx_a, idx_b, preference, weight)``.
+
+    Raises :class:`~judgenet.errors.ConfigError` for a wrong shape, indices that are not
+    integers in [0, n_items), an item paired with itself, preferences outside [0, 1] or negative /
+    all-zero weights."""
+    y = np.asarray(y, dtype=np.float64)
+    if y.ndim != 2 or y.shape[1] not in (3, 4) or y.shape[0] == 0:
+        raise ConfigError(f"pairwise models expect y of shape (n_pairs, 3 or 4) = (idx_a, idx_b, preference"
+                          f"[, weight]) with n_pairs >= 1, got {y.shape}; build it with pair_array()")
+    if not np.isfinite(y).all():
+        raise ConfigError("the pair array contains NaN/inf")
+    ia, ib = y[:, 0], y[:, 1]
+    if (ia != np.rint(ia)).any() or (ib != np.rint(ib)).any():
+        raise ConfigError("pair indices (columns 0 and 1 of y) must be integers")
+    ia, ib = ia.astype(np.intp), ib.astype(np.intp)
+    hi = n_items if n_items is not None else np.inf
+    if min(ia.min(), ib.min()) < 0 or max(ia.max(), ib.max()) >= hi:
+        raise ConfigError(f"pair indices must lie in [0, {n_items}) (rows of X)")
+    if (ia == ib).any():
+        raise ConfigError(f"pair {int(np.flatnonzero(ia == ib)[0])} compares item {int(ia[ia == ib][0])} with "
+                          "itself; expected two different items")
+    p = y[:, 2]
+    if ((p < 0) | (p > 1)).any():
+        raise ConfigError("preference must lie in [0, 1] (1 = a preferred, 0 = b, 0.5 = tie)")
+    w = y[:, 3] if y.shape[1] == 4 else np.ones(y.shape[0])
+    if (w < 0).any() or not w.sum() > 0:
+        raise ConfigError("pair weights must be >= 0 with a positive sum")
+    return ia, ib, p, w
+
+
+def pairwise_accuracy_soft(score_a, score_b, preference, weight=None) -> float:
+    """Weighted 2AFC of utilities against soft labels: a pair counts 1 when the higher-scored item
+    is the human majority, 0 when it is the minority, 0.5 when the scores tie; human ties (0.5)
+    are excluded. NaN when every pair is a human tie."""
+    d = np.asarray(score_a, dtype=np.float64) - np.asarray(score_b, dtype=np.float64)
+    h = np.asarray(preference, dtype=np.float64) - 0.5
+    w = np.ones_like(d) if weight is None else np.asarray(weight, dtype=np.float64)
+    keep = h != 0
+    if not keep.any():
+        return float("nan")
+    c = np.where(d == 0, 0.5, (np.sign(d) == np.sign(h)).astype(np.float64))
+    return float((w[keep] * c[keep]).sum() / w[keep].sum())
+
+
+def _sigmoid(d):
+    return 0.5 * (1.0 + np.tanh(0.5 * np.asarray(d, dtype=np.float64)))
+
+
+class _PairwiseMixin:
+    """``fit(X, pair_array)``, ``predict_proba_pairs``, pairwise ``score`` and the pairwise tag."""
+
+    _judgenet_kind = "pairwise"
+
+    def fit(self, X, y, sample_weight=None):
+        """X (n_items, n_features); y the pair array (n_pairs, 3 or 4), see :func:`pair_array`;
+        ``sample_weight`` (n_pairs,) multiplies the weight column. Returns self."""
+        X = np.asarray(X, dtype=np.float64) if not hasattr(X, "iloc") else X
+        ia, ib, p, w = split_pairs(y, len(X))
+        if sample_weight is not None:
+            w = w * np.asarray(sample_weight, dtype=np.float64).ravel()
+        return self.fit_pairs(X, ia, ib, p, sample_weight=w)
+
+    def predict_proba_pairs(self, X, idx_a, idx_b) -> np.ndarray:
+        """(n_pairs,) P(a ≻ b) = σ(u_a − u_b)."""
+        u = np.asarray(self.predict(X), dtype=np.float64)
+        return _sigmoid(u[np.asarray(idx_a, dtype=np.intp)] - u[np.asarray(idx_b, dtype=np.intp)])
+
+    def score(self, X, y, sample_weight=None) -> float:
+        """Weighted pairwise accuracy (2AFC) of the utilities on the pair array ``y``."""
+        ia, ib, p, w = split_pairs(y, len(X))
+        if sample_weight is not None:
+            w = w * np.asarray(sample_weight, dtype=np.float64).ravel()
+        u = np.asarray(self.predict(X), dtype=np.float64)
+        return pairwise_accuracy_soft(u[ia], u[ib], p, w)
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.target_tags.required = True
+        tags.target_tags.two_d_labels = True
+        return tags
+
+
+def is_pairwise(estimator) -> bool:
+    """True for a pairwise utility model (or a Pipeline ending in one)."""
+    last = estimator.steps[-1][1] if hasattr(estimator, "steps") else estimator
+    return getattr(last, "_judgenet_kind", None) == "pairwise"
+
+
+def _check_pairs(X, ia, ib, p, w):
+    ia, ib = np.asarray(ia, dtype=np.intp).ravel(), np.asarray(ib, dtype=np.intp).ravel()
+    p = np.asarray(p, dtype=np.float64).ravel()
+    w = np.ones_like(p) if w is None else np.asarray(w, dtype=np.float64).ravel()
+    return split_pairs(pair_array(ia, ib, p, w), X.shape[0])
+
+
+class BradleyTerry(_PairwiseMixin, BaseEstimator):
+    """Linear Bradley–Terry scorer s(x) = w·z, z the standardized features, fitted on pairwise preferences.
 
     P(a ≻ b) = σ(s(x_a) − s(x_b)); trained by L2-regularized logistic regression on standardized
     feature differences with soft labels (ties 0.5, as PickScore): each pair contributes both
@@ -52,37 +187,24 @@ class BradleyTerry(BaseEstimator):
         self.C = C
         self.max_iter = max_iter
 
-    def fit(self, X, y):
-        """Same as :meth:`fit_pairs` with ``y`` an (n_pairs, 3) array of ``(idx_a, idx_b, preference)``
-        rows (so the scorer has the usual ``fit`` entry point); X is (n_items, n_features)."""
-        y = np.asarray(y, dtype=np.float64)
-        if y.ndim != 2 or y.shape[1] != 3:
-            raise ConfigError(f"BradleyTerry.fit expects y of shape (n_pairs, 3) = (idx_a, idx_b, preference), "
-                              f"got {y.shape}; or call fit_pairs(X, idx_a, idx_b, preference)")
-        return self.fit_pairs(X, y[:, 0].astype(int), y[:, 1].astype(int), y[:, 2])
-
-    def fit_pairs(self, X, idx_a, idx_b, preference):
+    def fit_pairs(self, X, idx_a, idx_b, preference, sample_weight=None):
         """X (n_items, n_features); idx_a, idx_b (n_pairs,) item indices; preference (n_pairs,) in
-        [0, 1], P(a preferred) — 1 = a, 0 = b, 0.5 = tie. Returns self."""
+        [0, 1], P(a preferred) — 1 = a, 0 = b, 0.5 = tie; sample_weight (n_pairs,) optional.
+        Returns self."""
         X = validate_data(self, X, dtype=np.float64)
-        ia, ib = np.asarray(idx_a, dtype=int), np.asarray(idx_b, dtype=int)
-        p = np.asarray(preference, dtype=np.float64)
-        if not (ia.shape == ib.shape == p.shape) or ia.size == 0:
-            raise ConfigError("idx_a, idx_b and preference must be non-empty and of equal length")
-        if ((p < 0) | (p > 1)).any():
-            raise ConfigError("preference must lie in [0, 1] (1 = a preferred, 0 = b, 0.5 = tie)")
-        if min(ia.min(), ib.min()) < 0 or max(ia.max(), ib.max()) >= X.shape[0]:
-            raise ConfigError(f"pair indices must lie in [0, {X.shape[0]})")
+        ia, ib, p, sw = _check_pairs(X, idx_a, idx_b, preference, sample_weight)
         self.scaler_ = StandardScaler().fit(X)
         Z = self.scaler_.transform(X)
         D = Z[ia] - Z[ib]
         # symmetrize so the intercept is 0 by construction
         Xd = np.vstack([D, -D, D, -D])
         yd = np.r_[np.ones(len(D)), np.zeros(len(D)), np.zeros(len(D)), np.ones(len(D))]
-        w = np.r_[p, p, 1 - p, 1 - p]
+        w = np.r_[p, p, 1 - p, 1 - p] * np.r_[sw, sw, sw, sw]
         keep = w > 0
+        if np.unique(yd[keep]).size < 2:  # cannot happen after mirroring, kept as a guard
+            raise ConfigError("pairwise preferences carry no information (all weights zero)")
         self.clf_ = LogisticRegression(C=self.C, max_iter=self.max_iter, fit_intercept=False)
-        self.clf_.fit(Xd[keep], yd[keep], sample_weight=w[keep])
+        self.clf_.fit(Xd[keep], yd[keep], sample_weight=w[keep])  # weight 2 = the pair judged twice
         self.coef_ = self.clf_.coef_.ravel()
         return self
 
@@ -92,7 +214,166 @@ class BradleyTerry(BaseEstimator):
         X = validate_data(self, X, reset=False, dtype=np.float64)
         return self.scaler_.transform(X) @ self.coef_
 
-    def predict_proba_pairs(self, X, idx_a, idx_b):
-        """(n_pairs,) P(a ≻ b)."""
-        s = self.predict(X)
-        return 1.0 / (1.0 + np.exp(-(s[np.asarray(idx_a)] - s[np.asarray(idx_b)])))
+
+class PairwiseMLP(_PairwiseMixin, MLPRegressor):
+    """Siamese utility network: :class:`~judgenet.predictors.MLPRegressor` (same parameters)
+    trained with :meth:`~judgenet.predictors.MLPRegressor.fit_pairs` — soft-label binary
+    cross-entropy of σ(u(x_a) − u(x_b)) against the preference, pairs weighted by
+    ``sample_weight``; early stopping holds out pairs. :meth:`predict` gives u(x)."""
+
+    def fit_pairs(self, X, idx_a, idx_b, preference, sample_weight=None):
+        X = np.asarray(X, dtype=np.float64)
+        ia, ib, p, w = _check_pairs(X, idx_a, idx_b, preference, sample_weight)
+        return MLPRegressor.fit_pairs(self, X, ia, ib, p, sample_weight=w)
+
+
+class PairwiseGB(_PairwiseMixin, BaseEstimator):
+    """Gradient-boosted utility u(x) = Σ_m ν·f_m(x) of regression trees on single items, fitted
+    with the pairwise logistic (Bradley–Terry) loss L = Σ_pairs w·BCE(σ(u_a − u_b), p).
+
+    Each round computes, per item, the gradient g_i = Σ_pairs ∂L/∂u_i and the Gauss–Newton
+    Hessian h_i = Σ_pairs w·q(1 − q) (q = σ(u_a − u_b)); a tree (``max_depth``,
+    ``min_samples_leaf``) is fitted to −g_i/h_i with weights h_i on the items that occur in
+    pairs (a random ``subsample`` of them), and every leaf gets the Newton value
+    −Σg/(Σh + ``l2``), scaled by ``learning_rate``. This is RankNet's objective with trees
+    (LambdaMART without the NDCG reweighting): the documented alternative to a library pairwise
+    objective, since sklearn has none.
+
+    Fitted attributes: ``trees_`` (list of DecisionTreeRegressor), ``leaf_values_`` (list of
+    arrays, tree node → value), ``train_loss_`` (weighted mean loss per round), ``n_features_in_``.
+    """
+
+    def __init__(self, n_estimators=200, learning_rate=0.1, max_depth=3, min_samples_leaf=5, l2=1.0,
+                 subsample=1.0, random_state=None):
+        self.n_estimators = n_estimators
+        self.learning_rate = learning_rate
+        self.max_depth = max_depth
+        self.min_samples_leaf = min_samples_leaf
+        self.l2 = l2
+        self.subsample = subsample
+        self.random_state = random_state
+
+    def fit_pairs(self, X, idx_a, idx_b, preference, sample_weight=None):
+        X = validate_data(self, X, dtype=np.float64)
+        ia, ib, p, w = _check_pairs(X, idx_a, idx_b, preference, sample_weight)
+        if int(self.n_estimators) < 1 or not float(self.learning_rate) > 0 or float(self.l2) < 0 \
+                or not 0 < float(self.subsample) <= 1:
+            raise ConfigError("PairwiseGB needs n_estimators >= 1, learning_rate > 0, l2 >= 0, 0 < subsample <= 1")
+        n = X.shape[0]
+        used = np.flatnonzero(np.bincount(ia, minlength=n) + np.bincount(ib, minlength=n))
+        rng = np.random.default_rng(self.random_state if isinstance(self.random_state, (int, np.integer))
+                                    else None)
+        u = np.zeros(n)
+        self.trees_, self.leaf_values_, self.train_loss_ = [], [], []
+        for _ in range(int(self.n_estimators)):
+            q = _sigmoid(u[ia] - u[ib])
+            gp, hp = w * (q - p), w * q * (1.0 - q)
+            g = np.bincount(ia, gp, n) - np.bincount(ib, gp, n)
+            h = np.bincount(ia, hp, n) + np.bincount(ib, hp, n)
+            rows = used if self.subsample >= 1 else rng.choice(used, max(2, int(self.subsample * used.size)),
+                                                               replace=False)
+            hr = np.maximum(h[rows], 1e-12)
+            tree = DecisionTreeRegressor(max_depth=self.max_depth, min_samples_leaf=self.min_samples_leaf,
+                                         random_state=int(rng.integers(2**31 - 1)))
+            tree.fit(X[rows], -g[rows] / hr, sample_weight=hr)
+            leaves = tree.apply(X[rows])
+            size = tree.tree_.node_count
+            values = -np.bincount(leaves, g[rows], size) / (np.bincount(leaves, h[rows], size) + float(self.l2))
+            values *= float(self.learning_rate)
+            u += values[tree.apply(X)]
+            self.trees_.append(tree)
+            self.leaf_values_.append(values)
+            eps = 1e-12
+            qn = np.clip(_sigmoid(u[ia] - u[ib]), eps, 1 - eps)
+            self.train_loss_.append(float(np.sum(-w * (p * np.log(qn) + (1 - p) * np.log(1 - qn))) / w.sum()))
+        return self
+
+    def predict(self, X):
+        """(n_items,) utilities; higher = preferred."""
+        check_is_fitted(self, "trees_")
+        X = validate_data(self, X, reset=False, dtype=np.float64)
+        u = np.zeros(X.shape[0])
+        for tree, values in zip(self.trees_, self.leaf_values_):
+            u += values[tree.apply(X)]
+        return u
+
+
+def likert_implied_pairs(items, scores, prompts=None, *, weight: float = 1.0) -> np.ndarray:
+    """Soft pairs implied by per-item Likert ratings, for the mixed-evidence loss.
+
+    Args:
+        items: (n_judgments,) item index (row of X) of each Likert judgment.
+        scores: (n_judgments,) the ratings.
+        prompts: (n_judgments,) prompt of each judgment's item; pairs are formed only among items
+            of the same prompt (as side-by-side pairs are). None: all items form one group.
+        weight: weight of each implied pair relative to one human pairwise judgment.
+
+    For two items i, j the implied preference is P(R_i > R_j) + ½·P(R_i = R_j) with R_i a random
+    rating of item i (the items' empirical rating distributions, independent): the chance a
+    random Likert rating of i beats one of j. **Combined loss** (documented choice): the
+    Bradley–Terry loss over the human pairs plus ``weight`` × the same loss over these implied
+    pairs — one utility, one link, no extra scale parameter. Returns a pair array (n, 4).
+    """
+    items = np.asarray(items, dtype=np.intp).ravel()
+    scores = np.asarray(scores, dtype=np.float64).ravel()
+    groups = np.zeros(items.size, dtype=object) if prompts is None else np.asarray(prompts, dtype=object).ravel()
+    df = pd.DataFrame({"i": items, "s": scores, "g": groups.astype(str)})
+    out = []
+    for _, sub in df.groupby("g", sort=False):
+        per = [(i, grp["s"].to_numpy()) for i, grp in sub.groupby("i", sort=True)]
+        for x in range(len(per)):
+            for y in range(x + 1, len(per)):
+                (i, si), (j, sj) = per[x], per[y]
+                diff = si[:, None] - sj[None, :]
+                pref = float(((diff > 0) + 0.5 * (diff == 0)).mean())
+                out.append((i, j, pref, float(weight)))
+    if not out:
+        return np.empty((0, 4))
+    return np.asarray(out, dtype=np.float64)
+
+
+def _bt_space(trial):
+    return {"C": trial.suggest_float("C", 1e-3, 1e2, log=True)}
+
+
+def _mlp_space(trial):
+    return {"hidden_sizes": (trial.suggest_int("width", 8, 128, log=True),),
+            "lr": trial.suggest_float("lr", 1e-4, 1e-2, log=True),
+            "weight_decay": trial.suggest_float("weight_decay", 1e-6, 1e-1, log=True)}
+
+
+def _gb_space(trial):
+    return {"n_estimators": trial.suggest_int("n_estimators", 20, 400, log=True),
+            "learning_rate": trial.suggest_float("learning_rate", 0.01, 0.3, log=True),
+            "max_depth": trial.suggest_int("max_depth", 1, 5),
+            "min_samples_leaf": trial.suggest_int("min_samples_leaf", 2, 30, log=True),
+            "l2": trial.suggest_float("l2", 1e-3, 10.0, log=True)}
+
+
+PAIRWISE_FAMILIES = {
+    "bradley_terry": {"factory": BradleyTerry, "defaults": {"C": 1.0}, "grid": {"C": [0.01, 0.1, 1.0, 10.0]},
+                      "optuna_space": _bt_space, "seeded": False},
+    "pairwise_mlp": {"factory": PairwiseMLP, "defaults": {"hidden_sizes": (32,), "max_epochs": 100, "lr": 3e-3},
+                     "grid": {"hidden_sizes": [(16,), (64,)], "weight_decay": [1e-4, 1e-2]},
+                     "optuna_space": _mlp_space, "seeded": True},
+    "pairwise_gb": {"factory": PairwiseGB, "defaults": {"n_estimators": 100, "learning_rate": 0.1, "max_depth": 3},
+                    "grid": {"max_depth": [2, 3], "n_estimators": [50, 200]}, "optuna_space": _gb_space,
+                    "seeded": True},
+}
+"""Pairwise families: name → factory, defaults, CV grid, Optuna space (``f(trial) -> params``),
+and whether the factory takes ``random_state``. Registered in ``predictors.recipes.FAMILIES``
+with ``kind="pairwise"``; :func:`make_pairwise` builds one."""
+
+
+def make_pairwise(name: str, *, random_state: int = 0, **params):
+    """A pairwise family by name (:data:`PAIRWISE_FAMILIES`) with its defaults overridden by ``params``."""
+    if name not in PAIRWISE_FAMILIES:
+        raise ConfigError(f"unknown pairwise model {name!r}; choose from {', '.join(PAIRWISE_FAMILIES)}")
+    fam = PAIRWISE_FAMILIES[name]
+    kw = {**fam["defaults"], **params}
+    if fam["seeded"]:
+        kw.setdefault("random_state", random_state)
+    return fam["factory"](**kw)
+
+
+__all__ += ["make_pairwise"]
