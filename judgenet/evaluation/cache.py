@@ -1,0 +1,122 @@
+"""A content-keyed cache of evaluation results (a second ``judgenet demo`` skips the refits and bootstraps).
+
+The key covers everything that changes the numbers: the feature matrix and its column names, the targets,
+generators and prompts (the folds), every setting, the library versions, and a hash of the **source code** that
+computes the results (the evaluation protocol, statistics, predictors, rater agreement and tuning). A change to
+any of them misses the cache; nothing is keyed on judgenet's version string alone. Unreadable or foreign
+entries are treated as misses. Writes are atomic.
+"""
+from __future__ import annotations
+
+import functools
+import hashlib
+import json
+import logging
+import os
+from pathlib import Path
+from typing import Any, Mapping, Sequence
+
+import numpy as np
+
+__all__ = ["cached_evaluate", "evaluation_key", "code_hash", "load", "save", "CODE_MODULES"]
+
+log = logging.getLogger(__name__)
+
+#: Modules (relative to the judgenet package) whose source code changes evaluation numbers.
+CODE_MODULES = ("evaluation", "stats.py", "predictors", "labels/agreement.py", "tuning.py")
+
+
+@functools.lru_cache(maxsize=None)
+def code_hash(modules: Sequence[str] = CODE_MODULES) -> str:
+    """SHA-256 over the source files of ``modules`` (files or folders of ``*.py`` under the judgenet package)."""
+    root = Path(__file__).resolve().parent.parent
+    h = hashlib.sha256()
+    for m in modules:
+        p = root / m
+        files = sorted(p.rglob("*.py")) if p.is_dir() else [p]
+        for f in files:
+            if f.name == "cache.py" and f.parent.name == "evaluation":
+                continue  # this file only stores results
+            h.update(f.relative_to(root).as_posix().encode())
+            h.update(f.read_bytes())
+    return h.hexdigest()
+
+
+def _versions() -> dict:
+    import scipy
+    import sklearn
+
+    out = {"numpy": np.__version__, "scipy": scipy.__version__, "sklearn": sklearn.__version__}
+    try:
+        import torch
+
+        out["torch"] = torch.__version__
+    except ImportError:  # pragma: no cover
+        pass
+    return out
+
+
+def evaluation_key(arrays: Sequence[np.ndarray], labels: Sequence[Sequence[Any]], settings: Mapping[str, Any]) -> str:
+    """Content key: float64 bytes of ``arrays`` (features, targets, ...), the string lists in ``labels`` (column
+    names, generators, prompts, ...), ``settings``, library versions and :func:`code_hash`."""
+    h = hashlib.sha256()
+    for a in arrays:
+        a = np.ascontiguousarray(a, dtype=np.float64)
+        h.update(str(a.shape).encode())
+        h.update(a.tobytes())
+    from ..io import to_jsonable
+
+    h.update(json.dumps([[list(map(str, x)) for x in labels], to_jsonable(dict(settings)), _versions(),
+                         code_hash()], sort_keys=True, default=str).encode())
+    return h.hexdigest()[:32]
+
+
+def _file(cache: Path, key: str) -> Path:
+    return Path(cache) / "evaluations" / f"{key}.json"
+
+
+def load(cache: str | os.PathLike, key: str) -> dict | None:
+    """The payload stored under ``key`` (a dict), or None when absent or unreadable."""
+    f = _file(Path(cache), key)
+    try:
+        d = json.loads(f.read_text())
+    except (OSError, ValueError):
+        return None
+    if not isinstance(d, dict) or d.get("key") != key:
+        return None
+    return d.get("payload")
+
+
+def save(cache: str | os.PathLike, key: str, payload: Mapping) -> None:
+    """Store ``payload`` (JSON-able) under ``key``; a failure to write only logs a warning (it is a cache)."""
+    from ..errors import OutputError
+    from ..io import atomic_write_json
+
+    try:
+        atomic_write_json(_file(Path(cache), key), {"key": key, "payload": payload}, indent=None)
+    except OutputError as exc:
+        log.warning("evaluation cache not written: %s", exc)
+
+
+def cached_evaluate(X, y, generators, feature_names, models: Mapping, *, cache_dir=None, prompts=None,
+                    ceiling=None, split: str = "generator", prompt_folds: int = 5, resamples: int = 1000,
+                    seed: int = 0, n_jobs: int | None = 1, baselines=None):
+    """:func:`judgenet.evaluation.evaluate` through the cache: the same results for the same inputs, settings and
+    code, computed once. ``models`` maps a name to an unfitted estimator (its ``repr`` — every parameter — is part
+    of the key). Returns :class:`~judgenet.evaluation.EvaluationResults`."""
+    from .. import config
+    from . import EvaluationResults, evaluate
+
+    settings = {"models": {k: repr(v) for k, v in models.items()}, "split": split, "prompt_folds": prompt_folds,
+                "resamples": resamples, "seed": seed, "ceiling": ceiling, "baselines": baselines}
+    key = evaluation_key([X, y], [feature_names, generators, [] if prompts is None else prompts], settings)
+    root = config.cache_dir(cache_dir)
+    hit = load(root, key)
+    if hit is not None:
+        log.debug("evaluation cache hit %s", key)
+        return EvaluationResults.from_dict(hit)
+    res = evaluate(X, y, generators, feature_names, dict(models), baselines=baselines, prompts=prompts,
+                   ceiling=ceiling, n_resamples=resamples, seed=seed, split=split, n_prompt_folds=prompt_folds,
+                   n_jobs=n_jobs)
+    save(root, key, res.to_dict())
+    return res

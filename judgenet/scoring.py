@@ -1,0 +1,255 @@
+"""Per-generator scoring: aggregate per-image scores into one row per generator, with bootstrap CIs.
+
+Used by :func:`judgenet.score`. Per-image columns come from the feature builder (and a predictor); set-level
+statistics (FID, KID, set MID, precision/recall) are computed once per generator by the feature builder's ``set``
+group and carried over here without recomputation.
+"""
+from __future__ import annotations
+
+from typing import Mapping, Sequence
+
+import numpy as np
+import pandas as pd
+
+__all__ = ["per_generator_table", "sort_generators"]
+
+
+def per_generator_table(per_image: pd.DataFrame, *, set_columns: Mapping[str, np.ndarray] | None = None,
+                        pred_col: str | None = None, mean_columns: Sequence[str] = ("clip_score",),
+                        n_resamples: int = 1000, seed: int = 0, confidence: float = 0.95) -> pd.DataFrame:
+    """One row per generator (in order of first appearance in ``per_image``).
+
+    Args:
+        per_image: one row per image with a ``generator`` column.
+        set_columns: ``{name: (n_images,) values}`` of per-generator statistics broadcast to items (the feature
+            builder's ``set.*`` columns); the value of the generator's first image is taken (they are constant
+            within a generator). The ``set.`` prefix is dropped in the output.
+        pred_col: a predicted-score column: its per-generator mean gets a percentile bootstrap CI over images
+            (``<pred_col>_low`` / ``_high``).
+        mean_columns: per-image columns averaged per generator when present (e.g. ``clip_score``).
+    Returns a DataFrame with ``generator``, ``n_images`` and the columns above.
+    """
+    from .stats import bootstrap_ci
+
+    gens = per_image["generator"].to_numpy()
+    rows = []
+    for g in pd.unique(gens):
+        idx = np.flatnonzero(gens == g)
+        row: dict = {"generator": g, "n_images": int(idx.size)}
+        if pred_col is not None:
+            v = per_image[pred_col].to_numpy(dtype=np.float64)[idx]
+            v = v[np.isfinite(v)]
+            if v.size:
+                e = bootstrap_ci(np.mean, v, n_resamples=n_resamples, seed=seed, confidence=confidence)
+                row.update({pred_col: e.value, f"{pred_col}_low": e.low, f"{pred_col}_high": e.high})
+            else:
+                row.update({pred_col: np.nan, f"{pred_col}_low": np.nan, f"{pred_col}_high": np.nan})
+        for c in mean_columns:
+            if c in per_image:
+                v = per_image[c].to_numpy(dtype=np.float64)[idx]
+                row[c] = float(np.nanmean(v)) if np.isfinite(v).any() else np.nan
+        for name, values in (set_columns or {}).items():
+            row[name[4:] if name.startswith("set.") else name] = float(np.asarray(values)[idx[0]])
+        rows.append(row)
+    return pd.DataFrame(rows)
+
+
+def sort_generators(table: pd.DataFrame, pred_col: str | None = None) -> pd.DataFrame:
+    """Best generator first: by the predicted score (higher is better) when there is one, else by set MID (higher
+    is better), else by the first FID column (lower is better)."""
+    if pred_col is not None and pred_col in table:
+        key, ascending = pred_col, False
+    elif "mid" in table and table["mid"].notna().any():
+        key, ascending = "mid", False
+    else:
+        key = next((c for c in table.columns if c.startswith("fid")), None)
+        ascending = True
+        if key is None:
+            return table.reset_index(drop=True)
+    return table.sort_values(key, ascending=ascending, na_position="last", kind="stable").reset_index(drop=True)
+
+
+# =============================================================================================
+# the score job
+# =============================================================================================
+TINY_WARNING = ("the built-in tiny encoder only knows the simulated world: its FID/KID/precision/recall and realism "
+                "numbers are not meaningful for real images; install judgenet[real] (genuine FID-Inception) or pass "
+                "--backbone inception:fid / open_clip:... with local weights")
+
+
+def default_backbones() -> list[str]:
+    """Backbones for user images when none are named: the genuine FID-Inception when its weights are installed
+    (``judgenet[real]``), else the built-in tiny encoder (with a loud warning: see :data:`TINY_WARNING`)."""
+    from .backbones import genuine_inception_path
+
+    return ["inception:fid"] if genuine_inception_path() is not None else ["tiny"]
+
+
+def _merge(parts, n: int):
+    """One Embedded over ``n`` items from ``[(indices, Embedded), ...]`` (texts NaN where a part had none)."""
+    import dataclasses
+
+    parts = [(np.asarray(i, dtype=int), e) for i, e in parts if len(i)]
+    first = parts[0][1]
+    images = {s: np.full((n, a.shape[1]), np.nan) for s, a in first.images.items()}
+    dt = next((e.texts.shape[1] for _, e in parts if e.texts is not None), None)
+    texts = None if dt is None else np.full((n, dt), np.nan)
+    ok = np.zeros(n, dtype=bool)
+    paths = [""] * n
+    failures, fps = [], {}
+    for idx, e in parts:
+        for s, a in e.images.items():
+            images[s][idx] = a
+        if e.texts is not None:
+            texts[idx] = e.texts
+        ok[idx] = e.ok
+        for i, p in zip(idx, e.paths):
+            paths[i] = p
+        failures += list(e.failures)
+        fps.update(e.fingerprints)
+    text_source = next((e.text_source for _, e in parts if e.text_source), None)
+    return dataclasses.replace(first, paths=paths, images=images, texts=texts, text_source=text_source,
+                               fingerprints=fps, failures=failures, ok=ok)
+
+
+def run_score(root, generators, *, reference=None, prompts=None, reference_prompts=None, predictor=None,
+              backbones=None, cache_dir=None, weights_dir=None, clip_checkpoint=None, inception_weights=None,
+              quick_gelu=None, resamples: int = 1000, kid_subset_size: int = 1000, seed: int = 0,
+              strict: bool = False, mid_eps: float = 0.0, mid_shrinkage=None, result_type=None):
+    """The body of :func:`judgenet.score` (see there); writes into the existing folder ``root``."""
+    import logging
+    from pathlib import Path
+
+    from .backbones import load_backbones
+    from .dataset import builder_options, fit_reference, reference_inputs
+    from .errors import ArtifactError, ConfigError
+    from .features import embed
+    from .featurize import FeatureBuilder
+    from .inputs import find_prompts_file, generator_names, image_folder, prompts_for, read_prompts
+    from .io import atomic_write_json, atomic_write_text
+
+    log = logging.getLogger(__name__)
+    progress = logging.getLogger("judgenet").isEnabledFor(logging.INFO)
+    names = generator_names(generators)
+    table = read_prompts(prompts) if prompts else None
+    files, gens, gprompts, unprompted = [], [], [], []
+    for g, name in zip(generators, names):
+        gdir = Path(g)
+        fs = image_folder(gdir, "generator folder")
+        t = table if table is not None else (read_prompts(pf) if (pf := find_prompts_file(gdir)) else None)
+        if t is None:
+            unprompted.append(name)
+        files += [str(f) for f in fs]
+        gens += [name] * len(fs)
+        gprompts += prompts_for(fs, gdir, t) if t is not None else [None] * len(fs)
+    with_prompts = np.array([p is not None for p in gprompts])
+    if unprompted and with_prompts.any():
+        log.warning("no prompts for generator(s) %s: only their realism is scored (MID and CLIPScore need an "
+                    "image,prompt file; add a prompts.csv to the folder or pass --prompts)", ", ".join(unprompted))
+
+    meta = model = None
+    if predictor is not None:
+        from .predictors import load_predictor
+        from .predictors.recipes import Recipe
+
+        _, meta = Recipe.from_predictor_dir(predictor, with_meta=True)
+        saved = list(meta.get("extra", {}).get("backbones") or [])
+        backbones = list(backbones or saved or ["tiny"])
+    backbones = list(backbones or default_backbones())
+    bbs = load_backbones(backbones, weights_dir=weights_dir, clip_checkpoint=clip_checkpoint,
+                         inception_weights=inception_weights, quick_gelu=quick_gelu)
+    notes = []
+    if any(b.source == "tiny" for b in bbs):
+        log.warning("note: %s", TINY_WARNING)
+        notes.append(TINY_WARNING)
+    fps = {b.source: b.fingerprint for b in bbs}
+    groups = ("alignment", "realism", "activations", "set") if with_prompts.any() else ("realism", "activations", "set")
+    if predictor is not None:
+        builder = FeatureBuilder.load(Path(predictor) / "reference", expected_fingerprints=fps)
+        if reference is not None:
+            ref_paths, ref_prompts = reference_inputs(reference, prompts_file=reference_prompts,
+                                                      want_prompts=builder.texts_fitted_)
+            mine, _ = fit_reference(ref_paths, bbs, prompts=ref_prompts, cache_dir=cache_dir, strict=strict,
+                                    **{k: v for k, v in builder.get_params().items()})
+            if mine.hash_ != builder.hash_:
+                raise ArtifactError(f"--reference {reference} gives a different real-image reference than the one "
+                                    f"predictor {predictor} was trained with (hash {mine.hash_} vs {builder.hash_}); "
+                                    "drop --reference to use the predictor's own, or retrain on this reference")
+        else:
+            log.info("using the real-image reference saved with predictor %s", predictor)
+        model, meta = load_predictor(predictor, expected_fingerprints=fps, expected_reference_hash=builder.hash_)
+        groups = tuple(g for g in groups if g != "alignment" or builder.texts_fitted_)
+        builder.set_params(groups=groups, kid_subset_size=kid_subset_size)
+    else:
+        if reference is None:
+            raise ConfigError("--reference REAL_DIR is required without --predictor: a folder of real images "
+                              "(with a prompts.csv of image,prompt for MID)")
+        ref_paths, ref_prompts = reference_inputs(reference, prompts_file=reference_prompts,
+                                                  want_prompts=bool(with_prompts.any()))
+        if ref_prompts is None:
+            groups = tuple(g for g in groups if g != "alignment")
+        builder, ref_failures = fit_reference(ref_paths, bbs, prompts=ref_prompts, cache_dir=cache_dir,
+                                              strict=strict, groups=groups,
+                                              **builder_options(mid_eps=mid_eps, mid_shrinkage=mid_shrinkage,
+                                                                seed=seed, kid_subset_size=kid_subset_size))
+    n = len(files)
+    idx_p, idx_n = np.flatnonzero(with_prompts), np.flatnonzero(~with_prompts)
+    parts = []
+    if idx_p.size and "alignment" in groups:
+        parts.append((idx_p, embed([files[i] for i in idx_p], bbs, prompts=[gprompts[i] for i in idx_p],
+                                   cache_dir=cache_dir, strict=strict, progress=progress)))
+    else:
+        idx_n = np.arange(n)
+    if idx_n.size:
+        parts.append((idx_n, embed([files[i] for i in idx_n], bbs, cache_dir=cache_dir, strict=strict,
+                                   progress=progress)))
+    emb = _merge(parts, n)
+    keep = np.asarray(emb.ok, dtype=bool)
+    failures = list(emb.failures)
+    for f in failures:
+        log.warning("skipped %s: %s", f.path, f.reason)
+    emb = emb.subset(keep) if not keep.all() else emb
+    gens_k = [g for g, k in zip(gens, keep) if k]
+    if not gens_k:
+        raise ConfigError("no readable images in the generator folders; see the skipped files above")
+    fm = builder.transform(emb, generators=gens_k)
+    per_image = pd.DataFrame({"generator": gens_k, "image": [f for f, k in zip(files, keep) if k]})
+    if with_prompts.any():
+        per_image["prompt"] = [p for p, k in zip(gprompts, keep) if k]
+    for c in fm.names:
+        if not c.startswith(("pca.", "act.", "set.")):
+            per_image[c] = fm.column(c)
+    pred_col = None
+    if model is not None:
+        want = list(meta["feature_names"])
+        missing = [c for c in want if c not in fm.names]
+        if missing:
+            raise ConfigError(f"predictor {predictor} needs features {missing[:5]} that cannot be built here"
+                              + (" (it predicts from alignment features: give prompts with --prompts)"
+                                 if any(c in ("mid_pmi", "clip_score") for c in missing) else ""))
+        X = np.column_stack([fm.column(c) for c in want])
+        pred_col = f"predicted_{meta.get('question', 'score')}"
+        pred = np.full(X.shape[0], np.nan)
+        ok = np.isfinite(X).all(axis=1)
+        if ok.any():
+            pred[ok] = model.predict(X[ok])
+        if not ok.all():
+            log.warning("%d image(s) lack features the predictor needs (no prompt?): predicted score left empty",
+                        int((~ok).sum()))
+        per_image[pred_col] = pred
+    per_gen = per_generator_table(per_image, set_columns={c: fm.column(c) for c in fm.names if c.startswith("set.")},
+                                  pred_col=pred_col, n_resamples=resamples, seed=seed)
+    per_gen = sort_generators(per_gen, pred_col)
+    atomic_write_text(root / "per_image.csv", per_image.to_csv(index=False))
+    atomic_write_text(root / "per_image.jsonl", per_image.to_json(orient="records", lines=True))
+    atomic_write_text(root / "per_generator.csv", per_gen.to_csv(index=False))
+    atomic_write_json(root / "score.json", {"backbones": backbones, "predictor": str(predictor) if predictor else None,
+                                            "reference": str(reference) if reference else None,
+                                            "generators": dict(zip(names, map(str, generators))),
+                                            "unprompted_generators": unprompted, "notes": notes,
+                                            "n_skipped": len(failures)})
+    if failures:
+        df = pd.DataFrame([{"path": str(f.path), "reason": f.reason} for f in failures])
+        atomic_write_text(root / "failures.csv", df.to_csv(index=False))
+    log.info("%s\n\nscores: %s", per_gen.to_string(index=False, float_format=lambda v: f"{v:.4g}"), root)
+    return result_type(root, per_image, per_gen, failures)

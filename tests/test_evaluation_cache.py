@@ -1,0 +1,83 @@
+"""The evaluation cache: same inputs + settings + code → the stored results; any change → recomputed."""
+import numpy as np
+import pytest
+from sklearn.linear_model import Ridge
+
+from judgenet.evaluation import cache as evcache
+
+
+@pytest.fixture()
+def data():
+    rng = np.random.default_rng(0)
+    n = 60
+    X = rng.normal(size=(n, 3))
+    y = X[:, 0] + rng.normal(scale=0.5, size=n)
+    gens = np.repeat(["g0", "g1", "g2", "g3"], n // 4)
+    prompts = np.tile([f"p{i}" for i in range(15)], 4)
+    return X, y, gens, prompts, ["a", "b", "c"]
+
+
+def _run(data, tmp_path, monkeypatch, **kw):
+    calls = []
+    from judgenet import evaluation
+
+    orig = evaluation.evaluate
+
+    def counting(*a, **k):
+        calls.append(1)
+        return orig(*a, **k)
+
+    monkeypatch.setattr(evaluation, "evaluate", counting)
+    X, y, gens, prompts, names = data
+    opts = dict(cache_dir=tmp_path, prompts=prompts, resamples=50, seed=0, baselines=["a"])
+    opts.update(kw)
+    res = evcache.cached_evaluate(X, y, gens, names, {"ridge": Ridge(alpha=1.0)}, **opts)
+    return res, len(calls)
+
+
+def test_hit_returns_the_same_numbers(data, tmp_path, monkeypatch):
+    a, n1 = _run(data, tmp_path, monkeypatch)
+    b, n2 = _run(data, tmp_path, monkeypatch)
+    assert (n1, n2) == (1, 0)
+    assert a.table().equals(b.table())
+
+
+@pytest.mark.parametrize("change", [{"resamples": 60}, {"split": "crossed"}, {"seed": 1}, {"prompt_folds": 3}])
+def test_a_changed_setting_misses(data, tmp_path, monkeypatch, change):
+    _run(data, tmp_path, monkeypatch)
+    _, n = _run(data, tmp_path, monkeypatch, **change)
+    assert n == 1
+
+
+def test_a_changed_model_parameter_or_label_misses(data, tmp_path, monkeypatch):
+    X, y, gens, prompts, names = data
+    _run(data, tmp_path, monkeypatch)
+    y2 = y.copy()
+    y2[0] += 1e-9
+    _, n = _run((X, y2, gens, prompts, names), tmp_path, monkeypatch)
+    assert n == 1
+    key1 = evcache.evaluation_key([X, y], [names], {"models": {"r": repr(Ridge(alpha=1.0))}})
+    key2 = evcache.evaluation_key([X, y], [names], {"models": {"r": repr(Ridge(alpha=2.0))}})
+    assert key1 != key2
+
+
+def test_a_code_change_misses(data, tmp_path, monkeypatch):
+    _run(data, tmp_path, monkeypatch)
+    monkeypatch.setattr(evcache, "code_hash", lambda modules=evcache.CODE_MODULES: "changed-code")
+    _, n = _run(data, tmp_path, monkeypatch)
+    assert n == 1
+
+
+def test_code_hash_covers_the_protocol_source(tmp_path):
+    h = evcache.code_hash()
+    assert len(h) == 64 and h == evcache.code_hash()
+    assert "evaluation" in evcache.CODE_MODULES and "stats.py" in evcache.CODE_MODULES
+
+
+def test_unreadable_entries_are_misses(tmp_path):
+    (tmp_path / "evaluations").mkdir()
+    (tmp_path / "evaluations" / "k.json").write_text("{not json")
+    assert evcache.load(tmp_path, "k") is None
+    evcache.save(tmp_path, "k", {"x": 1})
+    assert evcache.load(tmp_path, "k") == {"x": 1}
+    assert evcache.load(tmp_path, "other") is None
