@@ -11,7 +11,7 @@ Data cards for every set are in ``data_cards/`` at the repository root.
 from .aggregate import aggregate_pairs, aggregate_scores, zscore_by_rater
 from .agreement import (CEILING_STATS, krippendorff_alpha, leave_one_rater_out, pairwise_agreement,
                         pairwise_agreement_counts, rater_ceiling, rating_matrix, spearman_brown, split_half)
-from .loaders import (FILE_FORMATS, PUBLIC_SETS, category_accuracy, detect_format, hype_infinity,
+from .loaders import (FILE_FORMATS, PASCAL_CATEGORIES, PUBLIC_SETS, category_accuracy, detect_format, hype_infinity,
                       load_flickr8k_cf, load_flickr8k_expert, load_hype, load_label_set, load_likert, load_pascal50s,
                       load_pickapic, load_rankings, load_thumb, rank_shares, sample_references)
 from .references import item_references
@@ -24,4 +24,4 @@ __all__ = ["LabelSet", "PairwiseLabelSet", "Problem", "read_labels", "read_frame
            "pairwise_agreement_counts", "leave_one_rater_out", "split_half", "spearman_brown", "krippendorff_alpha",
            "rating_matrix", "load_flickr8k_expert", "load_flickr8k_cf", "load_thumb", "load_pascal50s",
            "load_pickapic", "load_hype", "load_likert", "load_rankings", "rank_shares", "hype_infinity",
-           "sample_references", "category_accuracy", "item_references"]
+           "sample_references", "category_accuracy", "PASCAL_CATEGORIES", "item_references"]

@@ -88,25 +88,37 @@ def load_pascal50s(root=None, *, lenient: bool = False) -> PairwiseLabelSet:
 
 
 def sample_references(pairs: PairwiseLabelSet, k: int = 5, seed: int = 0) -> list[list[str]]:
-    """For each row of ``pairs.frame``, ``k`` references drawn without replacement from its image's pool
-    (the Pascal-50S protocol uses 5; average results over several seeds)."""
+    """For each row of ``pairs.frame``, ``k`` references drawn without replacement from its image's pool,
+    never one of the pair's two candidate sentences (``caption_a``/``caption_b``; 20 ``sent1`` and 29
+    ``sent2`` strings occur verbatim among their image's 50 references). The Pascal-50S protocol uses
+    5 and averages results over several draws (seeds); the draw is per pair."""
     refs = pairs.references
     if not refs:
         raise LabelError(f"{pairs.name}: no references in meta['references']")
     rng = np.random.default_rng(seed)
+    f = pairs.frame
+    ca = f["caption_a"].astype(str).tolist() if "caption_a" in f else [None] * len(f)
+    cb = f["caption_b"].astype(str).tolist() if "caption_b" in f else [None] * len(f)
     out = []
-    for im in pairs.frame["image"].astype(str):
-        pool = refs.get(im)
-        if not pool or len(pool) < k:
-            raise LabelError(f"{pairs.name}: image {im!r} has {len(pool or [])} references, need {k}")
+    for im, a, b in zip(f["image"].astype(str), ca, cb):
+        pool = [r for r in refs.get(im) or [] if r != a and r != b]
+        if len(pool) < k:
+            raise LabelError(f"{pairs.name}: image {im} has {len(pool)} references besides the candidates, need {k}")
         out.append([pool[j] for j in rng.choice(len(pool), size=k, replace=False)])
     return out
 
 
-def category_accuracy(pairs: PairwiseLabelSet, score_a, score_b) -> dict:
+def category_accuracy(pairs: PairwiseLabelSet, score_a, score_b, *, ties: str = "half", seed: int = 0) -> dict:
     """Pascal-50S accuracy: share of pairs (human ties excluded) where the metric prefers the
-    caption the human majority prefers, per category and the mean of the four; a metric tie
-    counts 0.5. ``score_a``/``score_b``: metric scores of ``caption_a``/``caption_b`` per row."""
+    caption the human majority prefers, per category (HC, HI, HM, MM) and the mean of the four.
+
+    ``score_a``/``score_b``: metric scores of ``caption_a``/``caption_b`` per row. Metric ties:
+    ``ties="half"`` (default) counts a tie as 0.5 — the expected value of the random tie-break the
+    papers use (CIDEr, CLIPScore: "ties are broken randomly"), without its noise; ``ties="random"``
+    breaks each tie with a seeded coin flip, as published.
+    """
+    if ties not in ("half", "random"):
+        raise LabelError(f"ties must be 'half' or 'random', got {ties!r}")
     f = pairs.frame
     sa, sb = np.asarray(score_a, np.float64), np.asarray(score_b, np.float64)
     if sa.shape != (len(f),) or sb.shape != (len(f),):
@@ -114,7 +126,11 @@ def category_accuracy(pairs: PairwiseLabelSet, score_a, score_b) -> dict:
     human = np.sign(f["preference"].to_numpy() - 0.5)
     metric = np.sign(sa - sb)
     ok = human != 0
-    hit = np.where(metric == 0, 0.5, (metric == human).astype(float))
+    if ties == "half":
+        hit = np.where(metric == 0, 0.5, (metric == human).astype(float))
+    else:
+        coin = np.random.default_rng(seed).choice([-1.0, 1.0], size=metric.shape)
+        hit = (np.where(metric == 0, coin, metric) == human).astype(float)
     out = {}
     for c in PASCAL_CATEGORIES.values():
         sel = ok & (f["category"].to_numpy() == c)
