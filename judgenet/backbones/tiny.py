@@ -4,9 +4,9 @@
 extra top-level ``preprocess_cfg`` (size, mean, std, interpolation, resize_mode) reproducing the
 training preprocessing; ``judgenet/assets/tiny-clip.pt`` is a plain ``state_dict`` of float16
 tensors, cast to float32 on load. open_clip passes every top-level config key to ``CLIP(**cfg)``,
-so ``preprocess_cfg`` is stripped before the config is registered (the same logic as the tested
-reference loader ``judgenet.world.tiny.load_tiny_clip``; this module does not import
-``judgenet.world`` because backbones sit below it).
+so ``preprocess_cfg`` is stripped before the config is registered. This is the one loader of the
+tiny encoder: ``judgenet.world.load_tiny_clip`` calls :func:`load_tiny` (the world sits above the
+backbones and may import them, never the reverse).
 
 If the checkpoint is missing (or ``force_random``), a fixed-seed (0) random initialization of the
 same architecture stands in. It is *named* ``tiny-random`` (name, fingerprint ``weights_sha256 =
@@ -98,6 +98,6 @@ def load_tiny(*, device: str = "cpu", checkpoint=None, force_random: bool = Fals
     fp = {"backbone": name, "arch": cfg, "weights_sha256": weights, "preprocess": _preprocess_fp(model),
           "quick_gelu": bool(cfg.get("quick_gelu", False))}
     bb = Backbone(name, model, transform, ("embedding",), fp, forward=_clip_forward,
-                  tokenizer=open_clip.get_tokenizer(MODEL_NAME), encode_text=_clip_text, device=device)
+                  tokenizer=open_clip.get_tokenizer(MODEL_NAME), encode_text=_clip_text, device=device, source="tiny")
     bb.embed_dim = int(cfg["embed_dim"])
     return bb

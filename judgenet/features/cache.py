@@ -35,22 +35,9 @@ from PIL import Image
 
 from .. import config
 from ..errors import CacheError
+from ..io import sha256_file, sha256_text  # the content keys of image files and texts (re-exported)
 
 __all__ = ["FeatureCache", "read_features", "sha256_file", "sha256_text", "sha256_image"]
-
-
-def sha256_file(path: str | os.PathLike) -> str:
-    """SHA-256 (64 hex chars) of a file's bytes: the content key of an image."""
-    h = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for chunk in iter(lambda: fh.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
-
-
-def sha256_text(text: str) -> str:
-    """SHA-256 (64 hex chars) of ``text`` encoded as UTF-8: the key of a prompt."""
-    return hashlib.sha256(text.encode("utf-8")).hexdigest()
 
 
 def sha256_image(image) -> str:

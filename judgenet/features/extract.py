@@ -16,7 +16,7 @@ from ..errors import CacheError, ConfigError, ImageError
 from ..images import ImageFailure, load_rgb, to_rgb
 from .cache import FeatureCache, sha256_file, sha256_image, sha256_text
 
-__all__ = ["extract", "ExtractResult"]
+__all__ = ["extract", "extract_texts", "ExtractResult"]
 
 CPU_CHUNK = 16  # images per forward pass on CPU
 
@@ -144,6 +144,44 @@ def _threaded_batches(dataset: "_Images", step: int, n_threads: int):
         pool.shutdown(wait=True, cancel_futures=True)
 
 
+def _embed_missing_texts(cache: FeatureCache, backbone, texts: list[str], batch_size: int, rank: int = 0,
+                         world: int = 1) -> list[str]:
+    """Embed the distinct ``texts`` not yet in ``cache`` (this rank's share ``r::world``), ``batch_size * 4`` per
+    shard. Returns the content key of every text, aligned with ``texts``."""
+    tkeys = [sha256_text(t) for t in texts]
+    by_key = dict(zip(tkeys, texts))
+    tmine = list(by_key)[rank::world]
+    missing = [k for k, h in zip(tmine, cache.contains("texts", tmine)) if not h] if tmine else []
+    for s in range(0, len(missing), batch_size * 4):
+        chunk = missing[s:s + batch_size * 4]
+        emb = np.asarray(backbone.encode_texts([by_key[k] for k in chunk]), dtype=np.float32)
+        cache.put("texts", chunk, {"embedding": emb})
+    return tkeys
+
+
+def extract_texts(texts: Sequence[str], backbone, cache_dir=None, *, batch_size: int = 64) -> np.ndarray:
+    """Embed ``texts`` with ``backbone``'s text tower through the feature cache (texts keyed by the SHA-256 of
+    their UTF-8 bytes; each distinct text is embedded once, ever).
+
+    Args:
+        texts: N strings. backbone: a :class:`judgenet.backbones.Backbone` with ``has_text``.
+        cache_dir: cache root (see :func:`extract`). batch_size: a shard holds ``4 * batch_size`` texts.
+    Returns:
+        (N, D) float32 text embeddings aligned with ``texts`` (D is 0 when N is 0).
+    """
+    if not backbone.has_text:
+        raise ConfigError(f"backbone {backbone.name!r} has no text tower; use tiny, an open_clip model or text:<model>")
+    _check_batch_size(batch_size)
+    texts = [str(t) for t in texts]
+    cache = FeatureCache(config.cache_dir(cache_dir) / "features", backbone)
+    return cache.get("texts", _embed_missing_texts(cache, backbone, texts, batch_size), "embedding")
+
+
+def _check_batch_size(batch_size) -> None:
+    if isinstance(batch_size, bool) or not isinstance(batch_size, (int, np.integer)) or batch_size < 1:
+        raise ConfigError(f"batch_size must be a positive integer (--batch-size), got {batch_size!r}")
+
+
 def _gather(obj, world_size: int) -> list:
     if world_size == 1:
         return [obj]
@@ -195,6 +233,13 @@ def extract(paths: Sequence[str | os.PathLike], backbone, cache_dir=None, *, pro
         ``texts`` (N, D) float32 or None.
     """
     t0 = time.perf_counter()
+    _check_batch_size(batch_size)
+    if num_workers is not None and (isinstance(num_workers, bool) or not isinstance(num_workers, (int, np.integer))
+                                    or num_workers < 0):
+        raise ConfigError(f"num_workers must be a non-negative integer or None (--workers), got {num_workers!r}")
+    if not getattr(backbone, "has_images", True):
+        raise ConfigError(f"backbone {backbone.name!r} encodes texts only; use extract_texts / embed for its texts "
+                          "and an image backbone (tiny, open_clip:<arch>, inception:fid) for images")
     if isinstance(paths, torch.utils.data.Dataset):  # map-style: items 0 … len-1
         paths = [paths[i] for i in range(len(paths))]
     inputs = list(paths)
@@ -296,14 +341,7 @@ def extract(paths: Sequence[str | os.PathLike], backbone, cache_dir=None, *, pro
                 loader.close()
     # text embeddings: distinct prompts not yet cached, split across ranks the same way
     if prompts is not None:
-        tkeys = [sha256_text(t) for t in prompts]
-        by_key = dict(zip(tkeys, prompts))
-        tmine = list(by_key)[rank::world]
-        missing = [k for k, h in zip(tmine, cache.contains("texts", tmine)) if not h]
-        for s in range(0, len(missing), batch_size * 4):
-            chunk = missing[s:s + batch_size * 4]
-            emb = backbone.encode_texts([by_key[k] for k in chunk]).numpy()
-            cache.put("texts", chunk, {"embedding": emb})
+        tkeys = _embed_missing_texts(cache, backbone, prompts, batch_size, rank, world)
     if world > 1:
         gathered = _gather((my_failures, sorted(bad_keys), n_computed), world)
         my_failures = [f for g in gathered for f in g[0]]

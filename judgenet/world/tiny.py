@@ -7,14 +7,12 @@ preprocessing; ``judgenet/assets/tiny-clip.pt`` is a plain ``state_dict`` of flo
 (cast to float32 on load).
 
 open_clip passes every top-level key of a registered model config to ``CLIP(**cfg)``, so the
-``preprocess_cfg`` key must be removed before the config is registered; :func:`load_tiny_clip`
-does this by registering a stripped copy, and is the tested reference for the loader.
+``preprocess_cfg`` key must be removed before the config is registered. :func:`load_tiny_clip`
+returns the pieces of :func:`judgenet.backbones.tiny.load_tiny` (the one loader).
 """
 from __future__ import annotations
 
-import json
 import os
-import tempfile
 from pathlib import Path
 
 from ..errors import WeightsNotFoundError
@@ -41,23 +39,11 @@ def load_tiny_clip(assets_dir: str | os.PathLike | None = None):
     """Build the tiny encoder through open_clip, offline. Returns ``(model, preprocess, tokenizer)``.
 
     The model is in eval mode, float32, on CPU; ``preprocess`` is open_clip's inference transform
-    built from the JSON's ``preprocess_cfg``.
+    built from the JSON's ``preprocess_cfg``. Loading is :func:`judgenet.backbones.tiny.load_tiny`'s
+    (one implementation); unlike it, a missing file is an error here, never a random stand-in.
     """
-    import open_clip
-    import torch
-    from open_clip.transform import PreprocessCfg, image_transform_v2
+    from ..backbones.tiny import load_tiny
 
-    cfg_path, pt_path = tiny_clip_paths(assets_dir)
-    cfg = json.loads(cfg_path.read_text())
-    pp = cfg.pop("preprocess_cfg")
-    reg = Path(tempfile.gettempdir()) / f"judgenet-open-clip-{os.getpid()}"
-    reg.mkdir(exist_ok=True)
-    (reg / f"{MODEL_NAME}.json").write_text(json.dumps(cfg))
-    open_clip.add_model_config(reg / f"{MODEL_NAME}.json")
-    model = open_clip.create_model(MODEL_NAME, pretrained=None, force_preprocess_cfg=pp)
-    state = torch.load(pt_path, map_location="cpu", weights_only=True)
-    model.load_state_dict({k: v.float() for k, v in state.items()})
-    model.eval()
-    preprocess = image_transform_v2(PreprocessCfg(**model.visual.preprocess_cfg), is_train=False)
-    tokenizer = open_clip.get_tokenizer(MODEL_NAME)
-    return model, preprocess, tokenizer
+    tiny_clip_paths(assets_dir)  # both files must exist
+    bb = load_tiny(assets_dir=assets_dir)
+    return bb.model, bb.transform, bb.tokenizer
