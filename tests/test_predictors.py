@@ -9,9 +9,9 @@ from sklearn.base import clone
 from sklearn.model_selection import GridSearchCV, KFold
 
 from judgenet.errors import ArtifactError, ConfigError
-from judgenet.predictors import (MODELS, BradleyTerry, MLPRegressor, OrdinalRegressor,
-                                 default_param_grid, load_predictor, make_predictor, preference_from_choice,
-                                 save_predictor)
+from judgenet.predictors import (FAMILIES, POINTWISE, BradleyTerry, MLPRegressor, OrdinalRegressor, Recipe,
+                                 default_param_grid, load_predictor, load_reference, make_predictor,
+                                 preference_from_choice, read_meta, save_predictor)
 from judgenet.stats import kendall_tau_b
 
 @pytest.fixture(autouse=True)
@@ -37,7 +37,7 @@ FAST = {"mlp": {"max_epochs": 30, "hidden_sizes": (16,)}, "random_forest": {"n_e
         "hist_gb": {"max_iter": 30}}
 
 
-@pytest.mark.parametrize("name", MODELS)
+@pytest.mark.parametrize("name", POINTWISE)
 def test_every_family_fits_and_ranks(name):
     X, y = _data()
     yy = np.round(np.clip(y, -2, 2)) + 3 if name == "ordinal" else y  # Likert 1..5 for the ordinal model
@@ -62,10 +62,10 @@ def test_pca_and_scaler_options_and_errors():
         make_predictor("ridge", not_a_param=1)
     with pytest.raises(ConfigError, match="scaler"):
         make_predictor("ridge", scaler="minmax")
-    assert type(make_predictor("ordinal_logistic").named_steps["model"]) is OrdinalRegressor
+    assert type(make_predictor("ordinal").named_steps["model"]) is OrdinalRegressor
 
 
-@pytest.mark.parametrize("name", MODELS)
+@pytest.mark.parametrize("name", POINTWISE)
 def test_default_grids_address_pipeline_params(name):
     grid = default_param_grid(name)
     est = make_predictor(name)
@@ -206,53 +206,157 @@ def test_mlp_pairwise_fit():
 
 
 # ---------------------------------------------------------------------------------------------
+# recipes
+# ---------------------------------------------------------------------------------------------
+def test_one_table_every_family_has_kind_defaults_grid_and_space():
+    for name, fam in FAMILIES.items():
+        assert fam.kind in ("pointwise", "pairwise"), name
+        assert fam.grid and callable(fam.optuna_space), name
+        params = fam.optuna_space(_AnyTrial())
+        est = Recipe(name, params).build(random_state=0)  # every sampled point builds
+        assert hasattr(est, "fit"), name
+    assert set(POINTWISE) == {n for n, f in FAMILIES.items() if f.kind == "pointwise"}
+
+
+class _AnyTrial:
+    """Answers every suggest_* with the low end of its range (enough to build each family)."""
+
+    def suggest_float(self, name, low, high, **kw):
+        return low
+
+    def suggest_int(self, name, low, high, **kw):
+        return low
+
+    def suggest_categorical(self, name, choices):
+        return choices[0]
+
+
+def test_recipe_round_trip_and_build_equals_make_predictor():
+    r = Recipe("mlp", {"hidden_sizes": (8, 8), "lr": 0.01}, pca=3, scaler="robust", feature_groups=("realism",))
+    back = Recipe.from_dict(json.loads(json.dumps(r.to_dict())))
+    assert back == r and back.params["hidden_sizes"] == (8, 8)
+    est = back.build(random_state=4)
+    assert list(est.named_steps) == ["scale", "pca", "model"]
+    assert est.get_params()["model__hidden_sizes"] == (8, 8) and est.get_params()["model__random_state"] == 4
+    assert est.get_params().keys() == make_predictor("mlp", pca=3, scaler="robust", hidden_sizes=(8, 8), lr=0.01,
+                                                      random_state=4).get_params().keys()
+    with pytest.raises(ConfigError, match="unknown model"):
+        Recipe("xgboost")
+    with pytest.raises(ConfigError, match="unknown recipe keys"):
+        Recipe.from_dict({"family": "ridge", "alpha": 1})
+
+
+def test_recipe_columns_follow_feature_groups():
+    from judgenet.featurize import FeatureMatrix
+
+    fm = FeatureMatrix(np.zeros((2, 4)), ["mid_pmi", "r.a", "pca.0", "r.b"],
+                       {"alignment": ["mid_pmi"], "realism": ["r.a", "r.b"], "activations": ["pca.0"]})
+    assert Recipe("ridge", feature_groups=("realism",)).columns(fm).tolist() == [1, 3]
+    assert Recipe("ridge").columns(fm).tolist() == [0, 1, 2, 3]
+    with pytest.raises(ConfigError, match="set"):
+        Recipe("ridge", feature_groups=("set",)).columns(fm)
+
+
+# ---------------------------------------------------------------------------------------------
 # artifacts
 # ---------------------------------------------------------------------------------------------
 FP = {"tiny": {"backbone": "tiny", "weights_sha256": "ab" * 32, "image_size": 64}}
 NAMES = [f"f{i}" for i in range(5)]
+RECIPE = Recipe("ridge", {"alpha": 3.0}, pca=2, scaler="robust", feature_groups=("realism",))
 
 
-def _saved(tmp_path, model=None):
+def _saved(tmp_path, model=None, recipe=RECIPE):
     X, y = _data()
-    model = model or make_predictor("ridge").fit(X, y)
-    path = save_predictor(model, tmp_path / "pred", feature_names=NAMES, fingerprints=FP, reference_hash="r" * 16,
-                          label_set="sim", question="overall", cv_results={"kendall_tau_b": 0.5},
-                          extra={"model": "ridge"})
+    model = model or recipe.build().fit(X, y)
+    path = save_predictor(model, tmp_path / "pred", recipe=recipe, feature_names=NAMES, fingerprints=FP,
+                          reference_hash="r" * 16, label_set="sim", question="overall",
+                          cv_results={"kendall_tau_b": 0.5, "nan": float("nan")}, extra={"note": "x"})
     return path, model, X
 
 
 @pytest.mark.parametrize("name", ["ridge", "mlp"])
 def test_save_load_round_trip(tmp_path, name):
     X, y = _data()
-    fitted = make_predictor(name, random_state=0, **FAST.get(name, {})).fit(X, y)
-    path, model, X = _saved(tmp_path, fitted)
-    loaded, meta = load_predictor(path, expected_fingerprints=FP, expected_features=NAMES,
+    recipe = Recipe(name, FAST.get(name, {}))
+    fitted = recipe.build(random_state=0).fit(X, y)
+    path, model, X = _saved(tmp_path, fitted, recipe)
+    loaded, meta = load_predictor(path, expected_fingerprints=FP, expected_feature_names=NAMES,
                                   expected_reference_hash="r" * 16)
     assert np.array_equal(loaded.predict(X), model.predict(X))
     on_disk = json.loads((path / "meta.json").read_text())
-    assert on_disk == json.loads(json.dumps(meta))
+    assert on_disk == meta
     for key in ("feature_names", "fingerprints", "reference_hash", "label_set", "cv_results", "extra", "created",
-                "model_sha256"):
+                "model_sha256", "meta_sha256", "recipe"):
         assert key in meta, key
     assert {"judgenet", "sklearn", "torch", "numpy", "python"} <= set(meta["versions"])
     assert meta["label_set"] == "sim" and meta["fingerprints"] == FP
+    assert Recipe.from_predictor_dir(path) == recipe
+
+
+def test_recipe_from_predictor_dir_never_unpickles(tmp_path):
+    """A model.joblib whose unpickling would run code is never touched by from_predictor_dir."""
+    import joblib
+
+    path, _, _ = _saved(tmp_path)
+    joblib.dump(_Boom(), path / "model.joblib")  # unpickling this raises
+    with pytest.raises(RuntimeError, match="unpickled"):
+        joblib.load(path / "model.joblib")
+    recipe, meta = Recipe.from_predictor_dir(path, with_meta=True)
+    assert recipe == RECIPE and meta["question"] == "overall"
+    # the rebuilt recipe is the saved one exactly: params, PCA, scaler, feature groups
+    est = recipe.build()
+    assert est.get_params()["model__alpha"] == 3.0 and est.get_params()["pca__n_components"] == 2
+    assert type(est.named_steps["scale"]).__name__ == "RobustScaler"
+    with pytest.raises(ArtifactError, match="SHA-256"):  # load_predictor refuses the swapped file
+        load_predictor(path)
+
+
+def _explode():
+    raise RuntimeError("unpickled")
+
+
+class _Boom:
+    def __reduce__(self):
+        return (_explode, ())
+
+
+def test_tampered_meta_is_refused(tmp_path):
+    path, _, _ = _saved(tmp_path)
+    meta = json.loads((path / "meta.json").read_text())
+    for edit in ({"feature_names": NAMES[::-1]}, {"fingerprints": {"tiny": {"backbone": "other"}}},
+                 {"recipe": {**meta["recipe"], "pca": 5}}, {"reference_hash": "x" * 16}):
+        (path / "meta.json").write_text(json.dumps({**meta, **edit}))
+        with pytest.raises(ArtifactError, match="meta_sha256"):
+            load_predictor(path)
+        with pytest.raises(ArtifactError, match="meta_sha256"):
+            Recipe.from_predictor_dir(path)
+    (path / "meta.json").write_text(json.dumps(meta))
+    assert read_meta(path)["meta_sha256"] == meta["meta_sha256"]
+    (path / "meta.json").write_text("{not json")
+    with pytest.raises(ArtifactError, match="not a judgenet predictor"):
+        read_meta(path)
 
 
 def test_mismatched_artifacts_fail_clearly(tmp_path):
     path, _, _ = _saved(tmp_path)
     other = {"tiny": {**FP["tiny"], "weights_sha256": "cd" * 32}}
-    with pytest.raises(ArtifactError, match="different backbone.*'tiny'"):
+    with pytest.raises(ArtifactError, match="source 'tiny' differs — predictor: 'tiny', weights abababababab; "
+                                            "in use: 'tiny', weights cdcdcdcdcdcd"):
         load_predictor(path, expected_fingerprints=other)
-    with pytest.raises(ArtifactError, match="no features from source 'clip'"):
+    with pytest.raises(ArtifactError, match=r"trained on features of source\(s\) \['tiny'\], not among"):
         load_predictor(path, expected_fingerprints={"clip": {"backbone": "clip"}})
-    with pytest.raises(ArtifactError, match="missing \\['f4'\\]"):
-        load_predictor(path, expected_features=NAMES[:4])
-    with pytest.raises(ArtifactError, match="different order"):
-        load_predictor(path, expected_features=NAMES[::-1])
-    with pytest.raises(ArtifactError, match="reference statistics differ"):
+    with pytest.raises(ArtifactError, match=r"\['clip'\] are in use but the predictor was trained without"):
+        load_predictor(path, expected_fingerprints={**FP, "clip": {"backbone": "clip"}})
+    with pytest.raises(ArtifactError, match=r"needs \['f4'\]"):
+        load_predictor(path, expected_feature_names=NAMES[:4])
+    with pytest.raises(ArtifactError, match="different order.*column 0: predictor 'f0', in use 'f4'"):
+        load_predictor(path, expected_feature_names=NAMES[::-1])
+    with pytest.raises(ArtifactError, match="reference differs — predictor 'rrrr"):
         load_predictor(path, expected_reference_hash="x" * 16)
     with pytest.raises(ArtifactError, match="not a judgenet predictor"):
         load_predictor(tmp_path / "nowhere")
+    with pytest.raises(ArtifactError, match="no reference/"):
+        load_reference(path)
 
 
 def test_tampered_model_is_not_unpickled(tmp_path):
