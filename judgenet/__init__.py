@@ -1,28 +1,43 @@
 """judgenet: learn to predict human judgments of generated images.
 
-Pipeline: backbones → features (+ cache) → metrics → labels → predictors → evaluation.
-The user jobs are functions here with the CLI's parameter names::
+Pipeline: backbones → features (embedding + cache) → metrics → featurize → labels → predictors → evaluation.
+The user jobs are functions here with the CLI's option names as parameters (``--prompt-folds`` →
+``prompt_folds``; repeatable options are plural)::
 
     import judgenet as jn
     jn.demo(fast=True)
     jn.train("labels.csv", images="gen/", reference="real/", model="auto", out="my-predictor")
     jn.score(["gen/model_a", "gen/model_b"], reference="real/", predictor="my-predictor")
+
+Each job returns a small result dataclass (see :mod:`judgenet.api`). Progress goes through :mod:`logging`
+(logger ``judgenet``): ``logging.basicConfig(level=logging.INFO)`` shows it in Python.
 """
 from __future__ import annotations
+
+from typing import TYPE_CHECKING
 
 __version__ = "0.1.0"
 
 from .errors import JudgenetError  # noqa: F401
 
-_API = ("demo", "extract", "train", "evaluate", "score", "tune", "report", "prepare")
+if TYPE_CHECKING:  # editors and type checkers see the real signatures; at run time the imports stay lazy
+    from .api import demo, evaluate, extract, report, score, train, tune  # noqa: F401
+    from .dataset import prepare  # noqa: F401
+
+_API = {"demo": "api", "extract": "api", "train": "api", "evaluate": "api", "score": "api", "tune": "api",
+        "report": "api", "prepare": "dataset"}
 
 
 def __getattr__(name):  # lazy: `import judgenet` stays cheap (no torch import)
     if name in _API:
-        from . import api
+        import importlib
 
-        return getattr(api, name)
+        return getattr(importlib.import_module(f".{_API[name]}", __name__), name)
     raise AttributeError(f"module 'judgenet' has no attribute {name!r}")
+
+
+def __dir__():
+    return sorted(set(globals()) | set(_API))
 
 
 __all__ = ["JudgenetError", "__version__", *_API]

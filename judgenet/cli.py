@@ -9,7 +9,9 @@ callable returning a JSON-able summary) instead of editing this file.
 from __future__ import annotations
 
 import argparse
+import inspect
 import json
+import logging
 import os
 import sys
 from dataclasses import dataclass
@@ -78,17 +80,87 @@ exit status: 0 done (unreadable files, if any, are listed) · 2 error (one line;
 · 130 interrupted (finished batches stay cached).
 """
 
-def _common(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--quiet", action="store_true", help="no progress bars or tables")
+log = logging.getLogger("judgenet")
+
+
+# ------------------------------------------------------------------------------------------------
+# argument types: bad values fail at parse time with one line (argparse exits 2)
+# ------------------------------------------------------------------------------------------------
+def positive_int(v: str) -> int:
+    """An integer >= 1 (batch sizes, trials, resamples, folds, jobs)."""
+    try:
+        n = int(v)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number >= 1, got {v!r}") from None
+    if n < 1:
+        raise argparse.ArgumentTypeError(f"expected a whole number >= 1, got {n}")
+    return n
+
+
+def nonneg_int(v: str) -> int:
+    """An integer >= 0 (worker counts: 0 = in the main thread)."""
+    try:
+        n = int(v)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number >= 0, got {v!r}") from None
+    if n < 0:
+        raise argparse.ArgumentTypeError(f"expected a whole number >= 0, got {n}")
+    return n
+
+
+def positive_float(v: str) -> float:
+    try:
+        x = float(v)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a positive number, got {v!r}") from None
+    if not x > 0:
+        raise argparse.ArgumentTypeError(f"expected a positive number, got {x}")
+    return x
+
+
+def nonneg_float(v: str) -> float:
+    try:
+        x = float(v)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number >= 0, got {v!r}") from None
+    if not x >= 0:
+        raise argparse.ArgumentTypeError(f"expected a number >= 0, got {x}")
+    return x
+
+
+def storage_url(v: str) -> str:
+    """An Optuna RDB URL (``sqlite:///path.db``, ``postgresql://...``); a sqlite file's folder must exist."""
+    from urllib.parse import urlparse
+
+    u = urlparse(v)
+    if not u.scheme or "://" not in v:
+        raise argparse.ArgumentTypeError(f"{v!r} is not a storage URL; use sqlite:///path/to/study.db or an RDB URL "
+                                         "such as postgresql://user@host/db")
+    if u.scheme == "sqlite":
+        path = v[len("sqlite:///"):] if v.startswith("sqlite:///") else ""
+        if not path:
+            raise argparse.ArgumentTypeError(f"{v!r}: give a file, e.g. sqlite:///study.db (three slashes + path)")
+        folder = os.path.dirname(os.path.abspath(path)) or "."
+        if not os.path.isdir(folder):
+            raise argparse.ArgumentTypeError(f"{v!r}: folder {folder} does not exist; create it or choose another "
+                                             "path")
+    return v
+
+
+def _common(p: argparse.ArgumentParser, *, seed: bool = True, cache: bool = True) -> None:
+    p.add_argument("--quiet", action="store_true", help="only warnings and errors (no progress bars or tables)")
     p.add_argument("--json", action="store_true", help="print a machine-readable JSON summary on stdout")
-    p.add_argument("--debug", action="store_true", help="show tracebacks")
-    p.add_argument("--seed", type=int, default=0, help="seed of everything random (default 0)")
-    p.add_argument("--cache", dest="cache_dir", default=None, help="feature cache directory")
+    p.add_argument("--debug", action="store_true", help="debug logging and tracebacks")
+    if seed:
+        p.add_argument("--seed", type=int, default=0, help="seed of everything random (default 0)")
+    if cache:
+        p.add_argument("--cache", dest="cache_dir", default=None,
+                       help="feature cache directory ($JUDGENET_CACHE_DIR)")
 
 
 def _backbone_opts(p: argparse.ArgumentParser, default=("tiny",)) -> None:
     p.add_argument("--backbone", dest="backbones", action="append", default=None,
-                   help="backbone name, repeatable: tiny (built-in), open_clip:<arch>, inception:fid "
+                   help="backbone name, repeatable: tiny (built-in), open_clip:<arch>[:<tag>], inception:fid "
                         f"(default: {' '.join(default)})")
     p.add_argument("--weights-dir", default=None, help="folder searched for weight files ($JUDGENET_WEIGHTS_DIR)")
     p.add_argument("--clip-checkpoint", default=None, help="local open_clip checkpoint file")
@@ -98,20 +170,44 @@ def _backbone_opts(p: argparse.ArgumentParser, default=("tiny",)) -> None:
                    help="QuickGELU activations (required choice for OpenAI CLIP weights)")
 
 
+def _mid_opts(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--mid-eps", type=nonneg_float, default=0.0,
+                   help="ridge added to the MID reference covariance (default 0, the official estimator); use a "
+                        "small value (e.g. 1e-6) when the reference has few image-prompt pairs")
+    p.add_argument("--mid-shrinkage", choices=("none", "ledoit_wolf", "oas"), default="none",
+                   help="shrinkage of the MID reference covariance (default none, the official estimator)")
+
+
+def _split_opts(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--split", default="generator", choices=("generator", "prompt", "crossed"),
+                   help="what a test fold holds out: generator = a new generator on prompts that have human labels "
+                        "from other generators; prompt = new prompts; crossed = a new generator on new prompts "
+                        "(default generator)")
+    p.add_argument("--prompt-folds", type=positive_int, default=5,
+                   help="number of prompt folds for --split prompt/crossed (default 5)")
+
+
 def _label_opts(p: argparse.ArgumentParser) -> None:
     p.add_argument("--labels", required=True, help="label file (CSV/JSONL/Parquet in the judgenet schema) or a "
                                                    "public set name (flickr8k-expert, thumb, ...)")
     p.add_argument("--label-root", default=None, help="folder of the public label-set files ($JUDGENET_LABEL_SETS)")
-    p.add_argument("--images", default=None, help="folder the label file's image paths are relative to")
+    p.add_argument("--images", default=None, help="folder the label file's image paths are relative to (image "
+                                                  "paths outside it are refused)")
+    p.add_argument("--allow-outside-images", action="store_true",
+                   help="allow label image paths outside --images (only for label files you trust)")
     p.add_argument("--reference", required=True, help="folder of real images (prompts.csv inside for MID)")
     p.add_argument("--reference-prompts", default=None, help="image,prompt file for the reference images")
     p.add_argument("--question", default=None, help="which judgment to predict (default: the first in the file)")
     p.add_argument("--lenient", action="store_true",
                    help="skip bad label rows instead of failing (they are counted and listed)")
+    p.add_argument("--strict", action="store_true",
+                   help="stop (exit 2) at the first unreadable image instead of skipping and listing it")
     p.add_argument("--group-by", default="generator", choices=("generator", "prompt", "image"),
-                   help="cross-validation unit held out per fold (default generator)")
+                   help="label column that names the unit held out in evaluation (default generator)")
     p.add_argument("--out", default=None, help="output directory (default: a new timestamped judgenet-runs/ folder)")
     p.add_argument("--overwrite", action="store_true", help="allow writing into a non-empty --out")
+    _split_opts(p)
+    _mid_opts(p)
 
 
 @dataclass(frozen=True)
@@ -161,11 +257,14 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("demo", help="run everything offline on the built-in simulated world",
                        description="Generate the built-in SIMULATED world and raters, extract and cache tiny-encoder "
-                                   "features, train predictors, evaluate them leave-one-generator-out against raw "
-                                   "MID, and write a report. About 5 minutes on 2 CPU cores; --fast about 1 minute.")
+                                   "features, train predictors, evaluate them on held-out generators against raw "
+                                   "MID (on both splits: new generator on labelled prompts, and new generator on "
+                                   "new prompts), and write a report. --fast is the small variant the tests run.")
     p.add_argument("--out", default=None, help="run directory (default: judgenet-runs/demo-<time>)")
-    p.add_argument("--fast", action="store_true", help="small variant (~1 minute), used by the tests")
+    p.add_argument("--fast", action="store_true", help="small variant, used by the tests")
     p.add_argument("--overwrite", action="store_true", help="allow writing into a non-empty --out")
+    p.add_argument("--n-jobs", type=positive_int, default=None,
+                   help="parallel evaluation processes (default: the number of usable CPU cores)")
     _common(p)
 
     p = sub.add_parser("extract", help="embed images (and prompts) into the feature cache",
@@ -176,36 +275,38 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--prompts", default=None, metavar="FILE",
                    help="CSV/TSV/JSONL with columns image,prompt (image relative to its folder argument, or its "
                         "file name): also embed each image's prompt with every backbone that has a text tower")
-    p.add_argument("--batch-size", type=int, default=64, metavar="N",
+    p.add_argument("--batch-size", type=positive_int, default=64, metavar="N",
                    help="images per cache shard and per forward pass on a GPU (default 64; on CPU the forward runs "
                         "16 at a time); a killed run loses at most the shard in progress, Ctrl-C loses nothing")
-    p.add_argument("--workers", type=int, default=None, metavar="K",
+    p.add_argument("--workers", type=nonneg_int, default=None, metavar="K",
                    help="DataLoader worker processes decoding images while the model runs; 0 decodes in the main "
-                        "thread (default: on CPU one decoding thread per 4 cores, at least 1, beside a forward "
-                        "pass on the other cores; on a GPU min(CPUs - 1, 8) processes)")
+                        "thread (default: on CPU one decoding thread beside a forward pass on the other cores; on "
+                        "a GPU min(CPUs - 1, 8) processes)")
     p.add_argument("--strict", action="store_true",
                    help="abort (exit 2) on the first unreadable image instead of listing it and going on")
     _backbone_opts(p)
-    _common(p)
+    _common(p, seed=False)
 
     p = sub.add_parser("train", help="fit a predictor on a label set and save it",
                        description="Fit a predictor of human labels on cached features (MID, CLIPScore, realism "
                                    "distances, activation statistics) and save it with its CV results.")
     _label_opts(p)
-    p.add_argument("--model", default="auto", help="ridge | elasticnet | svr | knn | random_forest | hist_gb | mlp | "
-                                                    "ordinal | auto (best of ridge/hist_gb/mlp by held-out tau-b)")
-    p.add_argument("--resamples", type=int, default=1000, help="bootstrap resamples for CIs")
+    p.add_argument("--model", default="auto", help="a model family (ridge, hist_gb, mlp, ...; see "
+                                                    "judgenet.predictors.recipes.FAMILIES) or auto (best of "
+                                                    "ridge/hist_gb/mlp by held-out tau-b on --split)")
+    p.add_argument("--resamples", type=positive_int, default=1000, help="bootstrap resamples for CIs")
     _backbone_opts(p)
     _common(p)
 
     p = sub.add_parser("evaluate", help="held-out-generator evaluation against raw MID",
-                       description="Leave-one-generator-out evaluation of predictor recipes against raw MID, "
-                                   "CLIPScore and Mahalanobis baselines, with bootstrap CIs and a report.")
+                       description="Held-out evaluation (--split) of predictor recipes against raw MID, CLIPScore "
+                                   "and Mahalanobis baselines, with bootstrap CIs and a report.")
     _label_opts(p)
-    p.add_argument("--predictor", default=None, help="evaluate the recipe of a saved predictor artifact")
+    p.add_argument("--predictor", default=None, help="evaluate the recipe saved in a predictor artifact (its "
+                                                     "meta.json only; the model file is never loaded)")
     p.add_argument("--model", dest="models", action="append", default=None,
                    help="model recipe to evaluate, repeatable (default ridge, hist_gb, mlp)")
-    p.add_argument("--resamples", type=int, default=1000)
+    p.add_argument("--resamples", type=positive_int, default=1000, help="bootstrap resamples for CIs")
     _backbone_opts(p)
     _common(p)
 
@@ -213,38 +314,47 @@ def build_parser() -> argparse.ArgumentParser:
                        description="Per-image scores (predicted human judgment, PMI, CLIPScore, realism distances) "
                                    "and a per-generator table (mean predicted score with CI, set MID, FID, KID, "
                                    "precision/recall). Works without prompts (realism only) and without a "
-                                   "predictor (raw metrics only).")
+                                   "predictor (raw metrics only). Unreadable images are skipped and listed in "
+                                   "failures.csv (--strict stops instead).")
     p.add_argument("generators", nargs="+", help="one folder of images per generator")
-    p.add_argument("--reference", required=True, help="folder of real images")
+    p.add_argument("--reference", default=None,
+                   help="folder of real images (required without --predictor; with --predictor its own fitted "
+                        "reference is used, and a --reference given too must match it)")
     p.add_argument("--prompts", default=None, help="image,prompt file for the generated images")
     p.add_argument("--reference-prompts", default=None, help="image,prompt file for the reference images")
     p.add_argument("--predictor", default=None, help="predictor artifact directory (from train/tune/demo)")
     p.add_argument("--out", default=None)
     p.add_argument("--overwrite", action="store_true")
-    p.add_argument("--resamples", type=int, default=1000)
+    p.add_argument("--strict", action="store_true", help="stop at the first unreadable image")
+    p.add_argument("--resamples", type=positive_int, default=1000, help="bootstrap resamples for CIs")
+    p.add_argument("--kid-subset-size", type=positive_int, default=1000, help="KID subset size (default 1000)")
+    _mid_opts(p)
     _backbone_opts(p)
     _common(p)
 
     p = sub.add_parser("tune", help="Optuna search over predictors",
-                       description="Optuna search (seeded TPE, median pruning) over model family, feature groups, "
-                                   "PCA size, scaling and MLP settings, scored by held-out-generator agreement. The "
-                                   "study lives in --storage (default sqlite:///<out>/study.db): rerun to continue; "
-                                   "several workers may share one RDB URL. Inspect with `optuna-dashboard <storage>`.")
+                       description="Optuna search (TPE, median pruning) over model family, feature groups, PCA size, "
+                                   "scaling and MLP settings, scored by held-out agreement on --split. The study "
+                                   "lives in --storage (default sqlite:///<out>/study.db): rerun the same command to "
+                                   "continue; several workers may share one storage. Inspect with "
+                                   "`optuna-dashboard <storage>`.")
     _label_opts(p)
-    p.add_argument("--trials", type=int, default=20, help="total finished trials the study should reach")
+    p.add_argument("--trials", type=positive_int, default=20, help="total finished trials the study should reach")
     p.add_argument("--study-name", default="judgenet")
-    p.add_argument("--storage", default=None, help="Optuna storage URL (sqlite:///..., postgresql://...)")
-    p.add_argument("--n-jobs", type=int, default=1, help="parallel trials in this process")
-    p.add_argument("--timeout", type=float, default=None, help="stop after this many seconds")
+    p.add_argument("--storage", type=storage_url, default=None,
+                   help="Optuna storage URL (sqlite:///..., postgresql://...)")
+    p.add_argument("--n-jobs", type=positive_int, default=1, help="parallel trials in this process")
+    p.add_argument("--timeout", type=positive_float, default=None, help="stop after this many seconds")
     p.add_argument("--measure", default="kendall_tau_b",
-                   help="kendall_tau_b | kendall_tau_c | spearman | pearson | pairwise_accuracy")
+                   choices=("kendall_tau_b", "kendall_tau_c", "spearman", "pearson", "pairwise_accuracy"),
+                   help="held-out agreement measure to maximize (default kendall_tau_b)")
     _backbone_opts(p)
     _common(p)
 
     p = sub.add_parser("report", help="rebuild reports from saved results",
                        description="Rebuild report.md / report.html and plots from every results.json under RUN_DIR.")
     p.add_argument("run_dir")
-    _common(p)
+    _common(p, seed=False, cache=False)
     for cmd in COMMANDS.values():
         p = sub.add_parser(cmd.name, help=cmd.help, description=cmd.description,
                            formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -254,77 +364,91 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _prep_kwargs(a) -> dict:
-    return dict(images=a.images, reference=a.reference, reference_prompts=a.reference_prompts,
-                question=a.question, label_root=a.label_root, cache_dir=a.cache_dir, weights_dir=a.weights_dir,
-                clip_checkpoint=a.clip_checkpoint, inception_weights=a.inception_weights, quick_gelu=a.quick_gelu,
-                group_by=a.group_by, backbones=a.backbones or ["tiny"], seed=a.seed, lenient=a.lenient)
+#: Namespace entries that configure the CLI itself, not the job.
+CLI_ONLY = frozenset({"command", "quiet", "json", "debug"})
+
+
+def job_kwargs(fn, a: argparse.Namespace) -> dict:
+    """The parsed options that are parameters of ``fn`` — or, for a job that passes ``**prepare_options`` on, of
+    :func:`judgenet.dataset.prepare` (CLI names = Python names; a test checks that every option of every command
+    reaches its job)."""
+    params = dict(inspect.signature(fn).parameters)
+    if any(p.kind is p.VAR_KEYWORD for p in params.values()):
+        from .dataset import prepare
+
+        params.update(inspect.signature(prepare).parameters)
+    return {k: v for k, v in vars(a).items() if k in params and k not in CLI_ONLY}
 
 
 def _run(a) -> dict:
     from . import api
 
-    quiet = getattr(a, "quiet", False) or getattr(a, "json", False)
-    if a.command == "demo":
-        r = api.demo(a.out, fast=a.fast, seed=a.seed, cache_dir=a.cache_dir, overwrite=a.overwrite, quiet=quiet)
-        return {"run_dir": str(r.run_dir), "summary": r.summary.to_dict(orient="records"), "timings": r.timings}
-    if a.command == "extract":
-        return api.extract(a.images, backbones=a.backbones or ["tiny"], prompts=a.prompts,
-                                 cache_dir=a.cache_dir, weights_dir=a.weights_dir, clip_checkpoint=a.clip_checkpoint,
-                                 inception_weights=a.inception_weights, quick_gelu=a.quick_gelu,
-                                 batch_size=a.batch_size, num_workers=a.workers, strict=a.strict, quiet=quiet)
-    if a.command == "train":
-        out = api.train(a.labels, out=a.out, model=a.model, overwrite=a.overwrite, n_resamples=a.resamples,
-                        quiet=quiet, **_prep_kwargs(a))
-        return {"predictor": str(out)}
-    if a.command == "evaluate":
-        res = api.evaluate(a.labels, out=a.out, models=a.models or ("ridge", "hist_gb", "mlp"),
-                           predictor=a.predictor, overwrite=a.overwrite, n_resamples=a.resamples, quiet=quiet,
-                           **_prep_kwargs(a))
-        return {"results": res.table().to_dict(orient="records")}
-    if a.command == "score":
-        per_image, per_gen = api.score(a.generators, reference=a.reference, prompts=a.prompts,
-                                       reference_prompts=a.reference_prompts, predictor=a.predictor,
-                                       backbones=a.backbones, out=a.out, overwrite=a.overwrite,
-                                       cache_dir=a.cache_dir, weights_dir=a.weights_dir,
-                                       clip_checkpoint=a.clip_checkpoint, inception_weights=a.inception_weights,
-                                       quick_gelu=a.quick_gelu, n_resamples=a.resamples, seed=a.seed, quiet=quiet)
-        return {"per_generator": per_gen.to_dict(orient="records"), "n_images": len(per_image)}
-    if a.command == "tune":
-        study, art = api.tune(a.labels, out=a.out, trials=a.trials, study_name=a.study_name, storage=a.storage,
-                              n_jobs=a.n_jobs, timeout=a.timeout, measure=a.measure, quiet=quiet,
-                              **_prep_kwargs(a))
-        states = [t.state.name for t in study.get_trials(deepcopy=False)]
-        return {"best_value": study.best_value, "best_trial": study.best_trial.number, "predictor": str(art),
-                "n_trials": states.count("COMPLETE") + states.count("PRUNED"), "n_pruned": states.count("PRUNED"),
-                "n_failed": states.count("FAIL")}
-    if a.command == "report":
-        return {"reports": [str(p) for p in api.report(a.run_dir, quiet=quiet)]}
     if a.command in COMMANDS:
         return COMMANDS[a.command].run(a) or {}
-    raise AssertionError(a.command)
+    fn = getattr(api, a.command)
+    result = fn(**job_kwargs(fn, a))
+    return result.to_json()
+
+
+def _configure_logging(a) -> None:
+    level = logging.DEBUG if getattr(a, "debug", False) else \
+        logging.WARNING if (getattr(a, "quiet", False) or getattr(a, "json", False)) else logging.INFO
+    log.setLevel(level)
+    if not any(getattr(h, "_judgenet", False) for h in log.handlers):
+        h = logging.StreamHandler(sys.stderr)
+        h.setFormatter(logging.Formatter("%(message)s"))
+        h._judgenet = True
+        log.addHandler(h)
+        log.propagate = False
+    import warnings
+
+    # library warnings (sklearn convergence, numerics) go through logging, one line each, not as tracebacks
+    logging.captureWarnings(True)
+    warnings.simplefilter("default")
 
 
 def main(argv=None) -> int:
+    _load_plugins()
     parser = build_parser()
     a = parser.parse_args(argv)
     if a.command is None:
         parser.print_help()
         return 2
+    _configure_logging(a)
     try:
         out = _run(a)
     except JudgenetError as exc:
         if getattr(a, "debug", False):
             raise
-        print(f"judgenet {a.command}: error: {exc}", file=sys.stderr)
+        print(f"judgenet {a.command}: error: {_one_line(exc)}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print(f"judgenet {a.command}: interrupted — finished work is cached; rerun the same command to resume",
               file=sys.stderr)
         return 130
     if getattr(a, "json", False) and os.environ.get("RANK", "0") == "0":  # under torchrun every rank returns the same summary
-        print(json.dumps(out, indent=2, default=str))
+        from .io import to_jsonable
+
+        print(json.dumps(to_jsonable(out), indent=2))
     return 0
+
+
+def _one_line(exc: BaseException) -> str:
+    return " ".join(str(exc).split())
+
+
+#: Modules that add subcommands with :func:`register_command` when imported.
+PLUGINS = ()
+
+
+def _load_plugins() -> None:
+    import importlib
+
+    for mod in PLUGINS:
+        try:
+            importlib.import_module(mod)
+        except ImportError as exc:  # an optional extra that is not installed: its command is absent
+            logging.getLogger("judgenet").debug("subcommands of %s unavailable: %s", mod, exc)
 
 
 if __name__ == "__main__":  # pragma: no cover
