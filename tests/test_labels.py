@@ -163,9 +163,12 @@ def test_pairwise_validation(tmp_path):
     with pytest.raises(LabelError, match=r"row 2, column 'item_b'.*compared with itself"):
         PairwiseLabelSet.from_frame(pd.DataFrame({"item_a": ["x", "y"], "item_b": ["y", "y"],
                                                   "question": ["q", "q"], "choice": ["a", "b"]}))
-    with pytest.raises(LabelError, match=r"row 2, column 'rater_id': duplicate judgment"):
+    with pytest.raises(LabelError, match=r"row 2, column 'rater_id': contradictory duplicate judgment .* in row 1"):
         PairwiseLabelSet.from_frame(pd.DataFrame({"item_a": ["x", "y"], "item_b": ["y", "x"], "question": ["q", "q"],
                                                   "choice": ["a", "a"], "rater_id": ["r", "r"]}))
+    with pytest.raises(LabelError, match=r"row 2, column 'rater_id': duplicate judgment .* in row 1"):
+        PairwiseLabelSet.from_frame(pd.DataFrame({"item_a": ["x", "y"], "item_b": ["y", "x"], "question": ["q", "q"],
+                                                  "choice": ["a", "b"], "rater_id": ["r", "r"]}))
     ps = PairwiseLabelSet.from_frame(pd.DataFrame({**base, "choice": ["A", "nope"]}), lenient=True)
     assert len(ps) == 1 and ps.skipped_rows == [2]
     p = tmp_path / "p.csv"
@@ -302,3 +305,117 @@ def test_dispatcher_errors():
     assert isinstance(ls, LabelSet)
 
 # The full public files (published counts) are checked in tests/test_labels_integration.py.
+
+
+# ------------------------------------------------------------------ hostile input (issue 17 items 6 and 14)
+def test_anonymous_exact_repeats_are_refused_or_listed(tmp_path):
+    p = _csv(tmp_path, "i1,a.png,p,g,,realism,4\ni1,a.png,p,g,,realism,4\ni2,b.png,p,g,,realism,2\n")
+    with pytest.raises(LabelError, match=r"row 3, column 'rater_id': this row repeats row 2 exactly .*no rater_id"):
+        read_labels(p)
+    ls = read_labels(p, lenient=True)
+    assert ls.skipped_rows == [3] and len(ls) == 2
+    assert ls.aggregate("realism").set_index("item_id").loc["i1", "n_raters"] == 1
+    # with rater ids the same scores are two judgments
+    p2 = _csv(tmp_path, "i1,a.png,p,g,r1,realism,4\ni1,a.png,p,g,r2,realism,4\n", name="ok.csv")
+    assert len(read_labels(p2)) == 2
+    # pairwise anonymous repeats too
+    pp = tmp_path / "pairs.csv"
+    pp.write_text("item_a,item_b,question,choice\nx,y,q,a\nx,y,q,a\nx,z,q,b\n")
+    with pytest.raises(LabelError, match=r"row 3, column 'rater_id': this row repeats row 2 exactly"):
+        read_labels(pp)
+
+
+def test_blank_item_id_is_reported_as_blank_not_as_an_item_nan_conflict(tmp_path):
+    p = _csv(tmp_path, "i1,a.png,p,g,r1,realism,4\n,b.png,p,g,r1,realism,4\n,c.png,p,g,r1,realism,3\n")
+    with pytest.raises(LabelError) as e:
+        read_labels(p)
+    msg = str(e.value)
+    assert "row 3, column 'item_id': expected a non-empty value, found an empty value" in msg
+    assert "nan" not in msg.lower().replace("non-empty", "")
+
+
+@pytest.mark.parametrize("body", ["i1,a.png,p,g,r1,realism,abc\n", "i1,a.png,p,g,r1,realism,\n",
+                                  "i1,a.png,p,g,r1,realism,nan\n"])
+def test_messages_show_no_numpy_reprs(tmp_path, body):
+    p = _csv(tmp_path, body)
+    with pytest.raises(LabelError) as e:
+        read_labels(p)
+    assert "np." not in str(e.value) and "row 2, column 'score'" in str(e.value)
+    f = pd.DataFrame({"item_a": np.array(["x"], dtype=object), "item_b": np.array([np.str_("x")], dtype=object),
+                      "question": ["q"], "preference": [np.float64(0.5)]})
+    with pytest.raises(LabelError) as e:
+        PairwiseLabelSet.from_frame(f)
+    assert "np." not in str(e.value) and "'x' is compared with itself" in str(e.value)
+
+
+def test_semicolon_delimited_file_is_read(tmp_path):
+    p = _csv(tmp_path, "i1;a.png;p;g;r1;realism;4\ni2;b.png;p;g;r1;realism;2\n", header=HEADER.replace(",", ";"))
+    ls = read_labels(p)
+    assert len(ls) == 2 and ls.frame["score"].tolist() == [4.0, 2.0]
+    ls2 = load_label_set(p)
+    assert len(ls2) == 2
+
+
+def test_missing_score_column_is_named(tmp_path):
+    p = _csv(tmp_path, "i1,a.png,p,g,r1,realism\n", header="item_id,image,prompt,generator,rater_id,question\n")
+    with pytest.raises(LabelError, match=r"without column\(s\) \['score'\]; fix: add a 'score' column"):
+        load_label_set(p)
+    with pytest.raises(LabelError, match=r"column\(s\) \['score'\]: missing"):
+        read_labels(p)
+
+
+# ------------------------------------------------------------------ pairwise items and rankings
+def test_pairwise_items_carry_image_prompt_generator_and_must_agree(tmp_path):
+    p = tmp_path / "pairs.csv"
+    p.write_text("item_a,item_b,image_a,image_b,generator_a,generator_b,prompt,question,choice,rater_id\n"
+                 "x,y,x.png,y.png,g1,g2,a cat,overall,a,r1\n"
+                 "y,z,y.png,z.png,g2,g3,a cat,overall,tie,r1\n")
+    ps = read_labels(p)
+    items = ps.items()
+    assert items["item_id"].tolist() == ["x", "y", "z"]
+    assert items.set_index("item_id").loc["y"].tolist() == ["y.png", "a cat", "g2"]
+    p.write_text("item_a,item_b,image_a,image_b,generator_a,generator_b,prompt,question,choice,rater_id\n"
+                 "x,y,x.png,y.png,g1,g2,a cat,overall,a,r1\n"
+                 "y,z,y.png,z.png,g9,g3,a cat,overall,tie,r1\n")
+    with pytest.raises(LabelError, match=r"row 3, column 'generator_a': item 'y' has generator 'g9' here but 'g2'"):
+        read_labels(p)
+    assert len(read_labels(p, lenient=True)) == 1
+
+
+def _rank_file(tmp_path, body):
+    p = tmp_path / "r.csv"
+    p.write_text("caption,rater_id,question,model,rank\n" + body)
+    return p
+
+
+def test_rankings_with_ties_or_gaps_are_errors_or_listed_skips(tmp_path):
+    good = "x,r1,realism,a,1\nx,r1,realism,b,2\nx,r1,realism,c,3\n"
+    tie = "y,r1,realism,a,1\ny,r1,realism,b,1\ny,r1,realism,c,3\n"
+    gap = "z,r2,realism,a,1\nz,r2,realism,b,2\nz,r2,realism,c,4\n"
+    with pytest.raises(LabelError, match=r"r.csv, row 5, column 'rank': the ranking of prompt 'y' by rater 'r1' "
+                                         r"\(realism\) has ranks 1, 1, 3 — it has equal ranks .*allow_ties=True"):
+        load_label_set(f"rankings:{_rank_file(tmp_path, good + tie)}")
+    with pytest.raises(LabelError, match=r"row 5, column 'rank'.*ranks 1, 2, 4 — it skips ranks .*renumber"):
+        load_label_set(f"rankings:{_rank_file(tmp_path, good + gap)}")
+    ps = load_label_set(f"rankings:{_rank_file(tmp_path, good + tie + gap)}", lenient=True)
+    assert ps.skipped_rows == [5, 8] and len(ps) == 3
+    ps = load_label_set(f"rankings:{_rank_file(tmp_path, good + tie)}", allow_ties=True)
+    assert len(ps) == 6 and (ps.frame["choice"] == "tie").sum() == 1
+    odd = _rank_file(tmp_path, "y,r1,realism,a,1\ny,r1,realism,b,1\ny,r1,realism,c,4\n")
+    with pytest.raises(LabelError, match="skips ranks"):  # 1, 1, 4 is neither competition nor dense
+        load_label_set(f"rankings:{odd}", allow_ties=True)
+
+
+def test_each_ranking_counts_equally_in_aggregation(tmp_path):
+    # rater r1 ranks 4 items (6 pairs), rater r2 gives the single pair (a, b) the other way round
+    body = ("x,r1,realism,a,1\nx,r1,realism,b,2\nx,r1,realism,c,3\nx,r1,realism,d,4\n"
+            "x,r2,realism,a,2\nx,r2,realism,b,1\n")
+    ps = load_label_set(f"rankings:{_rank_file(tmp_path, body)}")
+    w = ps.frame.groupby("rater_id")["weight"].sum()
+    assert w["r1"] == pytest.approx(1.0) and w["r2"] == pytest.approx(1.0)
+    agg = aggregate_pairs(ps.frame, "realism").set_index(["generator_a", "generator_b"])
+    # pair (a, b): r1 says a (weight 1/6), r2 says b (weight 1): weighted mean for a = (1/6) / (7/6)
+    assert agg.loc[("a", "b"), "preference"] == pytest.approx(1 / 7)
+    per_pair = load_label_set(f"rankings:{_rank_file(tmp_path, body)}", weighting="pair")
+    agg2 = aggregate_pairs(per_pair.frame, "realism").set_index(["generator_a", "generator_b"])
+    assert agg2.loc[("a", "b"), "preference"] == pytest.approx(0.5)

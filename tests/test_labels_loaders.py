@@ -230,7 +230,7 @@ def test_likert_fixture():
 
 # ------------------------------------------------------------------ XMC-GAN-style rankings
 def test_rankings_long_to_pairs():
-    ps = load_label_set(FIX / "rankings_long.csv")  # detected by 'rank'
+    ps = load_label_set(FIX / "rankings_long.csv", allow_ties=True)  # detected by 'rank'
     assert isinstance(ps, PairwiseLabelSet) and ps.meta["n_rankings"] == 4
     assert len(ps) == 4 * 6  # 4 rankings of 4 generators -> 6 pairs each
     f = ps.frame
@@ -246,11 +246,11 @@ def test_rankings_long_to_pairs():
 
 
 def test_rankings_wide_equals_long():
-    wide = load_label_set(f"rankings:{FIX / 'rankings_wide.csv'}", question="realism")
-    long = read_rankings(FIX / "rankings_long.csv")
+    wide = load_label_set(f"rankings:{FIX / 'rankings_wide.csv'}", question="realism", allow_ties=True)
+    long = read_rankings(FIX / "rankings_long.csv", allow_ties=True)
     bus = long[long["prompt"] == "a bus parked on a street"]
     assert len(wide) == 12
-    w = rank_shares(read_rankings(FIX / "rankings_wide.csv", question="realism")).set_index("generator")
+    w = rank_shares(read_rankings(FIX / "rankings_wide.csv", question="realism", allow_ties=True)).set_index("generator")
     lo = rank_shares(bus).set_index("generator")
     pd.testing.assert_series_equal(w["first_share"], lo["first_share"])
     assert set(wide.frame["item_a"]) <= {f"p0|{g}" for g in ("xmc-gan", "df-gan", "dm-gan", "attngan")}

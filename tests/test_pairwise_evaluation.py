@@ -71,7 +71,8 @@ def test_measures_equal_a_direct_computation_on_a_small_case():
 
 
 def test_from_judgments_aggregates_either_order_and_weights():
-    P = Pairs.from_judgments([0, 1, 0, 2], [1, 0, 1, 0], [1.0, 1.0, 0.5, 0.0], weight=[1, 1, 2, 1], rater_id=list("abcd"))
+    P = Pairs.from_judgments([0, 1, 0, 2], [1, 0, 1, 0], [1.0, 1.0, 0.5, 0.0], weight=[1, 1, 2, 1],
+                             rater_id=list("abcd"))
     assert len(P) == 2
     k = {(int(a), int(b)): (p, w, n) for a, b, p, w, n in zip(P.a, P.b, P.preference, P.weight, P.n_votes)}
     # (0,1): a prefers 0; (1,0) choice 1 -> prefers 1 -> 0 for item 0; tie weight 2

@@ -509,7 +509,8 @@ class PairwiseResults:
         ct = self.comparison_table()
         if len(ct):
             sub = ct[ct["measure"] == "accuracy"]
-            lines += ["", "| model − baseline (accuracy) | kind | difference [95% CI] | p(not better) |", "|---|---|---|---|"]
+            lines += ["", "| model − baseline (accuracy) | kind | difference [95% CI] | p(not better) |",
+                      "|---|---|---|---|"]
             for r in sub.itertuples():
                 lines.append(f"| {r.model} − {r.baseline} | {r.kind} | {r.difference:+.3f} [{r.low:+.3f}, "
                              f"{r.high:+.3f}] | {r.p_not_better:.3f} |")

@@ -70,8 +70,10 @@ def aggregate_pairs(frame: pd.DataFrame, question: str) -> pd.DataFrame:
     """Soft and majority labels per unordered pair of ``question`` (first-seen orientation).
 
     Columns: ``item_a, item_b, prompt, generator_a, generator_b, preference`` (mean P(a
-    preferred), ties count 0.5), ``majority`` (``a`` if preference > 0.5, ``b`` if < 0.5, else
-    ``tie``), ``n_a, n_b, n_tie`` (hard choices) and ``n_raters`` (judgments of the pair).
+    preferred) weighted by the judgments' ``weight`` — 1 each, 2 / (k(k − 1)) for pairs from a
+    ranking of k —, ties count 0.5), ``majority`` (``a`` if preference > 0.5, ``b`` if < 0.5,
+    else ``tie``), ``n_a, n_b, n_tie`` (hard choices), ``n_raters`` (judgments of the pair) and
+    ``weight`` (their summed weight).
     """
     sub = frame[frame["question"].astype(str) == question].copy()
     if sub.empty:
@@ -86,15 +88,18 @@ def aggregate_pairs(frame: pd.DataFrame, question: str) -> pd.DataFrame:
     ga, gb = sub["generator_a"].to_numpy(copy=True), sub["generator_b"].to_numpy(copy=True)
     ga[flip], gb[flip] = sub["generator_b"].to_numpy()[flip], sub["generator_a"].to_numpy()[flip]
     ia, ib = np.where(flip, b, a), np.where(flip, a, b)
+    w = sub["weight"].astype(np.float64).to_numpy() if "weight" in sub.columns else np.ones(len(sub))
     t = pd.DataFrame({"key": key.to_numpy(), "item_a": ia, "item_b": ib, "prompt": sub["prompt"].to_numpy(),
-                      "generator_a": ga, "generator_b": gb, "preference": pref,
+                      "generator_a": ga, "generator_b": gb, "preference": pref, "w": w, "wp": w * pref,
                       "is_a": pref > 0.5, "is_b": pref < 0.5, "is_tie": pref == 0.5})
     g = t.groupby("key", sort=False)
     out = g[["item_a", "item_b", "prompt", "generator_a", "generator_b"]].first()
-    out["preference"] = g["preference"].mean()
+    wsum = g["w"].sum()
+    out["preference"] = np.where(wsum > 0, g["wp"].sum() / wsum.where(wsum > 0, 1.0), 0.5)
     out["majority"] = np.where(out["preference"] > 0.5, "a", np.where(out["preference"] < 0.5, "b", "tie"))
     out["n_a"] = g["is_a"].sum().astype(np.int64)
     out["n_b"] = g["is_b"].sum().astype(np.int64)
     out["n_tie"] = g["is_tie"].sum().astype(np.int64)
     out["n_raters"] = g.size().astype(np.int64)
+    out["weight"] = wsum
     return out.reset_index(drop=True)

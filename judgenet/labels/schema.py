@@ -5,10 +5,16 @@ Per-item judgments (:class:`LabelSet`)::
     item_id, image, prompt (optional), generator ("real" for real images), rater_id (optional),
     question (realism / alignment / overall / real_vs_fake / ...), score (number)
 
-Pairwise judgments (:class:`PairwiseLabelSet`)::
+Pairwise judgments (:class:`PairwiseLabelSet`), one judgment per row::
 
     item_a, item_b, question, choice (a / b / tie) or preference in [0, 1] (= P(a preferred)),
-    optional prompt, generator_a, generator_b, rater_id
+    optional image_a, image_b, prompt, generator_a, generator_b, rater_id, weight (default 1)
+
+Each item of a pair carries its own image and generator (``image_a``/``generator_a`` for
+``item_a`` …) and the pair its prompt; an item must have the same image, generator and prompt in
+every row it appears in (:meth:`PairwiseLabelSet.items` lists them — what gets embedded). Ranking
+files (``rankings``/``xmcgan`` format) expand to this schema with ``weight`` = 2 / (k(k − 1)) for a
+ranking of k items, so that every ranking counts as much as one pairwise judgment, not k(k − 1)/2.
 
 Any further columns (e.g. ``category``, ``caption_id``) are kept as they are.
 
@@ -18,7 +24,10 @@ line 1, so the first record is row 2; JSONL: the line number; Parquet and DataFr
 record position), the column, what was expected and how to fix it. Checked: missing columns,
 empty required values, non-numeric or non-finite scores, scores outside the declared scale of
 their question, unknown images (when ``images_root`` or ``known_images`` is given), duplicate
-judgments (same item, rater and question) and items whose image/generator differ between rows.
+judgments (same item, rater and question), rows without ``rater_id`` that repeat an earlier row
+exactly (they would silently count twice), and items whose image/generator differ between rows.
+Pairwise files also: an item compared with itself and contradictory duplicate judgments (one rater,
+one pair, two different choices). Messages show values as plain text (never numpy reprs).
 
 ``lenient=True`` skips bad rows instead of raising, and records every problem in ``.skipped``
 (a list of :class:`Problem`) — nothing is dropped silently. Missing columns are always fatal.
@@ -47,7 +56,7 @@ __all__ = ["LabelSet", "PairwiseLabelSet", "Problem", "read_labels", "JUDGMENT_C
 JUDGMENT_COLUMNS = ("item_id", "image", "prompt", "generator", "rater_id", "question", "score")
 REQUIRED = ("item_id", "image", "generator", "question", "score")
 PAIRWISE_COLUMNS = ("item_a", "item_b", "question", "choice", "preference", "prompt", "generator_a",
-                    "generator_b", "rater_id")
+                    "generator_b", "rater_id", "weight")
 PAIR_REQUIRED = ("item_a", "item_b", "question")
 QUESTIONS = ("realism", "alignment", "overall", "real_vs_fake")
 """Common question names; any other string is allowed."""
@@ -71,6 +80,22 @@ class Problem:
 
     def __str__(self) -> str:
         return self.message
+
+
+def _show(v) -> str:
+    """A cell value for a message: quoted text, plain numbers, "an empty value" — never a numpy repr
+    such as ``np.float64(nan)`` or ``np.str_('x')``."""
+    if v is None or (isinstance(v, (float, np.floating)) and math.isnan(float(v))):
+        return "an empty value"
+    if isinstance(v, (str, np.str_)):
+        return repr(str(v)) if str(v).strip() else "an empty value"
+    if isinstance(v, (bool, np.bool_)):
+        return str(bool(v))
+    if isinstance(v, (int, np.integer)):
+        return str(int(v))
+    if isinstance(v, (float, np.floating)):
+        return f"{float(v):g}"
+    return repr(str(v))
 
 
 def _where(source, row, column) -> str:
@@ -141,7 +166,7 @@ def _image_problems(values: pd.Series, rows, source, column, root, known) -> lis
             ok = p.is_file()
         if not ok:
             where = f"not found under {root}" if root is not None else "not in the given image list"
-            out.append(Problem(int(rows[i]), column, f"{_where(source, rows[i], column)}: unknown image {im!r} "
+            out.append(Problem(int(rows[i]), column, f"{_where(source, rows[i], column)}: unknown image {_show(im)} "
                                                     f"({where}); fix the path or pass the right images folder"))
     return out
 
@@ -167,6 +192,54 @@ def _jsonable(meta: Mapping) -> dict:
         except (TypeError, ValueError):
             continue
         out[str(k)] = v
+    return out
+
+
+def _anonymous_repeats(df: pd.DataFrame, rows, source, anonymous: np.ndarray, what) -> list[Problem]:
+    """Rows without rater_id that repeat an earlier row exactly (every column): they would silently
+    count as a second judgment of the same item / pair. Listed as problems (fatal unless lenient)."""
+    cols = [c for c in df.columns if c != "__row__"]
+    if not anonymous.any() or not cols:
+        return []
+    key = df[cols].astype(str)
+    dup = key.duplicated(keep="first").to_numpy() & anonymous
+    if not dup.any():
+        return []
+    first_row = {}
+    for i in range(len(df)):
+        first_row.setdefault(tuple(key.iloc[i]), rows[i])
+    out = []
+    for i in np.flatnonzero(dup):
+        ids = ", ".join(f"{c} {_show(df[c].iloc[i])}" for c in what)
+        out.append(Problem(int(rows[i]), "rater_id",
+                           f"{_where(source, rows[i], 'rater_id')}: this row repeats row "
+                           f"{first_row[tuple(key.iloc[i])]} "
+                           f"exactly ({ids}) and has no rater_id, so it would silently count as a second judgment; "
+                           "if it is one, give the rows rater_ids, else delete the repeated row"))
+    return out
+
+
+def _item_conflicts(ids, attrs: dict, rows, source) -> list[Problem]:
+    """One image / generator / prompt per item id. ``ids`` (n,) item ids; ``attrs`` {attribute:
+    (values (n,), column label (n,))}; blank ids and blank values are not compared (blank ids are
+    reported on their own)."""
+    ids = pd.Series(np.asarray(ids, dtype=object))
+    ok_id = ~_blank(ids)
+    out = []
+    for attr, (values, labels) in attrs.items():
+        v = pd.Series(np.asarray(values, dtype=object))
+        ok = ok_id & ~_blank(v)
+        if not ok.any():
+            continue
+        key, val = ids[ok].astype(str), v[ok].astype(str)
+        firsts = val.groupby(key, sort=False).transform("first")
+        for j in np.flatnonzero((val != firsts).to_numpy()):
+            i = int(np.flatnonzero(ok)[j])
+            col = labels[i]
+            out.append(Problem(int(rows[i]), col, f"{_where(source, rows[i], col)}: item {_show(ids.iloc[i])} has "
+                                                  f"{attr} {_show(v.iloc[i])} here but {_show(firsts.iloc[j])} in an "
+                                                  f"earlier row; expected one {attr} per item_id: give different items "
+                                                  "different ids"))
     return out
 
 
@@ -288,12 +361,12 @@ class LabelSet(_Base):
         for col in ("item_id", "image", "generator", "question"):
             for i in np.flatnonzero(_blank(df[col])):
                 problems.append(Problem(int(rows[i]), col, f"{_where(source, rows[i], col)}: expected a non-empty "
-                                                           f"value, found {df[col].iloc[i]!r}; fill it in"))
+                                                           f"value, found {_show(df[col].iloc[i])}; fill it in"))
         score = pd.to_numeric(df["score"], errors="coerce").astype(np.float64)
         bad_num = (score.isna() | ~np.isfinite(score)).to_numpy()
         for i in np.flatnonzero(bad_num):
             problems.append(Problem(int(rows[i]), "score", f"{_where(source, rows[i], 'score')}: expected a finite "
-                                                           f"number, found {df['score'].iloc[i]!r}; fix or remove "
+                                                           f"number, found {_show(df['score'].iloc[i])}; fix or remove "
                                                            "the value"))
         scales = {str(q): (float(s[0]), float(s[1])) for q, s in (scales or {}).items()}
         for q, (lo, hi) in scales.items():
@@ -325,17 +398,13 @@ class LabelSet(_Base):
                     continue
                 problems.append(Problem(int(rows[i]), "rater_id",
                                         f"{_where(source, rows[i], 'rater_id')}: duplicate judgment — item "
-                                        f"{k[0]!r}, rater {k[1]!r}, question {k[2]!r} already judged in row "
+                                        f"{_show(k[0])}, rater {_show(k[1])}, question {_show(k[2])} already "
+                                        "judged in row "
                                         f"{first[k]}; expected one judgment per (item_id, rater_id, question): "
                                         "remove the repeated row or give it its own rater_id"))
-        for col in ("image", "generator"):
-            firsts = df.groupby("item_id", sort=False)[col].transform("first")
-            diff = (df[col].astype(str) != firsts.astype(str)).to_numpy() & df[col].notna().to_numpy()
-            for i in np.flatnonzero(diff):
-                problems.append(Problem(int(rows[i]), col,
-                                        f"{_where(source, rows[i], col)}: item {df['item_id'].iloc[i]!r} has "
-                                        f"{col} {df[col].iloc[i]!r} here but {firsts.iloc[i]!r} in an earlier row; "
-                                        f"expected one {col} per item_id: give different items different ids"))
+        problems += _anonymous_repeats(df, rows, source, ~has_rater, ("item_id", "question"))
+        problems += _item_conflicts(df["item_id"], {c: (df[c], [c] * len(df)) for c in ("image", "generator")}, rows,
+                                    source)
         problems = _fail(problems, source, lenient)
         keep = ~np.isin(rows, [p.row for p in problems])
         df["score"] = score
@@ -386,8 +455,9 @@ class PairwiseLabelSet(_Base):
     """Pairwise judgments (see module docstring), validated.
 
     ``frame`` has ``item_a, item_b, question, choice, preference, prompt, generator_a,
-    generator_b, rater_id`` (+ extra columns); ``preference`` is P(a preferred) in [0, 1]
-    (a = 1, b = 0, tie = 0.5) and ``choice`` its hard form (a / b / tie).
+    generator_b, rater_id, weight`` (+ extra columns such as ``image_a``/``image_b``);
+    ``preference`` is P(a preferred) in [0, 1] (a = 1, b = 0, tie = 0.5), ``choice`` its hard
+    form (a / b / tie) and ``weight`` the judgment's weight (1; rankings: 2 / (k(k − 1))).
     """
 
     kind = "pairwise"
@@ -429,7 +499,15 @@ class PairwiseLabelSet(_Base):
         for col in PAIR_REQUIRED:
             for i in np.flatnonzero(_blank(df[col])):
                 problems.append(Problem(int(rows[i]), col, f"{_where(source, rows[i], col)}: expected a non-empty "
-                                                           f"value, found {df[col].iloc[i]!r}; fill it in"))
+                                                           f"value, found {_show(df[col].iloc[i])}; fill it in"))
+        weight = pd.Series(1.0, index=df.index, dtype=np.float64)
+        if "weight" in df.columns:
+            wnum = pd.to_numeric(df["weight"], errors="coerce")
+            for i in np.flatnonzero((wnum.isna() | ~np.isfinite(wnum) | (wnum < 0)).to_numpy()):
+                problems.append(Problem(int(rows[i]), "weight",
+                                        f"{_where(source, rows[i], 'weight')}: expected a finite weight >= 0, found "
+                                        f"{_show(df['weight'].iloc[i])}; fix the value or drop the weight column"))
+            weight = wnum.where(wnum.notna(), 1.0).astype(np.float64)
         pref = pd.Series(np.nan, index=df.index, dtype=np.float64)
         from_pref = np.zeros(len(df), bool)
         if "preference" in df.columns:
@@ -441,7 +519,7 @@ class PairwiseLabelSet(_Base):
             for i in np.flatnonzero(given & (num.isna() | (num < 0) | (num > 1)).to_numpy()):
                 problems.append(Problem(int(rows[i]), "preference",
                                         f"{_where(source, rows[i], 'preference')}: expected a number in [0, 1] "
-                                        f"(P(a preferred)), found {raw.iloc[i]!r}; fix the value"))
+                                        f"(P(a preferred)), found {_show(raw.iloc[i])}; fix the value"))
         if "choice" in df.columns:
             use = ~from_pref
             mapped = df["choice"].astype(str).str.strip().str.lower().map(_CHOICE)
@@ -449,17 +527,17 @@ class PairwiseLabelSet(_Base):
             for i in np.flatnonzero(use & mapped.isna().to_numpy()):
                 problems.append(Problem(int(rows[i]), "choice",
                                         f"{_where(source, rows[i], 'choice')}: expected 'a', 'b' or 'tie', found "
-                                        f"{df['choice'].iloc[i]!r}; fix the value or give a preference in [0, 1]"))
+                                        f"{_show(df['choice'].iloc[i])}; fix the value or give a preference in [0, 1]"))
         elif not from_pref.all():
             for i in np.flatnonzero(~from_pref):
                 problems.append(Problem(int(rows[i]), "preference",
                                         f"{_where(source, rows[i], 'preference')}: expected a number in [0, 1], "
                                         "found an empty value; fill it in"))
-        same = (df["item_a"].astype(str) == df["item_b"].astype(str)).to_numpy()
+        same = (df["item_a"].astype(str) == df["item_b"].astype(str)).to_numpy() & ~_blank(df["item_a"])
         for i in np.flatnonzero(same):
             problems.append(Problem(int(rows[i]), "item_b", f"{_where(source, rows[i], 'item_b')}: item "
-                                                            f"{df['item_b'].iloc[i]!r} is compared with itself; "
-                                                            "expected two different items"))
+                                                            f"{_show(df['item_b'].iloc[i])} is compared with itself; "
+                                                            "expected two different items: fix the id or drop the row"))
         root, known = _known(images_root, known_images)
         if root is not None or known is not None:
             for col in (("image_a", "image_b") if "image_a" in df.columns else ("item_a", "item_b")):
@@ -467,26 +545,63 @@ class PairwiseLabelSet(_Base):
         _clean_optional(df, ("rater_id", "prompt", "generator_a", "generator_b"))
         for c in PAIR_REQUIRED:
             df[c] = df[c].map(lambda v: v if v is None or (isinstance(v, float) and math.isnan(v)) else str(v))
-        if df["rater_id"].notna().any():
-            a, b = df["item_a"].astype(str), df["item_b"].astype(str)
-            lo, hi = np.where(a < b, a, b), np.where(a < b, b, a)
+        a, b = df["item_a"].astype(str), df["item_b"].astype(str)
+        lo, hi = np.where(a < b, a, b), np.where(a < b, b, a)
+        oriented = np.where(a < b, pref, 1.0 - pref)
+        has_rater = df["rater_id"].notna().to_numpy()
+        if has_rater.any():
             key = pd.DataFrame({"lo": lo, "hi": hi, "r": df["rater_id"].astype(str), "q": df["question"].astype(str)})
-            dup = key.duplicated(keep="first").to_numpy() & df["rater_id"].notna().to_numpy()
+            dup = key.duplicated(keep="first").to_numpy() & has_rater
+            first = {}
+            for i in range(len(df)):
+                first.setdefault(tuple(key.iloc[i]), i)
             for i in np.flatnonzero(dup):
+                j = first[tuple(key.iloc[i])]
+                what = ("contradictory duplicate judgment" if oriented[i] != oriented[j] else "duplicate judgment")
                 problems.append(Problem(int(rows[i]), "rater_id",
-                                        f"{_where(source, rows[i], 'rater_id')}: duplicate judgment — rater "
-                                        f"{df['rater_id'].iloc[i]!r} already compared {lo[i]!r} and {hi[i]!r} on "
-                                        f"{df['question'].iloc[i]!r}; remove the repeated row"))
+                                        f"{_where(source, rows[i], 'rater_id')}: {what} — rater "
+                                        f"{_show(df['rater_id'].iloc[i])} already compared {_show(lo[i])} and "
+                                        f"{_show(hi[i])} on {_show(df['question'].iloc[i])} in row {rows[j]}; keep one "
+                                        "of the two rows (or give them different rater_ids)"))
+        problems += _anonymous_repeats(df, rows, source, ~has_rater, ("item_a", "item_b"))
+        n = len(df)
+        attrs = {}
+        for attr, (ca, cb) in {"image": ("image_a", "image_b"), "generator": ("generator_a", "generator_b"),
+                               "prompt": ("prompt", "prompt")}.items():
+            if ca in df.columns and cb in df.columns:
+                attrs[attr] = (np.r_[df[ca].to_numpy(object), df[cb].to_numpy(object)], [ca] * n + [cb] * n)
+        if attrs:  # both sides interleaved in file order (row 2 a, row 2 b, row 3 a, ...)
+            order = np.argsort(np.r_[np.arange(n) * 2, np.arange(n) * 2 + 1], kind="stable")
+            ids = np.r_[df["item_a"].to_numpy(object), df["item_b"].to_numpy(object)][order]
+            attrs = {k: (v[order], list(np.asarray(lab, dtype=object)[order])) for k, (v, lab) in attrs.items()}
+            problems += _item_conflicts(ids, attrs, np.r_[rows, rows][order], source)
         problems = _fail(problems, source, lenient)
         keep = ~np.isin(rows, [p.row for p in problems])
         df["preference"] = pref
         df["choice"] = np.where(pref > 0.5, "a", np.where(pref < 0.5, "b", "tie"))
+        df["weight"] = weight
         df = df.loc[keep].reset_index(drop=True)
         if df.empty:
             raise LabelError(f"{source or '<DataFrame>'}: no valid pairwise judgments"
                              + (f" ({len(problems)} problem(s), first: {problems[0].message})" if problems else ""))
         cols = list(PAIRWISE_COLUMNS) + [c for c in df.columns if c not in PAIRWISE_COLUMNS]
         return cls(df[cols], name, source, problems, dict(meta or {}))
+
+    def items(self) -> pd.DataFrame:
+        """One row per item named in a pair, in order of first appearance: ``item_id, image,
+        prompt, generator`` (image = ``image_a``/``image_b`` when given, else None — e.g. caption
+        pairs with text features only). Consistency across rows was checked on load."""
+        f = self.frame
+        parts = []
+        for side in ("a", "b"):
+            parts.append(pd.DataFrame({
+                "item_id": f[f"item_{side}"].astype(str).to_numpy(),
+                "image": f[f"image_{side}"].to_numpy(object) if f"image_{side}" in f.columns else None,
+                "prompt": f["prompt"].to_numpy(object), "generator": f[f"generator_{side}"].to_numpy(object),
+                "_order": np.arange(len(f)) * 2 + (side == "b")}))
+        both = pd.concat(parts, ignore_index=True).sort_values("_order", kind="stable")
+        out = both.groupby("item_id", sort=False)[["image", "prompt", "generator"]].first()
+        return out.reset_index()
 
     def select(self, question: str) -> "PairwiseLabelSet":
         """The judgments of one question."""
@@ -507,6 +622,29 @@ class PairwiseLabelSet(_Base):
         if question not in self.questions:
             raise LabelError(f"{self.name}: no judgments for question {question!r}; available: {self.questions}")
         return aggregate_pairs(self.frame, question)
+
+
+def schema_hint(columns) -> str | None:
+    """For a table that matches no label format: which judgenet-schema columns it lacks, when it is
+    close to one (it has most of the per-item or pairwise columns), with alias hints — else None."""
+    cols = {str(c) for c in columns if str(c) != "__row__"}
+    lower = {c.lower() for c in cols}
+    best = None
+    for kind, required in (("per-item label file", REQUIRED), ("pairwise label file", PAIR_REQUIRED + ("choice",))):
+        missing = [c for c in required if c not in lower]
+        if kind.startswith("pairwise") and "preference" in lower and "choice" in missing:
+            missing.remove("choice")
+        have = len(required) - len(missing)
+        if missing and have >= max(2, len(required) - 2) and (best is None or len(missing) < len(best[1])):
+            best = (kind, missing)
+    if best is None:
+        return None
+    kind, missing = best
+    hints = []
+    for c in missing:
+        alias = next((a for a in _ALIASES.get(c, ()) if a in lower), None)
+        hints.append(f"rename column {alias!r} to {c!r}" if alias else f"add a {c!r} column")
+    return f"looks like a {kind} without column(s) {missing}; fix: {'; '.join(hints)}"
 
 
 def _have_pyarrow() -> bool:
@@ -541,6 +679,27 @@ def _read_jsonl(path: Path) -> pd.DataFrame:
     return df
 
 
+def _sniff_delimiter(path: Path) -> str:
+    """``,`` unless the header line has none and has ``;``, tab or ``|`` instead (European-locale
+    spreadsheets write ``;``): then that one, with a log note."""
+    try:
+        with open(path, encoding="utf-8", errors="replace") as fh:
+            header = fh.readline()
+    except OSError:
+        return ","
+    counts = {d: header.count(d) for d in (",", ";", "\t", "|")}
+    if counts[","] > 0:
+        return ","
+    best = max((";", "\t", "|"), key=counts.get)
+    if counts[best] > 0:
+        import logging
+
+        logging.getLogger(__name__).info("%s: the header has no commas; reading it as %s-delimited", path,
+                                         {";": "semicolon", "\t": "tab", "|": "pipe"}[best])
+        return best
+    return ","
+
+
 def read_frame(path: str | os.PathLike) -> tuple[pd.DataFrame, int | None]:
     """Read a CSV / TSV / JSONL / Parquet table; returns the frame (with a ``__row__`` column of
     file row numbers) and the header row (1 for CSV/TSV, else None)."""
@@ -549,14 +708,16 @@ def read_frame(path: str | os.PathLike) -> tuple[pd.DataFrame, int | None]:
         raise LabelError(f"label file {path} not found")
     suffix = path.suffix.lower()
     if suffix in (".csv", ".tsv"):
+        sep = "\t" if suffix == ".tsv" else _sniff_delimiter(path)
         try:
-            df = pd.read_csv(path, sep="\t" if suffix == ".tsv" else ",", keep_default_na=False, na_values=[""],
+            df = pd.read_csv(path, sep=sep, keep_default_na=False, na_values=[""],
                              dtype={c: str for c in _STR_COLUMNS})
         except (pd.errors.ParserError, UnicodeDecodeError) as exc:
             raise LabelError(f"{path}: cannot parse as {suffix[1:].upper()} ({exc})") from None
         except pd.errors.EmptyDataError:
             raise LabelError(f"{path}: the file is empty; expected a header row and one judgment per row") from None
         df["__row__"] = np.arange(len(df), dtype=np.int64) + 2
+        df.attrs["delimiter"] = sep
         return df, 1
     if suffix in (".jsonl", ".ndjson", ".json"):
         return _read_jsonl(path), None

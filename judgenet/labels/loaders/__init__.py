@@ -89,6 +89,11 @@ def load_label_set(name_or_path: str | os.PathLike, root=None, **options):
         df, _ = read_frame(p)
         fmt = detect_format([c for c in df.columns if c != "__row__"])
         if fmt is None:
+            from ..schema import schema_hint
+
+            hint = schema_hint(df.columns)
+            if hint:
+                raise LabelError(f"{p}, row 1: {hint}")
             raise LabelError(f"{p}: columns {', '.join(c for c in df.columns if c != '__row__')} match no known label "
                              f"format; use the judgenet schema (item_id, image, generator, question, score) or prefix "
                              f"the path with a format: {', '.join(f'{f}:' for f in FILE_FORMATS)}")

@@ -16,7 +16,7 @@ import numpy as np
 import pandas as pd
 
 from ...errors import LabelError
-from ..schema import PairwiseLabelSet, Problem, read_frame
+from ..schema import PairwiseLabelSet, Problem, _show, read_frame
 from ._common import as_path, rename_aliases
 
 __all__ = ["load_pickapic", "PICKAPIC_COLUMNS"]
@@ -67,7 +67,7 @@ def load_pickapic(path, *, name: str | None = None, question: str = "overall", d
     for col, v in (("label_0", l0), ("label_1", l1)):
         for i in np.flatnonzero(~v.isin([0.0, 0.5, 1.0]).to_numpy()):
             problems.append(Problem(int(rows[i]), col, f"{p}, row {rows[i]}, column {col!r}: expected 0, 0.5 or 1, "
-                                                       f"found {df[col].iloc[i]!r}; fix the value"))
+                                                       f"found {_show(df[col].iloc[i])}; fix the value"))
     both = l0.notna() & l1.notna() & l0.isin([0.0, 0.5, 1.0]) & l1.isin([0.0, 0.5, 1.0])
     for i in np.flatnonzero((both & ~np.isclose(l0 + l1, 1.0)).to_numpy()):
         problems.append(Problem(int(rows[i]), "label_1", f"{p}, row {rows[i]}, column 'label_1': expected label_0 + "

@@ -10,8 +10,20 @@ Input (CSV / TSV / JSONL / Parquet), either
   ``image_<generator>`` columns.
 
 :func:`load_rankings` converts every ranking to all its generator pairs: a better (lower) rank
-wins, equal ranks are a tie. ``item_a``/``item_b`` are the images when given, else
-``"<prompt_id>|<generator>"``. :func:`rank_shares` gives the share of rankings in which each
+wins. ``item_a``/``item_b`` are the images when given, else ``"<prompt_id>|<generator>"``.
+
+Validation (per ranking = prompt × rater × question): ranks must be 1..k, each once (k items
+ranked). Equal ranks (ties) and gaps (1, 2, 4) are errors naming file, row and fix; with
+``allow_ties=True`` equal ranks are ties (preference 0.5) and the ranks must be a standard
+competition ranking (1, 1, 3) or a dense one (1, 1, 2); ``lenient=True`` skips a bad ranking
+whole and lists it in ``.skipped``.
+
+**Weighting** (documented choice): with ``weighting="ranking"`` (default) each of a ranking's
+k(k − 1)/2 pairs gets ``weight`` 2 / (k(k − 1)), so every ranking counts as much as one pairwise
+judgment in aggregation and training — a 4-way ranking does not outweigh a side-by-side choice
+six times; ``weighting="pair"`` gives every derived pair weight 1.
+
+:func:`rank_shares` gives the share of rankings in which each
 generator came first — the figure the XMC-GAN paper reports.
 """
 from __future__ import annotations
@@ -22,7 +34,7 @@ import numpy as np
 import pandas as pd
 
 from ...errors import LabelError
-from ..schema import PairwiseLabelSet, read_frame
+from ..schema import PairwiseLabelSet, Problem, _show, read_frame
 from ._common import as_path, rename_aliases
 
 __all__ = ["load_rankings", "rankings_to_pairs", "rank_shares", "read_rankings"]
@@ -31,9 +43,31 @@ _ALIASES = {"prompt": ("caption", "text"), "rater_id": ("rater", "worker", "work
             "generator": ("model", "system"), "question": ("aspect", "criterion")}
 
 
-def read_rankings(path, *, question: str | None = None) -> pd.DataFrame:
+def _ranking_problem(ranks: np.ndarray, allow_ties: bool) -> str | None:
+    """Why a ranking's ranks (one per item) are not valid, or None."""
+    r = np.sort(ranks)
+    k = r.size
+    if not allow_ties:
+        if np.unique(r).size < k:
+            return "has equal ranks (a tie); pass allow_ties=True to read equal ranks as ties, or fix the ranks"
+        if not np.array_equal(r, np.arange(1, k + 1)):
+            return (f"skips ranks (expected each of 1..{k} once); renumber the ranks 1..{k} or add the missing "
+                    "item's row")
+        return None
+    better = np.searchsorted(r, r, side="left")  # items strictly better
+    dense = np.searchsorted(np.unique(r), r) + 1
+    if np.array_equal(r, better + 1) or np.array_equal(r, dense):
+        return None
+    return (f"skips ranks (expected a competition ranking such as 1, 1, 3 or a dense one such as 1, 1, 2 for "
+            f"{k} items); renumber the ranks")
+
+
+def read_rankings(path, *, question: str | None = None, allow_ties: bool = False,
+                  lenient: bool = False) -> pd.DataFrame:
     """The rankings of a long or wide file as a long frame: ``prompt, prompt_id, rater_id, question,
-    generator, image, rank, __row__`` (validated: numeric ranks ≥ 1, one rank per generator)."""
+    generator, image, rank, __row__`` (validated: numeric ranks ≥ 1, one rank per generator, no ties
+    unless ``allow_ties``, no gaps). With ``lenient=True`` a bad ranking is dropped whole and listed
+    (as :class:`~judgenet.labels.Problem`) in ``frame.attrs["skipped"]``."""
     p = as_path(path)
     df, header = read_frame(p)
     df = rename_aliases(df, _ALIASES, str(p))
@@ -70,24 +104,52 @@ def read_rankings(path, *, question: str | None = None) -> pd.DataFrame:
     if bad.size:
         i = int(bad[0])
         raise LabelError(f"{p}, row {df['__row__'].iloc[i]}, column 'rank': expected a rank >= 1 (1 = best), found "
-                         f"{df['rank'].iloc[i]!r}")
+                         f"{_show(df['rank'].iloc[i])}")
     df["rank"] = rank.astype(np.float64)
     key = df[["prompt_id", "rater_id", "question", "generator"]].astype(str)
     dup = np.flatnonzero(key.duplicated().to_numpy())
     if dup.size:
         i = int(dup[0])
-        raise LabelError(f"{p}, row {df['__row__'].iloc[i]}, column 'generator': generator {df['generator'].iloc[i]!r} "
-                         f"ranked twice by rater {df['rater_id'].iloc[i]!r} for prompt {df['prompt'].iloc[i]!r} "
-                         f"({df['question'].iloc[i]!r}); expected one rank per generator per ranking")
-    return df[["prompt", "prompt_id", "rater_id", "question", "generator", "image", "rank", "__row__"]]
+        raise LabelError(f"{p}, row {df['__row__'].iloc[i]}, column 'generator': generator "
+                         f"{_show(df['generator'].iloc[i])} "
+                         f"ranked twice by rater {_show(df['rater_id'].iloc[i])} for prompt {_show(df['prompt'].iloc[i])} "
+                         f"({_show(df['question'].iloc[i])}); expected one rank per generator per ranking")
+    problems, bad_rows = [], []
+    groups = df.groupby([df["prompt_id"].astype(str), df["rater_id"].astype(str), df["question"].astype(str)],
+                        sort=False)
+    for (pid, rid, q), g in groups:
+        why = _ranking_problem(g["rank"].to_numpy(), allow_ties)
+        if why is None:
+            continue
+        row = int(g["__row__"].min())
+        ranks = ", ".join(f"{x:g}" for x in g["rank"])
+        who = "" if rid == "None" else f" by rater {rid!r}"
+        problems.append(Problem(row, "rank", f"{p}, row {row}, column 'rank': the ranking of prompt "
+                                             f"{str(g['prompt'].iloc[0])!r}{who} ({q}) has ranks {ranks} — it {why}"))
+        bad_rows += g.index.tolist()
+    if problems and not lenient:
+        more = f" (and {len(problems) - 1} more bad ranking(s))" if len(problems) > 1 else ""
+        raise LabelError(problems[0].message + more + "; or pass lenient=True (CLI: --lenient) to skip bad rankings")
+    df = df.drop(index=bad_rows)
+    if df.empty:
+        raise LabelError(f"{p}: no valid ranking left ({len(problems)} skipped; first: {problems[0].message})")
+    out = df[["prompt", "prompt_id", "rater_id", "question", "generator", "image", "rank", "__row__"]].copy()
+    out.attrs["skipped"] = problems
+    return out
 
 
-def rankings_to_pairs(ranks: pd.DataFrame) -> pd.DataFrame:
-    """All generator pairs of every ranking (long frame from :func:`read_rankings`) in the pairwise schema."""
+def rankings_to_pairs(ranks: pd.DataFrame, weighting: str = "ranking") -> pd.DataFrame:
+    """All generator pairs of every ranking (long frame from :func:`read_rankings`) in the pairwise
+    schema, with ``weight`` 2 / (k(k − 1)) per pair of a k-item ranking (``weighting="ranking"``: each
+    ranking counts once) or 1 (``"pair"``)."""
+    if weighting not in ("ranking", "pair"):
+        raise LabelError(f"weighting must be 'ranking' or 'pair', got {weighting!r}")
     rows = []
     for (pid, rid, q), g in ranks.groupby(["prompt_id", ranks["rater_id"].astype(str), "question"], sort=False):
         g = g.sort_values("generator")
         recs = g.to_dict("records")
+        k = len(recs)
+        w = 2.0 / (k * (k - 1)) if weighting == "ranking" and k > 1 else 1.0
         for x, y in itertools.combinations(recs, 2):
             pref = 1.0 if x["rank"] < y["rank"] else 0.0 if x["rank"] > y["rank"] else 0.5
             ia = x["image"] if x["image"] is not None and pd.notna(x["image"]) else f"{pid}|{x['generator']}"
@@ -95,6 +157,7 @@ def rankings_to_pairs(ranks: pd.DataFrame) -> pd.DataFrame:
             rows.append({"item_a": ia, "item_b": ib, "question": q, "preference": pref, "prompt": x["prompt"],
                          "generator_a": x["generator"], "generator_b": y["generator"],
                          "rater_id": x["rater_id"], "prompt_id": pid, "rank_a": x["rank"], "rank_b": y["rank"],
+                         "weight": w,
                          "__row__": int(min(x["__row__"], y["__row__"]))})
     if not rows:
         raise LabelError("no ranking has two or more generators; nothing to compare")
@@ -112,16 +175,17 @@ def rank_shares(ranks: pd.DataFrame) -> pd.DataFrame:
     return out
 
 
-def load_rankings(path, *, name: str | None = None, question: str | None = None,
-                  lenient: bool = False) -> PairwiseLabelSet:
-    """Rankings file → :class:`PairwiseLabelSet` (all pairs of each ranking; equal ranks = tie).
+def load_rankings(path, *, name: str | None = None, question: str | None = None, allow_ties: bool = False,
+                  weighting: str = "ranking", lenient: bool = False) -> PairwiseLabelSet:
+    """Rankings file → :class:`PairwiseLabelSet` (all pairs of each ranking, weighted as documented
+    in the module; equal ranks are an error unless ``allow_ties=True``, then a tie).
 
     ``meta["rank_shares"]`` holds :func:`rank_shares` as records; the long rankings are in
     ``meta["n_rankings"]``-sized form available again through :func:`read_rankings`.
     """
     p = as_path(path)
-    ranks = read_rankings(p, question=question)
-    pairs = rankings_to_pairs(ranks)
+    ranks = read_rankings(p, question=question, allow_ties=allow_ties, lenient=lenient)
+    pairs = rankings_to_pairs(ranks, weighting)
     n_rank = ranks.groupby(["prompt_id", ranks["rater_id"].astype(str), "question"]).ngroups
     meta = {"format": "rankings", "n_rankings": int(n_rank), "rank_shares": rank_shares(ranks).to_dict("records"),
             "question_wording": "Rank the images for this prompt from best (1) to worst",
@@ -129,4 +193,7 @@ def load_rankings(path, *, name: str | None = None, question: str | None = None,
                         "implied pairs (ties excluded)"}
     if "rater_id" in pairs and pairs["rater_id"].isna().all():
         pairs["rater_id"] = None
-    return PairwiseLabelSet.from_frame(pairs, name or p.stem, source=str(p), lenient=lenient, meta=meta)
+    meta["weighting"] = weighting
+    ps = PairwiseLabelSet.from_frame(pairs, name or p.stem, source=str(p), lenient=lenient, meta=meta)
+    ps.skipped = sorted(list(ranks.attrs.get("skipped", [])) + ps.skipped, key=lambda q: (q.row, q.column))
+    return ps
