@@ -45,9 +45,8 @@ from __future__ import annotations
 import numpy as np
 
 from ..errors import LabelError
-from ..stats import (VECTORIZE_MAX_N, Estimate, _from_counts, _percentile, bootstrap_ci, kendall_counts,
-                     kendall_tau_b, kendall_tau_c, pearson, resample_weights, spearman, weighted_corr,
-                     weighted_kendall_counts)
+from ..stats import (VECTORIZE_MAX_N, Estimate, _from_counts, _percentile, bootstrap_ci, resample_weights,
+                     weighted_corr, weighted_kendall_counts)
 
 __all__ = ["rating_matrix", "pairwise_agreement", "pairwise_agreement_counts", "leave_one_rater_out", "split_half",
            "spearman_brown", "krippendorff_alpha", "rater_ceiling"]
@@ -77,30 +76,24 @@ def _check(R) -> np.ndarray:
     return R
 
 
+def _ones(R) -> np.ndarray:
+    """The single "resample" that is ``R`` itself: every point value below is its weighted
+    statistic on these weights (one implementation for point values and bootstrap resamples)."""
+    return np.ones((1, R.shape[0]))
+
+
 def pairwise_agreement_counts(R) -> tuple[float, float, int]:
     """``(agreeing, compared, n_rater_pairs)`` item-pair counts behind :func:`pairwise_agreement`."""
     R = _check(R)
-    agree = total = 0.0
-    n_pairs = 0
-    ok = ~np.isnan(R)
-    for a in range(R.shape[1]):
-        for b in range(a + 1, R.shape[1]):
-            both = ok[:, a] & ok[:, b]
-            if both.sum() < 2:
-                continue
-            k = kendall_counts(R[both, a], R[both, b])
-            untied = k["n0"] - k["tx"] - k["ty"] + k["txy"]  # concordant + discordant
-            agree += 0.5 * (untied + k["c_minus_d"])
-            total += untied
-            n_pairs += 1
-    return float(agree), float(total), n_pairs
+    agree, total, n_pairs = _boot_agreement_counts(R, _ones(R))
+    return float(agree[0]), float(total[0]), n_pairs
 
 
 def _pairwise_agreement(R) -> float:
     """Pooled share of item pairs two raters order the same way, ties excluded (module docstring);
     NaN if no rater pair shares two items with untied scores."""
-    agree, total, _ = pairwise_agreement_counts(R)
-    return agree / total if total else float("nan")
+    R = _check(R)
+    return float(_boot_pairwise_agreement(R, _ones(R))[0])
 
 
 def _leave_one_rater_out(R, *, min_items: int = 3) -> dict:
@@ -109,23 +102,8 @@ def _leave_one_rater_out(R, *, min_items: int = 3) -> dict:
     Returns ``{"kendall_tau_b", "kendall_tau_c", "spearman", "n_raters_used"}``; NaNs if no rater
     qualifies (see module docstring)."""
     R = _check(R)
-    ok = ~np.isnan(R)
-    total = np.where(ok, R, 0.0).sum(axis=1)
-    count = ok.sum(axis=1)
-    out = {"kendall_tau_b": [], "kendall_tau_c": [], "spearman": []}
-    for r in range(R.shape[1]):
-        sel = ok[:, r] & (count > 1)
-        if sel.sum() < min_items:
-            continue
-        own = R[sel, r]
-        rest = (total[sel] - own) / (count[sel] - 1)
-        if np.ptp(own) == 0 or np.ptp(rest) == 0:
-            continue
-        out["kendall_tau_b"].append(kendall_tau_b(own, rest))
-        out["kendall_tau_c"].append(kendall_tau_c(own, rest))
-        out["spearman"].append(spearman(own, rest))
-    res = {k: float(np.mean(v)) if v else float("nan") for k, v in out.items()}
-    res["n_raters_used"] = len(out["spearman"])
+    res = {k: float(v[0]) for k, v in _boot_leave_one_rater_out(R, _ones(R), min_items).items()}
+    res["n_raters_used"] = int(res["n_raters_used"])
     return res
 
 
@@ -158,21 +136,8 @@ def _split_half(R, seed: int = 0, *, n_splits: int = 10, method: str = "spearman
     items have ≥ 2 judgments or a half-mean vector is constant."""
     if method not in ("spearman", "pearson"):
         raise LabelError(f"method must be 'spearman' or 'pearson', got {method!r}")
-    corr = spearman if method == "spearman" else pearson
     R = _check(R)
-    m = (~np.isnan(R)).sum(axis=1)
-    R = R[m >= 2]
-    m = m[m >= 2]
-    if R.shape[0] < 3:
-        return float("nan")
-    rs = []
-    for h1, h2 in _half_means(R, m, seed, n_splits):
-        if np.ptp(h1) == 0 or np.ptp(h2) == 0:
-            continue
-        rs.append(corr(h1, h2))
-    if not rs:
-        return float("nan")
-    return spearman_brown(float(np.mean(rs)))
+    return float(_boot_split_half(R, _ones(R), seed, n_splits=n_splits, method=method)[0])
 
 
 def _krippendorff_alpha(R, level: str = "interval") -> float:
@@ -183,52 +148,38 @@ def _krippendorff_alpha(R, level: str = "interval") -> float:
     if level not in ("interval", "ordinal"):
         raise LabelError(f"level must be 'interval' or 'ordinal', got {level!r}")
     R = _check(R)
-    ok = ~np.isnan(R)
-    R, ok = R[ok.sum(1) >= 2], ok[ok.sum(1) >= 2]
-    if R.shape[0] == 0:
-        return float("nan")
-    values = np.unique(R[ok])
-    if values.size < 2:
-        return float("nan")
-    idx = np.searchsorted(values, np.where(ok, R, values[0]))
-    C = np.zeros((R.shape[0], values.size))
-    rows = np.broadcast_to(np.arange(R.shape[0])[:, None], R.shape)
-    np.add.at(C, (rows[ok], idx[ok]), 1.0)
-    w = 1.0 / (C.sum(1) - 1.0)
-    o = (C * w[:, None]).T @ C - np.diag((C * w[:, None]).sum(0))  # coincidence matrix
-    n_c = o.sum(1)
-    n = n_c.sum()
-    if level == "interval":
-        delta = (values[:, None] - values[None, :]) ** 2
-    else:
-        cum = np.concatenate([[0.0], np.cumsum(n_c)])
-        lo = np.minimum.outer(np.arange(values.size), np.arange(values.size))
-        hi = np.maximum.outer(np.arange(values.size), np.arange(values.size))
-        delta = (cum[hi + 1] - cum[lo] - (n_c[:, None] + n_c[None, :]) / 2.0) ** 2
-    d_o = (o * delta).sum() / n
-    d_e = (np.outer(n_c, n_c) * delta).sum() / (n * (n - 1.0))
-    return float(1.0 - d_o / d_e) if d_e > 0 else float("nan")
+    return float(_boot_krippendorff_alpha(R, _ones(R), level)[0])
 
 
-# ---------------------------------------------------------------- the same statistics on many resamples at once
-# Row r of W (B, items) says how often each item is in resample r; every statistic below equals the
-# matrix function above applied to R[resampled rows] (tested), computed for all resamples together
-# from weighted pair counts (judgenet.stats.weighted_kendall_counts).
+# ---------------------------------------------------------------- the one implementation of each statistic
+# Row r of W (B, items) says how often each item is in resample r; each statistic is computed for all
+# resamples together from weighted pair counts (judgenet.stats.weighted_kendall_counts). The point
+# value is the same function on W = ones((1, items)) — R itself (issue: one implementation). Tests
+# compare both with independent computations (brute force, scipy, the krippendorff package).
 
 
-def _boot_pairwise_agreement(R, W) -> np.ndarray:
+def _boot_agreement_counts(R, W) -> tuple[np.ndarray, np.ndarray, int]:
+    """(agreeing, compared) item pairs pooled over rater pairs per resample, and the number of
+    rater pairs sharing >= 2 items."""
     ok = ~np.isnan(R)
     agree = np.zeros(W.shape[0])
     total = np.zeros(W.shape[0])
+    n_pairs = 0
     for a in range(R.shape[1]):
         for b in range(a + 1, R.shape[1]):
             both = ok[:, a] & ok[:, b]
             if both.sum() < 2:
                 continue
             k = weighted_kendall_counts(R[both, a], R[both, b], W[:, both])
-            untied = k["n0"] - k["tx"] - k["ty"] + k["txy"]
+            untied = k["n0"] - k["tx"] - k["ty"] + k["txy"]  # concordant + discordant
             agree += 0.5 * (untied + k["c_minus_d"])
             total += untied
+            n_pairs += 1
+    return agree, total, n_pairs
+
+
+def _boot_pairwise_agreement(R, W) -> np.ndarray:
+    agree, total, _ = _boot_agreement_counts(R, W)
     with np.errstate(invalid="ignore", divide="ignore"):
         return np.where(total > 0, agree / total, np.nan)
 
@@ -254,7 +205,9 @@ def _boot_leave_one_rater_out(R, W, min_items: int = 3) -> dict[str, np.ndarray]
             acc[key] += np.where(valid, v, 0.0)
         used += valid
     with np.errstate(invalid="ignore", divide="ignore"):
-        return {k: np.where(used > 0, v / used, np.nan) for k, v in acc.items()}
+        out = {k: np.where(used > 0, v / used, np.nan) for k, v in acc.items()}
+    out["n_raters_used"] = used
+    return out
 
 
 def _boot_split_half(R, W, seed: int = 0, *, n_splits: int = 10, method: str = "spearman") -> np.ndarray:
@@ -314,7 +267,8 @@ def _ceiling_resamples(R, W, seed: int, stats=None, *, min_items: int = 3) -> di
     if "pairwise_agreement" in stats:
         out["pairwise_agreement"] = _boot_pairwise_agreement(R, W)
     if stats & {"loo_kendall_tau_b", "loo_kendall_tau_c", "loo_spearman"}:
-        out.update({f"loo_{k}": v for k, v in _boot_leave_one_rater_out(R, W, min_items).items()})
+        out.update({f"loo_{k}": v for k, v in _boot_leave_one_rater_out(R, W, min_items).items()
+                    if k != "n_raters_used"})
     if "split_half_spearman_brown" in stats:
         out["split_half_spearman_brown"] = _boot_split_half(R, W, seed)
     for level in ("interval", "ordinal"):
