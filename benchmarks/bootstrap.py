@@ -7,31 +7,31 @@
     ``bootstrap_ci(MEASURES[m], ...)`` loop per measure;
 (2) the rater ceiling of an (n, raters) Likert matrix — ``rater_ceiling`` vectorized vs its loop
     (``VECTORIZE_MAX_N`` set to 0).
-One process, same seeds; prints seconds, the ratio, and the largest difference between the two.
+One process, same seeds; prints the largest difference between the two. Protocol
+(``benchmarks/protocol.py``): contenders interleaved, best and median of ≥ 5, 1 thread and all threads,
+load average beside every row.
 """
 from __future__ import annotations
 
 import argparse
-import sys
-import time
 import warnings
-from pathlib import Path
 
 import numpy as np
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-
+import protocol as P  # noqa: E402  (puts the checkout on sys.path)
 from judgenet import stats  # noqa: E402
 from judgenet.labels import agreement  # noqa: E402
 
 
 def main(argv=None) -> dict:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    P.add_arguments(ap)
     ap.add_argument("--n", type=int, default=975, help="items (the full demo evaluates 975)")
     ap.add_argument("--resamples", type=int, default=1000)
     ap.add_argument("--raters", type=int, default=5)
     args = ap.parse_args(argv)
     warnings.simplefilter("ignore")
+    info = P.header(args, extra=f"n={args.n}, {args.resamples} resamples, {args.raters} raters")
     rng = np.random.default_rng(0)
     truth = rng.normal(size=args.n)
     R = np.clip(np.round(3 + truth[:, None] + rng.normal(0, 1.0, (args.n, args.raters))), 1, 5)
@@ -42,36 +42,38 @@ def main(argv=None) -> dict:
     names = list(stats.MEASURES) + ["system_kendall_tau_b"]
     kw = dict(groups=prompts, n_resamples=args.resamples, seed=0)
 
-    t = time.perf_counter()
-    fast = stats.bootstrap_measures(human, pred, names, systems=systems, **kw)
-    t_fast = time.perf_counter() - t
-    t = time.perf_counter()
-    slow = {m: stats.bootstrap_ci(stats.MEASURES[m], human, pred, **kw) for m in stats.MEASURES}
-    slow["system_kendall_tau_b"] = stats.bootstrap_ci(lambda h, p, s: stats.system_level(h, p, s), human, pred,
-                                                      systems, **kw)
-    t_slow = time.perf_counter() - t
-    d_measures = max(abs(getattr(fast[m], f) - getattr(slow[m], f)) for m in names for f in ("value", "low", "high"))
+    def loop():
+        out = {m: stats.bootstrap_ci(stats.MEASURES[m], human, pred, **kw) for m in stats.MEASURES}
+        out["system_kendall_tau_b"] = stats.bootstrap_ci(lambda h, p, s: stats.system_level(h, p, s), human, pred,
+                                                         systems, **kw)
+        return out
 
-    t = time.perf_counter()
-    cf = agreement.rater_ceiling(R, "q", n_resamples=args.resamples)
-    tc_fast = time.perf_counter() - t
-    limit = agreement.VECTORIZE_MAX_N
-    agreement.VECTORIZE_MAX_N = 0
-    try:
-        t = time.perf_counter()
-        cs = agreement.rater_ceiling(R, "q", n_resamples=args.resamples)
-        tc_slow = time.perf_counter() - t
-    finally:
-        agreement.VECTORIZE_MAX_N = limit
+    def ceiling_loop():
+        limit = agreement.VECTORIZE_MAX_N
+        agreement.VECTORIZE_MAX_N = 0
+        try:
+            return agreement.rater_ceiling(R, "q", n_resamples=args.resamples)
+        finally:
+            agreement.VECTORIZE_MAX_N = limit
+
+    rows = P.compare({"protocol CIs: loop": loop,
+                      "protocol CIs: vectorized": lambda: stats.bootstrap_measures(human, pred, names, systems=systems,
+                                                                                   **kw)}, args)
+    rows_c = P.compare({"rater ceiling: loop": ceiling_loop,
+                        "rater ceiling: vectorized": lambda: agreement.rater_ceiling(R, "q", n_resamples=args.resamples)},
+                       args)
+    fast, slow = rows[1].value, rows[0].value
+    d_measures = max(abs(getattr(fast[m], f) - getattr(slow[m], f)) for m in names for f in ("value", "low", "high"))
+    cf, cs = rows_c[1].value, rows_c[0].value
     same = [k for k in agreement.CEILING_STATS if k != "split_half_spearman_brown"]
     d_ceiling = max(abs(cf[f"{k}{s}"] - cs[f"{k}{s}"]) for k in same for s in ("", "_low", "_high"))
-
-    print(f"n = {args.n}, {args.resamples} resamples, {args.raters} raters")
-    print(f"  protocol CIs (6 measures): loop {t_slow:7.2f} s  vectorized {t_fast:6.2f} s  "
-          f"{t_slow / t_fast:6.1f}x  max diff {d_measures:.1e}")
-    print(f"  rater ceiling (7 stats):   loop {tc_slow:7.2f} s  vectorized {tc_fast:6.2f} s  "
-          f"{tc_slow / tc_fast:6.1f}x  max diff {d_ceiling:.1e} (split-half excluded: the loop redraws splits)")
-    return {"measures": (t_slow, t_fast, d_measures), "ceiling": (tc_slow, tc_fast, d_ceiling)}
+    P.print_table(rows, baseline="protocol CIs: loop", title="protocol CIs (6 measures)")
+    P.print_table(rows_c, baseline="rater ceiling: loop", title="rater ceiling (7 stats)")
+    print(f"max diff: protocol CIs {d_measures:.1e}; rater ceiling {d_ceiling:.1e} "
+          "(split-half excluded: the loop redraws splits)")
+    if args.json:
+        P.write_json(args.json, info, rows + rows_c, max_diff={"measures": d_measures, "ceiling": d_ceiling})
+    return {"rows": rows + rows_c, "max_diff": (d_measures, d_ceiling)}
 
 
 if __name__ == "__main__":

@@ -1,6 +1,10 @@
 """Benchmark: naive per-image loop vs ``judgenet.features.extract`` cold vs warm (not a timed test).
 
-    python benchmarks/extract.py [--n 300] [--backbone tiny] [--batch-size 64] [--workers 0] [--threads 2]
+    python benchmarks/extract.py [--n 300] [--backbone tiny] [--batch-size 64] [--workers 0] [--threads 1,all]
+
+Protocol (``benchmarks/protocol.py``): (a), (b), (c) interleaved, best and median of ≥ 5 runs each, at
+1 thread and at all threads, load average printed beside every row (refused above the core count
+unless ``--force``). Every (b) run extracts into a new, empty cache; (c) reuses the last (b)'s cache.
 
 (a) naive: for each file, PIL open → ``backbone.transform`` → forward of a batch of one;
 (b) cold: ``extract`` into an empty cache (batched DataLoader, shards written);
@@ -11,18 +15,14 @@ Images are procedurally generated 256×256 PNGs (shapes on gradients) in a tempo
 from __future__ import annotations
 
 import argparse
-import os
-import sys
 import tempfile
-import time
 from pathlib import Path
 
 import numpy as np
 import torch
 from PIL import Image, ImageDraw
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-
+import protocol as P  # noqa: E402  (puts the checkout on sys.path)
 from judgenet.backbones import load_backbone  # noqa: E402
 from judgenet.features import extract  # noqa: E402
 from judgenet.images import load_rgb  # noqa: E402
@@ -60,43 +60,55 @@ def naive(paths, bb) -> np.ndarray:
 
 def main(argv=None) -> dict:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    P.add_arguments(ap)
     ap.add_argument("--n", type=int, default=300)
     ap.add_argument("--backbone", default="tiny")
     ap.add_argument("--batch-size", type=int, default=64)
     ap.add_argument("--workers", type=int, default=None, help="DataLoader workers (default: extract's automatic choice)")
-    ap.add_argument("--threads", type=int, default=2, help="torch intra-op threads (the issue's target: 2 cores)")
     args = ap.parse_args(argv)
-    torch.set_num_threads(args.threads)
+    info = P.header(args, extra=f"{args.n} PNGs 256×256, backbone {args.backbone}, batch {args.batch_size}, "
+                                f"workers {args.workers}")
     bb = load_backbone(args.backbone, allow_random=True) if args.backbone.startswith("inception") \
         else load_backbone(args.backbone)
     with tempfile.TemporaryDirectory() as tmp:
         tmp = Path(tmp)
         (tmp / "img").mkdir()
         paths = make_images(tmp / "img", args.n)
-        naive(paths[:4], bb)  # warm-up (allocator, kernels)
-        t = time.perf_counter()
-        ref = naive(paths, bb)
-        ta = time.perf_counter() - t
-        t = time.perf_counter()
-        cold = extract(paths, bb, tmp / "cache", batch_size=args.batch_size, num_workers=args.workers,
-                       progress=False)
-        tb = time.perf_counter() - t
-        t = time.perf_counter()
-        warm = extract(paths, bb, tmp / "cache", batch_size=args.batch_size, num_workers=args.workers,
-                       progress=False)
-        tc = time.perf_counter() - t
-        assert cold.n_computed == args.n and warm.n_computed == 0 and warm.n_cached == args.n
-        err = float(np.abs(cold.images[bb.outputs[0]] - ref).max())
-    fig = {"n": args.n, "backbone": bb.name, "threads": args.threads, "batch_size": args.batch_size,
-           "workers": args.workers, "naive_img_s": args.n / ta, "cold_img_s": args.n / tb, "warm_img_s": args.n / tc,
-           "max_abs_diff_naive_vs_extract": err, "cpu_count": os.cpu_count()}
-    fig["ratio_cold_over_naive"] = fig["cold_img_s"] / fig["naive_img_s"]
-    fig["ratio_warm_over_cold"] = fig["warm_img_s"] / fig["cold_img_s"]
-    print(f"{bb.name}: {args.n} images, {args.threads} threads, batch {args.batch_size}, workers {args.workers}")
-    print(f"  (a) naive loop      {fig['naive_img_s']:9.1f} images/s")
-    print(f"  (b) extract, cold   {fig['cold_img_s']:9.1f} images/s   b/a = {fig['ratio_cold_over_naive']:.2f}")
-    print(f"  (c) extract, warm   {fig['warm_img_s']:9.1f} images/s   c/b = {fig['ratio_warm_over_cold']:.1f}")
-    print(f"  max |naive - extract| = {err:.2e}")
+        state = {"runs": 0, "cache": None}
+
+        def cold():
+            state["runs"] += 1
+            state["cache"] = tmp / f"cache{state['runs']}"
+            out = extract(paths, bb, state["cache"], batch_size=args.batch_size, num_workers=args.workers,
+                          progress=False)
+            assert out.n_computed == args.n
+            return out
+
+        def warm():
+            out = extract(paths, bb, state["cache"], batch_size=args.batch_size, num_workers=args.workers,
+                          progress=False)
+            assert out.n_computed == 0 and out.n_cached == args.n
+            return out
+
+        rows = P.compare({"(a) naive loop": lambda: naive(paths, bb), "(b) extract, cold": cold,
+                          "(c) extract, warm": warm}, args)
+        ref = next(r.value for r in rows if r.name.startswith("(a)"))
+        got = next(r.value for r in rows if r.name.startswith("(b)"))
+        err = float(np.abs(got.images[bb.outputs[0]] - ref).max())
+    P.print_table(rows, baseline="(a) naive loop", title=f"{bb.name}: {args.n} images (seconds per {args.n} images)")
+    print("\n| threads | (a) naive img/s | (b) cold img/s | (c) warm img/s | b/a | c/b | load before → after |")
+    print("|---|---|---|---|---|---|---|")
+    fig = {"n": args.n, "backbone": bb.name, "batch_size": args.batch_size, "workers": args.workers,
+           "max_abs_diff_naive_vs_extract": err, "by_threads": {}}
+    for t in sorted({r.threads for r in rows}):
+        a, b, c = (next(r for r in rows if r.threads == t and r.name.startswith(k)) for k in ("(a)", "(b)", "(c)"))
+        ips = [args.n / r.median for r in (a, b, c)]
+        fig["by_threads"][t] = {"naive_img_s": ips[0], "cold_img_s": ips[1], "warm_img_s": ips[2]}
+        print(f"| {t} | {ips[0]:.1f} | {ips[1]:.1f} | {ips[2]:,.0f} | {ips[1] / ips[0]:.2f} | {ips[2] / ips[1]:.1f} | "
+              f"{a.load_before:.2f} → {c.load_after:.2f}{' LOADED' if a.loaded else ''} |")
+    print(f"(images/s from the median run) max |naive - extract| = {err:.2e}")
+    if args.json:
+        P.write_json(args.json, info, rows, figures=fig)
     return fig
 
 

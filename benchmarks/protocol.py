@@ -1,0 +1,286 @@
+"""The benchmark protocol every script in ``benchmarks/`` uses, so that a busy machine cannot fool a figure.
+
+* **Interleaved runs** — the contenders run A, B, A, B, … in one process, so a burst of load hits
+  all of them alike; one untimed warm-up call each first.
+* **Best and median of ≥ 5** runs per contender (``--repeat``, minimum 5).
+* **Thread settings** — every comparison runs at 1 thread and at all threads (``--threads 1,all``):
+  ``threadpoolctl.threadpool_limits`` (numpy/scipy OpenBLAS, OpenMP) plus ``torch.set_num_threads``
+  (torch's MKL/OpenMP), restored afterwards.
+* **Load** — the 1-minute load average is read before and after each thread setting and printed
+  beside every figure; when it is above the core count the script prints a loud warning and stops,
+  unless ``--force`` is given (then every row is marked ``LOADED``).
+
+Typical use::
+
+    from protocol import add_arguments, compare, header, print_table
+
+    ap = argparse.ArgumentParser(); add_arguments(ap); args = ap.parse_args()
+    header(args)
+    rows = compare({"official": f_off, "judgenet": f_jn}, args)
+    print_table(rows, baseline="official")
+
+Results are :class:`Timing` rows (JSON-able with :meth:`Timing.to_dict`); :func:`write_json` saves them.
+"""
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import datetime as _dt
+import json
+import math
+import os
+import platform
+import statistics
+import sys
+import time
+import warnings
+from pathlib import Path
+from typing import Any, Callable, Iterable, Mapping, Sequence
+
+ROOT = Path(__file__).resolve().parent.parent
+for _p in (ROOT, ROOT / "tests"):  # run as `python benchmarks/x.py` from a checkout; tests/reference is shared
+    if str(_p) not in sys.path:
+        sys.path.insert(0, str(_p))
+
+MIN_REPEAT = 5
+
+__all__ = ["MIN_REPEAT", "Timing", "add_arguments", "cores", "load", "check_load", "threads", "thread_settings",
+           "compare", "print_table", "header", "write_json", "fit_exponent", "peak_rss_mb"]
+
+
+def cores() -> int:
+    """CPU cores this process may use."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # pragma: no cover - not Linux
+        return os.cpu_count() or 1
+
+
+def load() -> float:
+    """1-minute load average (``os.getloadavg()[0]``); NaN where unavailable."""
+    try:
+        return float(os.getloadavg()[0])
+    except OSError:  # pragma: no cover
+        return float("nan")
+
+
+class LoadError(SystemExit):
+    """The machine is busier than it has cores; figures would be meaningless."""
+
+
+def check_load(force: bool = False, what: str = "benchmark") -> float:
+    """Return the load; above the core count: a loud warning, and :class:`LoadError` unless ``force``."""
+    ld, nc = load(), cores()
+    if ld > nc:
+        bar = "!" * 78
+        msg = (f"\n{bar}\n!! load average {ld:.2f} is above the {nc} cores: other jobs are using this machine and a "
+               f"{what} figure taken now measures them, not the code.\n")
+        if not force:
+            print(msg + f"!! Refusing. Wait for an idle machine, or pass --force (rows are then marked LOADED).\n{bar}",
+                  file=sys.stderr)
+            raise LoadError(3)
+        print(msg + f"!! --force given: measuring anyway; every row below is marked LOADED.\n{bar}", file=sys.stderr)
+    return ld
+
+
+@contextlib.contextmanager
+def threads(n: int | None):
+    """Limit numpy/scipy BLAS, OpenMP and torch to ``n`` threads inside the block (None = all cores)."""
+    import torch
+    from threadpoolctl import threadpool_limits
+
+    n = cores() if n is None else int(n)
+    before = torch.get_num_threads()
+    torch.set_num_threads(n)
+    try:
+        with threadpool_limits(limits=n):
+            yield n
+    finally:
+        torch.set_num_threads(before)
+
+
+def thread_settings(spec: str) -> list[int]:
+    """``"1,all"`` → ``[1, cores()]`` (duplicates dropped, order kept)."""
+    out: list[int] = []
+    for part in str(spec).split(","):
+        part = part.strip().lower()
+        if not part:
+            continue
+        n = cores() if part == "all" else int(part)
+        if n < 1:
+            raise ValueError(f"thread count must be >= 1, got {part!r}")
+        if n not in out:
+            out.append(n)
+    return out
+
+
+def add_arguments(ap, *, repeat: int = MIN_REPEAT, threads_default: str = "1,all") -> None:
+    """Add ``--repeat``, ``--threads``, ``--force`` and ``--json`` to an ``argparse`` parser."""
+    ap.add_argument("--repeat", type=int, default=repeat,
+                    help=f"timed runs per contender, interleaved (minimum {MIN_REPEAT}; best and median reported)")
+    ap.add_argument("--threads", default=threads_default,
+                    help="comma-separated thread settings, 'all' = every core (default: %(default)s)")
+    ap.add_argument("--force", action="store_true",
+                    help="measure even when the load average is above the core count (rows marked LOADED)")
+    ap.add_argument("--json", type=Path, default=None, help="also write the timing rows to this JSON file")
+
+
+@dataclasses.dataclass
+class Timing:
+    """One contender at one thread setting: all run times (s), load around them, and its last output."""
+
+    name: str
+    threads: int
+    times: list[float]
+    load_before: float
+    load_after: float
+    cores: int
+    value: Any = None
+    note: str = ""
+
+    @property
+    def best(self) -> float:
+        return min(self.times)
+
+    @property
+    def median(self) -> float:
+        return statistics.median(self.times)
+
+    @property
+    def loaded(self) -> bool:
+        return max(self.load_before, self.load_after) > self.cores
+
+    def to_dict(self) -> dict:
+        d = dataclasses.asdict(self)
+        d.pop("value")
+        d.update(best=self.best, median=self.median, loaded=self.loaded)
+        return d
+
+
+def _get(args, name, default):
+    return getattr(args, name, default) if args is not None else default
+
+
+def compare(cases: Mapping[str, Callable[[], Any]], args=None, *, repeat: int | None = None,
+            thread_list: Sequence[int] | None = None, warmup: bool = True) -> list[Timing]:
+    """Time every callable of ``cases`` interleaved (A, B, A, B, …) at each thread setting.
+
+    ``repeat`` (≥ 5) and the thread settings come from ``args`` (see :func:`add_arguments`) unless given.
+    Returns one :class:`Timing` per (thread setting, contender), in that order.
+    """
+    repeat = int(repeat if repeat is not None else _get(args, "repeat", MIN_REPEAT))
+    if repeat < MIN_REPEAT:
+        raise ValueError(f"the protocol needs at least {MIN_REPEAT} runs per contender, got {repeat}")
+    if thread_list is None:
+        thread_list = thread_settings(_get(args, "threads", "1,all"))
+    force = bool(_get(args, "force", False))
+    rows: list[Timing] = []
+    for n in thread_list:
+        check_load(force)
+        with threads(n):
+            if warmup:
+                for fn in cases.values():
+                    fn()
+            ld0 = load()
+            times: dict[str, list[float]] = {k: [] for k in cases}
+            values: dict[str, Any] = {}
+            for _ in range(repeat):
+                for name, fn in cases.items():
+                    t = time.perf_counter()
+                    values[name] = fn()
+                    times[name].append(time.perf_counter() - t)
+            ld1 = load()
+        rows.extend(Timing(name, n, times[name], ld0, ld1, cores(), values.get(name)) for name in cases)
+    return rows
+
+
+def _fmt_s(t: float) -> str:
+    return f"{t:.3g} s" if t >= 0.1 else f"{t * 1e3:.3g} ms"
+
+
+def print_table(rows: Iterable[Timing], baseline: str | None = None, title: str = "", file=None) -> str:
+    """Print (and return) a Markdown table: threads, contender, best, median, ratio to ``baseline``
+    (its best / this best, same thread setting), load before → after."""
+    rows = list(rows)
+    base = {r.threads: r for r in rows if r.name == baseline}
+    lines = []
+    if title:
+        lines.append(f"\n{title}")
+    lines.append("| threads | contender | best | median | runs | " + ("speed-up vs " + baseline + " (best / median) | "
+                                                                      if baseline else "") + "load before → after |")
+    lines.append("|---" * (6 + bool(baseline)) + "|")
+    for r in rows:
+        cells = [str(r.threads), r.name, _fmt_s(r.best), _fmt_s(r.median), str(len(r.times))]
+        if baseline:
+            b = base.get(r.threads)
+            cells.append(f"{b.best / r.best:.2f}× / {b.median / r.median:.2f}×" if b else "")
+        cells.append(f"{r.load_before:.2f} → {r.load_after:.2f}" + (" LOADED" if r.loaded else ""))
+        lines.append("| " + " | ".join(cells) + " |")
+    text = "\n".join(lines)
+    print(text, file=file or sys.stdout, flush=True)
+    return text
+
+
+def header(args=None, extra: str = "") -> dict:
+    """Print and return the conditions: date (UTC), machine, cores, library versions, BLAS, load."""
+    import numpy as np
+    import torch
+
+    try:
+        from threadpoolctl import threadpool_info
+
+        blas = sorted({f"{i.get('internal_api')} {i.get('version') or ''} {i.get('architecture') or ''}".strip()
+                       for i in threadpool_info() if i.get("user_api") == "blas"})
+    except Exception:  # pragma: no cover
+        blas = []
+    info = {"date_utc": _dt.datetime.now(_dt.timezone.utc).strftime("%Y-%m-%d %H:%M"),
+            "machine": platform.processor() or platform.machine(), "cores": cores(),
+            "python": platform.python_version(), "numpy": np.__version__, "torch": torch.__version__,
+            "numpy_blas": blas, "torch_blas": "mkl" if torch.backends.mkl.is_available() else "other",
+            "OPENBLAS_CORETYPE": os.environ.get("OPENBLAS_CORETYPE"), "load": load(),
+            "repeat": _get(args, "repeat", MIN_REPEAT), "threads": _get(args, "threads", "1,all")}
+    print(f"# {info['date_utc']} UTC · {info['machine']} · {info['cores']} cores · numpy {info['numpy']} "
+          f"({'; '.join(blas)}) · torch {info['torch']} ({info['torch_blas']}) · OPENBLAS_CORETYPE="
+          f"{info['OPENBLAS_CORETYPE']} · load {info['load']:.2f} · repeat {info['repeat']} interleaved · "
+          f"threads {info['threads']}" + (f" · {extra}" if extra else ""), flush=True)
+    return info
+
+
+def write_json(path, info: Mapping, rows: Iterable[Timing], **extra) -> None:
+    """Write the header info, the timing rows and any extra JSON-able results atomically."""
+    from judgenet.io import atomic_write_json
+
+    atomic_write_json(path, {"conditions": dict(info), "rows": [r.to_dict() for r in rows], **extra})
+
+
+def fit_exponent(sizes: Sequence[float], seconds: Sequence[float]) -> float:
+    """Least-squares slope of log(seconds) on log(size): cost ∝ size^exponent."""
+    import numpy as np
+
+    xs, ys = np.log(np.asarray(sizes, float)), np.log(np.asarray(seconds, float))
+    if xs.size < 2:
+        return float("nan")
+    return float(np.polyfit(xs, ys, 1)[0])
+
+
+def peak_rss_mb() -> float:
+    """Peak resident set size of this process so far, MiB (Linux ``ru_maxrss`` is in KiB)."""
+    import resource
+
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
+
+
+def quiet_warnings():
+    """Silence warnings in benchmark output (they are tested elsewhere)."""
+    warnings.simplefilter("ignore")
+
+
+if __name__ == "__main__":  # self-check: prints the conditions and one tiny interleaved comparison
+    import argparse
+
+    ap = argparse.ArgumentParser(description="benchmark protocol self-check")
+    add_arguments(ap)
+    a = ap.parse_args()
+    header(a)
+    print_table(compare({"sum_list": lambda: sum(range(200_000)), "sum_math": lambda: math.fsum(range(200_000))}, a),
+                baseline="sum_list")
