@@ -13,21 +13,77 @@ from scipy import linalg as _la
 
 from ..errors import ArtifactError, ConfigError, NumericalError
 
-__all__ = ["as_f64", "as_2d", "l2_normalize", "cholesky", "content_hash", "save_npz", "load_npz"]
+__all__ = ["as_f64", "as_2d", "as_rows", "joint_rows", "nonfinite_error", "l2_normalize", "cholesky", "content_hash",
+           "save_npz", "load_npz"]
 
 
-def as_f64(a, name: str = "array") -> np.ndarray:
-    """Any array-like (numpy, torch tensor on any device, list) → float64 numpy array (no copy if possible)."""
+def _numpy(a) -> np.ndarray:
+    """numpy view of ``a`` without a dtype conversion where numpy can hold it (torch → ``.numpy()``)."""
     if hasattr(a, "detach") and hasattr(a, "cpu"):  # torch.Tensor without importing torch
         a = a.detach().cpu()
         if str(a.dtype) in ("torch.bfloat16", "torch.float16"):
             a = a.float()
-        a = a.numpy()
-    arr = np.asarray(a, dtype=np.float64)
+        return a.numpy()
+    return np.asarray(a)
+
+
+def nonfinite_error(name: str, arr) -> NumericalError:
+    """The error for an input with NaN/inf entries (counted; call only once something is known to be wrong)."""
+    bad = ~np.isfinite(np.asarray(arr, dtype=np.float64))
+    if not bad.any():
+        return NumericalError(f"{name} has values too large for float64 arithmetic (a product overflowed to inf); "
+                              "rescale the features")
+    rows = np.flatnonzero(bad.reshape(bad.shape[0], -1).any(axis=1)) if bad.ndim > 1 else np.flatnonzero(bad)
+    return NumericalError(f"{name} contains NaN or inf values ({int(bad.sum())} entries, rows "
+                          f"{rows[:5].tolist()}{'…' if rows.size > 5 else ''}); "
+                          "remove or repair those rows before computing metrics")
+
+
+def as_f64(a, name: str = "array") -> np.ndarray:
+    """Any array-like (numpy, torch tensor on any device, list) → float64 numpy array (no copy if possible)."""
+    arr = np.asarray(_numpy(a), dtype=np.float64)
     if not np.all(np.isfinite(arr)):
-        raise NumericalError(f"{name} contains NaN or inf values ({int((~np.isfinite(arr)).sum())} entries); "
-                             "remove or repair those rows before computing metrics")
+        raise nonfinite_error(name, arr)
     return arr
+
+
+def as_rows(a, name: str, dim: int | None = None) -> np.ndarray:
+    """(n, d) numpy view of ``a`` *without* converting its dtype or checking its values (a 1-D input is
+    one row); for code that copies the rows into float64 once itself (:func:`joint_rows`)."""
+    arr = _numpy(a)
+    if arr.ndim == 1:
+        arr = arr[None, :]
+    if arr.ndim != 2:
+        raise ConfigError(f"{name} must be a 2-D (n, d) array, got shape {arr.shape}")
+    if not (np.issubdtype(arr.dtype, np.floating) or np.issubdtype(arr.dtype, np.integer)):
+        raise ConfigError(f"{name} must hold numbers, got dtype {arr.dtype}")
+    if dim is not None and arr.shape[1] != dim:
+        raise ConfigError(f"{name} must have {dim} columns (feature dimension), got {arr.shape[1]}")
+    return arr
+
+
+def _normalize_inplace(block: np.ndarray, name: str, first_row: int) -> None:
+    sq = np.einsum("ij,ij->i", block, block)
+    zero = sq == 0
+    if zero.any():
+        raise NumericalError(f"{name} has {int(zero.sum())} all-zero rows (first: row "
+                             f"{first_row + int(np.flatnonzero(zero)[0])}), which cannot be L2-normalized")
+    block /= np.sqrt(sq)[:, None]
+
+
+def joint_rows(x: np.ndarray, y: np.ndarray, start: int, stop: int, *, normalize: bool,
+               names: tuple[str, str] = ("x", "y")) -> np.ndarray:
+    """A new float64 (stop−start, Dx+Dy) array z = [x; y] of rows ``start:stop`` — the one copy MID needs —
+    with each half L2-normalized in place when ``normalize``. Values are not checked for NaN/inf here:
+    callers check the (much smaller) statistics they compute from z and call :func:`nonfinite_error`."""
+    dx = x.shape[1]
+    z = np.empty((stop - start, dx + y.shape[1]), dtype=np.float64)
+    z[:, :dx] = x[start:stop]
+    z[:, dx:] = y[start:stop]
+    if normalize:
+        _normalize_inplace(z[:, :dx], names[0], start)
+        _normalize_inplace(z[:, dx:], names[1], start)
+    return z
 
 
 def as_2d(a, name: str = "features", dim: int | None = None) -> np.ndarray:

@@ -23,7 +23,7 @@ import numpy as np
 
 from ..errors import ConfigError, NumericalError
 from ..stats import Estimate, bootstrap_ci
-from ._util import as_2d, as_f64, l2_normalize
+from ._util import as_2d, as_f64, as_rows, l2_normalize
 from .reference import MIDReference, kynkaanniemi_realism
 from .streaming import Moments, _reduce_blocks, knn_sqdist
 
@@ -42,7 +42,7 @@ def _check_reduction(reduction: str) -> None:
 # MID
 # =============================================================================================
 def mid(x_ref, y_ref, x_gen, y_gen=None, *, reduction: str = "mean", normalize: bool = True,
-        eps: float = 0.0, shrinkage: str | None = None, limit: int | None = 30000):
+        eps: float = 0.0, shrinkage: str | None = None, limit: int | None = 30000, chunk_size: int | None = None):
     """Mutual Information Divergence (Kim et al. 2022), matching the official ``_compute_pmi``.
 
     Args:
@@ -63,27 +63,33 @@ def mid(x_ref, y_ref, x_gen, y_gen=None, *, reduction: str = "mean", normalize: 
         limit: official sample limit (default 30,000): only the first ``limit`` reference pairs and the
             first ``limit`` generated rows are used. The official code cuts ``N − limit`` rows off the end
             of *both* sets, which is the same when M = N (its setting) but not when M < N.
+        chunk_size: stream the reference rows through :class:`Moments` in chunks of this many rows
+            instead of one float64 copy of the N × (Dx+Dy) joint matrix (see :meth:`MIDReference.fit`).
+
+    Cost: the reference fit is one copy into float64, one centring pass and one symmetric product
+    zᵀz (the floor of an exact method; ``benchmarks/metrics.py``), then Cholesky factors; the
+    generated rows add triangular solves, O(M·(Dx+Dy)²).
 
     Units: nats. All computation float64 (Cholesky + triangular solves, no inverse or SVD).
     Raises :class:`NumericalError` when N ≤ Dx+Dy (singular joint covariance) or a covariance is
     singular, naming the fix (``eps=5e-4``, ``shrinkage="ledoit_wolf"`` or more reference pairs).
     """
     _check_reduction(reduction)
-    ref = MIDReference.fit(x_ref, y_ref, normalize=normalize, eps=eps, shrinkage=shrinkage, limit=limit)
-    xg = as_2d(x_gen, "x_gen", ref.dim_x)
+    ref = MIDReference.fit(x_ref, y_ref, normalize=normalize, eps=eps, shrinkage=shrinkage, limit=limit,
+                           chunk_size=chunk_size)
+    xg = as_rows(x_gen, "x_gen", ref.dim_x)
     if limit is not None:
         xg = xg[:limit]
     m = xg.shape[0]
     if y_gen is None:
-        yr = as_2d(y_ref, "y_ref")
-        if limit is not None:
-            yr = yr[:limit]
-        if m > yr.shape[0]:
-            raise ConfigError(f"y_gen defaults to the first M={m} rows of y_ref, which has only {yr.shape[0]}; "
+        yr = as_rows(y_ref, "y_ref")
+        n_ref = yr.shape[0] if limit is None else min(yr.shape[0], limit)
+        if m > n_ref:
+            raise ConfigError(f"y_gen defaults to the first M={m} rows of y_ref, which has only {n_ref}; "
                               "pass y_gen explicitly")
         yg = yr[:m]
     else:
-        yg = as_2d(y_gen, "y_gen", ref.dim_y)
+        yg = as_rows(y_gen, "y_gen", ref.dim_y)
         if limit is not None:
             yg = yg[:limit]
     return ref.pmi(xg, yg) if reduction == "none" else ref.mid(xg, yg)

@@ -12,8 +12,8 @@ from typing import Any
 import numpy as np
 
 from ..errors import ArtifactError, ConfigError, NumericalError
-from ._util import (as_2d, cholesky, content_hash, l2_normalize, load_npz, logdet_chol, save_npz,
-                    solve_lower)
+from ._util import (as_2d, as_rows, cholesky, content_hash, joint_rows, load_npz, logdet_chol, nonfinite_error,
+                    save_npz, solve_lower)
 from .streaming import Moments, _reduce_blocks, knn_sqdist
 
 __all__ = ["MIDReference", "RealStats", "REALSTATS_FEATURES", "kynkaanniemi_realism"]
@@ -107,7 +107,8 @@ class MIDReference(_SavedStats):
     # -- fitting --------------------------------------------------------------------------------
     @classmethod
     def fit(cls, x_ref, y_ref, *, normalize: bool = True, eps: float = 0.0, shrinkage: str | None = None,
-            limit: int | None = 30000, fingerprint: dict | None = None) -> "MIDReference":
+            limit: int | None = 30000, fingerprint: dict | None = None,
+            chunk_size: int | None = None) -> "MIDReference":
         """Fit on paired reference features.
 
         Args:
@@ -122,20 +123,37 @@ class MIDReference(_SavedStats):
                 intensity (as ``sklearn.covariance.ledoit_wolf_shrinkage``); Σx, Σy are its blocks.
             limit: keep only the first ``limit`` reference pairs (official default 30,000); None = all.
             fingerprint: optional backbone fingerprint dict, stored and saved.
+            chunk_size: None (default) makes one float64 copy of the N × (Dx+Dy) joint matrix (peak extra
+                memory ≈ 8·N·(Dx+Dy) bytes + one (Dx+Dy)² matrix); an int streams the rows in chunks of
+                that many through :class:`Moments` (memory 8·chunk_size·(Dx+Dy) bytes; e.g. for
+                memory-mapped float32 features that do not fit as float64). Same values to rounding.
+
+        Cost: one pass copying the inputs into float64 (normalizing in place), one centring pass and
+        one symmetric product zᵀz (BLAS syrk) — the floor of any exact method — plus two Cholesky
+        factorizations of at most (Dx+Dy)². Finiteness is checked once, on the resulting statistics.
 
         Raises:
-            NumericalError: N ≤ Dx+Dy without eps/shrinkage (Σz is then singular), or a covariance is
-                (numerically) singular; the message gives N, the dimension, the eigenvalue range and the fix.
+            NumericalError: N ≤ Dx+Dy without eps/shrinkage (Σz is then singular), a covariance is
+                (numerically) singular, or an input has NaN/inf values; the message names the fix.
         """
-        x = as_2d(x_ref, "x_ref")
-        y = as_2d(y_ref, "y_ref")
+        x = as_rows(x_ref, "x_ref")
+        y = as_rows(y_ref, "y_ref")
         if x.shape[0] != y.shape[0]:
             raise ConfigError(f"x_ref and y_ref must be paired row by row, got {x.shape[0]} and {y.shape[0]} rows")
-        if limit is not None:
-            x, y = x[:limit], y[:limit]
-        if normalize:
-            x, y = l2_normalize(x, "x_ref"), l2_normalize(y, "y_ref")
-        mom = Moments.from_array(np.hstack([x, y]))
+        n = x.shape[0] if limit is None else min(x.shape[0], int(limit))
+        higher = shrinkage == "ledoit_wolf"  # the 4th-moment sums only serve the Ledoit–Wolf intensity
+        step = n if not chunk_size or chunk_size >= n else int(chunk_size)
+        if step < 1 and n > 0:
+            raise ConfigError(f"chunk_size must be a positive number of rows, got {chunk_size}")
+        mom = Moments(x.shape[1] + y.shape[1], higher=higher)
+        for i in range(0, n, max(step, 1)):
+            z = joint_rows(x, y, i, min(i + step, n), normalize=normalize, names=("x_ref", "y_ref"))
+            part = Moments.from_owned(z, higher=higher)
+            del z
+            mom = part if mom.count == 0 else mom.merge(part)
+        if not mom.is_finite():
+            bad = "x_ref" if not np.isfinite(mom.mean[:x.shape[1]]).all() else "y_ref"
+            raise nonfinite_error(bad, (x if bad == "x_ref" else y)[:n])
         return cls.from_moments(mom, x.shape[1], eps=eps, shrinkage=shrinkage, normalize=normalize,
                                 limit=limit, fingerprint=fingerprint)
 
@@ -169,13 +187,18 @@ class MIDReference(_SavedStats):
 
     # -- scoring --------------------------------------------------------------------------------
     def _prep(self, x_gen, y_gen) -> tuple[np.ndarray, np.ndarray]:
-        x = as_2d(x_gen, "x_gen", self.dim_x)
-        y = as_2d(y_gen, "y_gen", self.dim_y)
+        """Generated rows as one float64 copy (normalized if ``normalize``), centred on the reference mean
+        in place; returns the x and y column blocks (views)."""
+        x = as_rows(x_gen, "x_gen", self.dim_x)
+        y = as_rows(y_gen, "y_gen", self.dim_y)
         if x.shape[0] != y.shape[0]:
             raise ConfigError(f"x_gen and y_gen must be paired, got {x.shape[0]} and {y.shape[0]} rows")
-        if self.normalize:
-            x, y = l2_normalize(x, "x_gen"), l2_normalize(y, "y_gen")
-        return x - self.mean[:self.dim_x], y - self.mean[self.dim_x:]
+        z = joint_rows(x, y, 0, x.shape[0], normalize=self.normalize, names=("x_gen", "y_gen"))
+        if not np.isfinite(z).all():
+            bad = "x_gen" if not np.isfinite(z[:, :self.dim_x]).all() else "y_gen"
+            raise nonfinite_error(bad, x if bad == "x_gen" else y)
+        z -= self.mean
+        return z[:, :self.dim_x], z[:, self.dim_x:]
 
     def _w(self, gx: np.ndarray, gy: np.ndarray) -> np.ndarray:
         u = solve_lower(self._Lx, gx.T)  # (Dx, M)

@@ -15,7 +15,7 @@ import numpy as np
 import torch
 
 from ..errors import ConfigError, NumericalError
-from ._util import as_2d
+from ._util import as_2d, as_rows, nonfinite_error
 
 __all__ = ["Moments", "blocked_sqdist", "knn_sqdist"]
 
@@ -25,45 +25,66 @@ class Moments:
 
     Attributes: ``count`` (int), ``mean`` (d,), ``scatter`` (d, d) = Σ (x−mean)(x−mean)ᵀ.
     Also kept, for the Ledoit–Wolf shrinkage intensity only: ``m3`` = Σ‖x−mean‖²(x−mean) (d,) and
-    ``m4`` = Σ‖x−mean‖⁴, both about the current mean and re-centred exactly on merge.
+    ``m4`` = Σ‖x−mean‖⁴, both about the current mean and re-centred exactly on merge. They cost two
+    more passes over every batch; ``higher=False`` skips them (they are then NaN, and
+    :meth:`ledoit_wolf_shrinkage` says so).
 
     >>> m = Moments(3); m.update(np.ones((4, 3))); m.count
     4
     """
 
-    def __init__(self, dim: int):
+    def __init__(self, dim: int, *, higher: bool = True):
         if dim < 1:
             raise ConfigError(f"Moments needs a positive dimension, got {dim}")
         self.dim = int(dim)
+        self.higher = bool(higher)
         self.count = 0
         self.mean = np.zeros(self.dim)
         self.scatter = np.zeros((self.dim, self.dim))
-        self.m3 = np.zeros(self.dim)
-        self.m4 = 0.0
+        self.m3 = np.zeros(self.dim) if higher else np.full(self.dim, np.nan)
+        self.m4 = 0.0 if higher else float("nan")
 
     # -- accumulation -------------------------------------------------------------------------
     @classmethod
-    def from_array(cls, x) -> "Moments":
+    def from_array(cls, x, *, higher: bool = True) -> "Moments":
         """Moments of one (n, d) array (single pass)."""
         x = as_2d(x, "x")
-        m = cls(x.shape[1])
+        m = cls(x.shape[1], higher=higher)
         m.update(x)
+        return m
+
+    @classmethod
+    def from_owned(cls, z: np.ndarray, *, higher: bool = True) -> "Moments":
+        """Moments of a float64 (n, d) array that the caller owns and no longer needs: ``z`` is centred
+        *in place* (no second copy), then one symmetric product ``zᵀz`` (BLAS syrk) gives the scatter.
+        Values are not checked: see :meth:`check_finite`. Peak extra memory: d² floats."""
+        m = cls(z.shape[1], higher=higher)
+        n = z.shape[0]
+        if n == 0:
+            return m
+        mean = z.mean(axis=0)
+        z -= mean
+        m.count, m.mean, m.scatter = n, mean, z.T @ z
+        if higher:
+            sq = np.einsum("ij,ij->i", z, z)
+            m.m3 = sq @ z
+            m.m4 = float(sq @ sq)
         return m
 
     def update(self, x) -> "Moments":
         """Add the rows of ``x`` ((n, d) array or tensor, any float dtype). Returns ``self``."""
-        x = as_2d(x, "x", self.dim)
-        n = x.shape[0]
-        if n == 0:
+        x = as_rows(x, "x", self.dim)
+        if x.shape[0] == 0:
             return self
-        mb = x.mean(axis=0)
-        g = x - mb
-        other = Moments(self.dim)
-        other.count, other.mean, other.scatter = n, mb, g.T @ g
-        sq = np.einsum("ij,ij->i", g, g)
-        other.m3 = sq @ g
-        other.m4 = float(sq @ sq)
-        return self.merge(other)
+        part = Moments.from_owned(np.array(x, dtype=np.float64), higher=self.higher)  # the one float64 copy
+        if not part.is_finite():
+            raise nonfinite_error("x", x)
+        return self.merge(part)
+
+    def is_finite(self) -> bool:
+        """Whether mean and scatter diagonal are finite — false as soon as any accumulated row had a
+        NaN/inf entry (it spreads into the mean and the diagonal), at O(d) cost."""
+        return bool(np.isfinite(self.mean).all() and np.isfinite(np.diagonal(self.scatter)).all())
 
     def merge(self, other: "Moments") -> "Moments":
         """Fold ``other`` (statistics of disjoint rows) into ``self`` exactly. Returns ``self``."""
@@ -71,21 +92,26 @@ class Moments:
             raise ConfigError(f"cannot merge Moments of dimension {other.dim} into {self.dim}")
         if other.count == 0:
             return self
+        if self.higher and not other.higher:
+            self.higher, self.m3, self.m4 = False, np.full(self.dim, np.nan), float("nan")
         if self.count == 0:
             self.count, self.mean = other.count, other.mean.copy()
             self.scatter = other.scatter.copy()
-            self.m3, self.m4 = other.m3.copy(), other.m4
+            if self.higher:
+                self.m3, self.m4 = other.m3.copy(), other.m4
             return self
         na, nb = self.count, other.count
         n = na + nb
         delta = other.mean - self.mean
         new_mean = self.mean + delta * (nb / n)
-        m3a, m4a = _recentre(self.m3, self.m4, self.scatter, na, new_mean - self.mean)
-        m3b, m4b = _recentre(other.m3, other.m4, other.scatter, nb, new_mean - other.mean)
+        if self.higher:
+            m3a, m4a = _recentre(self.m3, self.m4, self.scatter, na, new_mean - self.mean)
+            m3b, m4b = _recentre(other.m3, other.m4, other.scatter, nb, new_mean - other.mean)
+            self.m3, self.m4 = m3a + m3b, m4a + m4b
         self.mean = new_mean
-        self.scatter = self.scatter + other.scatter + np.outer(delta, delta) * (na * nb / n)
+        self.scatter += other.scatter
+        self.scatter += np.outer(delta, delta) * (na * nb / n)
         self.count = n
-        self.m3, self.m4 = m3a + m3b, m4a + m4b
         return self
 
     @classmethod
@@ -94,13 +120,13 @@ class Moments:
         parts = list(parts)
         if not parts:
             raise ConfigError("Moments.merged needs at least one part")
-        out = cls(parts[0].dim)
+        out = cls(parts[0].dim, higher=all(p.higher for p in parts))
         for p in parts:
             out.merge(p)
         return out
 
     def copy(self) -> "Moments":
-        out = Moments(self.dim)
+        out = Moments(self.dim, higher=self.higher)
         out.merge(self)
         return out
 
@@ -118,13 +144,10 @@ class Moments:
 
     def block(self, start: int, stop: int) -> "Moments":
         """Moments of the coordinates ``start:stop`` (e.g. the x part of z = [x; y])."""
-        out = Moments(stop - start)
+        out = Moments(stop - start, higher=False)  # the 4th-moment sums do not split by coordinates
         out.count = self.count
         out.mean = self.mean[start:stop].copy()
         out.scatter = self.scatter[start:stop, start:stop].copy()
-        # the 4th-moment sums do not split by coordinates; mark them unavailable
-        out.m3 = np.full(stop - start, np.nan)
-        out.m4 = float("nan")
         return out
 
     def ledoit_wolf_shrinkage(self) -> float:
@@ -136,8 +159,9 @@ class Moments:
         n, p = self.count, self.dim
         if n < 2:
             raise NumericalError(f"Ledoit–Wolf shrinkage needs at least 2 rows, got {n}")
-        if not np.isfinite(self.m4):
-            raise NumericalError("these Moments were sliced with block(); compute the shrinkage on the full Moments")
+        if not self.higher:
+            raise NumericalError("these Moments were accumulated without the fourth-moment sums (higher=False, or "
+                                 "sliced with block()); accumulate with higher=True to get the Ledoit–Wolf intensity")
         quart = self.m4
         emp = self.scatter / n  # biased (MLE) covariance, as sklearn
         tr = float(np.trace(emp))
@@ -165,7 +189,8 @@ class Moments:
     @classmethod
     def from_arrays(cls, arrays, prefix: str = "") -> "Moments":
         mean = np.asarray(arrays[prefix + "mean"], dtype=np.float64)
-        out = cls(mean.shape[0])
+        m4 = float(arrays[prefix + "m4"])
+        out = cls(mean.shape[0], higher=bool(np.isfinite(m4)))
         out.count = int(arrays[prefix + "count"])
         out.mean = mean
         out.scatter = np.asarray(arrays[prefix + "scatter"], dtype=np.float64)
