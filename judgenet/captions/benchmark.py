@@ -325,12 +325,13 @@ def run_benchmark(set_name: str, root=None, *, cf_protocols: Sequence[str] = ("c
     result = BenchmarkResult(settings=settings)
     names = SETS if set_name == "all" else (set_name,)
     for name in names:
-        log.info("benchmark %s", name)
+        log.debug("benchmark %s", name)
         if name == "flickr8k-expert":
             inst = flickr8k_expert_instances(root)
             result.rows += _correlation_rows(inst, score_instances(inst, scorer), ("kendall_tau_c",), subset="all",
                                              target_col="human", target="describes", n_resamples=n_resamples, seed=seed)
             result.protocols[f"flickr8k-expert/{inst.protocol.name}"] = inst.protocol.description
+            result.notices += inst.notes
         elif name == "flickr8k-cf":
             for p in cf_protocols:
                 inst = flickr8k_cf_instances(root, p)

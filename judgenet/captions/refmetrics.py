@@ -67,9 +67,12 @@ def simple_tokenize(s: str) -> str:
     """A Python approximation of the PTB tokenizer as pycocoevalcap uses it (lower-case, split off
     punctuation and clitics, drop punctuation tokens); used only when Java is absent."""
     s = str(s).lower()
-    s = re.sub(r"([.,!?;:()\[\]{}\"`])", r" \1 ", s)
+    for br, tok in (("(", "-lrb-"), (")", "-rrb-"), ("[", "-lsb-"), ("]", "-rsb-"), ("{", "-lcb-"), ("}", "-rcb-")):
+        s = s.replace(br, f" {tok} ")  # PTB escapes brackets, then lower-cases: "-lrb-" survives the filter
+    s = re.sub(r"([.,!?;:\"`])", r" \1 ", s)
     s = re.sub(r"(\w)('s|'re|'ve|'ll|'d|'m|n't)\b", r"\1 \2", s)
-    return " ".join(t for t in s.split() if t not in _PUNCT and not re.fullmatch(r"[-.'`\"()\[\]{}]+", t))
+    s = re.sub(r"(\w)'(?=\s|$)", r"\1 ' ", s)
+    return " ".join(t for t in s.split() if t not in _PUNCT and not re.fullmatch(r"[-.'`\"]+", t))
 
 
 @dataclass

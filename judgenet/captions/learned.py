@@ -1,0 +1,194 @@
+"""Learned vs raw on real judgments: THumB 1.0 (5 captioning systems x 500 COCO images).
+
+Text features per caption (:func:`thumb_features`): the reference metrics (BLEU-1..4, ROUGE-L,
+CIDEr-D, METEOR), sentence-encoder similarity to the references (max, mean, min, std), lengths
+(candidate tokens, mean reference tokens, their ratio) and the candidate's sentence embedding
+(reduced by a PCA fitted inside each training fold — see :func:`learned_models`).
+
+Protocol (:func:`thumb_learned_vs_raw`): :func:`judgenet.evaluation.evaluate` with the captioning
+system as the generator and the image as the prompt, for two splits —
+
+* ``generator``: leave one system out; the held-out system's images stay in training with the
+  *other* systems' human scores (a new system on images that already have human scores);
+* ``crossed``: hold out the system **and** a fold of images (a new system on new images).
+
+Nested model selection runs the same split inside each training part. The raw-metric competitor
+(:class:`BestRawMetric`) picks, on each training part only, the raw metric with the highest
+Kendall tau-b with the human scores, and is compared with each learned model by a paired
+bootstrap over whole images.
+"""
+from __future__ import annotations
+
+import logging
+from typing import Sequence
+
+import numpy as np
+import pandas as pd
+from sklearn.base import BaseEstimator, RegressorMixin
+
+from ..errors import ConfigError
+from ..stats import kendall_tau_b, paired_bootstrap
+
+__all__ = ["BestRawMetric", "thumb_features", "learned_models", "thumb_learned_vs_raw", "RAW_METRICS"]
+
+log = logging.getLogger(__name__)
+
+RAW_METRICS = ("BLEU-1", "BLEU-2", "BLEU-3", "BLEU-4", "ROUGE-L", "CIDEr-D", "METEOR")
+
+
+class BestRawMetric(RegressorMixin, BaseEstimator):
+    """Predicts with the one raw metric column that correlates best (Kendall tau-b) with ``y`` on
+    the data it is fitted on — the "best raw metric chosen on training folds only" competitor.
+
+    Args:
+        columns: indices of the candidate columns in X. names: their names (for reports).
+    Fitted: ``column_`` (index into X), ``name_``, ``train_tau_``.
+    """
+
+    def __init__(self, columns: Sequence[int] = (), names: Sequence[str] = ()):
+        self.columns = columns
+        self.names = names
+
+    def fit(self, X, y):
+        X = np.asarray(X, np.float64)
+        y = np.asarray(y, np.float64)
+        cols = list(self.columns) or list(range(X.shape[1]))
+        taus = [kendall_tau_b(y, X[:, c]) if np.ptp(X[:, c]) > 0 else -np.inf for c in cols]
+        best = int(np.nanargmax(taus))
+        self.column_ = cols[best]
+        self.name_ = list(self.names)[best] if len(self.names) == len(cols) else str(self.column_)
+        self.train_tau_ = float(taus[best])
+        self.n_features_in_ = X.shape[1]
+        return self
+
+    def predict(self, X):
+        return np.asarray(X, np.float64)[:, self.column_]
+
+
+def thumb_features(inst, scores: dict[str, np.ndarray], emb) -> tuple[np.ndarray, list[str]]:
+    """Feature matrix (n, p) float64 and names from THumB instances, their metric ``scores`` and the
+    sentence embeddings ``emb`` (:class:`~judgenet.captions.textsim.TextEmbeddings`)."""
+    cands = inst.frame["candidate"].tolist()
+    cols, names = [], []
+    for m in RAW_METRICS:
+        if m in scores:
+            cols.append(scores[m])
+            names.append(m)
+    c = emb.rows(cands)
+    sims = [emb.rows(rs) @ c[i] for i, rs in enumerate(inst.references)]
+    for fn, nm in ((np.max, "max"), (np.mean, "mean"), (np.min, "min"), (np.std, "std")):
+        cols.append(np.array([fn(s) for s in sims]))
+        names.append(f"textsim-{nm}")
+    cl = np.array([len(x.split()) for x in cands], np.float64)
+    rl = np.array([np.mean([len(r.split()) for r in rs]) for rs in inst.references])
+    cols += [cl, rl, cl / rl]
+    names += ["len-candidate", "len-references", "len-ratio"]
+    X = np.column_stack(cols + [c])
+    names += [f"emb{j}" for j in range(c.shape[1])]
+    return X, names
+
+
+def learned_models(feature_names: Sequence[str], *, n_pca: int = 16, seed: int = 0) -> tuple[dict, dict]:
+    """``({name: estimator}, {name: param_grid})``: ridge and gradient boosting on the scalar features
+    plus a PCA (fitted per training fold) of the embedding columns, and the best-raw competitor."""
+    from sklearn.compose import ColumnTransformer
+    from sklearn.decomposition import PCA
+    from sklearn.ensemble import HistGradientBoostingRegressor
+    from sklearn.linear_model import Ridge
+    from sklearn.pipeline import Pipeline
+    from sklearn.preprocessing import StandardScaler
+
+    emb = [i for i, n in enumerate(feature_names) if n.startswith("emb")]
+    scal = [i for i, n in enumerate(feature_names) if not n.startswith("emb")]
+    raw = [i for i, n in enumerate(feature_names) if n in RAW_METRICS]
+
+    def prep():
+        return ColumnTransformer([("scalar", StandardScaler(), scal),
+                                  ("emb", Pipeline([("pca", PCA(n_pca, random_state=seed)),
+                                                    ("scale", StandardScaler())]), emb)])
+
+    models = {"ridge": Pipeline([("prep", prep()), ("model", Ridge())]),
+              "gbr": Pipeline([("prep", prep()), ("model", HistGradientBoostingRegressor(random_state=seed))]),
+              "best_raw": BestRawMetric(raw, [feature_names[i] for i in raw])}
+    grids = {"ridge": {"model__alpha": [1.0, 10.0, 100.0, 1000.0]},
+             "gbr": {"model__max_depth": [2, 4], "model__learning_rate": [0.03, 0.1],
+                     "model__max_iter": [200]}}
+    return models, grids
+
+
+def thumb_learned_vs_raw(root=None, *, text_backbone="text:all-MiniLM-L6-v2", splits=("generator", "crossed"),
+                         n_prompt_folds: int = 5, n_resamples: int = 1000, seed: int = 0, cache_dir=None,
+                         n_jobs: int = 1) -> dict:
+    """Run the THumB learned-vs-raw protocol (module docstring) for each split.
+
+    Returns ``{split: {"results": EvaluationResults, "vs_best_raw": {model: paired bootstrap dict},
+    "chosen_raw": {fold: metric}, "system": {predictor: system tau-b}}}`` plus ``"features"`` (names).
+    """
+    from ..backbones import load_backbone
+    from ..evaluation import evaluate
+    from .protocols import thumb_instances
+    from .refmetrics import reference_metrics
+    from .textsim import embed_texts
+
+    inst = thumb_instances(root, rows="all")
+    f = inst.frame
+    rm = reference_metrics(f["candidate"].tolist(), inst.references, RAW_METRICS)
+    tb = load_backbone(text_backbone) if isinstance(text_backbone, str) else text_backbone
+    emb = embed_texts(f["candidate"].tolist() + [r for rs in inst.references for r in rs], tb, cache_dir)
+    X, names = thumb_features(inst, rm.scores, emb)
+    y = f["human"].to_numpy(np.float64)
+    systems = f["system"].to_numpy().astype(str)
+    images = f["image"].to_numpy().astype(str)
+    models, grids = learned_models(names, seed=seed)
+    baselines = [m for m in RAW_METRICS if m in names]
+    out: dict = {"features": names, "notices": rm.notices, "n": int(len(y))}
+    for split in splits:
+        if split not in ("generator", "crossed"):
+            raise ConfigError(f"split must be generator or crossed, got {split!r}")
+        res = evaluate(X, y, systems, names, models, prompts=images, split=split, n_prompt_folds=n_prompt_folds,
+                       baselines=baselines, n_resamples=n_resamples, seed=seed, param_grid=grids, n_jobs=n_jobs)
+        pr = res.predictions
+        h = pr["y"].to_numpy(np.float64)
+        grp = np.asarray(images)[pr["item"].to_numpy()]
+        vs = {}
+        for m in ("ridge", "gbr"):
+            vs[m] = {meas: paired_bootstrap(meas, h, pr[m].to_numpy(np.float64), pr["best_raw"].to_numpy(np.float64),
+                                            groups=grp, n_resamples=n_resamples, seed=seed)
+                     for meas in ("kendall_tau_b", "pearson")}
+        chosen = _chosen_raw(X, y, systems, images, names, split, n_prompt_folds, seed)
+        out[split] = {"results": res, "vs_best_raw": vs, "chosen_raw": chosen, "system": res.system}
+    return out
+
+
+def _chosen_raw(X, y, systems, images, names, split, n_prompt_folds, seed) -> dict:
+    """Which raw metric the best-raw competitor picks on each outer training part."""
+    from ..evaluation import make_folds
+    raw = [i for i, n in enumerate(names) if n in RAW_METRICS]
+    out = {}
+    for fold in make_folds(systems, images, split=split, n_prompt_folds=n_prompt_folds, seed=seed):
+        m = BestRawMetric(raw, [names[i] for i in raw]).fit(X[fold.train], y[fold.train])
+        out[fold.name] = m.name_
+    return out
+
+
+def learned_table(out: dict) -> pd.DataFrame:
+    """Tidy table: split, predictor, tau-b [CI], Pearson [CI], system tau-b, and vs best-raw."""
+    rows = []
+    for split in ("generator", "crossed"):
+        if split not in out:
+            continue
+        res = out[split]["results"]
+        for p, ms in res.metrics.items():
+            r = {"split": split, "predictor": p}
+            for meas in ("kendall_tau_b", "pearson", "system_kendall_tau_b"):
+                if meas in ms:
+                    e = ms[meas]
+                    r[meas] = e.value
+                    r[f"{meas}_low"], r[f"{meas}_high"] = e.low, e.high
+            vs = out[split]["vs_best_raw"].get(p)
+            if vs:
+                d = vs["kendall_tau_b"]["difference"]
+                r.update({"tau_b_minus_best_raw": d.value, "diff_low": d.low, "diff_high": d.high,
+                          "p_not_better": vs["kendall_tau_b"]["p_not_better"]})
+            rows.append(r)
+    return pd.DataFrame(rows)

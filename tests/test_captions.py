@@ -1,0 +1,277 @@
+"""judgenet.captions on fixtures and hand-computed cases (no label-set files, no Java needed unless said)."""
+import json
+import math
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+from types import SimpleNamespace
+
+import numpy as np
+import pytest
+
+from judgenet.captions import PUBLISHED, published_for
+from judgenet.captions.benchmark import pascal_accuracy
+from judgenet.captions.learned import BestRawMetric
+from judgenet.captions.protocols import flickr8k_cf_instances, flickr8k_expert_instances, thumb_instances
+from judgenet.captions.refmetrics import java_available, pycocoevalcap_available, simple_tokenize
+from judgenet.labels import PASCAL_CATEGORIES, category_accuracy, load_label_set, sample_references
+from judgenet.stats import kendall_tau_b
+
+FIX = Path(__file__).parent / "fixtures" / "labels"
+needs_coco = pytest.mark.skipif(not pycocoevalcap_available(),
+                                reason="pycocoevalcap not installed (pip install 'judgenet[captions]')")
+needs_java = pytest.mark.skipif(not java_available(), reason="Java not on PATH (PTB tokenizer / METEOR)")
+
+
+# ------------------------------------------------------------------ reference metrics
+@needs_coco
+def test_bleu_rouge_against_hand_computation():
+    from judgenet.captions import reference_metrics
+    cand, refs = "a dog runs", ["a dog runs fast"]
+    r = reference_metrics([cand], [refs], ["BLEU-1", "BLEU-2", "ROUGE-L"], tokenizer="simple")
+    bp = math.exp(1 - 4 / 3)  # brevity penalty, closest reference length 4
+    assert r.scores["BLEU-1"][0] == pytest.approx(bp * 1.0, abs=1e-8)
+    assert r.scores["BLEU-2"][0] == pytest.approx(bp * math.sqrt(1.0 * 1.0), abs=1e-8)
+    # ROUGE-L (beta 1.2): LCS 3, P = 3/3, R = 3/4
+    p, rr, b = 1.0, 0.75, 1.2
+    assert r.scores["ROUGE-L"][0] == pytest.approx((1 + b * b) * p * rr / (rr + b * b * p), abs=1e-8)
+    assert any("PTB tokenizer not used" in n for n in r.notices) and r.tokenizer == "simple"
+
+
+@needs_coco
+def test_dedup_equals_direct_pycocoevalcap_and_cider_keeps_repeats():
+    from pycocoevalcap.bleu.bleu import Bleu
+    from pycocoevalcap.cider.cider import Cider
+
+    from judgenet.captions import reference_metrics
+    cands = ["a dog runs on grass", "a cat sleeps", "a dog runs on grass", "two men ride bikes"]
+    refs = [["a dog is running on the grass", "dog on grass"], ["a cat is sleeping", "cat asleep on a bed"],
+            ["a dog is running on the grass", "dog on grass"], ["men riding bicycles", "two people on bikes"]]
+    r = reference_metrics(cands, refs, ["BLEU-4", "CIDEr-D"], tokenizer="simple")
+    gts = {i: [simple_tokenize(x) for x in rs] for i, rs in enumerate(refs)}
+    res = {i: [simple_tokenize(c)] for i, c in enumerate(cands)}
+    _, b = Bleu(4).compute_score(gts, res, verbose=0)
+    np.testing.assert_allclose(r.scores["BLEU-4"], b[3], atol=1e-12)
+    _, c = Cider().compute_score(gts, res)
+    np.testing.assert_allclose(r.scores["CIDEr-D"], c, atol=1e-12)  # all 4 entries in the IDF corpus
+    _, c3 = Cider().compute_score({k: gts[k] for k in (0, 1, 3)}, {k: res[k] for k in (0, 1, 3)})
+    assert not np.isclose(c3[0], c[0])  # the repeat changes document frequencies: protocol-relevant
+
+
+@needs_coco
+def test_reference_metrics_bad_input():
+    from judgenet.captions import reference_metrics
+    from judgenet.errors import ConfigError
+    with pytest.raises(ConfigError, match="no references"):
+        reference_metrics(["a"], [[]], ["BLEU-1"], tokenizer="simple")
+    with pytest.raises(ConfigError, match="unknown caption metric"):
+        reference_metrics(["a"], [["a"]], ["SPICE"], tokenizer="simple")
+
+
+@needs_coco
+@needs_java
+def test_simple_tokenizer_matches_ptb_on_typical_captions():
+    from pycocoevalcap.tokenizer.ptbtokenizer import PTBTokenizer
+    caps = ["A man, riding a horse.", "Two dogs' toys are on the floor!", "The child doesn't smile ;",
+            "A  woman (in red) walks -- quickly ."]
+    ptb = PTBTokenizer().tokenize({i: [{"caption": c}] for i, c in enumerate(caps)})
+    assert [simple_tokenize(c) for c in caps] == [ptb[i][0] for i in range(len(caps))]
+
+
+@needs_coco
+@needs_java
+def test_meteor_and_ptb_run():
+    from judgenet.captions import reference_metrics
+    r = reference_metrics(["A dog runs on the grass."], [["A dog is running on grass.", "Dog on a lawn."]],
+                          ["METEOR", "BLEU-1"])
+    assert r.tokenizer == "ptb" and 0 < r.scores["METEOR"][0] < 1 and not r.notices
+
+
+# ------------------------------------------------------------------ protocols
+def test_cf_reference_protocols_on_fixture():
+    shared = flickr8k_cf_instances(FIX, "clipscore-shared")
+    item = flickr8k_cf_instances(FIX, "per-item")
+    ls = load_label_set("flickr8k-cf", root=FIX)
+    refs = ls.references
+    f = shared.frame
+    for i, (im, c) in enumerate(zip(f["image"], f["candidate"])):
+        own = [x for x in f.loc[f["image"] == im, "candidate"] if x in refs[im]]
+        expected = [r for r in refs[im] if r not in own]  # every judged own caption of the image removed
+        assert shared.references[i] == expected
+        assert item.references[i] == [r for r in refs[im] if r != c]
+    n_own = sum(c in refs[im] for im, c in zip(f["image"], f["candidate"]))
+    assert n_own == 3
+    assert sum(len(r) < 5 for r in shared.references) >= n_own  # the shared list hits other candidates too
+    assert sum(len(r) < 5 for r in item.references) == n_own
+
+
+def test_expert_instances_on_fixture():
+    inst = flickr8k_expert_instances(FIX)
+    ls = load_label_set("flickr8k-expert", root=FIX)
+    assert len(inst) == len(ls) and "16,992" in inst.notes[0]
+    assert all(c not in r for c, r in zip(inst.frame["candidate"], inst.references))
+
+
+def test_thumb_instances_remove_candidate_from_own_references(tmp_path):
+    d = tmp_path / "thumb"
+    shutil.copytree(FIX / "thumb", d)
+    lines = (d / "mscoco_THumB-1.0.jsonl").read_text().splitlines()
+    recs = [json.loads(x) for x in lines]
+    refs = [json.loads(x) for x in (d / "mscoco_references.json").read_text().splitlines()]
+    human = next(r for r in recs if r["SYS"] == "Human")
+    ref = next(r for r in refs if r["seg_id"] == human["seg_id"])
+    human["hyp"] = ref["refs"][2]  # the upstream quirk: Human caption verbatim among its references
+    (d / "mscoco_THumB-1.0.jsonl").write_text("\n".join(json.dumps(r) for r in recs) + "\n")
+    inst = thumb_instances(tmp_path, rows="all")
+    i = int(np.flatnonzero((inst.frame["system"] == "Human") & (inst.frame["candidate"] == human["hyp"]))[0])
+    assert inst.references[i] == ref["refs"][:2] + ref["refs"][3:]
+    assert all(c not in r for c, r in zip(inst.frame["candidate"], inst.references))
+    assert "Human 1" in inst.notes[0]
+    m = thumb_instances(tmp_path, rows="machine")
+    assert len(m) == len(inst) - (inst.frame["system"] == "Human").sum() and "Human" not in set(m.frame["system"])
+    np.testing.assert_allclose(inst.frame["human"], (inst.frame["P"] + inst.frame["R"]) / 2, atol=0.51)
+
+
+# ------------------------------------------------------------------ Pascal-50S fixes
+def test_pascal_categories_importable():
+    assert PASCAL_CATEGORIES == {1: "HC", 2: "HI", 3: "HM", 4: "MM"}
+
+
+def test_sample_references_never_picks_a_candidate():
+    pool = [f"ref {i}" for i in range(7)]
+    frame = SimpleNamespace()
+    import pandas as pd
+    f = pd.DataFrame({"image": ["im"] * 200, "caption_a": ["ref 0"] * 200, "caption_b": ["ref 1"] * 200})
+    pairs = SimpleNamespace(references={"im": pool}, frame=f, name="t")
+    draws = sample_references(pairs, k=5, seed=3)
+    assert all(set(d) == set(pool[2:]) for d in draws)  # only 5 non-candidate references remain
+    from judgenet.errors import LabelError
+    with pytest.raises(LabelError, match="besides the candidates"):
+        sample_references(pairs, k=6)
+
+
+def test_category_accuracy_ties_half_and_random():
+    ps = load_label_set("pascal50s", root=FIX)
+    n = len(ps)
+    z = np.zeros(n)
+    half = category_accuracy(ps, z, z)
+    assert half["mean"] == 0.5
+    rnd = [category_accuracy(ps, z, z, ties="random", seed=s)["mean"] for s in range(200)]
+    assert abs(np.mean(rnd) - 0.5) < 0.03 and np.std(rnd) > 0  # same expectation, with noise
+
+
+def test_pascal_accuracy_point_and_bootstrap():
+    rng = np.random.default_rng(0)
+    n = 400
+    cats = np.array(["HC", "HI", "HM", "MM"])[rng.integers(0, 4, n)]
+    pref = rng.choice([0.2, 0.5, 0.8], n)
+    hits = rng.random(n)
+    imgs = rng.integers(0, 100, n).astype(str)
+    est = pascal_accuracy(cats, pref, hits, imgs, n_resamples=200, seed=1)
+    for c in ("HC", "HI", "HM", "MM"):
+        sel = (cats == c) & (pref != 0.5)
+        assert est[c].value == pytest.approx(hits[sel].mean(), abs=1e-12)
+        assert est[c].low <= est[c].value <= est[c].high
+    assert est["mean"].value == pytest.approx(np.mean([est[c].value for c in ("HC", "HI", "HM", "MM")]))
+
+
+# ------------------------------------------------------------------ published values
+def test_published_values_have_sources():
+    assert all(p.source and p.table and p.row for p in PUBLISHED)
+    assert published_for("flickr8k-expert", "CIDEr-D").value == 43.9
+    assert published_for("flickr8k-cf", "CIDEr-D").value == 24.6
+    assert published_for("pascal50s", "length", "HC").value == 65.4  # Table 7: the bundled 11 votes
+    assert published_for("pascal50s", "length", "HC", labels="48-vote").value == 51.7
+    assert published_for("thumb", "BLEU-4") is None
+
+
+# ------------------------------------------------------------------ learned vs raw
+def test_best_raw_metric_picks_on_training_data_only():
+    from sklearn.base import clone
+    rng = np.random.default_rng(0)
+    y = rng.normal(size=300)
+    X = np.column_stack([rng.normal(size=300), y + rng.normal(scale=0.5, size=300), -y])
+    m = clone(BestRawMetric([0, 1], ["a", "b"])).fit(X, y)
+    assert m.name_ == "b" and m.column_ == 1
+    np.testing.assert_array_equal(m.predict(X), X[:, 1])
+    assert m.train_tau_ == pytest.approx(kendall_tau_b(y, X[:, 1]))
+
+
+# ------------------------------------------------------------------ image metrics on stand-ins
+def test_image_metrics_against_direct_formulas():
+    from judgenet.captions.imagemetrics import image_metrics
+    rng = np.random.default_rng(0)
+    d = 8
+    images = [f"im{i}.jpg" for i in range(30)]
+    iv = {im: rng.normal(size=d) for im in images}
+    refs = [[f"ref {i} {j}" for j in range(3)] for i in range(30)]
+    cands = [f"cand {i}" for i in range(30)]
+    tv = {t: rng.normal(size=d) for t in cands + [r for rs in refs for r in rs]}
+    out = image_metrics(images, cands, refs, iv, tv)
+
+    def cos(a, b):
+        return a @ b / np.linalg.norm(a) / np.linalg.norm(b)
+    cs = np.array([2.5 * max(cos(iv[i], tv[c]), 0) for i, c in zip(images, cands)])
+    np.testing.assert_allclose(out["CLIP-S"], cs, atol=1e-12)
+    rr = np.array([max(max(cos(tv[c], tv[r]) for r in rs), 0) for c, rs in zip(cands, refs)])
+    hm = np.where(cs + rr > 0, 2 * cs * rr / np.where(cs + rr > 0, cs + rr, 1), 0)
+    np.testing.assert_allclose(out["RefCLIP-S"], hm, atol=1e-12)
+    assert out["MID"].shape == (30,) and np.isfinite(out["MID"]).all()
+
+
+def test_clip_embeddings_with_tiny_backbone(tmp_path):
+    from PIL import Image
+
+    from judgenet.backbones import load_backbone
+    from judgenet.captions.imagemetrics import clip_embeddings, image_metrics
+    rng = np.random.default_rng(0)
+    for i in range(4):
+        Image.fromarray(rng.integers(0, 255, (40, 40, 3), dtype=np.uint8)).save(tmp_path / f"{i}.png")
+    bb = load_backbone("tiny")
+    images = [f"{i % 4}.png" for i in range(6)]
+    cands = [f"a photo number {i}" for i in range(6)]
+    refs = [["a picture", "an image"]] * 6
+    iv, tv = clip_embeddings(images, cands + ["a picture", "an image"], tmp_path, bb, cache_dir=tmp_path / "c")
+    direct = bb.encode_texts(cands[:1]).double().numpy()[0]
+    np.testing.assert_allclose(tv[cands[0]], direct, rtol=1e-5, atol=1e-6)
+    out = image_metrics(images, cands, refs, iv, tv, mid_eps=1e-3)
+    assert set(out) == {"CLIP-S", "RefCLIP-S", "MID"}
+    from judgenet.errors import ImageError
+    with pytest.raises(ImageError, match="not found"):
+        clip_embeddings(["missing.png"], cands, tmp_path, bb)
+
+
+# ------------------------------------------------------------------ CLI
+def _cli(*args, env=None):
+    return subprocess.run([sys.executable, "-c", "import judgenet.captions.cli, judgenet.cli as c, sys; "
+                           "sys.exit(c.main(sys.argv[1:]))", *args], capture_output=True, text=True, env=env)
+
+
+def test_cli_help_and_errors(tmp_path):
+    r = _cli("benchmark", "--help")
+    assert r.returncode == 0 and "flickr8k-expert" in r.stdout
+    r = _cli("benchmark", "flickr8k-expert", "--label-root", str(tmp_path), "--text-backbone", "none")
+    assert r.returncode == 2 and r.stderr.count("\n") == 1 and "never downloads" in r.stderr
+
+
+@needs_coco
+def test_cli_benchmark_on_fixture_writes_reports(tmp_path):
+    r = _cli("benchmark", "thumb", "--label-root", str(FIX), "--text-backbone", "none", "--n-resamples", "20",
+             "--metric", "BLEU-1", "--metric", "CIDEr-D", "--out", str(tmp_path), "--json")
+    assert r.returncode == 0, r.stderr
+    out = json.loads(r.stdout)
+    assert {Path(p).name for p in out["files"].values()} == {"benchmark-thumb.md", "benchmark-thumb.html",
+                                                               "benchmark-thumb.json"}
+    md = (tmp_path / "benchmark-thumb.md").read_text()
+    assert "own-removed" in md and "SPICE not computed" in md and "n = 5 systems" in md
+    rows = out["rows"]
+    assert {r["subset"] for r in rows} == {"all", "machine", "system"}
+    # our value equals an independent computation of the statistic on the same scores
+    from judgenet.captions import reference_metrics
+    inst = thumb_instances(FIX)
+    s = reference_metrics(inst.frame["candidate"].tolist(), inst.references, ["CIDEr-D"]).scores["CIDEr-D"]
+    from scipy.stats import pearsonr
+    row = next(r for r in rows if r["metric"] == "CIDEr-D" and r["subset"] == "all" and r["target"] == "human_score"
+               and r["measure"] == "pearson")
+    assert row["ours"]["value"] == pytest.approx(pearsonr(inst.frame["human"], s)[0], abs=1e-10)
