@@ -73,8 +73,8 @@ from .protocol import DEFAULT_BASELINES, make_folds, resolve_baselines
 log = logging.getLogger(__name__)
 
 __all__ = ["Pairs", "pairs_from_labels", "evaluate_pairs", "PairwiseResults", "pair_measures",
-           "pairwise_rater_ceiling", "cv_pairs", "pairwise_objective", "PAIR_MEASURES", "LOWER_IS_BETTER",
-           "TIE_POLICIES"]
+           "pairwise_rater_ceiling", "cv_pairs", "pairwise_objective", "FoldScorer", "LikertBudgetScorer",
+           "MixedEvidenceScorer", "PAIR_MEASURES", "LOWER_IS_BETTER", "TIE_POLICIES"]
 
 PAIR_MEASURES = ("accuracy", "margin_accuracy", "log_loss", "brier", "vote_agreement")
 SYSTEM = "system_accuracy"
@@ -391,6 +391,86 @@ def pairwise_objective(X_items, pairs: Pairs, generators, prompts=None, *, famil
     return objective
 
 
+class FoldScorer:
+    """A scorer that needs more than a fold's training pairs (e.g. per-item Likert labels): it gets
+    the fold and returns a score for every item. Implement :meth:`fold_scores`; it must use labels of
+    ``train_items`` only (the protocol cannot check what it reads). ``calibrated = True`` when
+    σ(s_a − s_b) is already a preference probability (else β is fitted on the training pairs, as for
+    baselines)."""
+
+    calibrated = False
+
+    def fold_scores(self, X, pairs: Pairs, train_items: np.ndarray, train_pairs: np.ndarray,
+                    fold_index: int) -> np.ndarray:  # pragma: no cover - interface
+        raise NotImplementedError
+
+
+class LikertBudgetScorer(FoldScorer):
+    """Pointwise model trained on Likert judgments with the **same rater time** as the fold's
+    training pairs: ``pair_cost`` × (training pair judgments) Likert judgments drawn at random
+    (seeded per fold) from those of the fold's training items, averaged per item (MOS), and a
+    ``model`` (default standardize → ridge) fitted to the MOS. ``items`` / ``scores``: (n_judgments,)
+    item row and rating of every Likert judgment. Each fold's draw is appended to ``log``."""
+
+    def __init__(self, items, scores, *, pair_cost: float = 2.0, model=None, seed: int = 0, log: list | None = None):
+        self.items = np.asarray(items, dtype=np.intp)
+        self.scores = np.asarray(scores, dtype=np.float64)
+        if self.items.shape != self.scores.shape:
+            raise ConfigError("items and scores must have one entry per Likert judgment")
+        if not pair_cost > 0:
+            raise ConfigError(f"pair_cost must be > 0, got {pair_cost}")
+        self.pair_cost, self.model, self.seed = float(pair_cost), model, int(seed)
+        self.log = log if log is not None else []
+
+    def fold_scores(self, X, pairs, train_items, train_pairs, fold_index):
+        from sklearn.linear_model import Ridge
+        from sklearn.pipeline import make_pipeline
+        from sklearn.preprocessing import StandardScaler
+
+        elig = np.flatnonzero(np.isin(self.items, train_items))
+        n_pair = float(pairs.n_votes[train_pairs].sum())
+        budget = int(round(self.pair_cost * n_pair))
+        rng = np.random.default_rng([self.seed, int(fold_index)])
+        take = elig if budget >= elig.size else rng.choice(elig, budget, replace=False)
+        if take.size == 0:
+            raise ConfigError(f"fold {fold_index}: no Likert judgments of training items within the budget")
+        it, inv = np.unique(self.items[take], return_inverse=True)
+        mos = np.bincount(inv, self.scores[take]) / np.bincount(inv)
+        model = clone(self.model) if self.model is not None else make_pipeline(StandardScaler(), Ridge(alpha=1.0))
+        model.fit(X[it], mos)
+        self.log.append({"fold_index": int(fold_index), "pair_judgments": n_pair, "likert_budget": budget,
+                         "likert_used": int(take.size), "likert_available": int(elig.size), "items": int(it.size)})
+        return np.asarray(model.predict(X), dtype=np.float64)
+
+
+class MixedEvidenceScorer(FoldScorer):
+    """Bradley–Terry on the fold's training pairs **plus** the soft pairs implied by the Likert
+    judgments of its training items (:func:`judgenet.predictors.pairwise.likert_implied_pairs`,
+    same prompt only, each implied pair with ``weight`` relative to one pairwise judgment): the
+    documented combined loss. ``items``, ``scores``, ``prompts``: (n_judgments,) per Likert judgment."""
+
+    calibrated = True
+
+    def __init__(self, items, scores, prompts, *, weight: float = 1.0, C: float = 1.0):
+        self.items = np.asarray(items, dtype=np.intp)
+        self.scores = np.asarray(scores, dtype=np.float64)
+        self.prompts = np.asarray(prompts, dtype=object)
+        self.weight, self.C = float(weight), float(C)
+
+    def fold_scores(self, X, pairs, train_items, train_pairs, fold_index):
+        from ..predictors.pairwise import BradleyTerry, likert_implied_pairs
+
+        keep = np.isin(self.items, train_items)
+        implied = likert_implied_pairs(self.items[keep], self.scores[keep], self.prompts[keep], weight=self.weight)
+        human = pairs.pair_array()[train_pairs]
+        y = np.vstack([human, implied]) if len(implied) else human
+        pos = np.full(X.shape[0], -1, dtype=np.intp)
+        pos[train_items] = np.arange(np.asarray(train_items).size)
+        y = np.c_[pos[y[:, 0].astype(np.intp)], pos[y[:, 1].astype(np.intp)], y[:, 2], y[:, 3]]
+        model = BradleyTerry(C=self.C).fit(X[train_items], y)
+        return model.predict(X)
+
+
 def _select(est, grid, X, pairs, train_items, gens, prompts, split, n_prompt_folds, seed):
     """Nested selection on the training part only: the best grid point by :func:`cv_pairs` over
     inner folds of the same split on the training items (their pairs)."""
@@ -508,7 +588,7 @@ class PairwiseResults:
                           f"agree {c['rater_pair_agreement']} ({c['n_judgments']} judgments)."]
         ct = self.comparison_table()
         if len(ct):
-            sub = ct[ct["measure"] == "accuracy"]
+            sub = ct[(ct["measure"] == "accuracy") & ct["kind"].isin(["all", "cross"])]
             lines += ["", "| model − baseline (accuracy) | kind | difference [95% CI] | p(not better) |",
                       "|---|---|---|---|"]
             for r in sub.itertuples():
@@ -532,8 +612,9 @@ def evaluate_pairs(X_items, pairs: Pairs, generators, feature_names: Sequence[st
         pairs: :class:`Pairs` over the rows of ``X_items``.
         generators: (n_items,) generator (system) of each item — the held-out unit.
         feature_names: (n_features,) column names (for the baselines).
-        models: {name: pairwise estimator | factory | family name} or a list of family names
-            (:data:`judgenet.predictors.pairwise.PAIRWISE_FAMILIES`).
+        models: {name: pairwise estimator | factory | family name | :class:`FoldScorer`} or a list
+            of family names (:data:`judgenet.predictors.pairwise.PAIRWISE_FAMILIES`). Every model is
+            compared with every baseline and with every other model (paired bootstrap).
         prompts: (n_items,) prompt of each item (needed for split prompt/crossed; the bootstrap
             unit is the prompt of each pair).
         baselines: feature columns used as pairwise scorers (``"-name"`` negates), e.g. raw MID
@@ -619,6 +700,16 @@ def evaluate_pairs(X_items, pairs: Pairs, generators, feature_names: Sequence[st
         pa, pb = pairs.a[te_p], pairs.b[te_p]
         chosen = {}
         for name, spec in models.items():
+            if isinstance(spec, FoldScorer):
+                s = np.asarray(spec.fold_scores(X, pairs, fold.train, tr_p, k), dtype=np.float64)
+                d = s[pa] - s[pb]
+                dtr = s[pairs.a[tr_p]] - s[pairs.b[tr_p]]
+                if not (np.isfinite(d).all() and np.isfinite(dtr).all()):
+                    raise ConfigError(f"scorer {name!r} gave non-finite scores on fold {fold.name!r}")
+                beta = 1.0 if spec.calibrated else _fit_beta(dtr, pairs.preference[tr_p], pairs.weight[tr_p])
+                dq[f"d:{name}"].append(d)
+                dq[f"q:{name}"].append(_sigmoid(beta * d))
+                continue
             est = _as_pairwise_estimator(name, spec, seed)
             if name in grids:
                 est, chosen[name] = _select(est, grids[name], X, pairs, fold.train, gens, prompts_arr, split,
@@ -738,7 +829,7 @@ def _measure_all(preds, pairs, models, baselines, tie_policy, compare_measures, 
     comparisons, pnb = {}, {}
     for kind in metrics:
         for a in models:
-            for bname in baselines:
+            for bname in baselines + [m for m in models if m != a]:
                 for m in compare_measures:
                     if (kind, a, m) not in boots:
                         continue
