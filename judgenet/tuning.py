@@ -1,27 +1,35 @@
-"""Optuna hyperparameter search over predictors, evaluated on held-out generators.
+"""Optuna hyperparameter search over predictor recipes, evaluated on the evaluation package's folds.
 
-The objective runs leave-one-generator-out cross-validation (each fold holds one generator out of
-training *and* out of model fitting) and maximizes an agreement measure of the pooled held-out
-predictions with the human labels (default Kendall tau-b). After each fold it reports the running
-value so a pruner (``MedianPruner`` by default) can stop bad trials early.
+The objective cross-validates one :class:`~judgenet.predictors.recipes.Recipe` per trial on the folds of
+:func:`judgenet.evaluation.make_folds` — the same fold maker (and ``split``: ``generator``, ``prompt`` or
+``crossed``) that :func:`judgenet.evaluation.evaluate` uses, so tuning and evaluation cannot disagree on
+what is held out — and maximizes an agreement measure of the pooled held-out predictions with the human
+labels (default Kendall tau-b). After each fold it reports the running value so a pruner
+(``MedianPruner`` by default) can stop bad trials early.
 
-Extending the search: subclass :class:`Objective` and override :meth:`Objective.search_space`, or
-pass ``search_space=my_function(trial, objective) -> config`` to :func:`tune`. A config is a plain
-dict::
+Search space: the model family, its parameters from :data:`judgenet.predictors.recipes.FAMILIES` (each
+family's ``optuna_space``, parameter names prefixed with the family: ``ridge.alpha``), the feature groups
+(``group.<name>``), the PCA size and the scaler. Replace it with ``search_space_fn(trial, objective) ->
+Recipe``.
 
-    {"model": "ridge", "params": {"alpha": 1.0}, "groups": ["alignment", "realism"],
-     "pca": 0, "scaler": "standard"}
-
-Storage: ``sqlite:///path/study.db`` by default (resumable: running the same command again
-continues the study). Any Optuna RDB URL (e.g. ``postgresql://...``) lets several processes or
-machines share one study — Optuna's own distributed mode. Inspect a study with
-``optuna-dashboard sqlite:///path/study.db`` (``pip install optuna-dashboard``).
+Storage: ``sqlite:///path/study.db`` (resumable: running the same command again continues the study to its
+total) or any Optuna RDB URL (several processes or machines share one study). With an RDB URL a heartbeat
+is recorded for each running trial; a trial whose worker died (kill -9, lost machine) stops beating, is
+marked failed by the next worker after ``grace_period`` seconds and re-queued once
+(``RetryFailedTrialCallback``). Each trial's sampler is seeded from (``seed``, trial number): a
+single-process study is reproducible, and resumed or parallel runs never replay each other's points.
+The study total is honoured across workers: a worker stops when finished + running trials reach it, and a
+trial that a race started beyond it is recorded FAIL (user attr ``over_budget``) without being evaluated.
+Each trial runs with ``threads`` math-library threads (BLAS/OpenMP via threadpoolctl, and torch): label
+sets are small, and several workers on one machine must not oversubscribe its cores.
+Inspect a study with ``optuna-dashboard sqlite:///path/study.db``.
 """
 from __future__ import annotations
 
 import logging
-
+import os
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Callable, Mapping, Sequence
 
 import numpy as np
@@ -29,95 +37,66 @@ import numpy as np
 from .errors import ConfigError
 from .stats import MEASURES
 
-__all__ = ["MODEL_FAMILIES", "default_search_space", "Objective", "tune", "config_to_estimator",
-           "feature_columns"]
+__all__ = ["Objective", "default_search_space", "tune", "best_recipe", "write_study_plots", "PCA_CHOICES",
+           "SCALER_CHOICES"]
 
-MODEL_FAMILIES = ("ridge", "elasticnet", "svr", "knn", "random_forest", "hist_gb", "mlp")
+log = logging.getLogger(__name__)
+
+PCA_CHOICES = (0, 4, 8, 16, 32)
+SCALER_CHOICES = ("standard", "robust")
+_COUNTED = ("COMPLETE", "PRUNED", "RUNNING")
 
 
-def default_search_space(trial, objective: "Objective") -> dict:
-    """The built-in search space: model family with conditional parameters, feature groups, PCA
-    size and scaling. Parameter names are those of :func:`judgenet.predictors.make_predictor`."""
+class _Prefixed:
+    """A trial whose ``suggest_*`` names are prefixed with the family (``alpha`` → ``ridge.alpha``)."""
+
+    def __init__(self, trial, prefix: str):
+        self._trial, self._prefix = trial, prefix
+
+    def suggest_float(self, name, *a, **kw):
+        return self._trial.suggest_float(f"{self._prefix}.{name}", *a, **kw)
+
+    def suggest_int(self, name, *a, **kw):
+        return self._trial.suggest_int(f"{self._prefix}.{name}", *a, **kw)
+
+    def suggest_categorical(self, name, choices):
+        return self._trial.suggest_categorical(f"{self._prefix}.{name}", choices)
+
+
+def default_search_space(trial, objective: "Objective"):
+    """The built-in space: family, the family's own parameters (from the recipe table), feature groups,
+    PCA size and scaler. Returns a :class:`~judgenet.predictors.recipes.Recipe`."""
+    from .predictors.recipes import FAMILIES, Recipe
+
     family = trial.suggest_categorical("model", list(objective.families))
-    p: dict = {}
-    if family == "ridge":
-        p["alpha"] = trial.suggest_float("ridge.alpha", 1e-3, 1e3, log=True)
-    elif family == "elasticnet":
-        p["alpha"] = trial.suggest_float("elasticnet.alpha", 1e-4, 10.0, log=True)
-        p["l1_ratio"] = trial.suggest_float("elasticnet.l1_ratio", 0.05, 1.0)
-    elif family == "svr":
-        p["C"] = trial.suggest_float("svr.C", 1e-2, 1e2, log=True)
-        p["epsilon"] = trial.suggest_float("svr.epsilon", 1e-3, 1.0, log=True)
-    elif family == "knn":
-        p["n_neighbors"] = trial.suggest_int("knn.n_neighbors", 3, 50, log=True)
-    elif family == "random_forest":
-        p["n_estimators"] = trial.suggest_int("random_forest.n_estimators", 50, 300, step=50)
-        p["max_depth"] = trial.suggest_int("random_forest.max_depth", 2, 16, log=True)
-        p["min_samples_leaf"] = trial.suggest_int("random_forest.min_samples_leaf", 1, 20, log=True)
-    elif family == "hist_gb":
-        p["learning_rate"] = trial.suggest_float("hist_gb.learning_rate", 0.01, 0.3, log=True)
-        p["max_leaf_nodes"] = trial.suggest_int("hist_gb.max_leaf_nodes", 4, 64, log=True)
-        p["l2_regularization"] = trial.suggest_float("hist_gb.l2_regularization", 1e-6, 10.0, log=True)
-    elif family == "mlp":
-        width = trial.suggest_int("mlp.width", 16, 256, log=True)
-        depth = trial.suggest_int("mlp.depth", 1, 3)
-        p["hidden_sizes"] = tuple([width] * depth)
-        p["lr"] = trial.suggest_float("mlp.lr", 1e-4, 1e-2, log=True)
-        p["weight_decay"] = trial.suggest_float("mlp.weight_decay", 1e-6, 1e-1, log=True)
-        p["max_epochs"] = trial.suggest_int("mlp.max_epochs", 20, 200, log=True)
+    space = FAMILIES[family].optuna_space
+    params = space(_Prefixed(trial, family)) if space is not None else {}
     groups = [g for g in objective.available_groups if trial.suggest_categorical(f"group.{g}", [True, False])]
     if not groups:  # at least one group: fall back to all of them
         groups = list(objective.available_groups)
-    pca = trial.suggest_categorical("pca", [0, 4, 8, 16, 32])
-    scaler = trial.suggest_categorical("scaler", ["standard", "robust"])
-    return {"model": family, "params": p, "groups": groups, "pca": pca, "scaler": scaler}
-
-
-def config_to_estimator(config: Mapping, seed: int = 0):
-    """Build the (unfitted) sklearn estimator a config describes."""
-    from .predictors import make_predictor
-
-    params = dict(config.get("params", {}))
-    return make_predictor(config["model"], pca=config.get("pca", 0) or None,
-                          scaler=config.get("scaler", "standard"), random_state=seed, **params)
-
-
-def cap_pca(config: Mapping, n_features: int) -> dict:
-    """The config with its PCA size capped at the number of selected features (a large PCA on a
-    small feature group would otherwise fail)."""
-    out = dict(config)
-    if out.get("pca"):
-        out["pca"] = int(min(out["pca"], n_features))
-    return out
-
-
-def feature_columns(feature_names: Sequence[str], feature_groups: Mapping[str, Sequence[str]],
-                    groups: Sequence[str]) -> np.ndarray:
-    """Column indices of the chosen feature groups, in matrix order."""
-    keep = {n for g in groups for n in feature_groups[g]}
-    idx = np.array([i for i, n in enumerate(feature_names) if n in keep], dtype=int)
-    if idx.size == 0:
-        raise ConfigError(f"feature groups {list(groups)} select no columns")
-    return idx
+    pca = trial.suggest_categorical("pca", list(PCA_CHOICES))
+    scaler = trial.suggest_categorical("scaler", list(SCALER_CHOICES))
+    return Recipe(family, params, pca=pca or None, scaler=scaler, feature_groups=tuple(groups))
 
 
 @dataclass
 class Objective:
-    """Optuna objective: leave-one-generator-out CV of one configuration per trial.
+    """Optuna objective: cross-validation of one recipe per trial on :func:`judgenet.evaluation.make_folds`.
 
     Model selection happens *across* trials on these folds, so the best value is optimistic for the
-    chosen configuration; for an unbiased estimate evaluate the tuned configuration on generators
-    that were not part of the study (or with the nested protocol of :mod:`judgenet.evaluation`).
+    chosen recipe; for an unbiased estimate evaluate it on data that was not part of the study (or with
+    the nested protocol of :func:`judgenet.evaluation.evaluate`).
 
     Args:
         X: (n_items, n_features) float64 feature matrix; ``feature_names`` its columns;
-           ``feature_groups`` maps group name → column names (as :class:`FeatureMatrix.groups`).
+           ``feature_groups`` maps group name → column names (as ``FeatureMatrix.groups``).
         y: (n_items,) human scores (e.g. mean opinion scores).
-        generators: (n_items,) generator of each item — the cross-validation groups.
-        measure: a name in :data:`judgenet.stats.MEASURES` to maximize on the pooled held-out
-            predictions.
-        families: model families the default space may choose from.
-        search_space: optional ``f(trial, objective) -> config`` replacing :meth:`search_space`.
+        generators: (n_items,) generator of each item. prompts: (n_items,) prompt of each item
+            (required for ``split="prompt"``/``"crossed"``).
+        split, n_prompt_folds: passed to ``make_folds`` (with ``seed``), as ``evaluate`` does.
+        measure: a name in :data:`judgenet.stats.MEASURES` to maximize on the pooled held-out predictions.
+        families: pointwise families the default space chooses from (None = all of them).
+        search_space_fn: optional ``f(trial, objective) -> Recipe`` replacing :func:`default_search_space`.
     """
 
     X: np.ndarray
@@ -125,128 +104,318 @@ class Objective:
     generators: np.ndarray
     feature_names: Sequence[str]
     feature_groups: Mapping[str, Sequence[str]]
+    prompts: np.ndarray | None = None
+    split: str = "generator"
+    n_prompt_folds: int = 5
     measure: str = "kendall_tau_b"
-    families: Sequence[str] = MODEL_FAMILIES
+    families: Sequence[str] | None = None
     seed: int = 0
     search_space_fn: Callable | None = None
 
     def __post_init__(self):
+        from .predictors.recipes import FAMILIES, POINTWISE
+
         self.X = np.asarray(self.X, dtype=np.float64)
         self.y = np.asarray(self.y, dtype=np.float64)
         self.generators = np.asarray(self.generators)
+        self.feature_names = list(self.feature_names)
         if self.measure not in MEASURES:
             raise ConfigError(f"measure {self.measure!r} is not one of {sorted(MEASURES)}")
-        if len(np.unique(self.generators)) < 3:
-            raise ConfigError("leave-one-generator-out tuning needs at least 3 generators "
-                              f"(got {len(np.unique(self.generators))})")
-        bad = [f for f in self.families if f not in MODEL_FAMILIES]
+        n_gen = len(np.unique(self.generators))
+        if self.split in ("generator", "crossed") and n_gen < 3:
+            raise ConfigError(f"held-out-generator tuning (split={self.split!r}) needs at least 3 generators "
+                              f"(got {n_gen}); use split='prompt' or group items by prompt")
+        self.families = tuple(self.families or POINTWISE)
+        bad = [f for f in self.families if f not in FAMILIES or FAMILIES[f].kind != "pointwise"]
         if bad:
-            raise ConfigError(f"unknown model families {bad}; choose from {MODEL_FAMILIES}")
+            raise ConfigError(f"families {bad} cannot be tuned on per-item scores; choose from {', '.join(POINTWISE)}")
+        self.folds = _folds(self.generators, self.prompts, self.split, self.n_prompt_folds, self.seed)
 
     @property
     def available_groups(self) -> list[str]:
         return [g for g in self.feature_groups if g != "set"]
 
-    def search_space(self, trial) -> dict:
-        """Override to change what is searched; return a config dict (see module docstring)."""
+    def search_space(self, trial):
+        """Override to change what is searched; return a :class:`~judgenet.predictors.recipes.Recipe`."""
         if self.search_space_fn is not None:
             return self.search_space_fn(trial, self)
         return default_search_space(trial, self)
 
-    def cross_validate(self, config: Mapping, trial=None) -> tuple[float, np.ndarray, list[float]]:
-        """Out-of-fold predictions of ``config``; returns (pooled measure, predictions, per-fold values)."""
+    def cross_validate(self, recipe, trial=None) -> tuple[float, np.ndarray, list[float]]:
+        """Out-of-fold predictions of ``recipe``; returns (pooled measure, predictions, per-fold values)."""
         import optuna
-        from sklearn.base import clone
 
-        cols = feature_columns(self.feature_names, self.feature_groups, config["groups"])
+        cols = recipe.columns(names=self.feature_names, groups=self.feature_groups)
         X = self.X[:, cols]
-        config = cap_pca(config, X.shape[1])
-        est = config_to_estimator(config, self.seed)
         pred = np.full(self.y.shape, np.nan)
         per_fold: list[float] = []
         fn = MEASURES[self.measure]
-        for step, g in enumerate(np.unique(self.generators)):
-            test = self.generators == g
-            model = clone(est).fit(X[~test], self.y[~test])
-            pred[test] = model.predict(X[test])
-            per_fold.append(float(fn(self.y[test], pred[test])) if test.sum() > 1 else float("nan"))
+        for step, fold in enumerate(self.folds):
+            model = recipe.build(random_state=self.seed).fit(X[fold.train], self.y[fold.train])
+            pred[fold.test] = model.predict(X[fold.test])
+            per_fold.append(_quiet(fn, self.y[fold.test], pred[fold.test]) if fold.test.size > 1 else float("nan"))
             done = ~np.isnan(pred)
-            if trial is not None and len(np.unique(self.generators[done])) >= 2:
-                running = float(fn(self.y[done], pred[done]))
+            if trial is not None and step >= 1:
+                running = _quiet(fn, self.y[done], pred[done])
                 trial.report(running if np.isfinite(running) else -1.0, step)
                 if trial.should_prune():
                     raise optuna.TrialPruned()
-        value = float(fn(self.y, pred))
+        done = ~np.isnan(pred)  # crossed splits may leave no item unpredicted; others cover all
+        value = _quiet(fn, self.y[done], pred[done])
         return value, pred, per_fold
 
     def __call__(self, trial) -> float:
-        config = self.search_space(trial)
-        trial.set_user_attr("config", _jsonable(config))
-        value, _, per_fold = self.cross_validate(config, trial)
-        trial.set_user_attr("per_fold", per_fold)
+        _check_budget(trial)
+        recipe = self.search_space(trial)
+        trial.set_user_attr("recipe", recipe.to_dict())
+        value, _, per_fold = self.cross_validate(recipe, trial)
+        trial.set_user_attr("per_fold", [v if np.isfinite(v) else None for v in per_fold])
         return value if np.isfinite(value) else -1.0
 
 
-def _jsonable(config: Mapping) -> dict:
-    out = dict(config)
-    out["params"] = {k: (list(v) if isinstance(v, tuple) else v) for k, v in config.get("params", {}).items()}
-    return out
+def _quiet(fn, a, b) -> float:
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        return float(fn(a, b))
+
+
+def _folds(generators, prompts, split, n_prompt_folds, seed):
+    """The evaluation package's folds (one fold maker for evaluate, selection and tuning)."""
+    from .evaluation import make_folds
+
+    folds = make_folds(generators, prompts, split=split, n_prompt_folds=n_prompt_folds, seed=seed)
+    folds = [f for f in folds if f.train.size and f.test.size]
+    if len(folds) < 2:
+        raise ConfigError(f"split={split!r} gives {len(folds)} usable fold(s); tuning needs at least 2")
+    return folds
+
+
+# ---------------------------------------------------------------------------------------------
+# the study
+# ---------------------------------------------------------------------------------------------
+class _OverBudget(Exception):
+    """A trial started (in a race between workers) after the study total was already taken."""
+
+
+def _check_budget(trial) -> None:
+    total = trial.study.user_attrs.get("n_trials_total") if hasattr(trial, "study") else None
+    if total is None:
+        return
+    from optuna.trial import TrialState
+
+    counted = (TrialState.COMPLETE, TrialState.PRUNED, TrialState.RUNNING)
+    ahead = sum(1 for t in trial.study.get_trials(deepcopy=False, states=counted) if t.number < trial.number)
+    if ahead >= total:
+        trial.set_user_attr("over_budget", True)
+        trial.study.stop()
+        raise _OverBudget(f"trial {trial.number} started after the study total of {total} was reached")
+
+
+def _trial_seed(seed: int, number: int) -> int:
+    return int(np.random.SeedSequence([int(seed) & 0xFFFFFFFF, int(number)]).generate_state(1)[0])
+
+
+def _sampler(seed: int, **tpe_options):
+    """A TPE sampler re-seeded per trial from (seed, trial number). Trial numbers are unique across the
+    processes sharing a study, so resumed and parallel runs explore new points, while a single-process
+    study stays reproducible."""
+    import optuna
+
+    class PerTrialSeededTPE(optuna.samplers.BaseSampler):
+        def __init__(self):
+            self._by_trial: dict[int, optuna.samplers.TPESampler] = {}
+
+        def _for(self, trial):
+            s = self._by_trial.get(trial.number)
+            if s is None:
+                s = self._by_trial[trial.number] = optuna.samplers.TPESampler(
+                    seed=_trial_seed(seed, trial.number), **tpe_options)
+            return s
+
+        def infer_relative_search_space(self, study, trial):
+            return self._for(trial).infer_relative_search_space(study, trial)
+
+        def sample_relative(self, study, trial, search_space):
+            return self._for(trial).sample_relative(study, trial, search_space)
+
+        def sample_independent(self, study, trial, param_name, param_distribution):
+            return self._for(trial).sample_independent(study, trial, param_name, param_distribution)
+
+        def before_trial(self, study, trial):
+            self._for(trial).before_trial(study, trial)
+
+        def after_trial(self, study, trial, state, values):
+            s = self._by_trial.pop(trial.number, None)
+            if s is not None:
+                s.after_trial(study, trial, state, values)
+
+        def reseed_rng(self):  # seeds are derived per trial; nothing to reseed
+            pass
+
+    return PerTrialSeededTPE()
+
+
+def _storage(storage, heartbeat_interval: int | None, grace_period: int | None, max_retry: int):
+    if storage is None or not isinstance(storage, str) or heartbeat_interval is None:
+        return storage
+    import optuna
+
+    if not storage.split(":", 1)[0].split("+", 1)[0] in ("sqlite", "postgresql", "mysql", "oracle", "mssql"):
+        return storage  # e.g. a journal/redis URL: Optuna resolves it (no heartbeat there)
+    import warnings
+
+    retry = getattr(optuna.storages, "RetryHeartbeatStaleTrialCallback", None)  # optuna >= 4.9
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+        if retry is not None:
+            return optuna.storages.RDBStorage(storage, heartbeat_interval=int(heartbeat_interval),
+                                              grace_period=grace_period,
+                                              heartbeat_stale_trial_callback=retry(max_retry=max_retry))
+        return optuna.storages.RDBStorage(
+            storage, heartbeat_interval=int(heartbeat_interval), grace_period=grace_period,
+            failed_trial_callback=optuna.storages.RetryFailedTrialCallback(max_retry=max_retry))
+
+
+def _set_threads(threads: int | None):
+    """Context: BLAS/OpenMP (threadpoolctl) and torch intra-op threads limited to ``threads``."""
+    import contextlib
+
+    @contextlib.contextmanager
+    def ctx():
+        if threads is None:
+            yield
+            return
+        import torch
+        from threadpoolctl import threadpool_limits
+
+        old = torch.get_num_threads()
+        torch.set_num_threads(max(1, int(threads)))
+        try:
+            with threadpool_limits(limits=max(1, int(threads))):
+                yield
+        finally:
+            torch.set_num_threads(old)
+
+    return ctx()
 
 
 def tune(objective: Objective, *, n_trials: int | None = 20, study_name: str = "judgenet",
          storage: str | None = None, n_jobs: int = 1, timeout: float | None = None, seed: int = 0,
-         pruner=None, progress: bool = True):
-    """Create or resume an Optuna study and optimize ``objective``.
+         pruner=None, progress: bool = True, threads: int | None = 1, heartbeat_interval: int | None = 10,
+         grace_period: int | None = None, max_retry: int = 1):
+    """Create or resume an Optuna study and optimize ``objective``; returns the study.
 
-    ``storage`` None keeps the study in memory; a ``sqlite:///file.db`` (or any RDB URL) makes it
-    persistent and resumable, and shareable by several worker processes. The sampler is a seeded
-    TPE; the pruner defaults to ``MedianPruner(n_startup_trials=5, n_warmup_steps=2)``.
-    ``n_trials`` is the total number of finished trials the study should reach, so rerunning the
-    same command after an interruption continues where it stopped instead of starting over.
-    Returns the study; :func:`best_config` gives the best configuration.
+    Args:
+        n_trials: the total number of finished (complete or pruned) trials the study should reach, over
+            every worker and every run: rerunning after an interruption continues where it stopped; several
+            workers on one storage stop together at the total (no overshoot).
+        storage: None (in memory) or an RDB URL such as ``sqlite:///file.db`` (persistent, resumable,
+            shareable by several processes/machines).
+        n_jobs: trials run concurrently in this process (threads).
+        seed: seeds the per-trial samplers (see module docstring); pruner defaults to
+            ``MedianPruner(n_startup_trials=5, n_warmup_steps=2)``.
+        threads: math-library threads per trial (BLAS/OpenMP and torch) while this process tunes;
+            None leaves them alone. With ``n_jobs`` threads in one process the limit is shared by them.
+        heartbeat_interval, grace_period, max_retry: stale-trial detection for RDB storages (seconds;
+            grace defaults to twice the interval): a trial without heartbeat for ``grace_period`` is
+            failed and re-queued up to ``max_retry`` times. None disables it.
     """
     import optuna
+    from optuna.trial import TrialState
 
-    sampler = optuna.samplers.TPESampler(seed=seed)
+    if n_trials is not None and int(n_trials) < 1:
+        raise ConfigError(f"n_trials must be >= 1, got {n_trials}")
+    storage = _storage(storage, heartbeat_interval, grace_period, max_retry)
     pruner = pruner or optuna.pruners.MedianPruner(n_startup_trials=5, n_warmup_steps=2)
     study = optuna.create_study(study_name=study_name, storage=storage, direction="maximize",
-                                sampler=sampler, pruner=pruner, load_if_exists=True)
+                                sampler=_sampler(seed), pruner=pruner, load_if_exists=True)
     study.set_user_attr("measure", objective.measure)
     callbacks = []
+    remaining = None
     if n_trials is not None:
-        # n_trials is the study's total: a resumed study, or several workers sharing one storage,
-        # stop together once that many trials have finished (complete or pruned).
-        finished = (optuna.trial.TrialState.COMPLETE, optuna.trial.TrialState.PRUNED)
-        done = len(study.get_trials(deepcopy=False, states=finished))
-        if done >= n_trials:
+        study.set_user_attr("n_trials_total", int(n_trials))
+        if isinstance(storage, optuna.storages.RDBStorage) and heartbeat_interval is not None:
+            import warnings
+
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+                optuna.storages.fail_stale_trials(study)
+        finished = (TrialState.COMPLETE, TrialState.PRUNED)
+        counted = finished + (TrialState.RUNNING,)
+        taken = len(study.get_trials(deepcopy=False, states=counted))
+        if taken >= n_trials:
             return study
-        callbacks.append(optuna.study.MaxTrialsCallback(n_trials, states=finished))
+        remaining = int(n_trials) - len(study.get_trials(deepcopy=False, states=finished))
+        # stop once finished + running trials (of every worker) reach the total
+        callbacks.append(optuna.study.MaxTrialsCallback(int(n_trials), states=counted))
     trial_log = logging.getLogger("optuna.study._optimize")
-    quiet_interrupt = _InterruptWithoutTraceback()
+    quiet = _QuietFailures()
     verbosity = optuna.logging.get_verbosity()
-    trial_log.addFilter(quiet_interrupt)
+    trial_log.addFilter(quiet)
     if not progress:
         optuna.logging.set_verbosity(optuna.logging.WARNING)
     try:
-        study.optimize(objective, n_trials=n_trials, n_jobs=n_jobs, timeout=timeout, callbacks=callbacks,
-                       show_progress_bar=progress, gc_after_trial=False)
+        with _set_threads(threads):
+            study.optimize(objective, n_trials=remaining, n_jobs=n_jobs, timeout=timeout, callbacks=callbacks,
+                           show_progress_bar=progress, gc_after_trial=False, catch=(_OverBudget,))
     finally:
-        trial_log.removeFilter(quiet_interrupt)
+        trial_log.removeFilter(quiet)
         optuna.logging.set_verbosity(verbosity)
     return study
 
 
-class _InterruptWithoutTraceback(logging.Filter):
-    """Optuna logs a trial stopped by Ctrl-C as failed, with a traceback; say what happened instead."""
+class _QuietFailures(logging.Filter):
+    """Optuna logs a trial stopped by Ctrl-C (or started over the total) as failed, with a traceback;
+    say what happened instead."""
 
     def filter(self, record: logging.LogRecord) -> bool:
-        if record.exc_info and isinstance(record.exc_info[1], KeyboardInterrupt):
+        exc = record.exc_info[1] if record.exc_info else None
+        if isinstance(exc, KeyboardInterrupt):
             record.msg, record.args = ("a trial was interrupted (Ctrl-C) and recorded as failed; rerun the same "
                                        "command to continue the study to its total"), ()
+            record.exc_info = record.exc_text = None
+        elif isinstance(exc, _OverBudget) or "_OverBudget" in str(record.msg):
+            record.msg, record.args = f"{exc or 'a trial'}; recorded as failed, not evaluated", ()
+            record.levelno, record.levelname = logging.INFO, "INFO"
             record.exc_info = record.exc_text = None
         return True
 
 
-def best_config(study) -> dict:
-    """The configuration dict of the study's best trial."""
-    return dict(study.best_trial.user_attrs["config"])
+def best_recipe(study):
+    """The :class:`~judgenet.predictors.recipes.Recipe` of the study's best trial."""
+    from .predictors.recipes import Recipe
+
+    return Recipe.from_dict(study.best_trial.user_attrs["recipe"])
+
+
+def write_study_plots(study, out_dir: str | os.PathLike) -> list[Path]:
+    """Write ``optimization_history.png`` and ``param_importances.png`` into ``out_dir`` (atomically); a
+    plot that cannot be drawn (e.g. importances need ≥ 2 completed trials) is replaced by a ``.txt`` saying
+    why. Returns the files written."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    from optuna.visualization import matplotlib as ovm
+
+    from .io import atomic_path, atomic_write_text
+
+    out = Path(out_dir)
+    written = []
+    for name, fn in (("optimization_history", ovm.plot_optimization_history),
+                     ("param_importances", ovm.plot_param_importances)):
+        try:
+            import warnings
+
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")  # optuna's ExperimentalWarning for the matplotlib backend
+                ax = fn(study)
+            with atomic_path(out / f"{name}.png") as tmp:
+                ax.figure.savefig(tmp, dpi=100, bbox_inches="tight", format="png")
+            plt.close(ax.figure)
+            written.append(out / f"{name}.png")
+        except (ValueError, RuntimeError) as exc:
+            written.append(atomic_write_text(out / f"{name}.txt", f"plot unavailable: {exc}\n"))
+    return written

@@ -1,15 +1,28 @@
+import os
+import signal
 import subprocess
 import sys
 import textwrap
+import time
 
 import numpy as np
 import optuna
 import pytest
 
 from judgenet.errors import ConfigError
-from judgenet.tuning import Objective, best_config, config_to_estimator, tune
+from judgenet.evaluation import make_folds
+from judgenet.predictors.recipes import Recipe
+from judgenet.tuning import Objective, best_recipe, tune, write_study_plots
 
 optuna.logging.set_verbosity(optuna.logging.WARNING)
+
+
+@pytest.fixture(autouse=True)
+def _one_thread():
+    from threadpoolctl import threadpool_limits
+
+    with threadpool_limits(1):
+        yield
 
 
 def _problem(seed=0, n_gen=5, per=40):
@@ -18,18 +31,23 @@ def _problem(seed=0, n_gen=5, per=40):
     X = rng.normal(size=(n, 6))
     y = 2 * X[:, 0] - X[:, 3] + 0.3 * rng.normal(size=n)
     gens = np.repeat([f"g{i}" for i in range(n_gen)], per)
+    prompts = np.tile([f"p{i}" for i in range(per)], n_gen)
     names = ["mid_pmi", "clip_score", "r0", "r1", "pca.0", "pca.1"]
     groups = {"alignment": names[:2], "realism": names[2:4], "activations": names[4:]}
-    return X, y, gens, names, groups
+    return X, y, gens, names, groups, prompts
 
 
 def _linear_space(trial, objective):
-    return {"model": "ridge", "params": {"alpha": trial.suggest_float("alpha", 1e-3, 1e2, log=True)},
-            "groups": ["alignment", "realism"], "pca": 0, "scaler": "standard"}
+    return Recipe("ridge", {"alpha": trial.suggest_float("alpha", 1e-3, 1e2, log=True)},
+                  feature_groups=("alignment", "realism"))
+
+
+def _params(study):
+    return [tuple(sorted(t.params.items())) for t in study.trials]
 
 
 def test_objective_reports_folds_and_finds_signal():
-    X, y, gens, names, groups = _problem()
+    X, y, gens, names, groups, _ = _problem()
     obj = Objective(X, y, gens, names, groups, search_space_fn=_linear_space)
     study = tune(obj, n_trials=4, progress=False)
     assert len(study.trials) == 4
@@ -37,62 +55,137 @@ def test_objective_reports_folds_and_finds_signal():
     assert t.value > 0.6  # y is a linear function of the alignment+realism columns
     assert len(t.user_attrs["per_fold"]) == 5
     assert len(t.intermediate_values) == 4  # reported from the 2nd fold on
-    assert best_config(study)["model"] == "ridge"
+    assert best_recipe(study) == Recipe("ridge", {"alpha": t.params["alpha"]}, feature_groups=("alignment", "realism"))
 
 
-def test_default_space_covers_families_and_builds_estimators():
-    X, y, gens, names, groups = _problem(per=15)
+def test_cross_validation_uses_the_evaluation_folds_for_every_split():
+    """Out-of-fold predictions equal a direct fit on make_folds' folds (prompt grouping honoured)."""
+    X, y, gens, names, groups, prompts = _problem(per=12)
+    recipe = Recipe("ridge", {"alpha": 2.0}, feature_groups=("realism",))
+    cols = recipe.columns(names=names, groups=groups)
+    for split in ("generator", "prompt", "crossed"):
+        obj = Objective(X, y, gens, names, groups, prompts=prompts, split=split, n_prompt_folds=3, seed=4)
+        _, pred, per_fold = obj.cross_validate(recipe)
+        want = np.full(y.shape, np.nan)
+        folds = make_folds(gens, prompts, split=split, n_prompt_folds=3, seed=4)
+        for f in folds:
+            want[f.test] = recipe.build().fit(X[f.train][:, cols], y[f.train]).predict(X[f.test][:, cols])
+        np.testing.assert_allclose(pred, want, rtol=1e-12)
+        assert len(per_fold) == len(folds)
+    with pytest.raises(ConfigError, match="prompts"):
+        Objective(X, y, gens, names, groups, split="prompt")
+
+
+def test_default_space_covers_families_and_builds_recipes():
+    X, y, gens, names, groups, _ = _problem(per=15)
     obj = Objective(X, y, gens, names, groups, families=("ridge", "knn", "hist_gb"))
     study = tune(obj, n_trials=6, progress=False, seed=1)
     fams = {t.params["model"] for t in study.trials}
     assert fams <= {"ridge", "knn", "hist_gb"} and len(fams) >= 2
-    est = config_to_estimator(best_config(study))
-    assert hasattr(est, "fit") and hasattr(est, "predict")
+    for t in study.trials:  # every trial's recipe is recorded and rebuilds
+        r = Recipe.from_dict(t.user_attrs["recipe"])
+        assert r.family == t.params["model"] and hasattr(r.build(), "fit")
+        assert all(k.startswith(f"{r.family}.") for k in t.params if "." in k and not k.startswith("group."))
 
 
 def test_objective_validation():
-    X, y, gens, names, groups = _problem()
+    X, y, gens, names, groups, _ = _problem()
     with pytest.raises(ConfigError, match="measure"):
         Objective(X, y, gens, names, groups, measure="nope")
     with pytest.raises(ConfigError, match="at least 3 generators"):
         Objective(X[:80], y[:80], gens[:80], names, groups)
+    with pytest.raises(ConfigError, match="per-item scores"):
+        Objective(X, y, gens, names, groups, families=("bradley_terry",))
+    with pytest.raises(ConfigError, match="n_trials"):
+        tune(Objective(X, y, gens, names, groups), n_trials=0, progress=False)
 
 
-def test_sqlite_study_resumes_to_total(tmp_path):
-    X, y, gens, names, groups = _problem(per=15)
-    url = f"sqlite:///{tmp_path / 'study.db'}"
+def test_single_process_study_is_reproducible_and_resumes_explore_new_points(tmp_path):
+    X, y, gens, names, groups, _ = _problem(per=15)
     obj = Objective(X, y, gens, names, groups, search_space_fn=_linear_space)
-    tune(obj, n_trials=3, storage=url, study_name="s", progress=False)
-    study = tune(obj, n_trials=5, storage=url, study_name="s", progress=False)
-    assert len(study.trials) == 5  # continued, not restarted
-    study = tune(obj, n_trials=5, storage=url, study_name="s", progress=False)
-    assert len(study.trials) == 5  # already done: nothing added
+    a = tune(obj, n_trials=5, progress=False, seed=3)
+    b = tune(obj, n_trials=5, progress=False, seed=3)
+    assert _params(a) == _params(b)
+    url = f"sqlite:///{tmp_path / 'study.db'}"
+    tune(obj, n_trials=3, storage=url, study_name="s", progress=False, seed=3)
+    study = tune(obj, n_trials=6, storage=url, study_name="s", progress=False, seed=3)
+    assert len(study.trials) == 6  # continued, not restarted
+    assert len(set(_params(study))) == 6  # the resumed run did not replay trials 0-2
+    assert _params(study)[:3] == _params(a)[:3]
+    study = tune(obj, n_trials=6, storage=url, study_name="s", progress=False)
+    assert len(study.trials) == 6  # already done: nothing added
 
 
 WORKER = textwrap.dedent("""
-    import sys, numpy as np, optuna
+    import sys, time, numpy as np, optuna
     sys.path.insert(0, {tests!r})
     from test_tuning import _problem, _linear_space
     from judgenet.tuning import Objective, tune
     optuna.logging.set_verbosity(optuna.logging.WARNING)
-    X, y, gens, names, groups = _problem(per=15)
-    obj = Objective(X, y, gens, names, groups, search_space_fn=_linear_space, seed=int(sys.argv[1]))
-    tune(obj, n_trials=8, storage=sys.argv[2], study_name="shared", progress=False, seed=int(sys.argv[1]))
+    X, y, gens, names, groups, _ = _problem(per=15)
+    delay = float(sys.argv[3])
+
+    def space(trial, objective):
+        time.sleep(delay)
+        return _linear_space(trial, objective)
+
+    obj = Objective(X, y, gens, names, groups, search_space_fn=space)
+    tune(obj, n_trials=int(sys.argv[4]), storage=sys.argv[2], study_name="shared", progress=False, seed=0,
+         heartbeat_interval=1, grace_period=3)
 """)
 
 
-def test_two_worker_processes_share_one_sqlite_study(tmp_path):
-    import os
-
-    url = f"sqlite:///{tmp_path / 'shared.db'}"
+def _worker(tmp_path, url, delay, n_trials):
     script = tmp_path / "worker.py"
     script.write_text(WORKER.format(tests=os.path.dirname(__file__)))
+    return subprocess.Popen([sys.executable, str(script), "0", url, str(delay), str(n_trials)])
+
+
+def test_two_worker_processes_share_one_study_without_repeats_or_overshoot(tmp_path):
+    url = f"sqlite:///{tmp_path / 'shared.db'}"
     # create the study first so the two workers don't race on schema creation
     optuna.create_study(study_name="shared", storage=url, direction="maximize")
-    procs = [subprocess.Popen([sys.executable, str(script), str(i), url]) for i in range(2)]
+    procs = [_worker(tmp_path, url, 0.05, 8) for _ in range(2)]  # same seed in both: trial numbers differ
     assert all(p.wait(timeout=300) == 0 for p in procs)
     study = optuna.load_study(study_name="shared", storage=url)
-    done = [t for t in study.trials if t.state.is_finished()]
-    numbers = [t.number for t in study.trials]
-    assert len(numbers) == len(set(numbers))  # every trial recorded once
-    assert 8 <= len(done) <= 9  # the total is honoured (a worker may start one last trial concurrently)
+    done = [t for t in study.trials if t.state in (optuna.trial.TrialState.COMPLETE, optuna.trial.TrialState.PRUNED)]
+    assert len(done) == 8  # the total, exactly
+    assert len({tuple(sorted(t.params.items())) for t in done}) == 8  # no configuration evaluated twice
+    assert all(t.user_attrs.get("over_budget") for t in study.trials if t not in done)
+
+
+@pytest.mark.slow
+def test_a_killed_workers_trial_is_failed_and_retried(tmp_path):
+    url = f"sqlite:///{tmp_path / 'shared.db'}"
+    optuna.create_study(study_name="shared", storage=url, direction="maximize")
+    p = _worker(tmp_path, url, 30.0, 3)  # its first trial sleeps: kill it mid-trial
+    deadline = time.time() + 120
+    study = optuna.load_study(study_name="shared", storage=url)
+    while time.time() < deadline and not study.get_trials(states=(optuna.trial.TrialState.RUNNING,)):
+        time.sleep(0.2)
+    time.sleep(1.5)  # at least one heartbeat recorded
+    os.kill(p.pid, signal.SIGKILL)
+    p.wait()
+    stale = study.get_trials(states=(optuna.trial.TrialState.RUNNING,))
+    assert len(stale) == 1
+    time.sleep(3.5)  # past the grace period
+    X, y, gens, names, groups, _ = _problem(per=15)
+    obj = Objective(X, y, gens, names, groups, search_space_fn=_linear_space)
+    study = tune(obj, n_trials=3, storage=url, study_name="shared", progress=False, heartbeat_interval=1,
+                 grace_period=3)
+    states = {t.number: t.state for t in study.trials}
+    assert states[stale[0].number] == optuna.trial.TrialState.FAIL  # no longer RUNNING for ever
+    retried = [t for t in study.trials if t.system_attrs.get("failed_trial") == stale[0].number]
+    assert len(retried) == 1 and retried[0].state == optuna.trial.TrialState.COMPLETE
+    assert sum(s == optuna.trial.TrialState.COMPLETE for s in states.values()) == 3
+
+
+def test_write_study_plots(tmp_path):
+    X, y, gens, names, groups, _ = _problem(per=10)
+    study = tune(Objective(X, y, gens, names, groups, search_space_fn=_linear_space), n_trials=1, progress=False)
+    files = write_study_plots(study, tmp_path)
+    assert (tmp_path / "optimization_history.png").is_file()
+    names = {f.name for f in files}
+    assert "optimization_history.png" in names and names & {"param_importances.png", "param_importances.txt"}
+    assert all(f.stat().st_size > 0 for f in files)
+    assert not [f for f in tmp_path.iterdir() if f.name.startswith(".")]  # no temporary files left
