@@ -96,12 +96,16 @@ def test_bad_pair_arrays_are_refused():
 
 def test_saved_with_the_artifact_functions(tmp_path):
     X, u, y = _data(n_pairs=100)
-    m = PairwiseGB(n_estimators=10, random_state=0).fit(X, y)
-    save_predictor(m, tmp_path / "p", feature_names=[f"f{i}" for i in range(4)], fingerprints={}, reference_hash=None,
-                   label_set="pairs")
+    from judgenet.predictors.recipes import Recipe
+
+    recipe = Recipe("pairwise_gb", {"n_estimators": 10})
+    m = recipe.build(random_state=0).fit(X, y)
+    save_predictor(m, tmp_path / "p", recipe=recipe, feature_names=[f"f{i}" for i in range(4)], fingerprints={},
+                   reference_hash=None, label_set="pairs")
     back = load_predictor(tmp_path / "p")
     m2 = back[0] if isinstance(back, tuple) else getattr(back, "model", back)
-    assert np.allclose(m2.predict(X), m.predict(X))
+    assert isinstance(m2, PairwiseGB) and np.allclose(m2.predict(X), m.predict(X))
+    assert Recipe.from_predictor_dir(tmp_path / "p") == recipe
 
 
 def test_mlp_uses_fit_pairs_with_weights():

@@ -366,14 +366,13 @@ with ``kind="pairwise"``; :func:`make_pairwise` builds one."""
 
 
 def make_pairwise(name: str, *, random_state: int = 0, **params):
-    """A pairwise family by name (:data:`PAIRWISE_FAMILIES`) with its defaults overridden by ``params``."""
-    if name not in PAIRWISE_FAMILIES:
+    """A pairwise family by name with its defaults overridden by ``params`` — built through the one
+    recipe table (``Recipe(name, params).build(random_state)``); other kinds are refused."""
+    from .recipes import Recipe, get_family
+
+    if name not in PAIRWISE_FAMILIES or get_family(name).kind != "pairwise":
         raise ConfigError(f"unknown pairwise model {name!r}; choose from {', '.join(PAIRWISE_FAMILIES)}")
-    fam = PAIRWISE_FAMILIES[name]
-    kw = {**fam["defaults"], **params}
-    if fam["seeded"]:
-        kw.setdefault("random_state", random_state)
-    return fam["factory"](**kw)
+    return Recipe(name, params, scaler=None).build(random_state)
 
 
 __all__ += ["make_pairwise"]
