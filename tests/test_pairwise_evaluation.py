@@ -224,3 +224,46 @@ def test_rater_ceiling_against_brute_force():
     assert c2["rater_vs_majority"].value == pytest.approx((0.5 + 0.5 + 0 + 0.5 + 0.5) / 5)
     # rater pairs with untied choices: pair0 (x,y) agree, (x,z),(y,z) disagree; pair1 none untied pair
     assert c["rater_pair_agreement"].value == pytest.approx(1 / 3)
+
+
+def test_vote_count_rows_expand_to_judgments():
+    import pandas as pd
+
+    from judgenet.evaluation.pairwise import pairs_from_labels
+    from judgenet.labels import PairwiseLabelSet
+
+    f = pd.DataFrame({"item_a": ["x", "z"], "item_b": ["y", "y"], "question": ["q", "q"], "preference": [0.8, 0.0],
+                      "image": ["i1", "i2"], "n_votes": [5, 3], "votes_a": [4, 0]})
+    P = pairs_from_labels(PairwiseLabelSet.from_frame(f), "q", ["x", "y", "z"])
+    k = {(int(a), int(b)): (p, n) for a, b, p, n in zip(P.a, P.b, P.preference, P.n_votes)}
+    assert k[(0, 1)] == (pytest.approx(0.8), 5.0) and k[(1, 2)] == (1.0, 3.0)  # (z, y) flipped to (y, z)
+    c = pairwise_rater_ceiling(P, n_resamples=20)
+    # pair (x,y): 4 a-votes each vs others 3a/1b -> right; the b-vote vs 4a -> wrong: 4/5; pair 2: 3/3
+    assert c["rater_vs_majority"].value == pytest.approx((4 + 3) / 8)
+    assert list(P.prompt) == ["i1", "i2"]
+
+
+def test_pascal50s_caption_pairs_with_text_features_only():
+    """Image-free use: Pascal-50S caption pairs through the same protocol with text features."""
+    from judgenet.evaluation.pairwise import pairs_from_labels
+    from judgenet.labels import load_label_set
+
+    try:
+        ps = load_label_set("pascal50s")
+    except Exception as exc:  # the shared label-sets folder is absent in a clean clone
+        pytest.skip(f"Pascal-50S not available: {exc}")
+    items = ps.items()
+    text = {}
+    for side in ("a", "b"):
+        text.update(dict(zip(ps.frame[f"item_{side}"], ps.frame[f"caption_{side}"])))
+    cap = items["item_id"].map(text).astype(str).str.strip()
+    X = np.c_[cap.str.len(), cap.str.split().str.len()].astype(float)  # text-only features, no images
+    assert items["image"].isna().all()
+    pairs = pairs_from_labels(ps, "better_caption", items["item_id"].tolist())
+    assert len(pairs) == 4000 and pairs.n_votes.min() >= 10
+    res = evaluate_pairs(X, pairs, items["generator"].to_numpy(), ["length", "words"], ["bradley_terry"],
+                         baselines=["length"], n_resamples=100)
+    assert res.settings["bootstrap_unit"] == "prompt"  # clustered by image
+    acc = res.metrics["all"]["bradley_terry"]["accuracy"]
+    assert 0.4 < acc.value < 0.8 and acc.low < acc.value < acc.high
+    assert 0.6 < res.ceiling["rater_vs_majority"].value < 1.0

@@ -147,7 +147,13 @@ class Pairs:
 def pairs_from_labels(labels, question: str | None = None, item_ids: Sequence[str] | None = None) -> Pairs:
     """A :class:`~judgenet.labels.PairwiseLabelSet` → :class:`Pairs` over ``item_ids`` (the rows of
     ``X_items``, in order; default: ``labels.items()["item_id"]``). A judgment naming an item not in
-    ``item_ids`` is a :class:`LabelError` naming the item, its row and the fix."""
+    ``item_ids`` is a :class:`LabelError` naming the item, its row and the fix.
+
+    The bootstrap cluster of a pair is its ``prompt`` (or, for caption sets without prompts, its
+    ``image``). Rows without ``rater_id`` that carry vote counts (``n_votes``, ``votes_a``, optional
+    ``votes_tie``; e.g. Pascal-50S) are expanded to one judgment per vote, each with the row's
+    ``weight`` (as rater-level rows would be), so the rater ceiling can be computed from the vote
+    split."""
     f = labels.frame
     question = question or labels.questions[0]
     f = f[f["question"].astype(str) == question]
@@ -166,11 +172,25 @@ def pairs_from_labels(labels, question: str | None = None, item_ids: Sequence[st
                              f"features ({int(v.isna().sum())} judgment(s) name unknown items); give every item an "
                              "image that can be read, or drop its judgments (--lenient skips them)")
         idx.append(v.to_numpy(dtype=np.intp))
-    w = f["weight"].to_numpy(np.float64) if "weight" in f.columns else None
-    prompt = f["prompt"].to_numpy(object) if "prompt" in f.columns and f["prompt"].notna().all() else None
+    w = f["weight"].to_numpy(np.float64) if "weight" in f.columns else np.ones(len(f))
+    prompt = None
+    for col in ("prompt", "image"):  # caption sets (Pascal-50S): the image plays the prompt's part
+        if col in f.columns and f[col].notna().all():
+            prompt = f[col].astype(str).to_numpy(object)
+            break
     rater = f["rater_id"].to_numpy(object) if "rater_id" in f.columns else None
-    return Pairs.from_judgments(idx[0], idx[1], f["preference"].to_numpy(np.float64), rater_id=rater, weight=w,
-                                prompt=prompt)
+    pref = f["preference"].to_numpy(np.float64)
+    if "n_votes" in f.columns and "votes_a" in f.columns and (rater is None or pd.isna(rater).all()):
+        # one row per pair with its vote counts (e.g. Pascal-50S): expand to one judgment per vote
+        n = f["n_votes"].to_numpy(np.int64)
+        va = f["votes_a"].to_numpy(np.int64)
+        vt = f["votes_tie"].to_numpy(np.int64) if "votes_tie" in f.columns else np.zeros_like(n)
+        rep = np.repeat(np.arange(len(f)), n)
+        k = np.arange(rep.size) - np.repeat(np.cumsum(n) - n, n)  # vote number within its pair
+        vote = np.where(k < va[rep], 1.0, np.where(k < va[rep] + vt[rep], 0.5, 0.0))
+        return Pairs.from_judgments(idx[0][rep], idx[1][rep], vote, weight=w[rep],
+                                    prompt=None if prompt is None else prompt[rep])
+    return Pairs.from_judgments(idx[0], idx[1], pref, rater_id=rater, weight=w, prompt=prompt)
 
 
 # ---------------------------------------------------------------------------------------------
