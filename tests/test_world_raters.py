@@ -7,13 +7,9 @@ import pytest
 
 from judgenet.errors import ConfigError
 from judgenet.world import make_world
-from judgenet.world.raters import (
-    JUDGMENT_COLUMNS,
-    PAIRWISE_COLUMNS,
-    LABEL_SET_NAME,
-    pairwise_agreement,
-    simulate_raters,
-)
+from judgenet.labels import JUDGMENT_COLUMNS, PAIRWISE_COLUMNS
+from judgenet.labels.agreement import pairwise_agreement
+from judgenet.world.raters import LABEL_SET_NAME, simulate_raters
 
 
 @pytest.fixture(scope="module")
@@ -21,35 +17,33 @@ def world(tmp_path_factory):
     return make_world(tmp_path_factory.mktemp("world"), n_real=100, n_per_generator=20, severities=(0.2, 0.8), seed=1)
 
 
-def test_agreement_matches_brute_force():
-    rng = np.random.default_rng(0)
-    s = rng.integers(1, 6, size=(40, 3)).astype(float)
-    s[3, 1] = np.nan
-    agree = []
-    for k in range(3):
-        for l in range(k + 1, 3):
-            same = diff = 0
-            for i in range(40):
-                for j in range(i + 1, 40):
-                    a = np.sign(s[i, k] - s[j, k])
-                    b = np.sign(s[i, l] - s[j, l])
-                    if np.isnan(a) or np.isnan(b) or a == 0 or b == 0:
-                        continue
-                    same += a == b
-                    diff += a != b
-            agree.append((same, same + diff))
-    val, n = pairwise_agreement(s)
-    assert n == 3 and val == pytest.approx(sum(a for a, _ in agree) / sum(t for _, t in agree), abs=1e-12)
-    from judgenet.labels.agreement import pairwise_agreement as labels_agreement
+def test_world_uses_the_labels_agreement_and_keeps_its_numbers(tmp_path):
+    """The world's own agreement copy is gone: the calibration goes through
+    judgenet.labels.agreement (brute-force tested there). Values recorded with the removed copy
+    (commit 6342474) on two seeded worlds must not change."""
+    import judgenet.world.raters as wr
 
-    assert val == pytest.approx(labels_agreement(s), abs=1e-12)
+    assert not hasattr(wr, "_concordance") and wr.pairwise_agreement is pairwise_agreement
+    w = make_world(tmp_path, n_real=60, n_per_generator=6, severities=(0.2, 0.8), seed=1)
+    r = simulate_raters(w, n_raters=4, seed=0)
+    assert r.noise == pytest.approx(0.3069263085383591, abs=1e-9)
+    assert {k: r.agreement[k] for k in ("realism", "alignment", "overall", "rater_pairs")} == \
+        {"realism": 0.6611, "alignment": 0.6885, "overall": 0.6064, "rater_pairs": 6}
+    r2 = simulate_raters(w, n_raters=5, seed=3, raters_per_item=3)
+    assert r2.noise == pytest.approx(0.30861595599343833, abs=1e-9)
+    assert {k: r2.agreement[k] for k in ("realism", "alignment", "overall", "rater_pairs")} == \
+        {"realism": 0.6597, "alignment": 0.6366, "overall": 0.6368, "rater_pairs": 10}
+    # and the reported number is the labels package's on the judgments themselves
+    wide = r.judgments[r.judgments.question == "alignment"].pivot(index="item_id", columns="rater_id", values="score")
+    assert pairwise_agreement(wide.to_numpy(float)) == pytest.approx(r.agreement["alignment"], abs=5e-5)
 
 
 def test_schema_and_ranges(world):
     r = simulate_raters(world, n_raters=4, seed=0)
     j, p = r.judgments, r.pairwise
-    assert list(j.columns) == JUDGMENT_COLUMNS
-    assert list(p.columns) == PAIRWISE_COLUMNS
+    assert list(j.columns) == list(JUDGMENT_COLUMNS)
+    assert list(p.columns) == list(PAIRWISE_COLUMNS)
+    assert (p.preference == p.choice.map({"a": 1.0, "b": 0.0, "tie": 0.5})).all()
     assert set(j.question) == {"realism", "real_vs_fake", "alignment", "overall"}
     for q in ("realism", "alignment", "overall"):
         s = j.loc[j.question == q, "score"]
@@ -74,7 +68,7 @@ def test_agreement_calibrated(world, target):
     assert r.agreement["rater_pairs"] == 15
     # re-measure from the output frame
     wide = r.judgments[r.judgments.question == "realism"].pivot(index="item_id", columns="rater_id", values="score")
-    assert pairwise_agreement(wide.to_numpy(float))[0] == pytest.approx(r.agreement["realism"], abs=1e-4)
+    assert pairwise_agreement(wide.to_numpy(float)) == pytest.approx(r.agreement["realism"], abs=1e-4)
 
 
 def test_raters_track_latent_quality(world):

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from .dataset import World, load_world, make_world, prompt_scene, real_scene
 from .generators import GENERATORS, Generator, GeneratorOutput, WorldContext, get_generator
-from .raters import SimulatedRatings, pairwise_agreement, simulate_raters
+from .raters import SimulatedRatings, simulate_raters
 from .render import render
 from .scenes import alignment, caption_variants, describe, sample_caption, sample_scene, swap_attribute
 from .tiny import tiny_clip_paths, load_tiny_clip
@@ -40,7 +40,6 @@ __all__ = [
     "alignment",
     "simulate_raters",
     "SimulatedRatings",
-    "pairwise_agreement",
     "tiny_clip_paths",
     "load_tiny_clip",
 ]

@@ -16,9 +16,10 @@ generators' images for the same prompt (choice a / b / tie).
 
 Calibration: pairwise inter-rater agreement on realism — for two raters and two items, the
 fraction of item pairs both raters order the same way among pairs neither rater ties — equals
-``(1 + gamma) / 2`` with Goodman–Kruskal's gamma of the two raters' scores, so it is computed
-exactly from 5×5 contingency tables. ``noise`` is found by bisection (common random numbers) so
-that this agreement, averaged over rater pairs, is ``agreement_target`` (default 0.66, the level
+``(1 + gamma) / 2`` with Goodman–Kruskal's gamma of the two raters' scores; it is computed by
+:func:`judgenet.labels.agreement.pairwise_agreement` (pooled over rater pairs), the one
+implementation the labels package reports. ``noise`` is found by bisection (common random numbers) so
+that this agreement is ``agreement_target`` (default 0.66, the level
 Kolchinski et al. measured for humans judging GAN images). The achieved value is measured and
 returned; it is the ceiling any predictor of a single rater's realism ordering can expect.
 """
@@ -33,18 +34,16 @@ import numpy as np
 import pandas as pd
 
 from ..errors import ConfigError
+from ..labels.agreement import pairwise_agreement, pairwise_agreement_counts
+from ..labels.schema import JUDGMENT_COLUMNS, PAIRWISE_COLUMNS
 
 __all__ = [
     "simulate_raters",
     "SimulatedRatings",
-    "pairwise_agreement",
-    "JUDGMENT_COLUMNS",
-    "PAIRWISE_COLUMNS",
     "LABEL_SET_NAME",
 ]
 
-JUDGMENT_COLUMNS = ["item_id", "image", "prompt", "generator", "rater_id", "question", "score"]
-PAIRWISE_COLUMNS = ["item_a", "item_b", "question", "choice", "prompt", "generator_a", "generator_b", "rater_id"]
+_PREFERENCE = {"a": 1.0, "b": 0.0, "tie": 0.5}
 LABEL_SET_NAME = "world-simulated"
 _LIKERT = ("realism", "alignment", "overall")
 
@@ -54,8 +53,9 @@ class SimulatedRatings:
     """Output of :func:`simulate_raters`. All of it is **simulated**.
 
     Attributes:
-        judgments: long-format DataFrame with exactly :data:`JUDGMENT_COLUMNS`.
-        pairwise: DataFrame with exactly :data:`PAIRWISE_COLUMNS`.
+        judgments: long-format DataFrame with exactly ``judgenet.labels.JUDGMENT_COLUMNS``.
+        pairwise: DataFrame with exactly ``judgenet.labels.PAIRWISE_COLUMNS`` (``preference`` =
+            P(a preferred): a 1, b 0, tie 0.5; ``weight`` 1).
         raters: one row per rater with its parameters.
         noise: the perception-noise level used (latent units).
         agreement: measured pairwise inter-rater agreement per Likert question, the target, and
@@ -90,52 +90,6 @@ class SimulatedRatings:
     def pairwise_labels(self):
         """The side-by-side choices as a ``judgenet.labels.PairwiseLabelSet`` named ``world-simulated``."""
         return self.to_labelsets()[1]
-
-
-# --------------------------------------------------------------------------------------------
-# agreement
-# --------------------------------------------------------------------------------------------
-def _concordance(a: np.ndarray, b: np.ndarray, levels: int = 5) -> tuple[float, float]:
-    """(concordant, discordant) item-pair counts of two integer score vectors in 1..levels."""
-    t = np.zeros((levels, levels), dtype=np.float64)
-    np.add.at(t, (a.astype(int) - 1, b.astype(int) - 1), 1.0)
-    # cumulative sums: below-left / below-right counts for each cell
-    c = d = 0.0
-    cs = t[::-1, ::-1].cumsum(0).cumsum(1)[::-1, ::-1]  # cs[i, j] = sum t[i:, j:]
-    for i in range(levels - 1):
-        for j in range(levels):
-            if t[i, j] == 0:
-                continue
-            if j + 1 < levels:
-                c += t[i, j] * cs[i + 1, j + 1]
-            if j > 0:
-                d += t[i, j] * (cs[i + 1, 0] - cs[i + 1, j])
-    return c, d
-
-
-def pairwise_agreement(scores: np.ndarray, levels: int = 5) -> tuple[float, int]:
-    """Pairwise inter-rater agreement of an ``(items, raters)`` score matrix (NaN = not rated).
-
-    Over all pairs of raters and all pairs of items rated by both, the share that both raters
-    order the same way, pairs tied by either rater excluded (pooled over rater pairs, as
-    ``judgenet.labels.agreement.pairwise_agreement``; per rater pair it is ``(1 + gamma) / 2``).
-    Exact, from 5×5 contingency tables. Returns ``(agreement, n_rater_pairs)``.
-    """
-    s = np.asarray(scores, dtype=np.float64)
-    conc = disc = 0.0
-    n_pairs = 0
-    for k in range(s.shape[1]):
-        for l in range(k + 1, s.shape[1]):
-            ok = ~np.isnan(s[:, k]) & ~np.isnan(s[:, l])
-            if ok.sum() < 2:
-                continue
-            c, d = _concordance(s[ok, k], s[ok, l], levels)
-            conc += c
-            disc += d
-            n_pairs += 1
-    if conc + disc == 0:
-        return float("nan"), n_pairs
-    return float(conc / (conc + disc)), n_pairs
 
 
 # --------------------------------------------------------------------------------------------
@@ -261,7 +215,7 @@ def simulate_raters(
         return np.where(rated, s, np.nan)
 
     def agreement_at(sigma: float) -> float:
-        return pairwise_agreement(realism_scores(sigma))[0]
+        return pairwise_agreement(realism_scores(sigma))
 
     calibrated = noise is None
     if calibrated:
@@ -301,8 +255,9 @@ def simulate_raters(
         scores[q] = np.where(lapse_u[q] < lapse, lapse_ans[q], scores[q])
     agreement = {"target": float(agreement_target), "calibrated": calibrated, "noise": float(sigma)}
     for q in _LIKERT:
-        val, npairs = pairwise_agreement(np.where(rated, scores[q], np.nan))
-        agreement[q] = round(val, 4)
+        R_q = np.where(rated, scores[q], np.nan)
+        agreement[q] = round(pairwise_agreement(R_q), 4)
+        npairs = pairwise_agreement_counts(R_q)[2]
     agreement["rater_pairs"] = npairs
 
     ii, kk = np.nonzero(rated)
@@ -318,7 +273,7 @@ def simulate_raters(
             "question": q,
             "score": scores[q][ii, kk].astype(np.int64 if q != "real_vs_fake" else np.int64),
         }))
-    judgments = pd.concat(frames, ignore_index=True)[JUDGMENT_COLUMNS]
+    judgments = pd.concat(frames, ignore_index=True)[list(JUDGMENT_COLUMNS)]
 
     pairwise = _pairwise(m, raters, sigma, s_pair, pairs_per_prompt, raters_per_pair, pairwise_questions)
     for df in (judgments, pairwise):
@@ -365,8 +320,8 @@ def _pairwise(m: pd.DataFrame, raters: pd.DataFrame, sigma: float, rng: np.rando
                         choice = "a" if ua > ub else "b"
                     rows.append({
                         "item_a": m.at[a, "item_id"], "item_b": m.at[b, "item_id"], "question": q,
-                        "choice": choice, "prompt": m.at[a, "prompt"],
+                        "choice": choice, "preference": _PREFERENCE[choice], "prompt": m.at[a, "prompt"],
                         "generator_a": m.at[a, "generator"], "generator_b": m.at[b, "generator"],
-                        "rater_id": r["rater_id"],
+                        "rater_id": r["rater_id"], "weight": 1.0,
                     })
-    return pd.DataFrame(rows, columns=PAIRWISE_COLUMNS)
+    return pd.DataFrame(rows, columns=list(PAIRWISE_COLUMNS))
