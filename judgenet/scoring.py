@@ -168,7 +168,7 @@ def run_score(root, generators, *, reference=None, prompts=None, reference_promp
         builder = FeatureBuilder.load(Path(predictor) / "reference", expected_fingerprints=fps)
         if reference is not None:
             ref_paths, ref_prompts = reference_inputs(reference, prompts_file=reference_prompts,
-                                                      want_prompts=builder.texts_fitted_)
+                                                      want_prompts=builder.mid_ref_ is not None)
             mine, _ = fit_reference(ref_paths, bbs, prompts=ref_prompts, cache_dir=cache_dir, strict=strict,
                                     **{k: v for k, v in builder.get_params().items()})
             if mine.hash_ != builder.hash_:
@@ -178,7 +178,7 @@ def run_score(root, generators, *, reference=None, prompts=None, reference_promp
         else:
             log.info("using the real-image reference saved with predictor %s", predictor)
         model, meta = load_predictor(predictor, expected_fingerprints=fps, expected_reference_hash=builder.hash_)
-        groups = tuple(g for g in groups if g != "alignment" or builder.texts_fitted_)
+        groups = tuple(g for g in groups if g != "alignment" or builder.mid_ref_ is not None)
         builder.set_params(groups=groups, kid_subset_size=kid_subset_size)
     else:
         if reference is None:

@@ -1,0 +1,187 @@
+"""The dataset step: real-image reference → fitted feature builder; label set → aligned features and targets.
+
+* :func:`reference_inputs` — the image files (and prompts) of a real-image folder.
+* :func:`fit_reference` — embed real images and fit the :class:`~judgenet.featurize.FeatureBuilder` on them. The
+  ONE place a real-image reference is fitted (``demo``, ``train``/``evaluate``/``tune`` and ``score`` use it).
+* :func:`embed_items` — embed generated items, dropping (and listing) the unreadable ones.
+* :func:`prepare` — a label set → :class:`Prepared` (features, targets, generators, prompts, item ids, the fitted
+  builder, the rater ceiling), for one question.
+
+Unreadable images never stop a run: they are skipped and listed (``Prepared.failures``, written to
+``failures.csv`` by the jobs); ``strict=True`` turns the first one into a one-line error naming the file.
+"""
+from __future__ import annotations
+
+import dataclasses
+import logging
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Sequence
+
+import numpy as np
+
+from .errors import ConfigError
+
+__all__ = ["Prepared", "reference_inputs", "fit_reference", "embed_items", "prepare", "builder_options"]
+
+log = logging.getLogger(__name__)
+
+
+def _progress() -> bool:
+    return logging.getLogger("judgenet").isEnabledFor(logging.INFO)
+
+
+def builder_options(*, mid_eps: float = 0.0, mid_shrinkage: str | None = None, seed: int = 0, **other) -> dict:
+    """FeatureBuilder settings from job options (``mid_shrinkage="none"`` → None)."""
+    shrink = None if mid_shrinkage in (None, "none") else mid_shrinkage
+    return {"mid_eps": float(mid_eps), "mid_shrinkage": shrink, "seed": seed, **other}
+
+
+def reference_inputs(folder: str | os.PathLike, *, prompts_file=None, want_prompts: bool = True
+                     ) -> tuple[list[str], list[str] | None]:
+    """Files of a real-image folder and, when ``want_prompts`` and a prompts file exists (``prompts_file`` or a
+    ``prompts.csv`` inside the folder), their prompts (every image must have one)."""
+    from .inputs import find_prompts_file, image_folder, prompts_for, read_prompts
+
+    root = Path(folder)
+    files = image_folder(root, "reference folder")
+    pf = prompts_file or find_prompts_file(root)
+    prompts = prompts_for(files, root, read_prompts(pf)) if (pf and want_prompts) else None
+    return [str(f) for f in files], prompts
+
+
+def embed_items(paths: Sequence[str], backbones, *, prompts=None, cache_dir=None, strict: bool = False,
+                batch_size: int = 64, workers: int | None = None):
+    """Embed images (and prompts) with every backbone; returns ``(embedded_ok_rows, keep_mask, failures)``."""
+    from .features import embed
+
+    emb = embed(list(paths), backbones, prompts=prompts, cache_dir=cache_dir, batch_size=batch_size,
+                num_workers=workers, strict=strict, progress=_progress())
+    keep = np.asarray(emb.ok, dtype=bool)
+    for f in emb.failures:
+        log.warning("skipped %s: %s", f.path, f.reason)
+    return (emb.subset(keep) if not keep.all() else emb), keep, list(emb.failures)
+
+
+def fit_reference(paths: Sequence[str], backbones, *, prompts=None, cache_dir=None, strict: bool = False,
+                  groups=None, **options):
+    """Embed the real images (and their prompts) and fit a :class:`~judgenet.featurize.FeatureBuilder` on them.
+
+    ``options`` are FeatureBuilder settings (see :func:`builder_options`). Unreadable reference images are skipped
+    and listed. Returns ``(builder, failures)``.
+    """
+    from .featurize import DEFAULT_GROUPS, FeatureBuilder
+
+    emb, keep, failures = embed_items(paths, backbones, prompts=prompts, cache_dir=cache_dir, strict=strict)
+    if keep.sum() < 2:
+        raise ConfigError(f"only {int(keep.sum())} readable reference image(s); the real-image reference needs many "
+                          "(hundreds or more)")
+    builder = FeatureBuilder(groups=tuple(groups or DEFAULT_GROUPS), **options).fit(emb)
+    return builder, failures
+
+
+@dataclass
+class Prepared:
+    """A label set turned into aligned arrays for one question.
+
+    Attributes:
+        features: FeatureMatrix ``X`` (n_items, n_features) float64 with ``names`` and ``groups``.
+        y: (n_items,) mean human score per item. generators: (n_items,) the unit held out (``group_by`` column).
+        prompts: (n_items,) prompt per item, or None. item_ids: (n_items,).
+        builder: the FeatureBuilder fitted on the real images. labels: the LabelSet. question: its name.
+        ceiling: the rater ceiling dict (or a note). backbones: backbone names. failures: skipped images.
+    """
+
+    features: object
+    y: np.ndarray
+    generators: np.ndarray
+    prompts: np.ndarray | None
+    item_ids: np.ndarray
+    builder: object
+    labels: object
+    question: str
+    ceiling: dict | None
+    backbones: list = field(default_factory=lambda: ["tiny"])
+    failures: list = field(default_factory=list)
+
+    def select(self, columns) -> "Prepared":
+        """The same items with only the feature columns ``columns`` (indices)."""
+        fm = self.features
+        cols = [int(i) for i in columns]
+        names = [fm.names[i] for i in cols]
+        groups = {g: [n for n in ns if n in names] for g, ns in fm.groups.items()}
+        sub = type(fm)(fm.X[:, cols], names, {g: ns for g, ns in groups.items() if ns})
+        return dataclasses.replace(self, features=sub)
+
+
+def _load_labels(labels, label_root, lenient):
+    from .labels import LabelSet, PairwiseLabelSet, load_label_set
+
+    ls = labels if isinstance(labels, (LabelSet, PairwiseLabelSet)) else \
+        load_label_set(labels, root=label_root, **({"lenient": True} if lenient else {}))
+    if isinstance(ls, tuple):
+        ls = next((x for x in ls if isinstance(x, LabelSet)), ls[0])
+    if getattr(ls, "skipped", None):
+        log.warning("labels: skipped %d bad row(s) (--lenient): %s%s", len(ls.skipped),
+                    "; ".join(str(p) for p in ls.skipped[:5]), " ..." if len(ls.skipped) > 5 else "")
+    if not isinstance(ls, LabelSet):
+        raise ConfigError(f"{labels}: a per-item label set is needed here (got {type(ls).__name__}); pairwise "
+                          "label files are trained and evaluated through their own protocol")
+    return ls
+
+
+def prepare(labels, *, images=None, reference=None, reference_prompts=None, backbones: Sequence[str] = ("tiny",),
+            question: str | None = None, label_root=None, cache_dir=None, weights_dir=None, clip_checkpoint=None,
+            inception_weights=None, quick_gelu=None, feature_groups=None, group_by: str = "generator",
+            ceiling_resamples: int = 200, seed: int = 0, lenient: bool = False, strict: bool = False,
+            allow_outside_images: bool = False, mid_eps: float = 0.0, mid_shrinkage: str | None = None) -> Prepared:
+    """Load labels, embed their images (relative to ``images``, confined to it) and the real ``reference`` images,
+    fit the feature builder on the real images and featurize the rated items. ``question`` defaults to the first
+    question of the label set."""
+    from .backbones import load_backbones
+    from .featurize import DEFAULT_GROUPS
+    from .inputs import resolve_label_images
+    from .labels import rater_ceiling
+
+    if group_by not in ("generator", "prompt", "image"):
+        raise ConfigError(f"group_by must be generator, prompt or image; got {group_by!r}")
+    ls = _load_labels(labels, label_root, lenient)
+    question = question or ls.questions[0]
+    if question not in ls.questions:
+        raise ConfigError(f"question {question!r} is not in {ls.name} (has {', '.join(map(str, ls.questions))})")
+    agg = ls.aggregate(question).reset_index(drop=True)
+    scores = agg["score"].to_numpy(dtype=np.float64)
+    if np.ptp(scores) == 0:
+        raise ConfigError(f"all {len(scores)} items have the same {question} score ({scores[0]:g}): there is "
+                          "nothing to learn or rank; check the label file's score column")
+    if reference is None:
+        raise ConfigError("--reference REAL_DIR is required: a folder of real images (with a prompts.csv of "
+                          "image,prompt for MID) that realism statistics are fitted on")
+    paths = resolve_label_images(agg["image"].astype(str).tolist(), agg["item_id"].astype(str).tolist(), images,
+                                 allow_outside=allow_outside_images)
+    has_prompts = "prompt" in agg and agg["prompt"].notna().all() and (agg["prompt"].astype(str).str.strip() != "").all()
+    prompts = agg["prompt"].astype(str).tolist() if has_prompts else None
+    bbs = load_backbones(list(backbones), weights_dir=weights_dir, clip_checkpoint=clip_checkpoint,
+                         inception_weights=inception_weights, quick_gelu=quick_gelu)
+    ref_paths, ref_prompts = reference_inputs(reference, prompts_file=reference_prompts, want_prompts=has_prompts)
+    groups = list(feature_groups or DEFAULT_GROUPS)
+    if prompts is None or ref_prompts is None:
+        groups = [g for g in groups if g != "alignment"]
+    builder, ref_failures = fit_reference(ref_paths, bbs, prompts=ref_prompts, cache_dir=cache_dir, strict=strict,
+                                          groups=groups, **builder_options(mid_eps=mid_eps,
+                                                                           mid_shrinkage=mid_shrinkage, seed=seed))
+    emb, keep, failures = embed_items(paths, bbs, prompts=prompts, cache_dir=cache_dir, strict=strict)
+    agg = agg[keep].reset_index(drop=True)
+    if len(agg) < 3:
+        raise ConfigError(f"only {len(agg)} rated item(s) have readable images; see the skipped files above")
+    fm = builder.transform(emb)
+    units = agg[group_by].astype(str).to_numpy()
+    try:
+        ceiling = rater_ceiling(ls, question, n_resamples=ceiling_resamples, seed=seed)
+    except Exception as exc:  # fewer than 2 raters per item: no ceiling, say so
+        ceiling = {"note": f"rater ceiling unavailable: {' '.join(str(exc).split())}"}
+    return Prepared(fm, agg["score"].to_numpy(dtype=np.float64), units,
+                    agg["prompt"].astype(str).to_numpy() if has_prompts else None,
+                    agg["item_id"].astype(str).to_numpy(), builder, ls, question, ceiling, list(backbones),
+                    ref_failures + failures)

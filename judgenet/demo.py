@@ -1,0 +1,174 @@
+"""The ``demo`` job's recipe: the built-in **simulated** world end to end (see :func:`judgenet.demo`).
+
+world → simulated raters → tiny-encoder embeddings (cached) → feature builder fitted on the real images →
+held-out evaluation of predictors vs raw MID on both splits (``generator``: a new generator on prompts with
+human labels from other generators; ``crossed``: a new generator on new prompts) → a predictor per question
+(chosen on the crossed split, the case ``score`` faces on a user's own prompts) → reports.
+"""
+from __future__ import annotations
+
+import logging
+import os
+import time
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from .errors import ConfigError
+
+__all__ = ["run_demo", "SIZES", "SPLITS", "QUESTIONS"]
+
+log = logging.getLogger(__name__)
+
+SIZES = {
+    # fast: the small variant the tests run; full: the README quick start.
+    True: {"n_real": 400, "n_per_generator": 8, "severities": (0.3, 0.8), "n_resamples": 200,
+           "models": ("ridge", "hist_gb")},
+    False: {"n_real": 800, "n_per_generator": 25, "severities": (0.2, 0.5, 0.8), "n_resamples": 1000,
+            "models": ("ridge", "hist_gb", "mlp")},
+}
+SPLITS = ("generator", "crossed")
+QUESTIONS = ("realism", "alignment", "overall")
+SPLIT_WORDS = {"generator": "new generator, prompts labelled for other generators",
+               "crossed": "new generator, new prompts"}
+
+
+def _cores() -> int:
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except AttributeError:  # pragma: no cover
+        return max(1, os.cpu_count() or 1)
+
+
+def run_demo(root: Path, *, fast: bool = False, seed: int = 0, cache_dir=None, n_jobs: int | None = None):
+    from . import config
+    from .api import DemoResult
+    from .backbones import load_backbones
+    from .dataset import embed_items, fit_reference
+    from .evaluation import write_report
+    from .evaluation.cache import cached_evaluate
+    from .labels import rater_ceiling
+    from .predictors import save_predictor
+    from .predictors.recipes import Recipe
+    from .world import make_world, simulate_raters
+
+    sizes = SIZES[bool(fast)]
+    n_jobs = n_jobs or _cores()
+    times: dict[str, float] = {}
+    t0 = time.perf_counter()
+    cache = config.cache_dir(cache_dir)
+    log.info("judgenet demo — SIMULATED world, tiny encoder; run directory %s", root)
+
+    world = make_world(cache / "world" / ("fast" if fast else "full"), n_real=sizes["n_real"],
+                       n_per_generator=sizes["n_per_generator"], severities=sizes["severities"], seed=seed)
+    ratings = simulate_raters(world, n_raters=5, seed=seed)
+    labels = ratings.to_labelsets()[0]
+    times["world"] = time.perf_counter() - t0
+
+    t = time.perf_counter()
+    bbs = load_backbones(["tiny"])
+    real, gen = world.real, world.generated
+    builder, _ = fit_reference(real["path"].tolist(), bbs, prompts=real["prompt"].tolist(), cache_dir=cache,
+                               seed=seed)
+    emb, keep, failures = embed_items(gen["path"].tolist(), bbs, prompts=gen["prompt"].tolist(), cache_dir=cache)
+    if not keep.all():
+        raise ConfigError(f"{int((~keep).sum())} images of the built-in world are unreadable (e.g. "
+                          f"{failures[0].path}); delete {cache / 'world'} to regenerate it")
+    fm = builder.transform(emb)
+    times["features"] = time.perf_counter() - t
+
+    t = time.perf_counter()
+    item_ids = gen["item_id"].astype(str).to_numpy()
+    generators = gen["generator"].to_numpy()
+    prompt_ids = gen["prompt_id"].astype(str).to_numpy() if "prompt_id" in gen else gen["prompt"].to_numpy()
+    results: dict = {s: {} for s in SPLITS}
+    rows = []
+    for q in QUESTIONS:
+        agg = labels.aggregate(q).set_index("item_id")["score"]
+        y = agg.reindex(item_ids).to_numpy(dtype=np.float64)
+        if np.isnan(y).any():
+            raise ConfigError(f"simulated labels miss {int(np.isnan(y).sum())} items for {q!r}")
+        ceiling = rater_ceiling(labels, q, n_resamples=sizes["n_resamples"], seed=seed)
+        recipes = {m: Recipe(m, feature_groups=tuple(fm.groups)) for m in sizes["models"]}
+        for split in SPLITS:
+            res = cached_evaluate(fm.X, y, generators, fm.names,
+                                  {m: r.build(random_state=seed) for m, r in recipes.items()}, cache_dir=cache,
+                                  prompts=prompt_ids, ceiling=ceiling, split=split, resamples=sizes["n_resamples"],
+                                  seed=seed, n_jobs=n_jobs)
+            results[split][q] = res
+            write_report(res, root / split / q,
+                         title=f"judgenet demo — {q}, {SPLIT_WORDS[split]} (SIMULATED world and raters)")
+            rows.append(_summary_row(q, split, res, ceiling))
+        best = results["crossed"][q].best_model("kendall_tau_b")
+        model = recipes[best].build(random_state=seed).fit(fm.X, y)
+        save_predictor(model, root / f"predictor-{q}", recipe=recipes[best], feature_names=fm.names,
+                       builder=builder, label_set=labels.name, question=q,
+                       cv_results=results["crossed"][q].to_dict(),
+                       extra={"simulated": True, "backbones": ["tiny"], "split": "crossed"})
+    times["evaluate"] = time.perf_counter() - t
+    times["total"] = time.perf_counter() - t0
+    summary = pd.DataFrame(rows)
+    _write_summary(root, summary, times, ratings.agreement, fast)
+    result = DemoResult(root, summary, results, times)
+    log.info("%s", result)
+    return result
+
+
+def _cell(t: pd.DataFrame, pred: str, measure: str) -> str:
+    r = t[(t["predictor"] == pred) & (t["measure"] == measure)]
+    if r.empty:
+        return "n/a"
+    r = r.iloc[0]
+    return f"{r['value']:.3f} [{r['low']:.3f}, {r['high']:.3f}]"
+
+
+def _summary_row(question: str, split: str, res, ceiling: dict | None) -> dict:
+    t = res.table()
+    best = res.best_model("kendall_tau_b")
+    diff = res.comparisons.get((best, "mid_pmi", "kendall_tau_b"))
+    if diff is not None and np.isfinite(diff.low):
+        verdict = "better" if diff.low > 0 else "worse" if diff.high < 0 else "not distinguishable"
+    else:
+        verdict = "n/a"
+    row = {"question": question, "split": SPLIT_WORDS[split], "best model": best,
+           "tau-b (model)": _cell(t, best, "kendall_tau_b"), "tau-b (raw MID)": _cell(t, "mid_pmi", "kendall_tau_b"),
+           "tau-b diff vs MID": "n/a" if diff is None else f"{diff.value:.3f} [{diff.low:.3f}, {diff.high:.3f}]",
+           "vs raw MID": verdict,
+           "2AFC (model)": _cell(t, best, "pairwise_accuracy"), "2AFC (raw MID)": _cell(t, "mid_pmi", "pairwise_accuracy")}
+    if ceiling and "pairwise_agreement" in ceiling:
+        v = ceiling["pairwise_agreement"]
+        row["rater 2AFC agreement"] = f"{getattr(v, 'value', v):.3f}"
+    return row
+
+
+def _conclusions(summary: pd.DataFrame) -> list[str]:
+    out = []
+    for _, r in summary.iterrows():
+        out.append(f"- **{r['question']}, {r['split']}**: the best learned predictor ({r['best model']}) agrees with "
+                   f"the simulated raters at tau-b {r['tau-b (model)']} vs raw MID {r['tau-b (raw MID)']}: "
+                   f"**{r['vs raw MID']}** (difference {r['tau-b diff vs MID']}).")
+    return out
+
+
+def _write_summary(root: Path, summary: pd.DataFrame, times: dict, agreement: dict, fast: bool) -> None:
+    from .evaluation.report import render_markdown
+    from .io import atomic_write_json, atomic_write_text
+
+    table = render_markdown([("table", list(summary.columns), summary.astype(str).values.tolist())])
+    lines = ["# judgenet demo (SIMULATED world, simulated raters, tiny encoder)", "",
+             *_conclusions(summary), "",
+             "Held-out evaluation, 95% bootstrap CIs over prompts. Two splits: *new generator, prompts labelled for "
+             "other generators* (leave-one-generator-out) and *new generator, new prompts* (the generator and a "
+             "fold of prompts held out together — what `judgenet score` faces on your own prompts).", "",
+             table, "",
+             "Per-question reports: " + ", ".join(f"[{q} / {s}]({s}/{q}/report.md)" for s in SPLITS
+                                                  for q in QUESTIONS), "",
+             "Simulated inter-rater agreement: " + ", ".join(f"{k} {v:.3f}" if isinstance(v, float) else f"{k} {v}"
+                                                            for k, v in agreement.items()), "",
+             "Timings (s): " + ", ".join(f"{k} {v:.1f}" for k, v in times.items()),
+             f"Variant: {'fast' if fast else 'full'}"]
+    atomic_write_text(root / "report.md", "\n".join(lines) + "\n")
+    atomic_write_json(root / "summary.json", {"summary": summary.to_dict(orient="records"), "timings": times,
+                                              "agreement": agreement})
+

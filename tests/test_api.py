@@ -1,0 +1,176 @@
+"""The Python jobs (jn.train / evaluate / score / tune / extract / report) called directly, on user-style files
+made from the simulated world (conftest ``userdata``): result types, the saved recipe, scoring rules, and the
+regressions of issue 12 (recipe rebuilt from meta.json, tune --out) and issue 17 (names, prompts, failures, FID)."""
+import json
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+import judgenet as jn
+from judgenet.errors import ArtifactError, ConfigError
+
+
+@pytest.fixture(scope="module")
+def cache(tmp_path_factory):
+    return tmp_path_factory.mktemp("api-cache")
+
+
+@pytest.fixture(scope="module")
+def trained(userdata, cache, tmp_path_factory):
+    out = tmp_path_factory.mktemp("api") / "pred"
+    res = jn.train(userdata / "labels.csv", images=userdata / "gen", reference=userdata / "real", out=out,
+                   model="ridge", question="realism", resamples=50, cache_dir=cache, backbones=["tiny"])
+    return res
+
+
+def test_train_returns_its_result(trained):
+    assert isinstance(trained, jn.api.TrainResult)
+    d = trained.predictor
+    assert (d / "meta.json").is_file() and (d / "model.joblib").is_file() and (d / "reference").is_dir()
+    assert trained.recipe.family == "ridge"
+    assert set(trained.to_json()) >= {"predictor", "recipe", "results"}
+
+
+def test_evaluate_rebuilds_the_saved_recipe_without_unpickling(trained, userdata, cache, tmp_path, monkeypatch):
+    """Bug 3 / issue 17 item 18: the tuned parameters, PCA, scaler and feature groups come from meta.json, and
+    model.joblib is never opened."""
+    from judgenet.predictors import save_predictor
+    from judgenet.predictors.recipes import Recipe
+
+    recipe = Recipe("ridge", {"alpha": 37.0}, pca=3, scaler="robust", feature_groups=("realism",))
+    art = tmp_path / "tuned"
+    shutil.copytree(trained.predictor, art)
+    save_predictor(object(), art, recipe=recipe, feature_names=["x"], label_set="l", question="realism")
+
+    class Boom:
+        def __reduce__(self):
+            return (Path.touch, (tmp_path / "UNPICKLED",))
+
+    import pickle
+
+    (art / "model.joblib").write_bytes(pickle.dumps(Boom()))
+    seen = {}
+    from judgenet.evaluation import cache as evcache
+
+    orig = evcache.cached_evaluate
+
+    def spy(X, y, generators, names, models, **kw):
+        seen["names"], seen["models"] = list(names), models
+        return orig(X, y, generators, names, models, **kw)
+
+    monkeypatch.setattr(evcache, "cached_evaluate", spy)
+    res = jn.evaluate(userdata / "labels.csv", images=userdata / "gen", reference=userdata / "real",
+                      predictor=art, out=tmp_path / "ev", resamples=30, cache_dir=cache)
+    assert not (tmp_path / "UNPICKLED").exists()
+    assert list(seen["models"]) == ["ridge"]
+    est = seen["models"]["ridge"]
+    assert repr(est.steps[-1][1]) == repr(recipe.build(random_state=0))  # the whole tuned pipeline
+    cols = est.steps[0][1].kw_args["cols"] if hasattr(est.steps[0][1], "kw_args") else None
+    assert cols is not None and [seen["names"][i] for i in cols] == \
+        [n for n in seen["names"] if n.startswith("realism.")]
+    assert "mid_pmi" in seen["names"]  # baselines still see raw MID
+    assert isinstance(res, jn.api.EvaluateResult) and (res.out / "report.md").is_file()
+
+
+def test_evaluate_refuses_model_and_predictor_together(trained, userdata, tmp_path):
+    with pytest.raises(ConfigError, match="either --predictor"):
+        jn.evaluate(userdata / "labels.csv", images=userdata / "gen", reference=userdata / "real",
+                    predictor=trained.predictor, models=["ridge"], out=tmp_path / "x")
+
+
+def test_score_with_predictor(trained, userdata, cache, tmp_path):
+    gens = sorted(p for p in (userdata / "gen").iterdir() if p.is_dir())
+    res = jn.score(gens, predictor=trained.predictor, prompts=userdata / "prompts.csv", out=tmp_path / "s",
+                   resamples=30, cache_dir=cache)
+    assert isinstance(res, jn.api.ScoreResult)
+    assert list(res.per_generator["generator"]) and "predicted_realism" in res.per_generator
+    assert np.isfinite(res.per_image["predicted_realism"]).all()
+    # issue 17 item 1: a --reference that is not the predictor's own is refused, a missing one too
+    with pytest.raises(ConfigError):
+        jn.score(gens[:1], predictor=trained.predictor, reference=tmp_path / "nope", out=tmp_path / "s2")
+    other = tmp_path / "other-real"
+    shutil.copytree(userdata / "real", other)
+    for f in sorted(other.glob("*.png"))[:20]:
+        f.unlink()
+    with pytest.raises(ArtifactError, match="different real-image reference"):
+        jn.score(gens[:1], predictor=trained.predictor, reference=other, out=tmp_path / "s3", cache_dir=cache)
+    assert not (tmp_path / "s3").exists()  # a failed job leaves no empty output folder
+
+
+def test_score_names_prompts_and_failures(userdata, cache, tmp_path):
+    """Issue 17 items 2, 4, 7: unique generator names, prompt-less folders keep others' alignment, unreadable
+    images are skipped and listed."""
+    root = tmp_path / "g"
+    src = sorted(p for p in (userdata / "gen").iterdir() if p.is_dir())
+    shutil.copytree(src[0], root / "a" / "blur")
+    shutil.copytree(src[1], root / "b" / "blur")
+    shutil.copytree(src[2], root / "c" / "noprompts")
+    table = pd.read_csv(userdata / "prompts.csv")
+    for d in ("a/blur", "b/blur"):
+        table[table["image"].isin([p.name for p in (root / d).glob("*.png")])].to_csv(root / d / "prompts.csv",
+                                                                                     index=False)
+    (root / "a" / "blur" / "broken.png").write_bytes(b"\x89PNG\r\n\x1a\ntruncated")
+    with open(root / "a" / "blur" / "prompts.csv", "a") as fh:
+        fh.write("broken.png,a truncated file\n")
+    res = jn.score([root / "a" / "blur", root / "b" / "blur", root / "c" / "noprompts"], reference=userdata / "real",
+                   out=tmp_path / "s", resamples=30, cache_dir=cache, backbones=["tiny"])
+    pg = res.per_generator.set_index("generator")
+    assert set(pg.index) == {"a/blur", "b/blur", "noprompts"}
+    assert np.isfinite(pg.loc["a/blur", "clip_score"]) and np.isfinite(pg.loc["b/blur", "clip_score"])
+    assert not np.isfinite(pg.loc["noprompts", "clip_score"])
+    assert pg.loc["a/blur", "n_images"] == len(list((root / "a" / "blur").glob("*.png"))) - 1
+    fails = pd.read_csv(tmp_path / "s" / "failures.csv")
+    assert list(fails["path"].map(lambda p: Path(p).name)) == ["broken.png"]
+    with pytest.raises(ConfigError, match="given twice"):
+        jn.score([root / "a" / "blur", root / "a" / "blur"], reference=userdata / "real", out=tmp_path / "s4")
+
+
+def test_score_fid_is_the_fid_of_the_raw_features(userdata, cache, tmp_path):
+    """Issue 17 item 0, end to end: every set-level number score prints equals its definition on the raw
+    embeddings (read back from the cache), not on L2-normalized ones."""
+    from judgenet.backbones import load_backbone
+    from judgenet.features import read_features
+    from judgenet.metrics import functional as F
+
+    gdir = sorted(p for p in (userdata / "gen").iterdir() if p.is_dir())[0]
+    res = jn.score([gdir], reference=userdata / "real", out=tmp_path / "s", resamples=20, cache_dir=cache,
+                   backbones=["tiny"], kid_subset_size=4)
+    bb = load_backbone("tiny")
+    found_r, real = read_features(sorted((userdata / "real").glob("*.png")), bb, cache_dir=cache)
+    found_g, gen = read_features(sorted(gdir.glob("*.png")), bb, cache_dir=cache)
+    assert found_r.all() and found_g.all()
+    real, gen = np.asarray(real, dtype=np.float64), np.asarray(gen, dtype=np.float64)
+    row = res.per_generator.iloc[0]
+    fd_col = next(c for c in res.per_generator.columns if c.startswith(("fd.", "fid.")))
+    assert row[fd_col] == pytest.approx(F.fid(real, gen), rel=1e-9)
+    normalized = F.fid(real / np.linalg.norm(real, axis=1, keepdims=True), gen / np.linalg.norm(gen, axis=1,
+                                                                                               keepdims=True))
+    assert abs(row[fd_col] - normalized) > 1e-3 * abs(row[fd_col])
+
+
+def test_tune_out_behaves_like_other_jobs_and_resumes(userdata, cache, tmp_path):
+    """Bug 5: a non-empty --out needs overwrite, except the folder of the same study (a rerun continues it)."""
+    busy = tmp_path / "busy"
+    busy.mkdir()
+    (busy / "something.txt").write_text("x")
+    kw = dict(images=userdata / "gen", reference=userdata / "real", question="realism", cache_dir=cache,
+              families=["ridge"], backbones=["tiny"])
+    with pytest.raises(ConfigError, match="--overwrite"):
+        jn.tune(userdata / "labels.csv", out=busy, trials=2, **kw)
+    out = tmp_path / "tune"
+    r1 = jn.tune(userdata / "labels.csv", out=out, trials=2, **kw)
+    r2 = jn.tune(userdata / "labels.csv", out=out, trials=3, **kw)
+    assert isinstance(r2, jn.api.TuneResult) and r2.to_json()["n_trials"] == 3
+    assert (r1.predictor / "meta.json").is_file()
+
+
+def test_report_rebuilds(trained):
+    res = jn.report(trained.predictor)
+    assert res.reports and all(Path(p).exists() for p in res.reports)
+
+
+def test_public_names_are_visible():
+    assert {"demo", "train", "evaluate", "score", "tune", "extract", "report", "prepare"} <= set(dir(jn))
