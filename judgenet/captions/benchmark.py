@@ -288,8 +288,9 @@ def _thumb(root, scorer, n_resamples, seed) -> BenchmarkResult:
         res.rows.append(BenchmarkRow("thumb", proto.name, "system", "human_score", metric, "system_kendall_tau_b", est,
                                      None, None, "n = 5 systems: one swapped pair moves tau by 0.2"))
     res.protocols[f"thumb/{proto.name}"] = proto.description + "; " + "; ".join(inst.notes)
-    res.notices.append("THumB: no published caption-level values are entered in judgenet (the paper's table was "
-                       "not available offline); rows show '—' for published")
+    res.notices.append("THumB: no published value is compared: the paper's Tables 2 and 4 used the pre-fix file "
+                       "(51 misaligned Human captions); the author's corrections are screenshots in jungokasai/THumB "
+                       "issue #1. Rows show '—' for published")
     return res
 
 

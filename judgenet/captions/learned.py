@@ -111,8 +111,7 @@ def learned_models(feature_names: Sequence[str], *, n_pca: int = 16, seed: int =
               "gbr": Pipeline([("prep", prep()), ("model", HistGradientBoostingRegressor(random_state=seed))]),
               "best_raw": BestRawMetric(raw, [feature_names[i] for i in raw])}
     grids = {"ridge": {"model__alpha": [1.0, 10.0, 100.0, 1000.0]},
-             "gbr": {"model__max_depth": [2, 4], "model__learning_rate": [0.03, 0.1],
-                     "model__max_iter": [200]}}
+             "gbr": {"model__max_depth": [2, 4], "model__learning_rate": [0.1], "model__max_iter": [100]}}
     return models, grids
 
 

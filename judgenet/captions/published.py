@@ -11,8 +11,10 @@ Values are as printed (×100). Sources:
   Models", NeurIPS 2022 (arXiv 2205.13445), caption-evaluation table, MID (CLIP ViT-L/14) row:
   Flickr8K-Expert 54.9, Flickr8K-CF 37.3, Pascal-50S mean 85.2 (the 48-vote labels). These three
   values are as quoted in judgenet issue 13; the table itself was not re-read here.
-* THumB — Kasai et al., NAACL 2022: its caption-level table was not available offline when this file
-  was written, so no THumB value is entered (reports show "—" rather than a guess).
+* THumB — Kasai et al., NAACL 2022: no value is entered (reports show "—"). The paper's metric tables
+  (2 and 4) were computed on the pre-fix file with misaligned ``Human`` captions; the author's
+  corrected tables exist only as screenshots in ``jungokasai/THumB`` issue #1 (2022-01-12), and the
+  corrected file judgenet reads differs from the one the paper used in 51 ``Human`` rows.
 """
 from __future__ import annotations
 
