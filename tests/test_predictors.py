@@ -365,3 +365,31 @@ def test_tampered_model_is_not_unpickled(tmp_path):
     f.write_bytes(f.read_bytes() + b"\0")
     with pytest.raises(ArtifactError, match="SHA-256"):
         load_predictor(path)
+
+
+def test_predictor_carries_its_reference_and_refuses_another(tmp_path):
+    from judgenet.featurize import FeatureBuilder, embedded
+
+    rng = np.random.default_rng(0)
+    fp = {"clip": {"backbone": "clip", "weights_sha256": "ab" * 32}}
+    fb = FeatureBuilder(groups=("realism",), pca_components=2, gmm_components=None).fit(
+        embedded({"clip": rng.normal(size=(60, 4))}, fingerprints=fp))
+    gen = embedded({"clip": rng.normal(size=(40, 4))})
+    fm = fb.transform(gen)
+    y = fm.X[:, 0] + 0.1 * rng.normal(size=40)
+    recipe = Recipe("ridge", feature_groups=("realism",))
+    model = recipe.build().fit(fm.X[:, recipe.columns(fm)], y)
+    path = save_predictor(model, tmp_path / "p", recipe=recipe, feature_names=fm.names, builder=fb)
+    meta = read_meta(path)
+    assert meta["reference_hash"] == fb.hash_ and meta["fingerprints"] == fp and meta["has_reference"]
+    ref = load_reference(path, expected_fingerprints=fp)
+    X = ref.transform(gen).X
+    loaded, _ = load_predictor(path, expected_fingerprints=fp, expected_feature_names=fm.names,
+                               expected_reference_hash=ref.hash_)
+    assert np.array_equal(loaded.predict(X), model.predict(fm.X))
+    other = clone(fb).fit(embedded({"clip": rng.normal(size=(60, 4))}, fingerprints=fp))  # another --reference
+    with pytest.raises(ArtifactError, match="real-image reference differs"):
+        load_predictor(path, expected_reference_hash=other.hash_)
+    other.save(path / "reference")  # the folder swapped for another reference
+    with pytest.raises(ArtifactError, match="differs from the predictor's reference_hash"):
+        load_reference(path)
