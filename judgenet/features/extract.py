@@ -43,6 +43,20 @@ class ExtractResult:
     seconds: float = 0.0
 
 
+class _Outputs(dict):
+    """``{output: array}`` that answers a missing output with the backbone's one-line reason (ConfigError)."""
+
+    def __init__(self, backbone, *args):
+        super().__init__(*args)
+        self._backbone = backbone
+
+    def __missing__(self, key):
+        check = getattr(self._backbone, "check_output", None)
+        if check is not None:
+            check(key)
+        raise KeyError(key)
+
+
 class _Images(torch.utils.data.Dataset):
     def __init__(self, paths: Sequence[str], transform, strict: bool):
         self.paths, self.transform, self.strict = list(paths), transform, strict
@@ -351,7 +365,7 @@ def extract(paths: Sequence[str | os.PathLike], backbone, cache_dir=None, *, pro
     n_cached = sum(1 for k in first_path if k not in bad_keys) - n_computed
     # assemble aligned outputs from the cache (memory-mapped shards)
     lookup_keys = [k if (k is not None and k not in bad_keys) else "" for k in keys]
-    images: dict[str, np.ndarray] = {}
+    images: dict[str, np.ndarray] = _Outputs(backbone)
     for out_name in backbone.outputs:
         found, arr = cache.lookup(lookup_keys, out_name, "images")
         lost = [paths[i] for i, k in enumerate(lookup_keys) if k and not found[i]]
