@@ -199,6 +199,8 @@ def test_unusable_rows_are_skipped_at_fit_and_nan_at_transform():
     e = embedded(gen.images, gen.texts, "clip")
     e.ok = ok
     assert np.isnan(fb.transform(e).X[9]).all()
+    e.ok = np.zeros(0, bool)  # Embedded's default: not recorded
+    np.testing.assert_array_equal(fb.transform(e).X, base.X)
 
 
 def test_alignment_skipped_without_real_texts_and_needs_generated_texts():

@@ -233,12 +233,13 @@ class FeatureBuilder(TransformerMixin, BaseEstimator):
                                   f"{ {s: a.shape[0] for s, a in images.items()} }")
             texts = getattr(data, "texts", None)
             texts = None if texts is None else _as64(texts, "texts")
-            if texts is not None and texts.shape[0] != n.pop():
-                raise ConfigError(f"texts has {texts.shape[0]} rows for "
-                                  f"{next(iter(images.values())).shape[0]} items; they must be paired row by row")
+            if texts is not None and texts.shape[0] != next(iter(n)):
+                raise ConfigError(f"texts has {texts.shape[0]} rows for {next(iter(n))} items; they must be "
+                                  "paired row by row")
             ok = getattr(data, "ok", None)
-            if ok is not None:
-                ok = np.asarray(ok, dtype=bool)
+            ok = None if ok is None else np.asarray(ok, dtype=bool).ravel()
+            n_rows = next(iter(images.values())).shape[0]
+            if ok is not None and ok.size == n_rows and not ok.all():  # an empty ok means "not recorded"
                 for s in images:
                     images[s] = images[s].copy()
                     images[s][~ok] = np.nan
