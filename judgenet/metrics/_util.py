@@ -62,13 +62,18 @@ def as_rows(a, name: str, dim: int | None = None) -> np.ndarray:
     return arr
 
 
-def _normalize_inplace(block: np.ndarray, name: str, first_row: int) -> None:
-    sq = np.einsum("ij,ij->i", block, block)
+def _row_norms(block: np.ndarray, name: str, first_row: int) -> np.ndarray:
+    """Euclidean norms (n,) of the rows, accumulated in float64; raises on an all-zero row."""
+    sq = np.einsum("ij,ij->i", block, block, dtype=np.float64)
     zero = sq == 0
     if zero.any():
         raise NumericalError(f"{name} has {int(zero.sum())} all-zero rows (first: row "
                              f"{first_row + int(np.flatnonzero(zero)[0])}), which cannot be L2-normalized")
-    block /= np.sqrt(sq)[:, None]
+    return np.sqrt(sq)
+
+
+def _normalize_inplace(block: np.ndarray, name: str, first_row: int) -> None:
+    block /= _row_norms(block, name, first_row)[:, None]
 
 
 def joint_rows(x: np.ndarray, y: np.ndarray, start: int, stop: int, *, normalize: bool,
