@@ -275,3 +275,18 @@ def test_sklearn_check_estimator_on_array_input():
     results = check_estimator(est, on_fail=None, expected_failed_checks={})
     failed = [r for r in results if r["status"] == "failed"]
     assert not failed, [(r["check_name"], str(r["exception"])[:200]) for r in failed]
+
+
+def test_degenerate_or_small_reference_fails_with_the_fix(caplog):
+    real_img, real_txt, *_ = _data()
+    copies = np.repeat(real_img[:1], 50, axis=0)
+    with pytest.raises(ConfigError, match="only 1 distinct embedding.*varied reference"):
+        FeatureBuilder().fit(embedded({"clip": copies}))
+    from judgenet.errors import NumericalError
+
+    with pytest.raises(NumericalError, match="--mid-eps"):  # N=12 pairs < D_img + D_text: MID singular
+        FeatureBuilder(gmm_components=None, pca_components=2).fit(embedded({"clip": real_img[:12]}, real_txt[:12],
+                                                                           "clip"))
+    fb = FeatureBuilder(gmm_components=None, pca_components=2, mid_eps=5e-4).fit(
+        embedded({"clip": real_img[:12]}, real_txt[:12], "clip"))
+    assert fb.mid_ref_ is not None

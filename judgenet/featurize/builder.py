@@ -55,6 +55,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import SimpleNamespace
@@ -64,7 +65,7 @@ import numpy as np
 from sklearn.base import BaseEstimator, TransformerMixin
 from sklearn.utils.validation import check_is_fitted, validate_data
 
-from ..errors import ArtifactError, ConfigError
+from ..errors import ArtifactError, ConfigError, NumericalError
 from ..io import atomic_path, atomic_write_json
 from ..metrics import MIDReference, Moments, RealStats
 from ..metrics import functional as F
@@ -311,11 +312,20 @@ class FeatureBuilder(TransformerMixin, BaseEstimator):
         realstats, pca, raw = {}, {}, {}
         for s in sources:
             x = images[s]
+            distinct = np.unique(x, axis=0).shape[0]
+            if distinct < int(self.k) + 1:
+                raise ConfigError(f"the real reference has only {distinct} distinct embedding(s) for source {s!r} "
+                                  f"({x.shape[0]} rows — copies of the same images?); realism statistics need at "
+                                  f"least k+1={int(self.k) + 1} different real images: give a varied reference set")
             if s in normalized:
                 x = l2_normalize(x, s)
                 raw[s] = images[s]
-            realstats[s] = RealStats.fit(x, k=self.k, gmm_components=self.gmm_components, seed=self.seed,
-                                         shrinkage=self.realism_shrinkage, fingerprint=fps.get(s))
+            with warnings.catch_warnings(record=True) as caught:
+                warnings.simplefilter("always")
+                realstats[s] = RealStats.fit(x, k=self.k, gmm_components=self.gmm_components, seed=self.seed,
+                                             shrinkage=self.realism_shrinkage, fingerprint=fps.get(s))
+            for w in {str(w.message).split(".")[0] for w in caught}:
+                log.warning("fitting the realism statistics of source %r: %s", s, w)
             n_comp = int(min(self.pca_components, x.shape[0] - 1, x.shape[1]))
             mean = x.mean(axis=0)
             _, sv, vt = np.linalg.svd(x - mean, full_matrices=False)
@@ -326,8 +336,12 @@ class FeatureBuilder(TransformerMixin, BaseEstimator):
                       "explained_variance": sv[:n_comp] ** 2 / max(x.shape[0] - 1, 1)}
         mid_ref = None
         if texts is not None:
-            mid_ref = MIDReference.fit(images[mis], texts, normalize=True, eps=self.mid_eps,
-                                       shrinkage=self.mid_shrinkage, limit=None, fingerprint=fps.get(mis))
+            try:
+                mid_ref = MIDReference.fit(images[mis], texts, normalize=True, eps=self.mid_eps,
+                                           shrinkage=self.mid_shrinkage, limit=None, fingerprint=fps.get(mis))
+            except NumericalError as exc:
+                raise NumericalError(f"{exc} [FeatureBuilder settings: mid_eps=, mid_shrinkage=; CLI: --mid-eps, "
+                                     "--mid-shrinkage]") from None
         self.sources_ = sources
         self.text_source_ = ts
         self.mid_image_source_ = mis
