@@ -3,10 +3,10 @@ official code, Gaussian limit, per-sample vs set-level conventions, invariances,
 import numpy as np
 import pytest
 import torch
-from scipy import linalg as sla
 
-from judgenet.errors import ArtifactError, NumericalError
+from judgenet.errors import ArtifactError, ConfigError, NumericalError
 from judgenet.metrics import MID, MIDReference, Moments, functional as F
+from reference.mid import OfficialMID, direct_mid, official_compute_pmi
 
 
 def _data(n=400, m=150, dx=6, dy=5, seed=0, scale=1.0):
@@ -20,56 +20,6 @@ def _data(n=400, m=150, dx=6, dy=5, seed=0, scale=1.0):
 
 def _norm(a):
     return a / np.linalg.norm(a, axis=1, keepdims=True)
-
-
-def direct_mid(x, y, xg, yg, eps=0.0, reduction="mean"):
-    """Independent textbook computation with explicit inverses and slogdet (numpy/scipy)."""
-    z, zg = np.hstack([x, y]), np.hstack([xg, yg])
-    dx = x.shape[1]
-    mu = z.mean(0)
-    S = np.cov(z, rowvar=False) + eps * np.eye(z.shape[1])
-    Sx, Sy = S[:dx, :dx], S[dx:, dx:]
-    I = 0.5 * (np.linalg.slogdet(Sx)[1] + np.linalg.slogdet(Sy)[1] - np.linalg.slogdet(S)[1])
-    gx, gy, gz = xg - mu[:dx], yg - mu[dx:], zg - mu
-    iX, iY, iZ = sla.inv(Sx), sla.inv(Sy), sla.inv(S)
-    if reduction == "none":
-        q = lambda g, inv: np.einsum("ij,jk,ik->i", g, inv, g)
-        return I + 0.5 * (q(gx, iX) + q(gy, iY) - q(gz, iZ))
-    M = xg.shape[0]
-    X0, Z0 = gx.T @ gx / (M - 1), gz.T @ gz / (M - 1)
-    Ty = np.trace(iY @ (np.cov(y, rowvar=False)))
-    return I + 0.5 * (np.trace(iX @ X0) + Ty - np.trace(iZ @ Z0))
-
-
-def official_compute_pmi(x, y, x0, limit=30000, reduction=True):
-    """Line-by-line transcription of naver-ai/mid.metric metrics/mid.py::_compute_pmi (torch, SVD)."""
-    x, y, x0 = (torch.as_tensor(a, dtype=torch.float64) for a in (x, y, x0))
-    N = x.shape[0]
-    excess = N - limit
-    if 0 < excess:
-        x, y, x0 = x[:-excess], y[:-excess], x0[:-excess]
-    N, M = x.shape[0], x0.shape[0]
-    log_det = lambda X: X.svd()[1].log().sum()
-    inv = lambda a: a.inverse()
-
-    def exp_smd(a, b, red=True):
-        return (inv(a) @ b).trace() if red else (b @ inv(a) @ b.t()).diag()
-
-    z = torch.cat([x, y], -1)
-    z0 = torch.cat([x0, y[:M]], -1)
-    xm, ym = x.mean(0, keepdim=True), y.mean(0, keepdim=True)
-    zm = torch.cat([xm, ym], -1)
-    X = (x - xm).t() @ (x - xm) / (N - 1)
-    Y = (y - ym).t() @ (y - ym) / (N - 1)
-    Z = (z - zm).t() @ (z - zm) / (N - 1)
-    X0 = (x0 - xm).t() @ (x0 - xm) / (M - 1)
-    Z0 = (z0 - zm).t() @ (z0 - zm) / (M - 1)
-    mi = (log_det(X) + log_det(Y) - log_det(Z)) / 2
-    if reduction:
-        smd = (exp_smd(X, X0) + exp_smd(Y, Y) - exp_smd(Z, Z0)) / 2
-    else:
-        smd = (exp_smd(X, x0 - xm, False) + exp_smd(Y, y - ym, False) - exp_smd(Z, z0 - zm, False)) / 2
-    return (mi + smd).numpy()
 
 
 def rel(a, b):
@@ -223,18 +173,73 @@ def test_streamed_reference_and_metric_class_match_functional():
     want = F.mid(x, y, xg)
     metric = MID(dim_x=5, dim_y=4)
     other = MID(dim_x=5, dim_y=4)
-    for i in range(0, 600, 64):  # equal batch sizes: y_gen default = same rows as the official
-        (metric if i < 300 else other).update(torch.tensor(x[i:i + 64]), y[i:i + 64], xg[i:i + 64])
+    for i in range(0, 600, 64):  # the first part is complete (as many generated as reference rows): exact merge
+        (metric if i < 320 else other).update(torch.tensor(x[i:i + 64]), y[i:i + 64], xg[i:i + 64])
     metric.merge_state(other)
     got = metric.compute()
     assert got.dtype == torch.float64
     assert rel(got.item(), want) < 1e-9
     metric.reset()
-    assert metric.ref.count == 0 and metric.gen.count == 0
+    assert metric.ref.count == 0 and metric.gen.count == 0 and not metric.texts_waiting
     # shards merged exactly
     parts = [Moments.from_array(np.hstack([_norm(x[i::3]), _norm(y[i::3])])) for i in range(3)]
     r = MIDReference.from_moments(Moments.merged(parts), 5)
     assert rel(r.mid(xg, y), want) < 1e-9
+
+
+def _official_class(x, y, xg, batches, limit=30000):
+    off = OfficialMID(feature=x.shape[1], limit=limit)
+    for (a, b), (c, d) in batches:
+        off.update(torch.tensor(x[a:b]), torch.tensor(y[a:b]), torch.tensor(xg[c:d]))
+    return float(off.compute())
+
+
+@pytest.mark.parametrize("order", ["texts_first", "generated_first"])
+def test_metric_class_pairs_generated_rows_with_first_texts_overall(order):
+    """M < N spread over batches: generated row j pairs with reference text j overall, as the official
+    class (and the one-shot function) — not with the first texts of its own batch."""
+    dx = dy = 8
+    x, y, _ = _data(n=1200, m=10, dx=dx, dy=dy, seed=12)
+    x, y = _norm(x), _norm(y)
+    xg = _norm(x[:300] * 0.9 + 0.3 * np.random.default_rng(13).standard_normal((300, dx)))
+    if order == "texts_first":  # 6 batches: 200 reference rows, 50 generated rows each
+        batches = [((i * 200, (i + 1) * 200), (i * 50, (i + 1) * 50)) for i in range(6)]
+    else:  # all generated rows in the first two batches, texts still to come
+        batches = [((0, 100), (0, 200)), ((100, 150), (200, 300))] + [((a, a + 150), (300, 300))
+                                                                     for a in range(150, 1200, 150)]
+    metric = MID(dim_x=dx)
+    for (a, b), (c, d) in batches:
+        metric.update(x[a:b], y[a:b], xg[c:d])
+    want = F.mid(x, y, xg)
+    assert rel(metric.compute().item(), want) < 1e-9
+    assert rel(metric.compute().item(), _official_class(x, y, xg, batches)) < 1e-8
+    # the old per-batch pairing would give a clearly different number
+    per_batch = np.vstack([y[a:a + (d - c)] for (a, b), (c, d) in batches if d > c])
+    assert abs(F.mid(x, y, xg, per_batch) - want) > 0.1
+
+
+def test_metric_class_refuses_what_it_cannot_pair_or_merge():
+    x, y, _ = _data(n=300, m=10, dx=4, dy=4, seed=14)
+    xg = x * 0.9
+    metric = MID(dim_x=4)
+    metric.update(x[:50], y[:50], xg[:80])  # 30 generated rows still wait for texts
+    with pytest.raises(ConfigError, match="no reference text"):
+        metric.compute()
+    metric.update(x[50:100], y[50:100], xg[80:80])
+    assert rel(metric.compute().item(), F.mid(x[:100], y[:100], xg[:80])) < 1e-9
+    with pytest.raises(ConfigError, match="y_gen"):
+        metric.update(x[:10], y[:10], xg[:5], y[:5])
+    a, b = MID(dim_x=4), MID(dim_x=4)
+    a.update(x[:100], y[:100], xg[:40])  # 60 texts waiting: b's rows would pair differently
+    b.update(x[100:], y[100:], xg[40:80])
+    with pytest.raises(ConfigError, match="global row order"):
+        a.merge_state(b)
+    # with y_gen given, any split merges exactly
+    a, b = MID(dim_x=4), MID(dim_x=4)
+    a.update(x[:100], y[:100], xg[:40], y[200:240])
+    b.update(x[100:], y[100:], xg[40:80], y[240:280])
+    a.merge_state(b)
+    assert rel(a.compute().item(), F.mid(x, y, xg[:80], y[200:280])) < 1e-9
 
 
 def test_metric_limit():
@@ -245,3 +250,36 @@ def test_metric_limit():
         m.update(x[i:i + 40], y[i:i + 40], xg[i:i + 40])
     assert m.ref.count == 250
     assert rel(m.compute().item(), F.mid(x, y, xg, limit=250)) < 1e-9
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_chunked_reference_equals_one_shot(dtype):
+    x, y, xg = _data(n=1000, m=100, dx=6, dy=5, seed=15)
+    x, y = x.astype(dtype), y.astype(dtype)
+    one = MIDReference.fit(x, y)
+    for chunk in (1, 7, 333, 999):
+        ch = MIDReference.fit(x, y, chunk_size=chunk)
+        assert rel(ch.cov, one.cov) < 1e-12 and rel(ch.mean, one.mean) < 1e-12
+        assert rel(ch.mid(xg, y[:100]), one.mid(xg, y[:100])) < 1e-11
+    assert rel(F.pmi(x, y, xg, chunk_size=64), F.pmi(x, y, xg)) < 1e-11
+    lw = MIDReference.fit(x, y, shrinkage="ledoit_wolf")
+    assert rel(MIDReference.fit(x, y, shrinkage="ledoit_wolf", chunk_size=100).cov, lw.cov) < 1e-12
+    # inputs are not modified, float32 rows are normalized in float64
+    assert x.dtype == dtype and not np.allclose(np.linalg.norm(x, axis=1), 1.0)
+    ref64 = MIDReference.fit(x.astype(np.float64), y.astype(np.float64))
+    assert rel(one.cov, ref64.cov) < 1e-12
+
+
+def test_nonfinite_and_zero_rows_are_named():
+    x, y, xg = _data(n=400, m=20, dx=4, dy=4, seed=16)
+    x[123, 2] = np.nan
+    with pytest.raises(NumericalError, match=r"x_ref contains NaN.*rows \[123\]"):
+        MIDReference.fit(x, y)
+    x[123, 2] = 0.5
+    y[7] = 0.0
+    with pytest.raises(NumericalError, match=r"y_ref has 1 all-zero rows \(first: row 7\)"):
+        MIDReference.fit(x, y)
+    y[7] = 1.0
+    xg[3, 0] = np.inf
+    with pytest.raises(NumericalError, match="x_gen contains NaN or inf"):
+        F.mid(x, y, xg)

@@ -86,8 +86,9 @@ def joint_rows(x: np.ndarray, y: np.ndarray, start: int, stop: int, *, normalize
     z[:, :dx] = x[start:stop]
     z[:, dx:] = y[start:stop]
     if normalize:
-        _normalize_inplace(z[:, :dx], names[0], start)
-        _normalize_inplace(z[:, dx:], names[1], start)
+        with np.errstate(invalid="ignore", over="ignore"):  # NaN/inf rows: reported by the caller's check
+            _normalize_inplace(z[:, :dx], names[0], start)
+            _normalize_inplace(z[:, dx:], names[1], start)
     return z
 
 

@@ -17,7 +17,7 @@ import torch
 
 from ..errors import ConfigError, NumericalError
 from . import functional as F
-from ._util import as_2d, l2_normalize
+from ._util import as_2d, as_rows, l2_normalize
 from .reference import MIDReference
 from .streaming import Moments
 
@@ -86,15 +86,40 @@ class Metric:
         return f"{type(self).__name__}()"
 
 
+def _take_front(parts: list, k: int) -> np.ndarray:
+    """Remove and return the first ``k`` rows of a list of row blocks (k ≤ total rows)."""
+    out, need = [], k
+    while need:
+        head = parts[0]
+        if head.shape[0] <= need:
+            out.append(parts.pop(0))
+            need -= head.shape[0]
+        else:
+            out.append(head[:need])
+            parts[0] = head[need:]
+            need = 0
+    return out[0] if len(out) == 1 else np.concatenate(out)
+
+
 class MID(Metric):
     """Streaming Mutual Information Divergence (Kim et al. 2022), set-level, nats.
 
-    State: :class:`Moments` of reference z = [x; y] and of generated ẑ = [x̂; ŷ] (float64, O((Dx+Dy)²)
-    memory), never the features. ``compute()`` equals :func:`judgenet.metrics.functional.mid` on the
-    concatenated batches (with the functional's ``y_gen``; per batch ``y_gen`` defaults to the first
-    rows of that batch's ``y_ref``, identical to the official "first M rows" when every batch has as
-    many generated as reference rows). ``limit``: only the first ``limit`` reference and generated rows
-    are accumulated.
+    ``update(x_ref, y_ref, x_gen, y_gen=None)`` per batch; ``compute()`` equals
+    :func:`judgenet.metrics.functional.mid` on the concatenated batches, and the official
+    ``MutualInformationDivergence`` class when ``y_gen`` is omitted:
+
+    * **``y_gen`` omitted** (the official convention): generated row j *overall* is paired with
+      reference text j *overall* (not with the first texts of its own batch), whatever the batch sizes
+      and in either order — texts that arrive before their generated rows, or generated rows that arrive
+      before their texts, wait in a buffer of unpaired rows (at most ``min(N, limit) − M`` text rows of
+      Dy floats when M < N). ``compute()`` fails if some generated row never got its text (M > N).
+    * **``y_gen`` given** (the prompts' own text features): state is two :class:`Moments` only, O((Dx+Dy)²)
+      memory. A metric uses one convention for all its batches.
+
+    State: :class:`Moments` of reference z = [x; y] and of generated ẑ = [x̂; ŷ] (float64), never the
+    reference features. ``limit``: only the first ``limit`` reference and generated rows count.
+    ``merge_state`` of position-paired states is exact only when the first part is complete (as many
+    generated as reference rows, nothing waiting) and ``limit`` was not reached; otherwise it refuses.
     """
 
     higher_is_better = True
@@ -104,33 +129,89 @@ class MID(Metric):
         super().__init__()
         self.dim_x, self.dim_y = int(dim_x), int(dim_y if dim_y is not None else dim_x)
         self.normalize, self.eps, self.shrinkage, self.limit = normalize, eps, shrinkage, limit
-        self.add_state("ref", Moments(self.dim_x + self.dim_y), "merge")
-        self.add_state("gen", Moments(self.dim_x + self.dim_y), "merge")
+        higher = shrinkage == "ledoit_wolf"
+        self.add_state("ref", Moments(self.dim_x + self.dim_y, higher=higher), "merge")
+        self.add_state("gen", Moments(self.dim_x + self.dim_y, higher=False), "merge")
+        self.add_state("n_ref_seen", torch.zeros((), dtype=torch.int64))
+        self.add_state("n_gen_seen", torch.zeros((), dtype=torch.int64))
+        self.add_state("texts_waiting", [], "cat")  # normalized reference texts not yet paired (y_gen omitted)
+        self.add_state("gens_waiting", [], "cat")  # normalized generated images waiting for their text
+        self._pairing: str | None = None
 
-    def _take(self, m: Moments, rows: int) -> int:
-        return rows if self.limit is None else max(0, min(rows, self.limit - m.count))
+    def _cap(self, seen: int, rows: int) -> int:
+        """How many of ``rows`` new rows, after ``seen`` earlier ones, fall inside ``limit``."""
+        return rows if self.limit is None else max(0, min(rows, self.limit - seen))
+
+    def _rows(self, a, name, dim, stop):
+        """Rows ``:stop`` as float64, L2-normalized if ``normalize``, finite (checked)."""
+        r = np.array(a[:stop], dtype=np.float64)
+        if self.normalize and r.shape[0]:
+            r = l2_normalize(as_2d(r, name), name)
+        elif not np.isfinite(r).all():
+            as_2d(r, name)  # raises the one-line NaN/inf error
+        return r
 
     def update(self, x_ref, y_ref, x_gen, y_gen=None) -> None:
         """Add a batch: ``x_ref`` (n, Dx), ``y_ref`` (n, Dy) reference pairs, ``x_gen`` (m, Dx) generated
-        features and their prompts' text features ``y_gen`` (m, Dy) (default ``y_ref[:m]``)."""
-        xr, yr = as_2d(x_ref, "x_ref", self.dim_x), as_2d(y_ref, "y_ref", self.dim_y)
-        xg = as_2d(x_gen, "x_gen", self.dim_x)
+        features and, optionally, their prompts' text features ``y_gen`` (m, Dy); see the class docstring."""
+        xr, yr = as_rows(x_ref, "x_ref", self.dim_x), as_rows(y_ref, "y_ref", self.dim_y)
+        xg = as_rows(x_gen, "x_gen", self.dim_x)
         if xr.shape[0] != yr.shape[0]:
             raise ConfigError(f"x_ref and y_ref must be paired, got {xr.shape[0]} and {yr.shape[0]} rows")
-        if y_gen is None:
-            if xg.shape[0] > yr.shape[0]:
-                raise ConfigError("y_gen defaults to the first rows of y_ref, which is shorter than x_gen; pass y_gen")
-            yg = yr[:xg.shape[0]]
+        pairing = "position" if y_gen is None else "given"
+        if self._pairing not in (None, pairing):
+            raise ConfigError("MID.update: every batch must give y_gen, or none may (generated rows are paired "
+                              "with reference texts by position when y_gen is omitted)")
+        self._pairing = pairing
+        r0, g0 = int(self.n_ref_seen), int(self.n_gen_seen)
+        nr, ng = self._cap(r0, xr.shape[0]), self._cap(g0, xg.shape[0])
+        higher = self.shrinkage == "ledoit_wolf"
+        if nr:
+            part = Moments.from_joint(xr, yr, 0, nr, normalize=self.normalize, higher=higher,
+                                      names=("x_ref", "y_ref"))
+            if not part.is_finite():
+                as_2d(xr[:nr], "x_ref"), as_2d(yr[:nr], "y_ref")  # raise the one-line NaN/inf error
+            self.ref.merge(part)
+        if y_gen is not None:
+            yg = as_rows(y_gen, "y_gen", self.dim_y)
+            if yg.shape[0] != xg.shape[0]:
+                raise ConfigError(f"x_gen and y_gen must be paired, got {xg.shape[0]} and {yg.shape[0]} rows")
+            if ng:
+                self.gen.update(np.hstack([self._rows(xg, "x_gen", self.dim_x, ng),
+                                           self._rows(yg, "y_gen", self.dim_y, ng)]))
         else:
-            yg = as_2d(y_gen, "y_gen", self.dim_y)
-        nr, ng = self._take(self.ref, xr.shape[0]), self._take(self.gen, xg.shape[0])
-        for mom, x, y, n in ((self.ref, xr, yr, nr), (self.gen, xg, yg, ng)):
-            if n:
-                x, y = x[:n], y[:n]
-                if self.normalize:
-                    x, y = l2_normalize(x, "x"), l2_normalize(y, "y")
-                mom.update(np.hstack([x, y]))
+            if nr:
+                self.texts_waiting.append(self._rows(yr, "y_ref", self.dim_y, nr))
+            if ng:
+                self.gens_waiting.append(self._rows(xg, "x_gen", self.dim_x, ng))
+            k = min(sum(a.shape[0] for a in self.texts_waiting), sum(a.shape[0] for a in self.gens_waiting))
+            if k:
+                xs, ys = _take_front(self.gens_waiting, k), _take_front(self.texts_waiting, k)
+                self.gen.merge(Moments.from_joint(xs, ys, higher=False))
+        self.n_ref_seen = self.n_ref_seen + xr.shape[0]
+        self.n_gen_seen = self.n_gen_seen + xg.shape[0]
         self._update_count += 1
+
+    def reset(self) -> None:
+        super().reset()
+        self._pairing = None
+
+    def merge_state(self, other: "MID") -> "MID":
+        """Fold in ``other`` (the rows that come *after* this instance's). Exact for ``y_gen``-given states;
+        for position-paired states only when ``self`` is complete (see the class docstring)."""
+        if "position" in (self._pairing, getattr(other, "_pairing", None)):
+            total = int(self.n_ref_seen) + int(other.n_ref_seen), int(self.n_gen_seen) + int(other.n_gen_seen)
+            complete = (self._pairing in (None, "position") and other._pairing in (None, "position")
+                        and int(self.n_ref_seen) == int(self.n_gen_seen)
+                        and not self.texts_waiting and not self.gens_waiting)
+            if not complete or (self.limit is not None and max(total) > self.limit):
+                raise ConfigError(
+                    "cannot merge MID states that pair generated rows with reference texts by position (y_gen "
+                    "omitted): the pairing depends on the global row order. Merge only parts whose earlier part "
+                    "holds as many generated as reference rows (within limit), or pass y_gen to update()")
+        super().merge_state(other)
+        self._pairing = self._pairing or other._pairing
+        return self
 
     def reference(self) -> MIDReference:
         """The :class:`MIDReference` fitted from the accumulated reference pairs."""
@@ -139,6 +220,13 @@ class MID(Metric):
 
     def compute(self) -> torch.Tensor:
         """Set-level MID, a float64 scalar tensor."""
+        waiting = sum(a.shape[0] for a in self.gens_waiting)
+        if waiting:
+            raise ConfigError(
+                f"{waiting} generated rows have no reference text: with y_gen omitted, generated row j is paired "
+                f"with reference text j overall (as the official MID class), so there must be at least as many "
+                f"reference pairs as generated rows (got {int(self.n_ref_seen)} and {int(self.n_gen_seen)}); "
+                "pass y_gen to update()")
         return torch.tensor(self.reference().mid_from_moments(self.gen), dtype=torch.float64)
 
 

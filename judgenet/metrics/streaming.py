@@ -111,7 +111,8 @@ class Moments:
                 for src, cols, name in ((x, slice(0, dx), names[0]), (y, slice(dx, p), names[1])):
                     rows_in = src[i0 + j:i0 + j + c.shape[0]]
                     if normalize:  # copy and normalize in one step, norms in float64
-                        np.divide(rows_in, _row_norms(rows_in, name, i0 + j)[:, None], out=c[:, cols])
+                        with np.errstate(invalid="ignore", over="ignore"):  # NaN/inf: see is_finite()
+                            np.divide(rows_in, _row_norms(rows_in, name, i0 + j)[:, None], out=c[:, cols])
                     else:
                         c[:, cols] = rows_in
                 if higher:
