@@ -265,7 +265,7 @@ def train(labels, *, images=None, reference=None, out=None, model: str = "auto",
     from .predictors.recipes import Recipe
 
     with _output(out, "predictor", overwrite) as root:
-        prep = prepare(labels, images=images, reference=reference, backbones=backbones or ("tiny",),
+        prep = prepare(labels, images=images, reference=reference, backbones=backbones,
                        question=question, seed=seed, **prepare_options)
         candidates = DEFAULT_MODELS if model == "auto" else (model,)
         recipes = {m: Recipe(m, feature_groups=tuple(prep.features.groups)) for m in candidates}
@@ -299,7 +299,7 @@ def evaluate(labels, *, images=None, reference=None, out=None, models: Sequence[
         question = question or meta.get("question")
         backbones = backbones or meta.get("extra", {}).get("backbones")
     with _output(out, "evaluate", overwrite) as root:
-        prep = prepare(labels, images=images, reference=reference, backbones=backbones or ("tiny",),
+        prep = prepare(labels, images=images, reference=reference, backbones=backbones,
                        question=question, seed=seed, **prepare_options)
         if not recipes:
             recipes = {m: Recipe(m, feature_groups=tuple(prep.features.groups)) for m in (models or DEFAULT_MODELS)}
@@ -365,7 +365,7 @@ def tune(labels, *, images=None, reference=None, out=None, trials: int = 20, stu
     with _output(out, "tune", overwrite or resuming) as root:
         atomic_write_json(root / marker, {"study_name": study_name})
         storage = storage or f"sqlite:///{(root / 'study.db').resolve()}"
-        prep = prepare(labels, images=images, reference=reference, backbones=backbones or ("tiny",),
+        prep = prepare(labels, images=images, reference=reference, backbones=backbones,
                        question=question, seed=seed, **prepare_options)
         obj = tuning.Objective(prep.features.X, prep.y, prep.generators, prep.features.names, prep.features.groups,
                                prompts=prep.prompts, split=split, n_prompt_folds=prompt_folds, measure=measure,

@@ -26,14 +26,18 @@ judgenet — learn to predict human judgments of generated images.
   judgenet demo                      the whole pipeline offline on the built-in SIMULATED world
   judgenet extract IMAGES...         embed images (and prompts) once into the feature cache
   judgenet train --labels L ...      fit a predictor of human labels, save it as an artifact
-  judgenet evaluate --labels L ...   held-out-generator evaluation against raw MID, with a report
+  judgenet evaluate --labels L ...   held-out evaluation against raw MID (--split generator|prompt|crossed)
   judgenet score GEN_DIR... ...      per-image and per-generator realism / alignment scores
   judgenet tune --labels L ...       Optuna search over predictors (SQLite study, resumable)
   judgenet report RUN_DIR            rebuild reports from saved results
+  judgenet benchmark SET             caption metrics vs real human judgments, beside published values
+  judgenet select ...                which items to send to human raters next
 
 Weights are never downloaded: pass --clip-checkpoint / --inception-weights or put files in
 --weights-dir (or $JUDGENET_WEIGHTS_DIR). The feature cache lives in --cache
-(or $JUDGENET_CACHE_DIR, default ~/.cache/judgenet).
+(or $JUDGENET_CACHE_DIR, default ~/.cache/judgenet). Errors are one line with exit status 2;
+unreadable images are skipped and listed (--strict stops instead); Ctrl-C exits 130 and a rerun
+resumes.
 """
 
 
@@ -438,7 +442,7 @@ def _one_line(exc: BaseException) -> str:
 
 
 #: Modules that add subcommands with :func:`register_command` when imported.
-PLUGINS = ()
+PLUGINS = ("judgenet.captions.cli", "judgenet.selection")
 
 
 def _load_plugins() -> None:
@@ -451,5 +455,7 @@ def _load_plugins() -> None:
             logging.getLogger("judgenet").debug("subcommands of %s unavailable: %s", mod, exc)
 
 
-if __name__ == "__main__":  # pragma: no cover
-    sys.exit(main())
+if __name__ == "__main__":  # pragma: no cover - `python -m judgenet.cli`: use the module plugins register into
+    from judgenet.cli import main as _main
+
+    sys.exit(_main())

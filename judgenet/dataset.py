@@ -23,13 +23,27 @@ import numpy as np
 
 from .errors import ConfigError
 
-__all__ = ["Prepared", "reference_inputs", "fit_reference", "embed_items", "prepare", "builder_options"]
+__all__ = ["Prepared", "reference_inputs", "fit_reference", "embed_items", "prepare", "builder_options",
+           "default_backbones", "TINY_WARNING"]
 
 log = logging.getLogger(__name__)
 
 
 def _progress() -> bool:
     return logging.getLogger("judgenet").isEnabledFor(logging.INFO)
+
+
+TINY_WARNING = ("the built-in tiny encoder only knows the simulated world: its FID/KID/precision/recall and realism "
+                "numbers are not meaningful for real images; install judgenet[real] (genuine FID-Inception) or pass "
+                "--backbone inception:fid / open_clip:... with local weights")
+
+
+def default_backbones() -> list[str]:
+    """Backbones for user images when none are named: the genuine FID-Inception when its weights are installed
+    (``judgenet[real]``), else the built-in tiny encoder (with a loud warning: see :data:`TINY_WARNING`)."""
+    from .backbones import genuine_inception_path
+
+    return ["inception:fid"] if genuine_inception_path() is not None else ["tiny"]
 
 
 def builder_options(*, mid_eps: float = 0.0, mid_shrinkage: str | None = None, seed: int = 0, **other) -> dict:
@@ -131,7 +145,7 @@ def _load_labels(labels, label_root, lenient):
     return ls
 
 
-def prepare(labels, *, images=None, reference=None, reference_prompts=None, backbones: Sequence[str] = ("tiny",),
+def prepare(labels, *, images=None, reference=None, reference_prompts=None, backbones: Sequence[str] | None = None,
             question: str | None = None, label_root=None, cache_dir=None, weights_dir=None, clip_checkpoint=None,
             inception_weights=None, quick_gelu=None, feature_groups=None, group_by: str = "generator",
             ceiling_resamples: int = 200, seed: int = 0, lenient: bool = False, strict: bool = False,
@@ -162,8 +176,11 @@ def prepare(labels, *, images=None, reference=None, reference_prompts=None, back
                                  allow_outside=allow_outside_images)
     has_prompts = "prompt" in agg and agg["prompt"].notna().all() and (agg["prompt"].astype(str).str.strip() != "").all()
     prompts = agg["prompt"].astype(str).tolist() if has_prompts else None
-    bbs = load_backbones(list(backbones), weights_dir=weights_dir, clip_checkpoint=clip_checkpoint,
+    backbones = list(backbones or default_backbones())
+    bbs = load_backbones(backbones, weights_dir=weights_dir, clip_checkpoint=clip_checkpoint,
                          inception_weights=inception_weights, quick_gelu=quick_gelu)
+    if any(b.source == "tiny" for b in bbs):
+        log.warning("note: %s", TINY_WARNING)
     ref_paths, ref_prompts = reference_inputs(reference, prompts_file=reference_prompts, want_prompts=has_prompts)
     groups = list(feature_groups or DEFAULT_GROUPS)
     if prompts is None or ref_prompts is None:

@@ -72,19 +72,6 @@ def sort_generators(table: pd.DataFrame, pred_col: str | None = None) -> pd.Data
 # =============================================================================================
 # the score job
 # =============================================================================================
-TINY_WARNING = ("the built-in tiny encoder only knows the simulated world: its FID/KID/precision/recall and realism "
-                "numbers are not meaningful for real images; install judgenet[real] (genuine FID-Inception) or pass "
-                "--backbone inception:fid / open_clip:... with local weights")
-
-
-def default_backbones() -> list[str]:
-    """Backbones for user images when none are named: the genuine FID-Inception when its weights are installed
-    (``judgenet[real]``), else the built-in tiny encoder (with a loud warning: see :data:`TINY_WARNING`)."""
-    from .backbones import genuine_inception_path
-
-    return ["inception:fid"] if genuine_inception_path() is not None else ["tiny"]
-
-
 def _merge(parts, n: int):
     """One Embedded over ``n`` items from ``[(indices, Embedded), ...]`` (texts NaN where a part had none)."""
     import dataclasses
@@ -121,7 +108,7 @@ def run_score(root, generators, *, reference=None, prompts=None, reference_promp
     from pathlib import Path
 
     from .backbones import load_backbones
-    from .dataset import builder_options, fit_reference, reference_inputs
+    from .dataset import TINY_WARNING, builder_options, default_backbones, fit_reference, reference_inputs
     from .errors import ArtifactError, ConfigError
     from .features import embed
     from .featurize import FeatureBuilder
