@@ -121,7 +121,7 @@ def simulate_side_by_side(world, *, n_raters: int = 5, pairs_per_prompt: int = 3
                           f"allows ({a_hi:.3f}..{a_lo:.3f}); using the closest noise level", stacklevel=2)
             sigma = lo if agreement_target > a_lo else hi
         else:
-            for _ in range(24):
+            for _ in range(16):
                 mid = 0.5 * (lo + hi)
                 if _rater_pair_agreement(run(mid)) > agreement_target:
                     lo = mid
@@ -199,8 +199,8 @@ def _answer(results, a: str, b: str, kind: str, what: str) -> dict:
 
 
 def run_side_by_side(world, X, feature_names, *, likert=None, item_ids=None, question: str = "realism",
-                     n_raters: int = 5, pairs_per_prompt: int = 3, pair_cost: float = 2.0, split: str = "generator",
-                     n_prompt_folds: int = 5, mid: str = "mid_pmi", n_resamples: int = 1000,
+                     n_raters: int = 5, pairs_per_prompt: int = 20, pair_cost: float = 2.0, split: str = "generator",
+                     n_prompt_folds: int = 5, mid: str = "mid_pmi", bt_grid=(0.01, 0.1, 1.0), n_resamples: int = 1000,
                      seed: int = 0) -> SideBySideResult:
     """The demo's side-by-side evaluation on the world's generated images.
 
@@ -217,6 +217,8 @@ def run_side_by_side(world, X, feature_names, *, likert=None, item_ids=None, que
             Likert judgments, drawn at random from its training items.
         split, n_prompt_folds: the held-out protocol (``generator`` = held-out generators).
         mid: the raw-MID feature column.
+        bt_grid: values of the Bradley–Terry ``C`` chosen by nested selection inside each fold
+            (inner folds of the same split, training pairs only); empty: C = 1.
     """
     from ..evaluation.pairwise import LikertBudgetScorer, MixedEvidenceScorer, evaluate_pairs, pairs_from_labels
     from ..predictors.pairwise import BradleyTerry
@@ -250,7 +252,8 @@ def run_side_by_side(world, X, feature_names, *, likert=None, item_ids=None, que
         models["pairs + likert: bradley_terry"] = MixedEvidenceScorer(items, scores, prompts[items])
     results = evaluate_pairs(X, pairs, gens, names, models, prompts=prompts, split=split,
                              n_prompt_folds=n_prompt_folds, n_resamples=n_resamples, seed=seed,
-                             baselines=[mid, "clip_score", "-realism.tiny.mahalanobis2"])
+                             baselines=[mid, "clip_score", "-realism.tiny.mahalanobis2"],
+                             param_grid={"pairs: bradley_terry": {"C": list(bt_grid)}} if bt_grid else None)
     pm = "pairs: bradley_terry"
     answers = {"pairs_vs_mid": _answer(results, pm, mid, "all",
                                        "Does the model trained on pairs beat raw MID on held-out generators")}
