@@ -290,6 +290,9 @@ def _pairwise(m: pd.DataFrame, raters: pd.DataFrame, sigma: float, rng: np.rando
     gen = m[m["generator"] != "real"]
     rows = []
     R = len(raters)
+    # plain arrays / dicts instead of DataFrame.at in the loop (same values, same random draws; ~20x faster)
+    col = {c: m[c].to_numpy() for c in ("generator", "true_realism", "true_alignment", "item_id", "prompt")}
+    rpar = raters.to_dict("records")
     for _, grp in gen.groupby(key, sort=True):
         idx = grp.index.to_numpy()
         gens = grp["generator"].to_numpy()
@@ -298,17 +301,17 @@ def _pairwise(m: pd.DataFrame, raters: pd.DataFrame, sigma: float, rng: np.rando
         for _ in range(pairs_per_prompt):
             for _try in range(10):
                 a, b = rng.choice(idx, size=2, replace=False)
-                if m.at[a, "generator"] != m.at[b, "generator"]:
+                if col["generator"][a] != col["generator"][b]:
                     break
             else:
                 continue
             who = rng.choice(R, size=raters_per_pair, replace=False)
             for k in who:
-                r = raters.iloc[k]
+                r = rpar[k]
                 for q in questions:
                     def util(i):
-                        pr = m.at[i, "true_realism"] + sigma * r["noise_mult"] * rng.standard_normal()
-                        pa = m.at[i, "true_alignment"] + sigma * r["noise_mult"] * rng.standard_normal()
+                        pr = col["true_realism"][i] + sigma * r["noise_mult"] * rng.standard_normal()
+                        pa = col["true_alignment"][i] + sigma * r["noise_mult"] * rng.standard_normal()
                         return {"realism": pr, "alignment": pa,
                                 "overall": r["w_realism"] * pr + (1 - r["w_realism"]) * pa}[q]
                     ua, ub = util(a), util(b)
@@ -319,9 +322,9 @@ def _pairwise(m: pd.DataFrame, raters: pd.DataFrame, sigma: float, rng: np.rando
                     else:
                         choice = "a" if ua > ub else "b"
                     rows.append({
-                        "item_a": m.at[a, "item_id"], "item_b": m.at[b, "item_id"], "question": q,
-                        "choice": choice, "preference": _PREFERENCE[choice], "prompt": m.at[a, "prompt"],
-                        "generator_a": m.at[a, "generator"], "generator_b": m.at[b, "generator"],
+                        "item_a": col["item_id"][a], "item_b": col["item_id"][b], "question": q,
+                        "choice": choice, "preference": _PREFERENCE[choice], "prompt": col["prompt"][a],
+                        "generator_a": col["generator"][a], "generator_b": col["generator"][b],
                         "rater_id": r["rater_id"], "weight": 1.0,
                     })
     return pd.DataFrame(rows, columns=list(PAIRWISE_COLUMNS))
