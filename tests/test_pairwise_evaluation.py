@@ -267,3 +267,18 @@ def test_pascal50s_caption_pairs_with_text_features_only():
     acc = res.metrics["all"]["bradley_terry"]["accuracy"]
     assert 0.4 < acc.value < 0.8 and acc.low < acc.value < acc.high
     assert 0.6 < res.ceiling["rater_vs_majority"].value < 1.0
+
+
+def test_judgments_naming_items_without_features_are_refused_or_listed():
+    import pandas as pd
+
+    from judgenet.errors import LabelError
+    from judgenet.evaluation.pairwise import pairs_from_labels
+    from judgenet.labels import PairwiseLabelSet
+
+    ls = PairwiseLabelSet.from_frame(pd.DataFrame({"item_a": ["x", "x", "w"], "item_b": ["y", "z", "y"],
+                                                   "question": ["q"] * 3, "choice": ["a", "b", "tie"]}), source="p.csv")
+    with pytest.raises(LabelError, match=r"p.csv: judgment 3 of 'q', column 'item_a': item 'w' has no features"):
+        pairs_from_labels(ls, "q", ["x", "y", "z"])
+    P = pairs_from_labels(ls, "q", ["x", "y", "z"], lenient=True)
+    assert len(P) == 2 and len(P.skipped) == 1 and "'w'" in P.skipped[0]

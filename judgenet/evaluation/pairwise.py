@@ -104,6 +104,7 @@ class Pairs:
     weight: np.ndarray
     prompt: np.ndarray | None = None
     judgments: pd.DataFrame | None = None
+    skipped: list = field(default_factory=list)
 
     def __len__(self) -> int:
         return int(self.a.size)
@@ -144,10 +145,12 @@ class Pairs:
         return np.c_[self.a, self.b, self.preference, self.weight].astype(np.float64)
 
 
-def pairs_from_labels(labels, question: str | None = None, item_ids: Sequence[str] | None = None) -> Pairs:
+def pairs_from_labels(labels, question: str | None = None, item_ids: Sequence[str] | None = None, *,
+                      lenient: bool = False) -> Pairs:
     """A :class:`~judgenet.labels.PairwiseLabelSet` → :class:`Pairs` over ``item_ids`` (the rows of
     ``X_items``, in order; default: ``labels.items()["item_id"]``). A judgment naming an item not in
-    ``item_ids`` is a :class:`LabelError` naming the item, its row and the fix.
+    ``item_ids`` is a :class:`LabelError` naming the item, its row and the fix; with ``lenient=True``
+    such judgments are dropped and listed in ``Pairs.skipped`` (e.g. images that could not be read).
 
     The bootstrap cluster of a pair is its ``prompt`` (or, for caption sets without prompts, its
     ``image``). Rows without ``rater_id`` that carry vote counts (``n_votes``, ``votes_a``, optional
@@ -163,15 +166,22 @@ def pairs_from_labels(labels, question: str | None = None, item_ids: Sequence[st
         item_ids = labels.items()["item_id"].tolist()
     pos = {str(k): i for i, k in enumerate(item_ids)}
     src = labels.source or labels.name
-    idx = []
-    for col in ("item_a", "item_b"):
-        v = f[col].astype(str).map(pos)
-        if v.isna().any():
-            i = int(np.flatnonzero(v.isna().to_numpy())[0])
-            raise LabelError(f"{src}: judgment {i + 1} of {question!r}, column {col!r}: item {f[col].iloc[i]} has no "
-                             f"features ({int(v.isna().sum())} judgment(s) name unknown items); give every item an "
-                             "image that can be read, or drop its judgments (--lenient skips them)")
-        idx.append(v.to_numpy(dtype=np.intp))
+    va, vb = f["item_a"].astype(str).map(pos), f["item_b"].astype(str).map(pos)
+    unknown = (va.isna() | vb.isna()).to_numpy()
+    skipped = []
+    if unknown.any():
+        for i in np.flatnonzero(unknown):
+            col = "item_a" if pd.isna(va.iloc[i]) else "item_b"
+            skipped.append(f"{src}: judgment {i + 1} of {question!r}, column {col!r}: item {f[col].iloc[i]!r} has no "
+                           "features")
+        if not lenient:
+            raise LabelError(f"{skipped[0]} ({int(unknown.sum())} judgment(s) name items without features); give "
+                             "every item an image (or text) that can be read, or drop its judgments (lenient=True / "
+                             "--lenient skips and lists them)")
+        f, va, vb = f[~unknown], va[~unknown], vb[~unknown]
+        if f.empty:
+            raise LabelError(f"{src}: no judgment of {question!r} names two items with features")
+    idx = [va.to_numpy(dtype=np.intp), vb.to_numpy(dtype=np.intp)]
     w = f["weight"].to_numpy(np.float64) if "weight" in f.columns else np.ones(len(f))
     prompt = None
     for col in ("prompt", "image"):  # caption sets (Pascal-50S): the image plays the prompt's part
@@ -188,9 +198,12 @@ def pairs_from_labels(labels, question: str | None = None, item_ids: Sequence[st
         rep = np.repeat(np.arange(len(f)), n)
         k = np.arange(rep.size) - np.repeat(np.cumsum(n) - n, n)  # vote number within its pair
         vote = np.where(k < va[rep], 1.0, np.where(k < va[rep] + vt[rep], 0.5, 0.0))
-        return Pairs.from_judgments(idx[0][rep], idx[1][rep], vote, weight=w[rep],
-                                    prompt=None if prompt is None else prompt[rep])
-    return Pairs.from_judgments(idx[0], idx[1], pref, rater_id=rater, weight=w, prompt=prompt)
+        out = Pairs.from_judgments(idx[0][rep], idx[1][rep], vote, weight=w[rep],
+                                   prompt=None if prompt is None else prompt[rep])
+    else:
+        out = Pairs.from_judgments(idx[0], idx[1], pref, rater_id=rater, weight=w, prompt=prompt)
+    out.skipped = skipped
+    return out
 
 
 # ---------------------------------------------------------------------------------------------
