@@ -41,7 +41,7 @@ def _data(n=80, n_pairs=400, seed=0, nonlinear=False):
 @pytest.mark.parametrize("name", list(PAIRWISE_FAMILIES))
 def test_families_recover_the_utility_and_follow_the_api(name):
     X, u, y = _data(nonlinear=name == "pairwise_gb")
-    m = make_pairwise(name, random_state=0)
+    m = make_pairwise(name, random_state=0, **({"max_epochs": 30, "lr": 1e-2} if name == "pairwise_mlp" else {}))
     assert is_pairwise(m)
     m.fit(X, y)
     assert kendall_tau_b(u, m.predict(X)) > 0.6
