@@ -106,8 +106,14 @@ def test_rotation_invariance():
 
 def test_errors_for_too_few_pairs_and_singular_covariance():
     x, y, xg = _data(n=11, m=5, dx=6, dy=5)
-    with pytest.raises(NumericalError, match=r"N=11.*eps=5e-4"):
+    with pytest.raises(NumericalError, match=r"N=11.*eps=5e-4 \(CLI: --mid-eps 5e-4.*--mid-shrinkage ledoit_wolf") as e:
         F.mid(x, y, xg)
+    assert "\n" not in str(e.value)
+    # a regularization already in use is never suggested again
+    from judgenet.metrics.reference import _mid_fix
+    msg = _mid_fix(0.0, "ledoit_wolf", 11)
+    assert "--mid-shrinkage" not in msg and "--mid-eps 5e-4" in msg
+    assert "--mid-eps 0.01" in _mid_fix(1e-3, None, 11) and "5e-4" not in _mid_fix(1e-3, None, 11)
     x, y, xg = _data(n=400, m=50, dx=6, dy=5)
     x[:, 1] = 2 * x[:, 0]  # exactly collinear columns -> singular Σx and Σz
     with pytest.raises(NumericalError, match="singular"):

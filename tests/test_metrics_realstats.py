@@ -44,7 +44,7 @@ def test_diag_gmm_and_default_shrinkage_for_few_images(tmp_path):
     rs = RealStats.fit(real, k=2, gmm_components=2, seed=1, gmm_options={"max_iter": 50})  # Ledoit–Wolf by default
     gen = _real(7, d=8, seed=3)
     assert np.all(np.isfinite(rs.mahalanobis2(gen)))
-    gm = GaussianMixture(2, covariance_type="diag", random_state=1, max_iter=50).fit(real)
+    gm = GaussianMixture(2, covariance_type="diag", random_state=1, max_iter=50, init_params="k-means++").fit(real)
     np.testing.assert_allclose(rs.gmm_loglik(gen), gm.score_samples(gen), rtol=1e-9)
     assert "gmm_loglik" not in RealStats.fit(real, k=2, gmm_components=None).features(gen)
     rs.save(tmp_path / "rs.npz")
@@ -78,3 +78,28 @@ def test_save_load_round_trip_and_hash(tmp_path):
         np.savez(fh, **z)
     with pytest.raises(ArtifactError, match="hash"):
         RealStats.load(bad)
+
+
+@pytest.mark.parametrize("n_init", [1, 3])
+def test_own_diag_em_equals_sklearn_kmeanspp_mixture(n_init):
+    """judgenet's diagonal EM (the default) is step for step GaussianMixture(init_params="k-means++")."""
+    from sklearn.mixture import GaussianMixture
+
+    real = _real(n=400, d=10, seed=5) + np.repeat(np.eye(10)[:4] * 6, 100, axis=0)  # 4 clusters
+    rs = RealStats.fit(real, gmm_components=4, seed=3, gmm_options={"n_init": n_init})
+    gm = GaussianMixture(4, covariance_type="diag", random_state=3, init_params="k-means++", n_init=n_init).fit(real)
+    np.testing.assert_allclose(rs.gmm["means"], gm.means_, rtol=1e-8, atol=1e-10)
+    np.testing.assert_allclose(rs.gmm["covariances"], gm.covariances_, rtol=1e-8)
+    np.testing.assert_allclose(rs.gmm["weights"], gm.weights_, rtol=1e-8)
+    gen = _real(30, d=10, seed=6)
+    np.testing.assert_allclose(rs.gmm_loglik(gen), gm.score_samples(gen), rtol=1e-9)
+
+
+def test_gmm_not_converging_logs_a_fix_and_no_sklearn_warning(caplog, recwarn):
+    real = _real(n=300, d=6, seed=7)
+    with caplog.at_level("WARNING", logger="judgenet.metrics.reference"):
+        RealStats.fit(real, gmm_components=5, gmm_options={"max_iter": 1})
+        RealStats.fit(real, gmm_components=3, gmm_covariance="full", gmm_options={"max_iter": 1})
+    msgs = [r.getMessage() for r in caplog.records]
+    assert len(msgs) == 2 and all("did not converge" in m and "max_iter" in m for m in msgs)
+    assert not [w for w in recwarn if "converge" in str(w.message).lower()]
