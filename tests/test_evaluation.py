@@ -397,9 +397,12 @@ def test_report_files_and_numbers_match_results(report_dir):
     i = lines.index(header) + 2
     checked = 0
     cell = re.compile(r"^(n/a|-?\d+\.\d{3}) \[(n/a|-?\d+\.\d{3}), (n/a|-?\d+\.\d{3})\]$")
+    from judgenet.evaluation.report import predictor_label
+
+    by_label = {predictor_label(p): p for p in saved["metrics"]}  # baselines are named in words
     while lines[i].startswith("|"):
         cells = [c.strip() for c in lines[i].strip("|").split("|")]
-        name = cells[0]
+        name = cells[0] if cells[0] == "rater ceiling" else by_label[cells[0].replace("\\", "")]
         for m, txt in zip(cols[2:], cells[2:]):
             if name == "rater ceiling":
                 continue
@@ -416,8 +419,9 @@ def test_report_files_and_numbers_match_results(report_dir):
     ceiling_row = next(l for l in lines if l.startswith("| rater ceiling"))
     assert "0.620 [0.550, 0.690]" in ceiling_row and "0.800 [0.770, 0.830]" in ceiling_row
     for c in saved["comparisons"]:
-        row = f"| {c['model']} | {c['baseline']} | {c['measure']} | {c['value']:.3f} [{c['low']:.3f}, {c['high']:.3f}]"
-        assert row in md
+        row = (f"| {c['model']} | {predictor_label(c['baseline'])} | {c['measure']} | "
+               f"{c['value']:.3f} [{c['low']:.3f}, {c['high']:.3f}]")
+        assert row in md, row
     html_text = (out / "report.html").read_text()
     assert html_text.count("data:image/png;base64,") == 4
     assert "src='scatter" not in html_text and "## " not in html_text  # standalone, rendered

@@ -410,7 +410,9 @@ class EvaluationResults:
         """JSON text of :meth:`to_dict`; also written to ``path`` when given."""
         text = json.dumps(self.to_dict(), indent=1)
         if path is not None:
-            Path(path).write_text(text)
+            from ..io import atomic_write_text
+
+            atomic_write_text(path, text)
         return text
 
     @classmethod
