@@ -17,6 +17,7 @@ another exception type; extraction records it as an :class:`ImageFailure` and go
 """
 from __future__ import annotations
 
+import logging
 import os
 from dataclasses import dataclass
 from pathlib import Path
@@ -27,7 +28,9 @@ from PIL import Image, ImageOps, UnidentifiedImageError
 
 from .errors import ConfigError, ImageError
 
-__all__ = ["load_rgb", "to_rgb", "ImageFailure", "list_images", "IMAGE_EXTENSIONS"]
+__all__ = ["load_rgb", "to_rgb", "ImageFailure", "ImageList", "list_images", "IMAGE_EXTENSIONS"]
+
+_log = logging.getLogger(__name__)
 
 #: File name endings (lower-case) that :func:`list_images` treats as images.
 IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".webp", ".bmp", ".gif", ".tif", ".tiff", ".ppm", ".pgm")
@@ -119,30 +122,76 @@ def load_rgb(path: str | os.PathLike) -> Image.Image:
         raise _image_error(p, f"cannot decode ({type(exc).__name__}: {exc})") from None
 
 
+class ImageList(list):
+    """A list of image :class:`~pathlib.Path` objects with ``.skipped``: the :class:`ImageFailure` entries of files
+    that look like images by name but cannot be opened at all (dangling symlinks, symlink loops)."""
+
+    def __init__(self, paths=(), skipped=()):
+        super().__init__(paths)
+        self.skipped: list[ImageFailure] = list(skipped)
+
+
+def _broken_link_reason(p: Path) -> str | None:
+    """Why symlink ``p`` cannot be followed (None if it can, or is no symlink)."""
+    import errno
+
+    if not p.is_symlink():
+        return None
+    try:
+        p.stat()
+    except OSError as exc:
+        if exc.errno == errno.ELOOP:
+            return "symlink loop (the link points back to itself)"
+        if exc.errno == errno.ENOENT:
+            return f"dangling symlink (its target {os.readlink(p)} does not exist)"
+        return f"symlink that cannot be followed ({exc.strerror or exc})"
+    return None
+
+
 def list_images(dir_or_paths: str | os.PathLike | Iterable[str | os.PathLike], *,
-                extensions: Iterable[str] = IMAGE_EXTENSIONS) -> list[Path]:
+                extensions: Iterable[str] = IMAGE_EXTENSIONS) -> ImageList:
     """Image files under a directory (recursive) or from a list of files/directories.
 
     Selection is by file-name extension (case-insensitive, ``extensions``); hidden files and files
     inside hidden directories (name starting with ``.``) are skipped. The result is sorted by path
-    (as POSIX strings) and de-duplicated, so it is the same on every machine.
+    (as POSIX strings) and de-duplicated, so it is the same on every machine. Symlinks to files are
+    followed; symlinks to directories are not descended (no loops). Image-named symlinks that cannot
+    be followed — dangling, or a loop — are not returned but listed in the result's ``.skipped``
+    (:class:`ImageFailure` with the reason) and logged as warnings, never dropped silently.
 
+    Returns:
+        :class:`ImageList` (a ``list`` of ``Path``) with ``.skipped``.
     Raises:
         ConfigError: a given path does not exist.
     """
     exts = tuple(e.lower() if e.startswith(".") else "." + e.lower() for e in extensions)
     items = [dir_or_paths] if isinstance(dir_or_paths, (str, os.PathLike)) else list(dir_or_paths)
     out: set[Path] = set()
+    skipped: dict[str, ImageFailure] = {}
+
+    def consider(f: Path) -> None:
+        if f.suffix.lower() not in exts:
+            return
+        if f.is_file():
+            out.add(f)
+            return
+        why = _broken_link_reason(f)
+        if why is not None:
+            skipped.setdefault(str(f), ImageFailure(str(f), why))
+
     for item in items:
         p = Path(item)
         if p.is_dir():
             for f in p.rglob("*"):
                 rel = f.relative_to(p).parts
-                if f.is_file() and f.suffix.lower() in exts and not any(part.startswith(".") for part in rel):
-                    out.add(f)
-        elif p.is_file():
-            if p.suffix.lower() in exts:
-                out.add(p)
+                if not any(part.startswith(".") for part in rel):
+                    consider(f)
+        elif p.is_file() or p.is_symlink():
+            consider(p)
         else:
             raise ConfigError(f"{p}: no such file or directory; give image files or folders of images")
-    return sorted(out, key=lambda f: f.as_posix())
+    result = ImageList(sorted(out, key=lambda f: f.as_posix()),
+                       sorted(skipped.values(), key=lambda x: x.path))
+    for f in result.skipped:
+        _log.warning("skipped %s: %s", f.path, f.reason)
+    return result

@@ -93,3 +93,32 @@ def test_list_images_recursive_sorted_by_extension(tmp_path):
     assert [p.name for p in both] == ["b.png", "c.webp", "d.tiff"]
     with pytest.raises(ConfigError, match="no such file"):
         list_images(tmp_path / "missing")
+
+
+def test_list_images_lists_dangling_symlinks_and_loops_as_skipped(tmp_path, caplog):
+    import logging
+    import os
+
+    from judgenet.images import ImageList
+
+    Image.new("RGB", (4, 4)).save(tmp_path / "a.png")
+    os.symlink(tmp_path / "a.png", tmp_path / "good.png")
+    os.symlink(tmp_path / "gone.png", tmp_path / "dangling.png")
+    os.symlink(tmp_path / "loop2.jpg", tmp_path / "loop1.jpg")
+    os.symlink(tmp_path / "loop1.jpg", tmp_path / "loop2.jpg")
+    os.symlink(tmp_path / "nowhere", tmp_path / "notes.txt")  # not an image name: not listed at all
+    (tmp_path / "sub").mkdir()
+    os.symlink(tmp_path, tmp_path / "sub" / "up")  # a directory loop is not descended
+    with caplog.at_level(logging.WARNING, logger="judgenet.images"):
+        got = list_images(tmp_path)
+    assert isinstance(got, ImageList) and isinstance(got, list)
+    assert [p.name for p in got] == ["a.png", "good.png"]
+    reasons = {os.path.basename(f.path): f.reason for f in got.skipped}
+    assert set(reasons) == {"dangling.png", "loop1.jpg", "loop2.jpg"}
+    assert reasons["dangling.png"].startswith("dangling symlink") and "gone.png" in reasons["dangling.png"]
+    assert reasons["loop1.jpg"].startswith("symlink loop")
+    assert all(isinstance(f, ImageFailure) for f in got.skipped)
+    assert sum("skipped" in r.getMessage() for r in caplog.records) == 3
+    # an explicitly given broken link is skipped (listed) too, not a crash
+    one = list_images([tmp_path / "dangling.png", tmp_path / "a.png"])
+    assert [p.name for p in one] == ["a.png"] and [os.path.basename(f.path) for f in one.skipped] == ["dangling.png"]
