@@ -111,8 +111,8 @@ def clip_score(img, txt, w: float = 2.5, reduction: str = "mean"):
     """CLIP-S (Hessel et al. 2021) = w · max(cos(img_j, txt_j), 0), w = 2.5.
 
     ``img``, ``txt``: (M, D) paired embeddings (not necessarily normalized). Returns the mean (float)
-    or, with ``reduction="none"``, the (M,) float64 per-sample scores. Note torchmetrics'
-    ``CLIPScore`` reports 100·cos instead.
+    or, with ``reduction="none"``, the (M,) float64 per-sample scores. **Scale**: torchmetrics'
+    ``CLIPScore`` reports 100·max(cos, 0) under the same name; pass ``w=100`` for its numbers.
     """
     _check_reduction(reduction)
     a, b = as_2d(img, "img"), as_2d(txt, "txt")

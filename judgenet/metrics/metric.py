@@ -199,7 +199,9 @@ class MID(Metric):
     def merge_state(self, other: "MID") -> "MID":
         """Fold in ``other`` (the rows that come *after* this instance's). Exact for ``y_gen``-given states;
         for position-paired states only when ``self`` is complete (see the class docstring)."""
-        if "position" in (self._pairing, getattr(other, "_pairing", None)):
+        if type(other) is not type(self):
+            raise ConfigError(f"cannot merge a {type(other).__name__} into a {type(self).__name__}")
+        if "position" in (self._pairing, other._pairing):
             total = int(self.n_ref_seen) + int(other.n_ref_seen), int(self.n_gen_seen) + int(other.n_gen_seen)
             complete = (self._pairing in (None, "position") and other._pairing in (None, "position")
                         and int(self.n_ref_seen) == int(self.n_gen_seen)
@@ -231,13 +233,19 @@ class MID(Metric):
 
 
 class CLIPScore(Metric):
-    """Mean CLIP-S (Hessel et al. 2021), w·max(cos, 0) with w = 2.5; states: float64 sum and count."""
+    """Mean CLIP-S (Hessel et al. 2021): **w·max(cos, 0) with w = 2.5** (the paper's scale, values in
+    [0, 2.5]); states: float64 sum and count.
+
+    Not the scale of ``torchmetrics.multimodal.CLIPScore``, which reports **100·max(cos, 0)** (values in
+    [0, 100]) under the same name: ``CLIPScore(w=100)`` gives torchmetrics' numbers (on the same
+    embeddings; this class takes embeddings, not images and captions). The repr says which scale is used.
+    """
 
     higher_is_better = True
 
     def __init__(self, w: float = 2.5):
         super().__init__()
-        self.w = w
+        self.w = float(w)
         self.add_state("score_sum", torch.zeros((), dtype=torch.float64))
         self.add_state("n", torch.zeros((), dtype=torch.int64))
 
@@ -252,6 +260,11 @@ class CLIPScore(Metric):
         if int(self.n) == 0:
             raise NumericalError("CLIPScore.compute() called before any update")
         return self.score_sum / self.n.double()
+
+    def __repr__(self) -> str:
+        note = "Hessel et al. CLIP-S scale" if self.w == 2.5 else ("torchmetrics' scale" if self.w == 100 else "custom")
+        return (f"CLIPScore(w={self.w:g}: score = {self.w:g}·max(cos, 0), {note}; "
+                "torchmetrics' CLIPScore = 100·max(cos, 0))")
 
 
 class FID(Metric):
