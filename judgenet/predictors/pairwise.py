@@ -317,19 +317,23 @@ def likert_implied_pairs(items, scores, prompts=None, *, weight: float = 1.0) ->
     items = np.asarray(items, dtype=np.intp).ravel()
     scores = np.asarray(scores, dtype=np.float64).ravel()
     groups = np.zeros(items.size, dtype=object) if prompts is None else np.asarray(prompts, dtype=object).ravel()
-    df = pd.DataFrame({"i": items, "s": scores, "g": groups.astype(str)})
     out = []
-    for _, sub in df.groupby("g", sort=False):
-        per = [(i, grp["s"].to_numpy()) for i, grp in sub.groupby("i", sort=True)]
-        for x in range(len(per)):
-            for y in range(x + 1, len(per)):
-                (i, si), (j, sj) = per[x], per[y]
-                diff = si[:, None] - sj[None, :]
-                pref = float(((diff > 0) + 0.5 * (diff == 0)).mean())
-                out.append((i, j, pref, float(weight)))
+    for g in pd.unique(pd.Series(groups).astype(str)):
+        sel = pd.Series(groups).astype(str).to_numpy() == g
+        it, ii = np.unique(items[sel], return_inverse=True)
+        if it.size < 2:
+            continue
+        lv, li = np.unique(scores[sel], return_inverse=True)
+        H = np.zeros((it.size, lv.size))
+        np.add.at(H, (ii, li), 1.0)
+        H /= H.sum(axis=1, keepdims=True)  # each item's rating distribution over the levels
+        below = np.cumsum(H, axis=1) - H  # P(R_j < level)
+        pref = H @ below.T + 0.5 * (H @ H.T)  # P(R_i > R_j) + ½ P(R_i = R_j)
+        x, y = np.triu_indices(it.size, 1)
+        out.append(np.c_[it[x], it[y], pref[x, y], np.full(x.size, float(weight))])
     if not out:
         return np.empty((0, 4))
-    return np.asarray(out, dtype=np.float64)
+    return np.vstack(out).astype(np.float64)
 
 
 def _bt_space(trial):
