@@ -363,10 +363,10 @@ def tune(labels, *, images=None, reference=None, out=None, trials: int = 20, stu
     marker = "tune.json"
     resuming = out is not None and (Path(out) / marker).is_file() and _same_study(Path(out) / marker, study_name)
     with _output(out, "tune", overwrite or resuming) as root:
-        atomic_write_json(root / marker, {"study_name": study_name})
         storage = storage or f"sqlite:///{(root / 'study.db').resolve()}"
         prep = prepare(labels, images=images, reference=reference, backbones=backbones,
                        question=question, seed=seed, **prepare_options)
+        atomic_write_json(root / marker, {"study_name": study_name})
         obj = tuning.Objective(prep.features.X, prep.y, prep.generators, prep.features.names, prep.features.groups,
                                prompts=prep.prompts, split=split, n_prompt_folds=prompt_folds, measure=measure,
                                families=tuple(families) if families else None, seed=seed)

@@ -394,14 +394,21 @@ def _run(a) -> dict:
     return result.to_json()
 
 
+class _StderrHandler(logging.StreamHandler):
+    """Writes to whatever ``sys.stderr`` is at the time of each message (tests and notebooks replace it)."""
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.stream = sys.stderr
+        super().emit(record)
+
+
 def _configure_logging(a) -> None:
     level = logging.DEBUG if getattr(a, "debug", False) else \
         logging.WARNING if (getattr(a, "quiet", False) or getattr(a, "json", False)) else logging.INFO
     log.setLevel(level)
-    if not any(getattr(h, "_judgenet", False) for h in log.handlers):
-        h = logging.StreamHandler(sys.stderr)
+    if not any(isinstance(h, _StderrHandler) for h in log.handlers):
+        h = _StderrHandler()
         h.setFormatter(logging.Formatter("%(message)s"))
-        h._judgenet = True
         log.addHandler(h)
         log.propagate = False
     import warnings
