@@ -1,0 +1,115 @@
+"""Benchmark and validity study of intervals, label-efficiency curves and active selection
+on the built-in SIMULATED world (not a timed test; run by hand).
+
+    python benchmarks/conformal.py data      [--size fast|full]   # world + tiny features, cached
+    python benchmarks/conformal.py coverage  [--size full] [--model ridge,hist_gb]
+    python benchmarks/conformal.py efficiency [--size full] [--model hist_gb]
+    python benchmarks/conformal.py selection [--size full] [--seeds 5]
+    python benchmarks/conformal.py costs     [--size fast]        # seconds per call, interleaved runs
+
+Everything is cached under ``--cache`` (default ``$JUDGENET_BENCH_CACHE`` or
+``/tmp/judgenet-conf-cache``): the world, its tiny-encoder features (``features-<size>.npz``).
+Every timing line prints ``os.getloadavg()``; fits use one BLAS/OpenMP thread.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+SIZES = {  # the demo's world sizes
+    "fast": {"n_real": 400, "n_per_generator": 8, "severities": (0.3, 0.8)},
+    "full": {"n_real": 800, "n_per_generator": 25, "severities": (0.2, 0.5, 0.8)},
+}
+QUESTIONS = ("realism", "alignment", "overall")
+
+
+def _cache(path=None) -> Path:
+    p = Path(path or os.environ.get("JUDGENET_BENCH_CACHE", "/tmp/judgenet-conf-cache"))
+    p.mkdir(parents=True, exist_ok=True)
+    return p
+
+
+def world_data(size: str = "fast", seed: int = 0, cache=None) -> dict:
+    """The world's generated items as arrays: ``X`` (n, p) tiny-encoder features (alignment,
+    realism, activations groups), ``names``, ``y`` {question: (n,) mean rater score},
+    ``generators``, ``prompts`` (prompt ids), ``item_ids``, ``ceiling`` {question: rater-ceiling dict},
+    ``raters_per_item``. Built once per (size, seed) and cached as ``features-<size>-<seed>.npz``."""
+    cache = _cache(cache)
+    f = cache / f"features-{size}-{seed}.npz"
+    meta_f = f.with_suffix(".json")
+    if f.is_file() and meta_f.is_file():
+        z = np.load(f, allow_pickle=False)
+        meta = json.loads(meta_f.read_text())
+        return {"X": z["X"], "names": meta["names"], "y": {q: z[f"y_{q}"] for q in QUESTIONS},
+                "generators": z["generators"].astype(str), "prompts": z["prompts"].astype(str),
+                "item_ids": z["item_ids"].astype(str), "ceiling": meta["ceiling"],
+                "raters_per_item": meta["raters_per_item"]}
+    from judgenet.backbones import load_backbone
+    from judgenet.labels import rater_ceiling
+    from judgenet.world import make_world, simulate_raters
+
+    try:  # the extraction package's embed (after the api split) or the api's
+        from judgenet.features import embed
+    except ImportError:
+        from judgenet.api import embed
+    world = make_world(cache / "world" / size, seed=seed, **SIZES[size])
+    ratings = simulate_raters(world, n_raters=5, seed=seed)
+    labels, _ = ratings.to_labelsets()
+    bb = load_backbone("tiny")
+    real, gen = world.real, world.generated
+    er = embed(real["path"].tolist(), [bb], prompts=real["prompt"].tolist(), cache_dir=cache)
+    eg = embed(gen["path"].tolist(), [bb], prompts=gen["prompt"].tolist(), cache_dir=cache)
+    try:
+        from judgenet.featurize import FeatureBuilder
+
+        fm = FeatureBuilder(seed=seed).fit(er).transform(eg)
+    except ImportError:
+        from judgenet.features.builder import FeatureReference
+
+        ref = FeatureReference.fit(er.images, er.texts, fingerprints=er.fingerprints, seed=seed)
+        fm = ref.transform(eg.images, eg.texts)
+    item_ids = gen["item_id"].astype(str).to_numpy()
+    ys, ceiling = {}, {}
+    for q in QUESTIONS:
+        agg = labels.aggregate(q).set_index("item_id")["score"]
+        ys[q] = agg.reindex(item_ids).to_numpy(dtype=np.float64)
+        ceiling[q] = rater_ceiling(labels, q, n_resamples=200, seed=seed)
+    np.savez(f, X=np.asarray(fm.X, dtype=np.float64), generators=gen["generator"].to_numpy().astype(str),
+             prompts=np.asarray(gen["prompt_id"].astype(str), dtype=str), item_ids=np.asarray(item_ids, dtype=str),
+             **{f"y_{q}": v for q, v in ys.items()})
+    meta_f.write_text(json.dumps({"names": list(fm.names), "ceiling": ceiling, "raters_per_item": 5},
+                                 default=float))
+    return world_data(size, seed, cache)
+
+
+def _load() -> str:
+    return "load %.2f %.2f %.2f" % os.getloadavg()
+
+
+def main(argv=None):
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("what", choices=["data", "coverage", "efficiency", "selection", "costs"])
+    ap.add_argument("--size", default="fast", choices=list(SIZES))
+    ap.add_argument("--cache", default=None)
+    ap.add_argument("--seed", type=int, default=0)
+    args, rest = ap.parse_known_args(argv)
+    from threadpoolctl import threadpool_limits
+
+    with threadpool_limits(1):
+        t = time.perf_counter()
+        d = world_data(args.size, args.seed, args.cache)
+        print(f"data {args.size}: X {d['X'].shape}, {len(set(d['generators']))} generators, "
+              f"{len(set(d['prompts']))} prompts, {time.perf_counter() - t:.1f} s ({_load()})", flush=True)
+
+
+if __name__ == "__main__":
+    main()
