@@ -18,12 +18,10 @@ import contextlib
 import logging
 import os
 import shutil
-import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Sequence
 
-import numpy as np
 import pandas as pd
 
 from . import config as _config
@@ -212,6 +210,7 @@ def demo(out: str | os.PathLike | None = None, *, fast: bool = False, seed: int 
 
 def extract(images: Sequence[str | os.PathLike], *, backbones: Sequence[str] | None = None, prompts=None,
             cache_dir=None, weights_dir=None, clip_checkpoint=None, inception_weights=None, quick_gelu=None,
+            resize=None, text_model=None,
             batch_size: int = 64, workers: int | None = None, strict: bool = False) -> ExtractResult:
     """Embed image files/folders (and their prompts, from an ``image,prompt`` file) into the cache."""
     from .backbones import load_backbones
@@ -234,7 +233,8 @@ def extract(images: Sequence[str | os.PathLike], *, backbones: Sequence[str] | N
         if table is not None:
             texts += prompts_for(fs, p, table)
     bbs = load_backbones(list(backbones or ["tiny"]), weights_dir=weights_dir, clip_checkpoint=clip_checkpoint,
-                         inception_weights=inception_weights, quick_gelu=quick_gelu)
+                         inception_weights=inception_weights, quick_gelu=quick_gelu,
+                         resize=resize, text_model=text_model)
     summary = {}
     progress = logging.getLogger("judgenet").isEnabledFor(logging.INFO)
     for bb in bbs:
@@ -323,7 +323,8 @@ def evaluate(labels, *, images=None, reference=None, out=None, models: Sequence[
 
 def score(generators: Sequence[str | os.PathLike], *, reference=None, prompts=None, reference_prompts=None,
           predictor=None, backbones: Sequence[str] | None = None, out=None, overwrite: bool = False, cache_dir=None,
-          weights_dir=None, clip_checkpoint=None, inception_weights=None, quick_gelu=None, resamples: int = 1000,
+          weights_dir=None, clip_checkpoint=None, inception_weights=None, quick_gelu=None, resize=None, text_model=None,
+          resamples: int = 1000,
           kid_subset_size: int = 1000, seed: int = 0, strict: bool = False, mid_eps: float = 0.0,
           mid_shrinkage: str | None = None) -> ScoreResult:
     """Score generator folders for realism (and alignment where prompts are known).
@@ -340,6 +341,7 @@ def score(generators: Sequence[str | os.PathLike], *, reference=None, prompts=No
         return run_score(root, generators, reference=reference, prompts=prompts, reference_prompts=reference_prompts,
                          predictor=predictor, backbones=backbones, cache_dir=cache_dir, weights_dir=weights_dir,
                          clip_checkpoint=clip_checkpoint, inception_weights=inception_weights, quick_gelu=quick_gelu,
+                         resize=resize, text_model=text_model,
                          resamples=resamples, kid_subset_size=kid_subset_size, seed=seed, strict=strict,
                          mid_eps=mid_eps, mid_shrinkage=mid_shrinkage, result_type=ScoreResult)
 

@@ -172,6 +172,11 @@ def _backbone_opts(p: argparse.ArgumentParser, default=("tiny",)) -> None:
                    help="local FID-Inception weights (pt_inception-2015-12-05-6726825d.pth)")
     p.add_argument("--quick-gelu", action=argparse.BooleanOptionalAction, default=None,
                    help="QuickGELU activations (required choice for OpenAI CLIP weights)")
+    p.add_argument("--resize", default=None, choices=("tf1", "antialias", "clean"),
+                   help="inception:fid resize to 299: tf1 (default; torch-fidelity, pytorch-fid, torchmetrics "
+                        "antialias=False), antialias (torchmetrics' default), clean (clean-fid, PIL bicubic)")
+    p.add_argument("--text-model", default=None,
+                   help="sentence-transformers model directory for a text:<name> backbone")
 
 
 def _mid_opts(p: argparse.ArgumentParser) -> None:
@@ -440,7 +445,8 @@ def main(argv=None) -> int:
         print(f"judgenet {a.command}: interrupted — finished work is cached; rerun the same command to resume",
               file=sys.stderr)
         return 130
-    if getattr(a, "json", False) and os.environ.get("RANK", "0") == "0":  # under torchrun every rank returns the same summary
+    # under torchrun every rank returns the same summary: print it once
+    if getattr(a, "json", False) and os.environ.get("RANK", "0") == "0":
         from .io import to_jsonable
 
         print(json.dumps(to_jsonable(out), indent=2))

@@ -147,7 +147,8 @@ def _load_labels(labels, label_root, lenient):
 
 def prepare(labels, *, images=None, reference=None, reference_prompts=None, backbones: Sequence[str] | None = None,
             question: str | None = None, label_root=None, cache_dir=None, weights_dir=None, clip_checkpoint=None,
-            inception_weights=None, quick_gelu=None, feature_groups=None, group_by: str = "generator",
+            inception_weights=None, quick_gelu=None, resize=None, text_model=None, feature_groups=None,
+            group_by: str = "generator",
             ceiling_resamples: int = 200, seed: int = 0, lenient: bool = False, strict: bool = False,
             allow_outside_images: bool = False, mid_eps: float = 0.0, mid_shrinkage: str | None = None) -> Prepared:
     """Load labels, embed their images (relative to ``images``, confined to it) and the real ``reference`` images,
@@ -174,11 +175,13 @@ def prepare(labels, *, images=None, reference=None, reference_prompts=None, back
                           "image,prompt for MID) that realism statistics are fitted on")
     paths = resolve_label_images(agg["image"].astype(str).tolist(), agg["item_id"].astype(str).tolist(), images,
                                  allow_outside=allow_outside_images)
-    has_prompts = "prompt" in agg and agg["prompt"].notna().all() and (agg["prompt"].astype(str).str.strip() != "").all()
+    has_prompts = ("prompt" in agg and agg["prompt"].notna().all()
+                   and (agg["prompt"].astype(str).str.strip() != "").all())
     prompts = agg["prompt"].astype(str).tolist() if has_prompts else None
     backbones = list(backbones or default_backbones())
     bbs = load_backbones(backbones, weights_dir=weights_dir, clip_checkpoint=clip_checkpoint,
-                         inception_weights=inception_weights, quick_gelu=quick_gelu)
+                         inception_weights=inception_weights, quick_gelu=quick_gelu,
+                         resize=resize, text_model=text_model)
     if any(b.source == "tiny" for b in bbs):
         log.warning("note: %s", TINY_WARNING)
     ref_paths, ref_prompts = reference_inputs(reference, prompts_file=reference_prompts, want_prompts=has_prompts)

@@ -144,7 +144,8 @@ def _summary_row(question: str, split: str, res, ceiling: dict | None) -> dict:
            "tau-b (model)": _cell(t, best, "kendall_tau_b"), "tau-b (raw MID)": _cell(t, "mid_pmi", "kendall_tau_b"),
            "tau-b diff vs MID": "n/a" if diff is None else f"{diff.value:.3f} [{diff.low:.3f}, {diff.high:.3f}]",
            "vs raw MID": verdict,
-           "2AFC (model)": _cell(t, best, "pairwise_accuracy"), "2AFC (raw MID)": _cell(t, "mid_pmi", "pairwise_accuracy")}
+           "2AFC (model)": _cell(t, best, "pairwise_accuracy"),
+           "2AFC (raw MID)": _cell(t, "mid_pmi", "pairwise_accuracy")}
     if ceiling and "pairwise_agreement" in ceiling:
         v = ceiling["pairwise_agreement"]
         row["rater 2AFC agreement"] = f"{getattr(v, 'value', v):.3f}"

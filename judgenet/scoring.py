@@ -101,8 +101,8 @@ def _merge(parts, n: int):
 
 def run_score(root, generators, *, reference=None, prompts=None, reference_prompts=None, predictor=None,
               backbones=None, cache_dir=None, weights_dir=None, clip_checkpoint=None, inception_weights=None,
-              quick_gelu=None, resamples: int = 1000, kid_subset_size: int = 1000, seed: int = 0,
-              strict: bool = False, mid_eps: float = 0.0, mid_shrinkage=None, result_type=None):
+              quick_gelu=None, resize=None, text_model=None, resamples: int = 1000, kid_subset_size: int = 1000,
+              seed: int = 0, strict: bool = False, mid_eps: float = 0.0, mid_shrinkage=None, result_type=None):
     """The body of :func:`judgenet.score` (see there); writes into the existing folder ``root``."""
     import logging
     from pathlib import Path
@@ -144,7 +144,8 @@ def run_score(root, generators, *, reference=None, prompts=None, reference_promp
         backbones = list(backbones or saved or ["tiny"])
     backbones = list(backbones or default_backbones())
     bbs = load_backbones(backbones, weights_dir=weights_dir, clip_checkpoint=clip_checkpoint,
-                         inception_weights=inception_weights, quick_gelu=quick_gelu)
+                         inception_weights=inception_weights, quick_gelu=quick_gelu,
+                         resize=resize, text_model=text_model)
     notes = []
     if any(b.source == "tiny" for b in bbs):
         log.warning("note: %s", TINY_WARNING)
