@@ -205,7 +205,9 @@ def demo(out: str | os.PathLike | None = None, *, fast: bool = False, seed: int 
     from .demo import run_demo
 
     with _output(out, "demo", overwrite) as root:
-        return run_demo(root, fast=fast, seed=seed, cache_dir=cache_dir, n_jobs=n_jobs, inception=inception)
+        summary, results, timings = run_demo(root, fast=fast, seed=seed, cache_dir=cache_dir, n_jobs=n_jobs,
+                                             inception=inception)
+        return DemoResult(root, summary, results, timings)
 
 
 def extract(images: Sequence[str | os.PathLike], *, backbones: Sequence[str] | None = None, prompts=None,

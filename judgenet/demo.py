@@ -42,9 +42,9 @@ def _cores() -> int:
 
 
 def run_demo(root: Path, *, fast: bool = False, seed: int = 0, cache_dir=None, n_jobs: int | None = None,
-             inception: bool = False):
+             inception: bool = False) -> tuple[pd.DataFrame, dict, dict]:
+    """Run the demo into the existing folder ``root``; returns ``(summary, results[split][question], timings)``."""
     from . import config
-    from .api import DemoResult
     from .backbones import load_backbones
     from .dataset import embed_items, fit_reference
     from .evaluation import write_report
@@ -119,9 +119,8 @@ def run_demo(root: Path, *, fast: bool = False, seed: int = 0, cache_dir=None, n
     times["total"] = time.perf_counter() - t0
     summary = pd.DataFrame(rows)
     _write_summary(root, summary, times, ratings.agreement, fast, names)
-    result = DemoResult(root, summary, results, times)
-    log.info("%s", result)
-    return result
+    log.info("%s\n\nreport: %s", summary.to_string(index=False), root / "report.md")
+    return summary, results, times
 
 
 def _cell(t: pd.DataFrame, pred: str, measure: str) -> str:
