@@ -266,7 +266,15 @@ def fid(feats1, feats2) -> float:
 
 
 def _poly_kernel(a, b, degree, gamma, coef):
-    return (a @ b.T * gamma + coef) ** degree
+    k = a @ b.T
+    k *= gamma
+    k += coef
+    if float(degree).is_integer() and 1 <= degree <= 8:  # repeated products: ~10x faster than a general power
+        out = k.copy()
+        for _ in range(int(degree) - 1):
+            out *= k
+        return out
+    return k ** degree
 
 
 def _mmd2_unbiased(kxx, kxy, kyy) -> float:
