@@ -90,46 +90,28 @@ log = logging.getLogger("judgenet")
 # ------------------------------------------------------------------------------------------------
 # argument types: bad values fail at parse time with one line (argparse exits 2)
 # ------------------------------------------------------------------------------------------------
-def positive_int(v: str) -> int:
-    """An integer >= 1 (batch sizes, trials, resamples, folds, jobs)."""
-    try:
-        n = int(v)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a whole number >= 1, got {v!r}") from None
-    if n < 1:
-        raise argparse.ArgumentTypeError(f"expected a whole number >= 1, got {n}")
-    return n
+def _number(cast, low, *, inclusive: bool, what: str):
+    """An argparse type: ``cast(v)`` that must be > ``low`` (or >= with ``inclusive``)."""
+
+    def parse(v: str):
+        try:
+            x = cast(v)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected {what}, got {v!r}") from None
+        if not (x >= low if inclusive else x > low):  # also refuses NaN
+            raise argparse.ArgumentTypeError(f"expected {what}, got {x}")
+        return x
+
+    parse.__name__ = what  # argparse names the type in its messages
+    return parse
 
 
-def nonneg_int(v: str) -> int:
-    """An integer >= 0 (worker counts: 0 = in the main thread)."""
-    try:
-        n = int(v)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a whole number >= 0, got {v!r}") from None
-    if n < 0:
-        raise argparse.ArgumentTypeError(f"expected a whole number >= 0, got {n}")
-    return n
-
-
-def positive_float(v: str) -> float:
-    try:
-        x = float(v)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a positive number, got {v!r}") from None
-    if not x > 0:
-        raise argparse.ArgumentTypeError(f"expected a positive number, got {x}")
-    return x
-
-
-def nonneg_float(v: str) -> float:
-    try:
-        x = float(v)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a number >= 0, got {v!r}") from None
-    if not x >= 0:
-        raise argparse.ArgumentTypeError(f"expected a number >= 0, got {x}")
-    return x
+#: An integer >= 1 (batch sizes, trials, resamples, folds, jobs).
+positive_int = _number(int, 1, inclusive=True, what="a whole number >= 1")
+#: An integer >= 0 (worker counts: 0 = in the main thread).
+nonneg_int = _number(int, 0, inclusive=True, what="a whole number >= 0")
+positive_float = _number(float, 0.0, inclusive=False, what="a positive number")
+nonneg_float = _number(float, 0.0, inclusive=True, what="a number >= 0")
 
 
 def storage_url(v: str) -> str:
