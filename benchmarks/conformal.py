@@ -91,6 +91,58 @@ def world_data(size: str = "fast", seed: int = 0, cache=None) -> dict:
     return world_data(size, seed, cache)
 
 
+def _model(name: str, seed: int = 0):
+    from judgenet.predictors import make_predictor
+
+    return make_predictor(name, random_state=seed)
+
+
+def run_coverage(d, models, questions, coverage=0.9, difficulties=(None,), split="generator", out=None):
+    from judgenet.evaluation.conformal import coverage_study
+
+    rows = []
+    for q in questions:
+        for m in models:
+            for diff in difficulties:
+                t = time.perf_counter()
+                s = coverage_study(_model(m), d["X"], d["y"][q], d["generators"], prompts=d["prompts"],
+                                   coverage=coverage, difficulty=diff, split=split)
+                sm = s.summary
+                row = {"question": q, "model": m, "difficulty": diff or "none", "split": split, **{
+                    k: sm[k] for k in ("pooled_item_coverage", "min_generator_coverage", "worst_generator",
+                                       "generators_below", "mean_item_width", "median_item_width",
+                                       "group_coverage", "mean_group_width")}, "seconds": time.perf_counter() - t,
+                       "load": os.getloadavg()[0]}
+                rows.append(row)
+                print(json.dumps(row, default=str), flush=True)
+                if out:
+                    s.per_generator.assign(question=q, model=m, difficulty=diff or "none").to_csv(
+                        Path(out) / f"coverage-{q}-{m}-{diff or 'none'}-{split}.csv", index=False)
+    return pd.DataFrame(rows)
+
+
+def run_efficiency(d, model, question, out, n_repeats=3, budgets=(50, 100, 200, 400, 800, 1600, 3200)):
+    from judgenet.evaluation.efficiency import label_efficiency, new_generator_curve
+
+    t = time.perf_counter()
+    cur = label_efficiency(d["X"], d["y"][question], d["generators"], d["names"], _model(model),
+                           prompts=d["prompts"], budgets=budgets, judgments_per_item=d["raters_per_item"],
+                           n_repeats=n_repeats, ceiling=d["ceiling"][question], models={model: _model(model)})
+    t1 = time.perf_counter() - t
+    t = time.perf_counter()
+    ng = new_generator_curve(d["X"], d["y"][question], d["generators"], _model(model), n_repeats=n_repeats)
+    t2 = time.perf_counter() - t
+    Path(out).mkdir(parents=True, exist_ok=True)
+    cur.table.to_csv(Path(out) / f"efficiency-{question}-{model}.csv", index=False)
+    ng.to_csv(Path(out) / f"new-generator-{question}-{model}.csv", index=False)
+    cur.plot(Path(out) / f"efficiency-{question}-{model}.png", new_generator=ng,
+             title=f"{question}, {model} (SIMULATED world)")
+    print(cur.to_markdown())
+    print(ng.round(3).to_string(index=False))
+    print(f"efficiency {t1:.1f} s, new generator {t2:.1f} s ({_load()})", flush=True)
+    return cur, ng
+
+
 def _load() -> str:
     return "load %.2f %.2f %.2f" % os.getloadavg()
 
@@ -101,7 +153,14 @@ def main(argv=None):
     ap.add_argument("--size", default="fast", choices=list(SIZES))
     ap.add_argument("--cache", default=None)
     ap.add_argument("--seed", type=int, default=0)
-    args, rest = ap.parse_known_args(argv)
+    ap.add_argument("--model", default="hist_gb", help="comma-separated model names")
+    ap.add_argument("--question", default="realism,overall", help="comma-separated questions")
+    ap.add_argument("--difficulty", default="none", help="comma-separated: none, residual, spread")
+    ap.add_argument("--split", default="generator")
+    ap.add_argument("--repeats", type=int, default=3)
+    ap.add_argument("--seeds", type=int, default=5)
+    ap.add_argument("--out", default=None, help="folder for CSV/PNG outputs (default <cache>/out)")
+    args = ap.parse_args(argv)
     from threadpoolctl import threadpool_limits
 
     with threadpool_limits(1):
@@ -109,6 +168,19 @@ def main(argv=None):
         d = world_data(args.size, args.seed, args.cache)
         print(f"data {args.size}: X {d['X'].shape}, {len(set(d['generators']))} generators, "
               f"{len(set(d['prompts']))} prompts, {time.perf_counter() - t:.1f} s ({_load()})", flush=True)
+        out = Path(args.out or _cache(args.cache) / "out")
+        out.mkdir(parents=True, exist_ok=True)
+        models, questions = args.model.split(","), args.question.split(",")
+        if args.what == "coverage":
+            diffs = [None if x == "none" else x for x in args.difficulty.split(",")]
+            run_coverage(d, models, questions, difficulties=diffs, split=args.split, out=out)
+        elif args.what == "efficiency":
+            for q in questions:
+                run_efficiency(d, models[0], q, out, n_repeats=args.repeats)
+        elif args.what == "selection":
+            run_selection(d, models[0], questions, out, n_seeds=args.seeds)
+        elif args.what == "costs":
+            run_costs(d, models)
 
 
 if __name__ == "__main__":
