@@ -393,7 +393,7 @@ def test_report_files_and_numbers_match_results(report_dir):
     lines = md.splitlines()
     start = lines.index("## Held-out agreement with human scores")
     header = next(l for l in lines[start:] if l.startswith("| predictor"))
-    cols = [c.strip() for c in header.strip("|").split("|")]
+    cols = [c.strip().replace("\\", "") for c in header.strip("|").split("|")]
     i = lines.index(header) + 2
     checked = 0
     cell = re.compile(r"^(n/a|-?\d+\.\d{3}) \[(n/a|-?\d+\.\d{3}), (n/a|-?\d+\.\d{3})\]$")
