@@ -143,6 +143,59 @@ def run_efficiency(d, model, question, out, n_repeats=3, budgets=(50, 100, 200, 
     return cur, ng
 
 
+def run_selection(d, model, questions, out, n_seeds=5, initial=20, batch=20, rounds=8):
+    from judgenet.selection import active_learning_curve, compare_strategies
+
+    for q in questions:
+        t = time.perf_counter()
+        curves = pd.concat([active_learning_curve(d["X"], d["y"][q], d["generators"], d["prompts"], _model(model),
+                                                  strategy=s, initial=initial, batch=batch, rounds=rounds, seed=k)
+                            for k in range(n_seeds) for s in ("random", "active")], ignore_index=True)
+        curves.to_csv(Path(out) / f"selection-{q}-{model}.csv", index=False)
+        c = compare_strategies(curves)
+        jpi = d["raters_per_item"]
+        print(f"## {q}, {model}: {n_seeds} seeds, initial {initial}, batch {batch}, {rounds} rounds "
+              f"({time.perf_counter() - t:.1f} s, {_load()})")
+        print(c["table"].round(3).to_string(index=False))
+        print(c["differences"].round(3).to_string(index=False))
+        la, lr = c["labels_active"], c["labels_random"]
+        print(f"target tau-b {c['target']:.3f} (random at its largest budget): active reaches it with "
+              f"{'never' if la is None else f'{la:.0f} items = {la * jpi:.0f} judgments'}, random with "
+              f"{lr:.0f} items; saving {_pct(c['saving'])}",
+              flush=True)
+
+
+def run_costs(d, models, repeat=5):
+    """Seconds per call, interleaved (A, B, A, B, ...), best and median of ``repeat``."""
+    from judgenet.evaluation.conformal import ConformalPredictor
+    from judgenet.selection import select
+
+    X, y, g = d["X"], d["y"]["realism"], d["generators"]
+    jobs = {}
+    for m in models:
+        jobs[f"{m} fit (plain)"] = lambda m=m: _model(m).fit(X, y)
+        jobs[f"{m} ConformalPredictor.fit (difficulty none)"] = lambda m=m: ConformalPredictor(_model(m)).fit(X, y, g)
+        jobs[f"{m} ConformalPredictor.fit (residual)"] = \
+            lambda m=m: ConformalPredictor(_model(m), difficulty="residual").fit(X, y, g)
+        cp = ConformalPredictor(_model(m)).fit(X, y, g)
+        jobs[f"{m} predict_interval (n={len(y)})"] = lambda cp=cp: cp.predict_interval(X)
+        jobs[f"{m} select 50 of {len(y) - 200} (200 labelled)"] = lambda m=m: select(
+            _model(m), X[200:], 50, generators=g[200:], X_labelled=X[:200], y_labelled=y[:200],
+            generators_labelled=g[:200])
+    times = {k: [] for k in jobs}
+    for _ in range(repeat):
+        for k, fn in jobs.items():
+            t = time.perf_counter()
+            fn()
+            times[k].append(time.perf_counter() - t)
+    for k, v in times.items():
+        print(f"{k}: best {min(v):.3f} s, median {float(np.median(v)):.3f} s ({_load()})", flush=True)
+
+
+def _pct(v) -> str:
+    return "n/a" if v is None else f"{v:.0%}"
+
+
 def _load() -> str:
     return "load %.2f %.2f %.2f" % os.getloadavg()
 
