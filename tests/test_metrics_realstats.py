@@ -44,7 +44,7 @@ def test_diag_gmm_and_default_shrinkage_for_few_images(tmp_path):
     rs = RealStats.fit(real, k=2, gmm_components=2, seed=1, gmm_options={"max_iter": 50})  # Ledoit–Wolf by default
     gen = _real(7, d=8, seed=3)
     assert np.all(np.isfinite(rs.mahalanobis2(gen)))
-    gm = GaussianMixture(2, covariance_type="diag", random_state=1, max_iter=50, init_params="k-means++").fit(real)
+    gm = GaussianMixture(2, covariance_type="diag", random_state=1, max_iter=50).fit(real)
     np.testing.assert_allclose(rs.gmm_loglik(gen), gm.score_samples(gen), rtol=1e-9)
     assert "gmm_loglik" not in RealStats.fit(real, k=2, gmm_components=None).features(gen)
     rs.save(tmp_path / "rs.npz")
@@ -80,14 +80,14 @@ def test_save_load_round_trip_and_hash(tmp_path):
         RealStats.load(bad)
 
 
-@pytest.mark.parametrize("n_init", [1, 3])
-def test_own_diag_em_equals_sklearn_kmeanspp_mixture(n_init):
-    """judgenet's diagonal EM (the default) is step for step GaussianMixture(init_params="k-means++")."""
+@pytest.mark.parametrize("init,n_init", [("kmeans", 1), ("kmeans", 3), ("k-means++", 1), ("k-means++", 3)])
+def test_own_diag_em_equals_sklearn_mixture(init, n_init):
+    """judgenet's diagonal EM (the default) is step for step scikit-learn's GaussianMixture."""
     from sklearn.mixture import GaussianMixture
 
     real = _real(n=400, d=10, seed=5) + np.repeat(np.eye(10)[:4] * 6, 100, axis=0)  # 4 clusters
-    rs = RealStats.fit(real, gmm_components=4, seed=3, gmm_options={"n_init": n_init})
-    gm = GaussianMixture(4, covariance_type="diag", random_state=3, init_params="k-means++", n_init=n_init).fit(real)
+    rs = RealStats.fit(real, gmm_components=4, seed=3, gmm_options={"n_init": n_init, "init_params": init})
+    gm = GaussianMixture(4, covariance_type="diag", random_state=3, init_params=init, n_init=n_init).fit(real)
     np.testing.assert_allclose(rs.gmm["means"], gm.means_, rtol=1e-8, atol=1e-10)
     np.testing.assert_allclose(rs.gmm["covariances"], gm.covariances_, rtol=1e-8)
     np.testing.assert_allclose(rs.gmm["weights"], gm.weights_, rtol=1e-8)

@@ -391,11 +391,10 @@ class RealStats(_SavedStats):
         ``k``: neighbourhood size (Kynkäänniemi et al. use 3). ``gmm_components``/``gmm_covariance``
         (``"diag"`` or ``"full"``) and ``seed`` configure the Gaussian mixture (None disables it);
         ``gmm_options`` (JSON-able dict: ``max_iter`` 100, ``tol`` 1e-3, ``reg_covar`` 1e-6, ``n_init`` 1,
-        ``init_params`` ``"k-means++"``) follow scikit-learn's ``GaussianMixture``. The default diagonal
-        mixture is fitted by judgenet's own EM — the same algorithm as ``GaussianMixture(init_params=
-        "k-means++")``, which the tests check it equals — with X² computed once and every step a matrix
-        product; ``init_params="kmeans"`` (scikit-learn's default: a full k-means first, several times
-        slower, same log-likelihood within 0.01 nats/sample in ``benchmarks/scaling.py``) and ``"full"``
+        ``init_params`` ``"kmeans"`` or ``"k-means++"``) follow scikit-learn's ``GaussianMixture``. A diagonal
+        mixture is fitted by judgenet's own EM — step for step ``GaussianMixture`` with the same options,
+        which the tests check it equals — with X² computed once and every step a matrix product
+        (``benchmarks/scaling.py --gmm`` times it against scikit-learn); other options and ``"full"``
         covariances use scikit-learn itself. A mixture that does not converge logs a warning with the fix.
         ``shrinkage``/``eps`` regularize the covariance as in :meth:`MIDReference.fit`.
         """
@@ -494,12 +493,13 @@ def _warn_not_converged(n_iter: int, change: float, tol: float) -> None:
 
 def _fit_gmm(x: np.ndarray, k: int, cov_type: str, seed, options: dict) -> dict[str, np.ndarray]:
     """Fit the mixture; returns float64 ``weights`` (k,), ``means`` (k, D), ``covariances`` ((k, D) or (k, D, D))."""
-    opts = {"max_iter": 100, "tol": 1e-3, "reg_covar": 1e-6, "n_init": 1, "init_params": "k-means++"}
+    opts = {"max_iter": 100, "tol": 1e-3, "reg_covar": 1e-6, "n_init": 1, "init_params": "kmeans"}
     unknown = set(options) - set(opts)
-    if cov_type == "diag" and options.get("init_params", "k-means++") == "k-means++" and not unknown:
+    if cov_type == "diag" and options.get("init_params", "kmeans") in ("kmeans", "k-means++") and not unknown:
         opts.update(options)
         return _diag_gmm_em(x, k, seed, max_iter=int(opts["max_iter"]), tol=float(opts["tol"]),
-                            reg_covar=float(opts["reg_covar"]), n_init=int(opts["n_init"]))
+                            reg_covar=float(opts["reg_covar"]), n_init=int(opts["n_init"]),
+                            init=str(opts["init_params"]))
     import warnings
 
     from sklearn.exceptions import ConvergenceWarning
@@ -516,12 +516,13 @@ def _fit_gmm(x: np.ndarray, k: int, cov_type: str, seed, options: dict) -> dict[
 
 
 def _diag_gmm_em(x: np.ndarray, k: int, seed, *, max_iter: int, tol: float, reg_covar: float,
-                 n_init: int) -> dict[str, np.ndarray]:
+                 n_init: int, init: str = "kmeans") -> dict[str, np.ndarray]:
     """EM for a diagonal-covariance Gaussian mixture, step for step scikit-learn's ``GaussianMixture(
-    covariance_type="diag", init_params="k-means++")`` (same seeding, M-step, E-step, stopping rule on
-    the change of the mean log-likelihood, best of ``n_init``), with X² formed once."""
+    covariance_type="diag", init_params=init)`` (same initialization — one k-means run, or k-means++ seeds —
+    M-step, E-step, stopping rule on the change of the mean log-likelihood, best of ``n_init``), with X²
+    formed once and every step a matrix product."""
     from scipy.special import logsumexp
-    from sklearn.cluster import kmeans_plusplus
+    from sklearn.cluster import KMeans, kmeans_plusplus
 
     n, d = x.shape
     x2 = x * x
@@ -544,9 +545,12 @@ def _diag_gmm_em(x: np.ndarray, k: int, seed, *, max_iter: int, tol: float, reg_
 
     best, best_lb, best_info = None, -np.inf, (0, np.inf)
     for _ in range(max(1, n_init)):
-        _, idx = kmeans_plusplus(x, k, random_state=rng)
         resp = np.zeros((n, k))
-        resp[idx, np.arange(k)] = 1.0
+        if init == "kmeans":
+            resp[np.arange(n), KMeans(n_clusters=k, n_init=1, random_state=rng).fit(x).labels_] = 1.0
+        else:
+            _, idx = kmeans_plusplus(x, k, random_state=rng)
+            resp[idx, np.arange(k)] = 1.0
         w0, means0, cov0 = m_step(resp)
         params = (w0 * k / n, means0, cov0)  # scikit-learn's initial weights: nk / n_samples
         lb, converged, change, it = -np.inf, False, np.inf, 0

@@ -29,7 +29,7 @@ class Moments:
     more passes over every batch; ``higher=False`` skips them (they are then NaN, and
     :meth:`ledoit_wolf_shrinkage` says so).
 
-    >>> m = Moments(3); m.update(np.ones((4, 3))); m.count
+    >>> m = Moments(3).update(np.ones((4, 3))); m.count
     4
     """
 
