@@ -5,7 +5,7 @@ Metric-only parts (float64, CLIP-like L2-normalized features of dimension ``--di
 * ``MID fit``      — ``MIDReference.fit`` on N reference pairs (one pass + one syrk: expect ≈ 1);
 * ``MID pmi``      — ``MIDReference.pmi`` of N generated rows against a fixed reference (≈ 1);
 * ``FID``          — ``functional.fid`` of two N-row sets (≈ 1);
-* ``KID``          — ``functional.kid`` (100 subsets of 1,000: ≈ 0 beyond the subset draw);
+* ``KID``          — ``functional.kid`` (``--kid-subsets`` subsets of 1,000: ≈ 0 beyond the subset draw);
 * ``prec/recall``  — ``functional.precision_recall`` (k-NN radii of both sets: ≈ 2);
 * ``RealStats``    — ``RealStats.fit`` (Ledoit–Wolf covariance, k-NN radii, 8-component diagonal mixture).
 
@@ -68,7 +68,7 @@ def features(n: int, d: int, seed: int = 0, shift: float = 0.0) -> tuple[np.ndar
     return x, y
 
 
-def default_parts(d: int, max_quadratic: int) -> None:
+def default_parts(d: int, max_quadratic: int, kid_subsets: int = 100) -> None:
     ref_x, ref_y = features(max(4 * d, 4096), d, seed=9)
     ref = MIDReference.fit(ref_x, ref_y, limit=None)
     pool_x, pool_y = features(8 * 8192, d, seed=7)  # streamed sizes cycle through these chunks
@@ -112,7 +112,7 @@ def default_parts(d: int, max_quadratic: int) -> None:
     def kid(n):
         a, _ = features(n, d, seed=4)
         b, _ = features(n, d, seed=5, shift=0.05)
-        return lambda: F.kid(a, b, subset_size=min(1000, n))
+        return lambda: F.kid(a, b, subsets=kid_subsets, subset_size=min(1000, n))
 
     def pr(n):
         a, _ = features(n, d, seed=6)
@@ -237,6 +237,7 @@ def main(argv=None):
     ap.add_argument("--sizes", default="1000,10000,100000")
     ap.add_argument("--dim", type=int, default=512)
     ap.add_argument("--max-quadratic", type=int, default=10000, help="largest n for the k-NN parts")
+    ap.add_argument("--kid-subsets", type=int, default=100, help="KID subsets of 1,000 (its cost is linear in this)")
     ap.add_argument("--million", action="store_true", help="add 1,000,000 rows (streamed) for the linear parts")
     ap.add_argument("--parts", default="", help="comma-separated subset of part names")
     ap.add_argument("--gmm", action="store_true", help="also compare the mixture fit with scikit-learn's default")
@@ -248,7 +249,7 @@ def main(argv=None):
     if args.million:
         sizes.append(1_000_000)
     info = P.header(args, extra=f"D={args.dim}, sizes {sizes}")
-    default_parts(args.dim, args.max_quadratic)
+    default_parts(args.dim, args.max_quadratic, args.kid_subsets)
     res = run(sizes, args, [p for p in args.parts.split(",") if p] or None)
     text = summary(res)
     if args.plot:
