@@ -2,8 +2,6 @@
 import json
 import math
 import shutil
-import subprocess
-import sys
 from pathlib import Path
 from types import SimpleNamespace
 
@@ -79,6 +77,7 @@ def test_simple_tokenizer_matches_ptb_on_typical_captions():
     assert [simple_tokenize(c) for c in caps] == [ptb[i][0] for i in range(len(caps))]
 
 
+@pytest.mark.slow
 @needs_coco
 @needs_java
 def test_meteor_and_ptb_run():
@@ -243,21 +242,27 @@ def test_clip_embeddings_with_tiny_backbone(tmp_path):
 
 
 # ------------------------------------------------------------------ CLI
-def _cli(*args, env=None):
-    return subprocess.run([sys.executable, "-c", "import judgenet.captions.cli, judgenet.cli as c, sys; "
-                           "sys.exit(c.main(sys.argv[1:]))", *args], capture_output=True, text=True, env=env)
+def _cli(capsys, *args):
+    import judgenet.captions.cli  # noqa: F401  (registers the command)
+    from judgenet.cli import main
+    rc = main(list(args))
+    out = capsys.readouterr()
+    return SimpleNamespace(returncode=rc, stdout=out.out, stderr=out.err)
 
 
-def test_cli_help_and_errors(tmp_path):
-    r = _cli("benchmark", "--help")
-    assert r.returncode == 0 and "flickr8k-expert" in r.stdout
-    r = _cli("benchmark", "flickr8k-expert", "--label-root", str(tmp_path), "--text-backbone", "none")
+def test_cli_help_and_errors(tmp_path, capsys):
+    with pytest.raises(SystemExit) as e:
+        _cli(capsys, "benchmark", "--help")
+    assert e.value.code == 0 and "flickr8k-expert" in capsys.readouterr().out
+    r = _cli(capsys, "benchmark", "flickr8k-expert", "--label-root", str(tmp_path), "--text-backbone", "none")
     assert r.returncode == 2 and r.stderr.count("\n") == 1 and "never downloads" in r.stderr
+    r = _cli(capsys, "benchmark", "thumb", "--label-root", str(FIX), "--n-resamples", "0")
+    assert r.returncode == 2 and "--n-resamples" in r.stderr
 
 
 @needs_coco
-def test_cli_benchmark_on_fixture_writes_reports(tmp_path):
-    r = _cli("benchmark", "thumb", "--label-root", str(FIX), "--text-backbone", "none", "--n-resamples", "20",
+def test_cli_benchmark_on_fixture_writes_reports(tmp_path, capsys):
+    r = _cli(capsys, "benchmark", "thumb", "--label-root", str(FIX), "--text-backbone", "none", "--n-resamples", "20",
              "--metric", "BLEU-1", "--metric", "CIDEr-D", "--out", str(tmp_path), "--json")
     assert r.returncode == 0, r.stderr
     out = json.loads(r.stdout)
