@@ -327,10 +327,22 @@ def tune(objective: Objective, *, n_trials: int | None = 20, study_name: str = "
 
     if n_trials is not None and int(n_trials) < 1:
         raise ConfigError(f"n_trials must be >= 1, got {n_trials}")
-    storage = _storage(storage, heartbeat_interval, grace_period, max_retry)
+    url = storage
     pruner = pruner or optuna.pruners.MedianPruner(n_startup_trials=5, n_warmup_steps=2)
-    study = optuna.create_study(study_name=study_name, storage=storage, direction="maximize",
-                                sampler=_sampler(seed), pruner=pruner, load_if_exists=True)
+    try:
+        storage = _storage(storage, heartbeat_interval, grace_period, max_retry)
+        study = optuna.create_study(study_name=study_name, storage=storage, direction="maximize",
+                                    sampler=_sampler(seed), pruner=pruner, load_if_exists=True)
+    except (ImportError, ValueError, RuntimeError, OSError) as exc:
+        raise ConfigError(f"cannot open the study storage {url!r} ({type(exc).__name__}: "
+                          f"{str(exc).splitlines()[0][:200]}); give an RDB URL such as sqlite:///path/study.db "
+                          "in a writable folder") from None
+    except Exception as exc:  # sqlalchemy.exc.* (unreachable database, unsupported URL)
+        if type(exc).__module__.startswith("sqlalchemy"):
+            raise ConfigError(f"cannot open the study storage {url!r} ({type(exc).__name__}: "
+                              f"{str(exc).splitlines()[0][:200]}); give an RDB URL such as sqlite:///path/study.db "
+                              "in a writable folder") from None
+        raise
     study.set_user_attr("measure", objective.measure)
     callbacks = []
     remaining = None

@@ -189,3 +189,11 @@ def test_write_study_plots(tmp_path):
     assert "optimization_history.png" in names and names & {"param_importances.png", "param_importances.txt"}
     assert all(f.stat().st_size > 0 for f in files)
     assert not [f for f in tmp_path.iterdir() if f.name.startswith(".")]  # no temporary files left
+
+
+def test_bad_storage_is_a_one_line_error(tmp_path):
+    X, y, gens, names, groups, _ = _problem(per=10)
+    obj = Objective(X, y, gens, names, groups, search_space_fn=_linear_space)
+    for url in ("notaurl", f"sqlite:///{tmp_path}/no/such/dir/s.db"):
+        with pytest.raises(ConfigError, match="cannot open the study storage"):
+            tune(obj, n_trials=1, storage=url, progress=False)
