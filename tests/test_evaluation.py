@@ -263,7 +263,7 @@ def test_out_of_fold_predictions_cover_every_item(res):
 def test_measures_and_ci_shapes(res):
     t = res.table()
     measures = ["kendall_tau_b", "kendall_tau_c", "spearman", "pearson", "pairwise_accuracy",
-                "system_kendall_tau_b"]
+                "system_kendall_tau_b", "within_generator_kendall_tau_b"]
     preds = ["ridge", "mid_pmi", "-realism.tiny.mahalanobis2", "training_mean"]
     assert list(res.metrics) == preds
     assert len(t) == len(preds) * len(measures) and set(t["measure"]) == set(measures)
@@ -284,6 +284,23 @@ def test_measures_and_ci_shapes(res):
     pg = res.per_generator
     assert len(pg) == G * len(preds)
     assert {"kendall_tau_b_low", "kendall_tau_b_high", "spearman", "pairwise_accuracy"} <= set(pg.columns)
+
+
+def test_within_generator_measure_against_scipy(res):
+    """within_generator_kendall_tau_b = mean over generators of scipy's tau-b inside each; its paired
+    difference with a baseline is the difference of those means; the floor (constant inside) is NaN."""
+    from scipy.stats import kendalltau
+
+    p = res.predictions
+    for pred in ("ridge", "mid_pmi"):
+        want = np.mean([kendalltau(p.loc[p.generator == g, "y"], p.loc[p.generator == g, pred]).statistic
+                        for g in p.generator.unique()])
+        e = res.metrics[pred]["within_generator_kendall_tau_b"]
+        assert e.value == pytest.approx(want, abs=1e-12) and e.low <= e.value <= e.high
+    d = res.comparisons[("ridge", "mid_pmi", "within_generator_kendall_tau_b")]
+    assert d.value == pytest.approx(res.metrics["ridge"]["within_generator_kendall_tau_b"].value
+                                    - res.metrics["mid_pmi"]["within_generator_kendall_tau_b"].value, abs=1e-12)
+    assert np.isnan(res.metrics["training_mean"]["within_generator_kendall_tau_b"].value)
 
 
 def test_good_predictor_beats_noisy_mid(res):

@@ -22,8 +22,9 @@ Measures
 --------
 On the pooled held-out predictions, each named exactly as in :mod:`judgenet.stats`: Kendall
 tau-b and tau-c, Spearman, Pearson, 2AFC pairwise accuracy (human ties excluded, predicted ties
-0.5), and ``system_kendall_tau_b`` — Kendall tau-b between per-generator means of human and
-predicted scores. Each comes with a seeded percentile bootstrap 95% CI resampling prompts (when
+0.5), ``system_kendall_tau_b`` — Kendall tau-b between per-generator means of human and
+predicted scores — and ``within_generator_kendall_tau_b``, the mean over generators of the tau-b
+inside each generator (ranking one generator's images; paired with every baseline too). Each comes with a seeded percentile bootstrap 95% CI resampling prompts (when
 ``prompts`` are given; all items of a prompt enter or leave together) or items. All predictors
 use the same resamples. Within-generator values (and a CI for tau-b) are in ``per_generator``.
 Every model is compared with every feature baseline by a paired bootstrap (same resamples for
@@ -60,14 +61,18 @@ import pandas as pd
 from sklearn.base import clone
 
 from ..errors import ConfigError
-from ..stats import MEASURES, Estimate, bootstrap_ci, bootstrap_measures, paired_bootstrap
+from ..stats import (MEASURES, Estimate, _percentile, bootstrap_ci, bootstrap_measures, paired_bootstrap,
+                     resample_weights, weighted_measures)
 
-__all__ = ["evaluate", "EvaluationResults", "make_folds", "Fold", "prompt_fold_ids", "SPLITS", "resolve_baselines", "DEFAULT_MEASURES",
+__all__ = ["WITHIN_MEASURE", "evaluate", "EvaluationResults", "make_folds", "Fold", "prompt_fold_ids", "SPLITS", "resolve_baselines", "DEFAULT_MEASURES",
            "COMPARE_MEASURES", "DEFAULT_BASELINES", "CEILING_KEYS", "FLOOR", "SYSTEM_MEASURE"]
 
 DEFAULT_MEASURES = ("kendall_tau_b", "kendall_tau_c", "spearman", "pearson", "pairwise_accuracy")
 COMPARE_MEASURES = ("kendall_tau_b", "pairwise_accuracy")
 SYSTEM_MEASURE = "system_kendall_tau_b"
+WITHIN_MEASURE = "within_generator_kendall_tau_b"
+"""Mean over generators of the Kendall tau-b *inside* each generator (how well a predictor ranks one
+generator's images), with the same prompt bootstrap; generators where it is undefined are skipped."""
 FLOOR = "training_mean"
 DEFAULT_BASELINES = ("mid_pmi", "clip_score", "-realism.tiny.mahalanobis2")
 """Default baselines; ``-realism.tiny.mahalanobis2`` also matches ``-realism.<source>.mahalanobis2``."""
@@ -442,8 +447,45 @@ class EvaluationResults:
 # ---------------------------------------------------------------------------------------------
 # the protocol
 # ---------------------------------------------------------------------------------------------
-def _fit_predict(est, Xtr, ytr, Xte):
-    model = est.fit(Xtr, ytr)
+def _within_generator(y, scores: Mapping[str, np.ndarray], gens, unit, n_resamples: int, seed: int,
+                      confidence: float = 0.95):
+    """{predictor: (value, (B,) bootstrap values)} of :data:`WITHIN_MEASURE` — all predictors on the
+    same resamples (the prompt bootstrap of the pooled measures), so differences are paired."""
+    W = resample_weights(y.size, unit, n_resamples, seed)
+    tau = _quiet(MEASURES["kendall_tau_b"])
+    out = {}
+    for p, s in scores.items():
+        vals, boots = [], []
+        for g in pd.unique(gens):
+            idx = np.flatnonzero(gens == g)
+            if idx.size < 2:
+                continue
+            vals.append(tau(y[idx], s[idx]))
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                boots.append(weighted_measures(["kendall_tau_b"], y[idx], s[idx], W[:, idx])["kendall_tau_b"])
+        if not vals:
+            out[p] = (float("nan"), np.full(n_resamples, np.nan))
+            continue
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            out[p] = (float(np.nanmean(vals)) if np.isfinite(vals).any() else float("nan"),
+                      np.nanmean(np.vstack(boots), axis=0))
+    return out
+
+
+def _fit(est, X, y, gens, prompts):
+    """``est.fit(X, y)``; estimators whose fit takes ``generators=``/``prompts=`` (e.g.
+    :class:`judgenet.predictors.anchored.AnchoredRegressor`) also get the training part's."""
+    from ..predictors.anchored import accepts_groups
+
+    if accepts_groups(est):
+        return est.fit(X, y, generators=gens, prompts=prompts)
+    return est.fit(X, y)
+
+
+def _fit_predict(est, Xtr, ytr, Xte, gens=None, prompts=None):
+    model = _fit(est, Xtr, ytr, gens, prompts)
     return np.asarray(model.predict(Xte), dtype=np.float64).ravel()
 
 
@@ -461,12 +503,13 @@ def _select(est, grid, X, y, gens, prompts, split, n_prompt_folds, seed):
     for params in ParameterGrid(grid):
         pred = np.full(y.size, np.nan)
         for f in inner:
-            pred[f.test] = _fit_predict(clone(est).set_params(**params), X[f.train], y[f.train], X[f.test])
+            pred[f.test] = _fit_predict(clone(est).set_params(**params), X[f.train], y[f.train], X[f.test],
+                                        gens[f.train], None if prompts is None else prompts[f.train])
         tau = _quiet(MEASURES["kendall_tau_b"])(y[covered], pred[covered])
         tau = float(tau) if np.isfinite(tau) else -1.0
         if tau > best_tau:
             best, best_params, best_tau = params, params, tau
-    model = clone(est).set_params(**best).fit(X, y)
+    model = _fit(clone(est).set_params(**best), X, y, gens, prompts)
     return model, best_params, best_tau
 
 
@@ -492,7 +535,7 @@ def _run_fold(k: int, fold: Fold, X, y, gens, prompts, models: Mapping, grids: M
                 chosen[name] = {"params": _clean(params), "inner_kendall_tau_b": tau}
                 p = np.asarray(model.predict(X[te]), dtype=np.float64).ravel()
             else:
-                p = _fit_predict(est, X[tr], y[tr], X[te])
+                p = _fit_predict(est, X[tr], y[tr], X[te], gens[tr], None if prompts is None else prompts[tr])
             if p.shape != te.shape or not np.isfinite(p).all():
                 raise ConfigError(f"model {name!r} returned {p.shape} predictions with non-finite values on fold "
                                   f"{fold.name!r}; expected {te.shape} finite floats")
@@ -640,6 +683,9 @@ def evaluate(X, y, generators=None, feature_names: Sequence[str] = None, models=
         s = preds[p].to_numpy()
         metrics[p] = bootstrap_measures(y, s, list(measures) + [SYSTEM_MEASURE], systems=gens, groups=unit,
                                         n_resamples=n_resamples, seed=seed)
+    within = _within_generator(y, {p: preds[p].to_numpy() for p in predictors}, gens, unit, int(n_resamples), seed)
+    for p, (v, boots) in within.items():
+        metrics[p][WITHIN_MEASURE] = Estimate(v, *_percentile(boots, 0.95), int(n_resamples), 0.95)
     per_gen = []
     n_pg = int(min(n_resamples, per_generator_resamples))
     if per_generator_ci is True:
@@ -675,6 +721,11 @@ def evaluate(X, y, generators=None, feature_names: Sequence[str] = None, models=
                                          n_resamples=n_resamples, seed=seed)
                 comps[(a, b, m)] = r["difference"]
                 pnb[(a, b, m)] = r["p_not_better"]
+            diff = within[a][1] - within[b][1]
+            fin = diff[np.isfinite(diff)]
+            comps[(a, b, WITHIN_MEASURE)] = Estimate(within[a][0] - within[b][0], *_percentile(diff, 0.95),
+                                                     int(n_resamples), 0.95)
+            pnb[(a, b, WITHIN_MEASURE)] = float(np.mean(fin <= 0)) if fin.size else float("nan")
     settings = {"protocol": SPLIT_TITLES[split], "split": split, "models_case": SPLITS[split],
                 "n_prompt_folds": int(n_prompt_folds) if split != "generator" else None,
                 "n_folds": len(fold_list),
@@ -685,7 +736,8 @@ def evaluate(X, y, generators=None, feature_names: Sequence[str] = None, models=
                 "n_resamples": int(n_resamples), "confidence": 0.95,
                 "per_generator_resamples": n_pg if per_generator_ci else 0, "seed": int(seed),
                 "bootstrap_unit": "prompt" if prompts_arr is not None else "item",
-                "measures": measures + [SYSTEM_MEASURE], "compare_measures": list(compare_measures),
+                "measures": measures + [SYSTEM_MEASURE, WITHIN_MEASURE],
+                "compare_measures": list(compare_measures) + [WITHIN_MEASURE],
                 "tie_policy": "pairwise_accuracy: human-tied pairs excluded, predicted ties count 0.5",
                 "param_grids": _clean(grids), "threads": threads, "n_jobs": int(n_jobs),
                 "baseline_specs": None if baselines is None else list(baselines),
