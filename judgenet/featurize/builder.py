@@ -614,8 +614,9 @@ class FeatureBuilder(TransformerMixin, BaseEstimator):
             sources = list(state["sources"])
         except (KeyError, TypeError) as exc:
             raise ArtifactError(f"{mfile}: incomplete ({exc!r} missing); refit the reference") from exc
-        if expected_fingerprints is not None:
-            _check_fingerprints(path, fps, expected_fingerprints, sources)
+        if expected_fingerprints is not None:  # every image source, and a text-only encoder of the texts
+            ts = state.get("text_source")
+            _check_fingerprints(path, fps, expected_fingerprints, sources + ([ts] if ts and ts not in sources else []))
 
         def read(name, reader):
             f = path / name
