@@ -152,7 +152,7 @@ def test_manifest_and_cache(tmp_path):
     w = make_world(root, **SMALL)
     m = w.manifest
     for col in ["item_id", "path", "image", "prompt", "prompt_id", "generator", "severity", "true_realism",
-                "true_alignment", "scene", "prompt_scene", "simulated"]:
+                "true_alignment", "scene", "prompt_scene", "simulated", "sha256"]:
         assert col in m.columns
     assert m["item_id"].is_unique and m["simulated"].all()
     assert set(m["generator"]) == set(GENERATORS) | {"real"}
@@ -182,6 +182,32 @@ def test_manifest_and_cache(tmp_path):
     (root / "images" / "real-00000.png").unlink()
     w4 = make_world(root, **{**SMALL, "n_real": 5})
     assert (root / "images" / "real-00000.png").is_file() and len(w4) == len(w3)
+
+
+@pytest.mark.parametrize("damage", ["truncate", "flip_byte", "swap"])
+def test_corrupt_cached_image_is_detected_and_regenerated(tmp_path, damage, caplog):
+    """Issue 17 item 8: completeness was checked by file count only. Every image is now checked
+    against the SHA-256 recorded in the manifest (computed independently here with hashlib)."""
+    import hashlib
+    import logging
+
+    root = tmp_path / "w"
+    w = make_world(root, **SMALL)
+    for p, h in zip(w.manifest["path"], w.manifest["sha256"]):
+        assert hashlib.sha256(open(p, "rb").read()).hexdigest() == h
+    victim = root / "images" / f"{w.manifest.item_id.iloc[3]}.png"
+    good = victim.read_bytes()
+    if damage == "truncate":
+        victim.write_bytes(good[: len(good) // 2])
+    elif damage == "flip_byte":
+        victim.write_bytes(good[:-20] + bytes([good[-20] ^ 0xFF]) + good[-19:])
+    else:  # same size, valid PNG, wrong content: another item's image
+        other = root / "images" / f"{w.manifest.item_id.iloc[-1]}.png"
+        victim.write_bytes(other.read_bytes())
+    with caplog.at_level(logging.WARNING, logger="judgenet.world.dataset"):
+        w2 = make_world(root, **SMALL)
+    assert victim.read_bytes() == good and w2.manifest.equals(w.manifest)
+    assert "missing or damaged" in caplog.text and victim.name in caplog.text
 
 
 def test_bad_arguments(tmp_path):

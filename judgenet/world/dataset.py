@@ -15,14 +15,18 @@ Items:
   side by side on the same prompt.
 
 Manifest columns: ``item_id, path, image, prompt, prompt_id, generator, severity,
-true_realism, true_alignment, scene, prompt_scene, simulated``. ``path``/``image`` are absolute
+true_realism, true_alignment, scene, prompt_scene, simulated, sha256`` (of the PNG's bytes). ``path``/``image`` are absolute
 in the returned frame and relative to ``root`` in the file. A second call with the same
-arguments reuses what is on disk; different arguments rebuild the world in place.
+arguments reuses what is on disk after checking every image against its recorded SHA-256 (a
+missing, truncated or altered image is logged and the world is rebuilt); different arguments
+rebuild the world in place.
 """
 from __future__ import annotations
 
 import hashlib
+import io
 import json
+import logging
 import os
 import shutil
 import time
@@ -36,6 +40,7 @@ import pandas as pd
 from PIL import Image
 
 from ..errors import ConfigError
+from ..io import sha256_file
 from .generators import GENERATORS, WorldContext, get_generator
 from .render import render
 from .scenes import sample_caption, sample_scene
@@ -47,6 +52,7 @@ WORLD_VERSION = 1
 MANIFEST = "manifest.jsonl"
 META = "world.json"
 MARKER = ".judgenet-world"
+log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -113,9 +119,14 @@ def _hash(config: dict) -> str:
     return hashlib.sha256(json.dumps(config, sort_keys=True).encode()).hexdigest()[:16]
 
 
-def _write_png(path: Path, img: np.ndarray) -> None:
+def _write_png(path: Path, img: np.ndarray) -> str:
+    """Write ``img`` as PNG; returns the SHA-256 of the bytes written."""
     # compress_level fixed so bytes are identical across runs; no timestamps in PNG by PIL.
-    Image.fromarray(img).save(path, format="PNG", compress_level=6)
+    buf = io.BytesIO()
+    Image.fromarray(img).save(buf, format="PNG", compress_level=6)
+    data = buf.getvalue()
+    path.write_bytes(data)
+    return hashlib.sha256(data).hexdigest()
 
 
 def _iter_items(cfg: dict) -> Iterable[tuple[dict, np.ndarray]]:
@@ -184,7 +195,32 @@ def _is_complete(root: Path, cfg_hash: str) -> bool:
         return False
     n = meta.get("n_items", -1)
     images = root / "images"
-    return images.is_dir() and sum(1 for _ in images.glob("*.png")) == n
+    if not images.is_dir() or sum(1 for _ in images.glob("*.png")) != n:
+        return False
+    return not _damaged(root)
+
+
+def _damaged(root: Path) -> list[str]:
+    """Manifest images that are missing or whose bytes differ from the recorded SHA-256 (a manifest
+    without hashes, from an older judgenet, counts as all damaged: the world is rebuilt once)."""
+    bad = []
+    try:
+        with open(root / MANIFEST, encoding="utf-8") as fh:
+            for line in fh:
+                row = json.loads(line)
+                f = root / row["path"]
+                try:
+                    ok = row.get("sha256") is not None and sha256_file(f) == row["sha256"]
+                except OSError:
+                    ok = False
+                if not ok:
+                    bad.append(row["path"])
+    except (OSError, ValueError, KeyError):
+        return ["manifest"]
+    if bad:
+        log.warning("world at %s: %d image(s) missing or damaged (e.g. %s); regenerating the world", root,
+                    len(bad), ", ".join(bad[:3]))
+    return bad
 
 
 def make_world(
@@ -237,7 +273,7 @@ def make_world(
         rows = []
         for k, (row, img) in enumerate(_iter_items(cfg)):
             rel = f"images/{row['item_id']}.png"
-            _write_png(root / rel, img)
+            row["sha256"] = _write_png(root / rel, img)
             row["path"] = rel
             row["simulated"] = True
             rows.append(row)
@@ -245,7 +281,7 @@ def make_world(
                 print(f"world: {k + 1} images, {time.perf_counter() - t0:.1f}s", flush=True)
         elapsed = time.perf_counter() - t0
         cols = ["item_id", "path", "prompt", "prompt_id", "generator", "severity", "true_realism",
-                "true_alignment", "scene", "prompt_scene", "simulated"]
+                "true_alignment", "scene", "prompt_scene", "simulated", "sha256"]
         tmp = root / (MANIFEST + ".tmp")
         with open(tmp, "w", encoding="utf-8") as f:
             for row in rows:
