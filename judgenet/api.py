@@ -22,6 +22,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Sequence
 
+import numpy as np
 import pandas as pd
 
 from . import config as _config
@@ -33,6 +34,8 @@ __all__ = ["demo", "extract", "train", "evaluate", "score", "tune", "report", "D
 log = logging.getLogger(__name__)
 
 DEFAULT_MODELS = ("ridge", "hist_gb", "mlp")
+#: Candidates of ``model="auto"`` and the default recipes of ``evaluate`` for comparative (pairwise) labels.
+DEFAULT_PAIRWISE_MODELS = ("bradley_terry", "pairwise_gb", "pairwise_mlp")
 
 
 # =============================================================================================
@@ -177,12 +180,66 @@ def _evaluate_recipes(prep, models: dict, *, split: str, prompt_folds: int, resa
                            resamples=resamples, seed=seed, n_jobs=n_jobs)
 
 
+def _check_kind(prep, recipes: dict) -> None:
+    want = "pairwise" if prep.is_pairwise else "pointwise"
+    bad = [m for m, r in recipes.items() if r.kind != want]
+    if bad:
+        other = DEFAULT_PAIRWISE_MODELS if prep.is_pairwise else DEFAULT_MODELS
+        raise ConfigError(f"{prep.labels.name} has {'comparative (pairwise)' if prep.is_pairwise else 'per-item'} "
+                          f"labels but model(s) {', '.join(bad)} are {'pointwise' if prep.is_pairwise else 'pairwise'}"
+                          f"; choose e.g. {', '.join(other)}")
+
+
+def _held_out(prep, recipes: dict, *, split: str, prompt_folds: int, resamples: int, seed: int, cache_dir=None):
+    """Held-out results of ``recipes`` ({name: Recipe}) on prepared data: per-item labels through the evaluation
+    cache, comparative labels through the pairwise protocol. Each model reads its recipe's columns; the baselines
+    (raw MID, CLIPScore, Mahalanobis) see the full matrix."""
+    from .predictors.recipes import column_pipeline
+
+    _check_kind(prep, recipes)
+    n_cols = len(prep.features.names)
+    models = {}
+    for m, r in recipes.items():
+        cols = r.columns(prep.features)
+        est = r.build(random_state=seed)
+        models[m] = est if len(cols) == n_cols else column_pipeline(cols, est)
+    if not prep.is_pairwise:
+        return _evaluate_recipes(prep, models, split=split, prompt_folds=prompt_folds, resamples=resamples,
+                                 seed=seed, cache_dir=cache_dir)
+    from .evaluation.pairwise import evaluate_pairs
+
+    fm = prep.features
+    return evaluate_pairs(fm.X, prep.pairs, prep.generators, fm.names, models, prompts=prep.prompts, split=split,
+                          n_prompt_folds=prompt_folds, n_resamples=resamples, seed=seed,
+                          lenient=bool(prep.failures))
+
+
+def _best(prep, res) -> str:
+    """The best model of held-out results: Kendall tau-b (per-item labels) or 2AFC accuracy (pairs)."""
+    if not prep.is_pairwise:
+        return res.best_model("kendall_tau_b")
+    acc = {m: res.metrics["all"][m]["accuracy"].value for m in res.models}
+    return max(acc, key=lambda m: (np.nan_to_num(acc[m], nan=-np.inf), m))
+
+
+def _write_results(prep, res, out: Path, title: str) -> None:
+    """The report of held-out results (pairwise results: markdown + pairwise_results.json)."""
+    from .evaluation import write_report
+    from .io import atomic_write_text
+
+    if not prep.is_pairwise:
+        write_report(res, out, title=title)
+        return
+    atomic_write_text(out / "report.md", f"# {title}\n\n{res.markdown()}\n")
+    atomic_write_text(out / "pairwise_results.json", res.to_json())
+
+
 def _fit_and_save(prep, recipe, out: Path, *, seed: int, cv_results=None, extra=None) -> Path:
     """Fit ``recipe`` on all prepared items and save the predictor artifact (model, recipe, fitted reference)."""
     from .predictors import save_predictor
 
     cols = recipe.columns(prep.features)
-    model = recipe.build(random_state=seed).fit(prep.features.X[:, cols], prep.y)
+    model = recipe.build(random_state=seed).fit(prep.features.X[:, cols], prep.target)
     save_predictor(model, out, recipe=recipe, feature_names=[prep.features.names[i] for i in cols],
                    builder=prep.builder, label_set=prep.labels.name, question=prep.question,
                    cv_results=cv_results, extra={"backbones": list(prep.backbones), **(extra or {})})
@@ -263,20 +320,21 @@ def train(labels, *, images=None, reference=None, out=None, model: str = "auto",
     (``label_root``, ``reference_prompts``, ``cache_dir``, ``group_by``, ``strict``, ``lenient``, ...).
     """
     from .dataset import prepare
-    from .evaluation import write_report
     from .predictors.recipes import Recipe
 
     with _output(out, "predictor", overwrite) as root:
         prep = prepare(labels, images=images, reference=reference, backbones=backbones,
                        question=question, seed=seed, **prepare_options)
-        candidates = DEFAULT_MODELS if model == "auto" else (model,)
+        auto = DEFAULT_PAIRWISE_MODELS if prep.is_pairwise else DEFAULT_MODELS
+        candidates = auto if model == "auto" else (model,)
         recipes = {m: Recipe(m, feature_groups=tuple(prep.features.groups)) for m in candidates}
-        res = _evaluate_recipes(prep, {m: r.build(random_state=seed) for m, r in recipes.items()}, split=split,
-                                prompt_folds=prompt_folds, resamples=resamples, seed=seed,
-                                cache_dir=prepare_options.get("cache_dir"))
-        best = res.best_model("kendall_tau_b") if model == "auto" else model
-        _fit_and_save(prep, recipes[best], root, seed=seed, cv_results=res.to_dict(), extra={"split": split})
-        write_report(res, root / "report", title=f"judgenet train — {prep.labels.name} / {prep.question}")
+        res = _held_out(prep, recipes, split=split, prompt_folds=prompt_folds, resamples=resamples, seed=seed,
+                        cache_dir=prepare_options.get("cache_dir"))
+        best = _best(prep, res) if model == "auto" else model
+        _fit_and_save(prep, recipes[best], root, seed=seed, cv_results=res.to_dict(),
+                      extra={"split": split, "labels": "pairwise" if prep.is_pairwise else "per-item"})
+        (root / "report").mkdir(exist_ok=True)
+        _write_results(prep, res, root / "report", f"judgenet train — {prep.labels.name} / {prep.question}")
         _write_failures(root, prep.failures)
         log.info("%s\n\npredictor (%s) saved to %s", res.table().to_string(index=False), best, root)
         return TrainResult(root, recipes[best], res, prep.failures)
@@ -289,7 +347,6 @@ def evaluate(labels, *, images=None, reference=None, out=None, models: Sequence[
     exactly from its ``meta.json`` (family, tuned parameters, PCA, scaler, feature groups; the model file is never
     unpickled) — against raw MID, CLIPScore and Mahalanobis baselines; writes the report."""
     from .dataset import prepare
-    from .evaluation import write_report
     from .predictors.recipes import Recipe
 
     recipes = {}
@@ -304,20 +361,11 @@ def evaluate(labels, *, images=None, reference=None, out=None, models: Sequence[
         prep = prepare(labels, images=images, reference=reference, backbones=backbones,
                        question=question, seed=seed, **prepare_options)
         if not recipes:
-            recipes = {m: Recipe(m, feature_groups=tuple(prep.features.groups)) for m in (models or DEFAULT_MODELS)}
-        # every model reads its recipe's columns; the baselines (raw MID, CLIPScore, ...) see the full matrix
-        from .predictors.recipes import column_pipeline
-
-        n_cols = len(prep.features.names)
-        models_ = {}
-        for m, r in recipes.items():
-            cols = r.columns(prep.features)
-            est = r.build(random_state=seed)
-            models_[m] = est if len(cols) == n_cols else column_pipeline(cols, est)
-        sub = prep
-        res = _evaluate_recipes(sub, models_, split=split, prompt_folds=prompt_folds, resamples=resamples, seed=seed,
-                                cache_dir=prepare_options.get("cache_dir"))
-        write_report(res, root, title=f"judgenet evaluate — {prep.labels.name} / {prep.question}")
+            default = DEFAULT_PAIRWISE_MODELS if prep.is_pairwise else DEFAULT_MODELS
+            recipes = {m: Recipe(m, feature_groups=tuple(prep.features.groups)) for m in (models or default)}
+        res = _held_out(prep, recipes, split=split, prompt_folds=prompt_folds, resamples=resamples, seed=seed,
+                        cache_dir=prepare_options.get("cache_dir"))
+        _write_results(prep, res, root, f"judgenet evaluate — {prep.labels.name} / {prep.question}")
         _write_failures(root, prep.failures)
         log.info("%s\n\nreport: %s", res.table().to_string(index=False), root / "report.md")
         return EvaluateResult(root, res, prep.failures)

@@ -105,6 +105,9 @@ class Prepared:
         prompts: (n_items,) prompt per item, or None. item_ids: (n_items,).
         builder: the FeatureBuilder fitted on the real images. labels: the LabelSet. question: its name.
         ceiling: the rater ceiling dict (or a note). backbones: backbone names. failures: skipped images.
+        pairs: for a comparative (pairwise / ranking) label set, the judgments as
+            :class:`~judgenet.evaluation.pairwise.Pairs` over the rows of ``features`` (then ``y`` is None and the
+            rater ceiling is computed by the pairwise protocol); None for per-item labels.
     """
 
     features: object
@@ -118,6 +121,16 @@ class Prepared:
     ceiling: dict | None
     backbones: list = field(default_factory=lambda: ["tiny"])
     failures: list = field(default_factory=list)
+    pairs: object = None
+
+    @property
+    def is_pairwise(self) -> bool:
+        return self.pairs is not None
+
+    @property
+    def target(self):
+        """What a model is fitted on: ``y`` (n_items,) or the pair array (n_pairs, 4) of comparative labels."""
+        return self.pairs.pair_array() if self.pairs is not None else self.y
 
     def select(self, columns) -> "Prepared":
         """The same items with only the feature columns ``columns`` (indices)."""
@@ -139,45 +152,33 @@ def _load_labels(labels, label_root, lenient):
     if getattr(ls, "skipped", None):
         log.warning("labels: skipped %d bad row(s) (--lenient): %s%s", len(ls.skipped),
                     "; ".join(str(p) for p in ls.skipped[:5]), " ..." if len(ls.skipped) > 5 else "")
-    if not isinstance(ls, LabelSet):
-        raise ConfigError(f"{labels}: a per-item label set is needed here (got {type(ls).__name__}); pairwise "
-                          "label files are trained and evaluated through their own protocol")
+    if not isinstance(ls, (LabelSet, PairwiseLabelSet)):
+        raise ConfigError(f"{labels}: not a label set judgenet can train on (got {type(ls).__name__})")
     return ls
 
 
-def prepare(labels, *, images=None, reference=None, reference_prompts=None, backbones: Sequence[str] | None = None,
-            question: str | None = None, label_root=None, cache_dir=None, weights_dir=None, clip_checkpoint=None,
-            inception_weights=None, quick_gelu=None, resize=None, text_model=None, feature_groups=None,
-            group_by: str = "generator",
-            ceiling_resamples: int = 200, seed: int = 0, lenient: bool = False, strict: bool = False,
-            allow_outside_images: bool = False, mid_eps: float = 0.0, mid_shrinkage: str | None = None) -> Prepared:
-    """Load labels, embed their images (relative to ``images``, confined to it) and the real ``reference`` images,
-    fit the feature builder on the real images and featurize the rated items. ``question`` defaults to the first
-    question of the label set."""
+def _featurize_items(items, *, images, reference, reference_prompts, backbones, cache_dir, weights_dir,
+                     clip_checkpoint, inception_weights, quick_gelu, resize, text_model, feature_groups, seed, strict,
+                     allow_outside_images, mid_eps, mid_shrinkage):
+    """Rated items (a frame with ``item_id, image, prompt``) → ``(items_kept, FeatureMatrix, builder, backbones,
+    failures)``: images resolved under ``images`` (confined to it), the reference fitted on ``reference``, items
+    whose image cannot be read dropped and listed."""
     from .backbones import load_backbones
     from .featurize import DEFAULT_GROUPS
     from .inputs import resolve_label_images
-    from .labels import rater_ceiling
 
-    if group_by not in ("generator", "prompt", "image"):
-        raise ConfigError(f"group_by must be generator, prompt or image; got {group_by!r}")
-    ls = _load_labels(labels, label_root, lenient)
-    question = question or ls.questions[0]
-    if question not in ls.questions:
-        raise ConfigError(f"question {question!r} is not in {ls.name} (has {', '.join(map(str, ls.questions))})")
-    agg = ls.aggregate(question).reset_index(drop=True)
-    scores = agg["score"].to_numpy(dtype=np.float64)
-    if np.ptp(scores) == 0:
-        raise ConfigError(f"all {len(scores)} items have the same {question} score ({scores[0]:g}): there is "
-                          "nothing to learn or rank; check the label file's score column")
     if reference is None:
         raise ConfigError("--reference REAL_DIR is required: a folder of real images (with a prompts.csv of "
                           "image,prompt for MID) that realism statistics are fitted on")
-    paths = resolve_label_images(agg["image"].astype(str).tolist(), agg["item_id"].astype(str).tolist(), images,
+    if items["image"].isna().any():
+        missing = items.loc[items["image"].isna(), "item_id"].iloc[0]
+        raise ConfigError(f"label item {missing} has no image; every rated item needs an image file (caption sets "
+                          "without images are evaluated with `judgenet benchmark`)")
+    paths = resolve_label_images(items["image"].astype(str).tolist(), items["item_id"].astype(str).tolist(), images,
                                  allow_outside=allow_outside_images)
-    has_prompts = ("prompt" in agg and agg["prompt"].notna().all()
-                   and (agg["prompt"].astype(str).str.strip() != "").all())
-    prompts = agg["prompt"].astype(str).tolist() if has_prompts else None
+    has_prompts = ("prompt" in items and items["prompt"].notna().all()
+                   and (items["prompt"].astype(str).str.strip() != "").all())
+    prompts = items["prompt"].astype(str).tolist() if has_prompts else None
     backbones = list(backbones or default_backbones())
     bbs = load_backbones(backbones, weights_dir=weights_dir, clip_checkpoint=clip_checkpoint,
                          inception_weights=inception_weights, quick_gelu=quick_gelu,
@@ -192,16 +193,58 @@ def prepare(labels, *, images=None, reference=None, reference_prompts=None, back
                                           groups=groups, **builder_options(mid_eps=mid_eps,
                                                                            mid_shrinkage=mid_shrinkage, seed=seed))
     emb, keep, failures = embed_items(paths, bbs, prompts=prompts, cache_dir=cache_dir, strict=strict)
-    agg = agg[keep].reset_index(drop=True)
-    if len(agg) < 3:
-        raise ConfigError(f"only {len(agg)} rated item(s) have readable images; see the skipped files above")
-    fm = builder.transform(emb)
-    units = agg[group_by].astype(str).to_numpy()
+    items = items[keep].reset_index(drop=True)
+    if len(items) < 3:
+        raise ConfigError(f"only {len(items)} rated item(s) have readable images; see the skipped files above")
+    return items, builder.transform(emb), builder, backbones, ref_failures + failures, has_prompts
+
+
+def prepare(labels, *, images=None, reference=None, reference_prompts=None, backbones: Sequence[str] | None = None,
+            question: str | None = None, label_root=None, cache_dir=None, weights_dir=None, clip_checkpoint=None,
+            inception_weights=None, quick_gelu=None, resize=None, text_model=None, feature_groups=None,
+            group_by: str = "generator", ceiling_resamples: int = 200, seed: int = 0, lenient: bool = False,
+            strict: bool = False, allow_outside_images: bool = False, mid_eps: float = 0.0,
+            mid_shrinkage: str | None = None) -> Prepared:
+    """Load labels, embed their images (relative to ``images``, confined to it) and the real ``reference`` images,
+    fit the feature builder on the real images and featurize the rated items. ``question`` defaults to the first
+    question of the label set. Per-item (Likert) labels give targets ``y``; comparative labels (pairwise choices or
+    rankings) give ``pairs`` over the items."""
+    from .labels import PairwiseLabelSet, rater_ceiling
+
+    if group_by not in ("generator", "prompt", "image"):
+        raise ConfigError(f"group_by must be generator, prompt or image; got {group_by!r}")
+    ls = _load_labels(labels, label_root, lenient)
+    question = question or ls.questions[0]
+    if question not in ls.questions:
+        raise ConfigError(f"question {question!r} is not in {ls.name} (has {', '.join(map(str, ls.questions))})")
+    pairwise = isinstance(ls, PairwiseLabelSet)
+    if pairwise:
+        items = ls.items().reset_index(drop=True)
+    else:
+        items = ls.aggregate(question).reset_index(drop=True)
+        scores = items["score"].to_numpy(dtype=np.float64)
+        if np.ptp(scores) == 0:
+            raise ConfigError(f"all {len(scores)} items have the same {question} score ({scores[0]:g}): there is "
+                              "nothing to learn or rank; check the label file's score column")
+    items, fm, builder, backbones, failures, has_prompts = _featurize_items(
+        items, images=images, reference=reference, reference_prompts=reference_prompts, backbones=backbones,
+        cache_dir=cache_dir, weights_dir=weights_dir, clip_checkpoint=clip_checkpoint,
+        inception_weights=inception_weights, quick_gelu=quick_gelu, resize=resize, text_model=text_model,
+        feature_groups=feature_groups, seed=seed, strict=strict, allow_outside_images=allow_outside_images,
+        mid_eps=mid_eps, mid_shrinkage=mid_shrinkage)
+    units = items[group_by].astype(str).to_numpy()
+    prompts = items["prompt"].astype(str).to_numpy() if has_prompts else None
+    item_ids = items["item_id"].astype(str).to_numpy()
+    if pairwise:
+        from .evaluation.pairwise import pairs_from_labels
+
+        pairs = pairs_from_labels(ls, question, item_ids.tolist(), lenient=lenient or bool(failures))
+        for msg in getattr(pairs, "skipped", None) or []:
+            log.warning("skipped judgment: %s", msg)
+        return Prepared(fm, None, units, prompts, item_ids, builder, ls, question, None, backbones, failures, pairs)
     try:
         ceiling = rater_ceiling(ls, question, n_resamples=ceiling_resamples, seed=seed)
     except Exception as exc:  # fewer than 2 raters per item: no ceiling, say so
         ceiling = {"note": f"rater ceiling unavailable: {' '.join(str(exc).split())}"}
-    return Prepared(fm, agg["score"].to_numpy(dtype=np.float64), units,
-                    agg["prompt"].astype(str).to_numpy() if has_prompts else None,
-                    agg["item_id"].astype(str).to_numpy(), builder, ls, question, ceiling, list(backbones),
-                    ref_failures + failures)
+    return Prepared(fm, items["score"].to_numpy(dtype=np.float64), units, prompts, item_ids, builder, ls, question,
+                    ceiling, backbones, failures)

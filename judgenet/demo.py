@@ -116,9 +116,20 @@ def run_demo(root: Path, *, fast: bool = False, seed: int = 0, cache_dir=None, n
                        cv_results=results["crossed"][q].to_dict(),
                        extra={"simulated": True, "backbones": names, "split": "crossed"})
     times["evaluate"] = time.perf_counter() - t
+
+    t = time.perf_counter()
+    from .io import atomic_write_text
+    from .world.side_by_side import run_side_by_side
+
+    sbs = run_side_by_side(world, fm.X, fm.names, likert=ratings, item_ids=list(item_ids),
+                           n_resamples=sizes["n_resamples"], seed=seed)
+    results["side_by_side"] = sbs
+    (root / "side-by-side").mkdir(exist_ok=True)
+    atomic_write_text(root / "side-by-side" / "report.md", sbs.markdown() + "\n")
+    times["side_by_side"] = time.perf_counter() - t
     times["total"] = time.perf_counter() - t0
     summary = pd.DataFrame(rows)
-    _write_summary(root, summary, times, ratings.agreement, fast, names)
+    _write_summary(root, summary, times, ratings.agreement, fast, names, sbs)
     log.info("%s\n\nreport: %s", summary.to_string(index=False), root / "report.md")
     return summary, results, times
 
@@ -161,7 +172,7 @@ def _conclusions(summary: pd.DataFrame) -> list[str]:
 
 
 def _write_summary(root: Path, summary: pd.DataFrame, times: dict, agreement: dict, fast: bool,
-                   backbones=("tiny",)) -> None:
+                   backbones=("tiny",), side_by_side=None) -> None:
     from .evaluation.report import render_markdown
     from .io import atomic_write_json, atomic_write_text
 
@@ -174,11 +185,16 @@ def _write_summary(root: Path, summary: pd.DataFrame, times: dict, agreement: di
              table, "",
              "Per-question reports: " + ", ".join(f"[{q} / {s}]({s}/{q}/report.md)" for s in SPLITS
                                                   for q in QUESTIONS), "",
+             *(["## Side-by-side judgments (SIMULATED raters)", "",
+                *[f"- {a['sentence']}" for a in side_by_side.answers.values()], "",
+                f"Budget assumption: {side_by_side.assumption}. Full tables: "
+                "[side-by-side/report.md](side-by-side/report.md).", ""] if side_by_side is not None else []),
              "Simulated inter-rater agreement: " + ", ".join(f"{k} {v:.3f}" if isinstance(v, float) else f"{k} {v}"
                                                             for k, v in agreement.items()), "",
              "Timings (s): " + ", ".join(f"{k} {v:.1f}" for k, v in times.items()),
              f"Variant: {'fast' if fast else 'full'}"]
     atomic_write_text(root / "report.md", "\n".join(lines) + "\n")
     atomic_write_json(root / "summary.json", {"summary": summary.to_dict(orient="records"), "timings": times,
-                                              "agreement": agreement})
+                                              "agreement": agreement,
+                                              "side_by_side": None if side_by_side is None else side_by_side.to_dict()})
 

@@ -174,3 +174,49 @@ def test_report_rebuilds(trained):
 
 def test_public_names_are_visible():
     assert {"demo", "train", "evaluate", "score", "tune", "extract", "report", "prepare"} <= set(dir(jn))
+
+
+@pytest.fixture(scope="module")
+def pairs_csv(userdata, tmp_path_factory):
+    """Side-by-side judgments of the userdata items: for every prompt, each rater compares pairs of items of
+    different generators by their own Likert scores (ties when equal)."""
+    lab = pd.read_csv(userdata / "labels.csv")
+    lab = lab[lab["question"] == "realism"]
+    items = lab.drop_duplicates("item_id").set_index("item_id")
+    rows = []
+    for prompt, grp in items.groupby("prompt"):
+        ids = list(grp.index)
+        for i in range(len(ids)):
+            for j in range(i + 1, len(ids)):
+                a, b = ids[i], ids[j]
+                for rater, r in lab[lab["item_id"] == a].set_index("rater_id")["score"].items():
+                    sb = lab[(lab["item_id"] == b) & (lab["rater_id"] == rater)]["score"]
+                    if sb.empty:
+                        continue
+                    choice = "a" if r > sb.iloc[0] else "b" if r < sb.iloc[0] else "tie"
+                    rows.append({"item_a": a, "item_b": b, "image_a": items.loc[a, "image"],
+                                 "image_b": items.loc[b, "image"], "generator_a": items.loc[a, "generator"],
+                                 "generator_b": items.loc[b, "generator"], "prompt": prompt, "rater_id": rater,
+                                 "question": "realism", "choice": choice})
+    path = tmp_path_factory.mktemp("pairs") / "prefs.csv"
+    pd.DataFrame(rows).to_csv(path, index=False)
+    return path
+
+
+def test_pairwise_labels_train_a_utility_model_that_score_uses(pairs_csv, userdata, cache, tmp_path):
+    """Issue 14: comparative labels through train → a single-image utility model → score; and evaluate."""
+    res = jn.train(pairs_csv, images=userdata / "gen", reference=userdata / "real", out=tmp_path / "p",
+                   model="bradley_terry", resamples=30, cache_dir=cache, backbones=["tiny"])
+    assert res.recipe.kind == "pairwise" and (res.predictor / "report" / "report.md").is_file()
+    meta = json.loads((res.predictor / "meta.json").read_text())
+    assert meta["extra"]["labels"] == "pairwise"
+    gens = sorted(p for p in (userdata / "gen").iterdir() if p.is_dir())
+    sc = jn.score(gens, predictor=res.predictor, prompts=userdata / "prompts.csv", out=tmp_path / "s",
+                  resamples=20, cache_dir=cache)
+    assert np.isfinite(sc.per_image["predicted_realism"]).all()
+    ev = jn.evaluate(pairs_csv, images=userdata / "gen", reference=userdata / "real", out=tmp_path / "e",
+                     resamples=30, cache_dir=cache, backbones=["tiny"], models=["bradley_terry"])
+    assert "bradley_terry" in ev.results.models and (tmp_path / "e" / "pairwise_results.json").is_file()
+    with pytest.raises(ConfigError, match="pairwise"):
+        jn.evaluate(pairs_csv, images=userdata / "gen", reference=userdata / "real", out=tmp_path / "e2",
+                    cache_dir=cache, backbones=["tiny"], models=["ridge"])
