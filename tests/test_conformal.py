@@ -215,3 +215,11 @@ def test_pairwise_intervals_cover_observed_preference_shares():
     cov = np.mean((pairs[test, 2] >= lo) & (pairs[test, 2] <= hi))
     assert 0.85 <= cov <= 0.96, cov
     assert (lo >= 0).all() and (hi <= 1).all()
+
+
+def test_coverage_study_markdown_names_the_failures():
+    X, y, g, _ = _world(6, 10, 0.3, 5)
+    y[g == "g5"] += 30.0
+    head, body = coverage_study(LinearRegression(), X, y, g).to_markdown().split("\n\n", 1)
+    assert "below 80%: g5." in head
+    assert "item coverage" in body and body.count("\n") >= 6

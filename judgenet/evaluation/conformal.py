@@ -438,6 +438,28 @@ class CoverageStudy:
         """Report view of ``per_generator`` (rounded)."""
         return self.per_generator.round(3)
 
+    def to_markdown(self) -> str:
+        """The coverage table for reports: one sentence, then one row per held-out generator."""
+        s = self.summary
+        c = s["coverage"]
+        below = ", ".join(s["generators_below"]) or "none"
+        head = (f"Nominal {c:.0%} intervals calibrated on held-out generators ({s['split']} split, difficulty "
+                f"{s['difficulty'] or 'none'}): per-item coverage {s['pooled_item_coverage']:.1%} pooled over "
+                f"{s['n_items']} items (target {c - 0.03:.0%}–{c + 0.03:.0%}), lowest generator "
+                f"{s['min_generator_coverage']:.1%} ({s['worst_generator']}); generators below {c - 0.10:.0%}: "
+                f"{below}. Mean item width {s['mean_item_width']:.2f}. Per-generator mean intervals contain the "
+                f"human mean for {s['group_coverage']:.0%} of {s['n_generators']} generators (mean width "
+                f"{s['mean_group_width']:.2f}).")
+        t = self.per_generator[["generator", "n", "item_coverage", "item_width", "human_mean", "pred_mean",
+                                "mean_low", "mean_high", "mean_inside"]].copy()
+        t.columns = ["generator", "items", "item coverage", "item width", "human mean", "predicted mean",
+                     "mean low", "mean high", "mean inside"]
+        try:
+            body = t.round(3).to_markdown(index=False)
+        except ImportError:
+            body = t.round(3).to_string(index=False)
+        return head + "\n\n" + body
+
 
 def coverage_study(estimator, X, y, groups, *, prompts=None, coverage: float = 0.9, difficulty: str | None = None,
                    method: str = "balanced", split: str = "generator", n_prompt_folds: int = 5,
