@@ -161,7 +161,11 @@ def resolve_label_images(images: Sequence[str], item_ids: Sequence[str], root: s
 
 def generator_names(folders: Sequence[str | os.PathLike]) -> list[str]:
     """A unique, readable name per generator folder: the folder's name, or as many trailing path parts as make
-    it unique (``a/blur`` and ``b/blur``). The same folder given twice is an error."""
+    it unique. The same folder given twice is an error.
+
+    >>> generator_names(["runs/a/blur", "runs/b/blur", "runs/noise"])
+    ['a/blur', 'b/blur', 'noise']
+    """
     paths = [Path(f).resolve() for f in folders]
     seen: dict[Path, str] = {}
     for f, p in zip(folders, paths):
