@@ -331,3 +331,72 @@ def test_torchrun_two_ranks_match_single_process(fake, tmp_path):
         assert r["computed"] == 9 and [Path(f).name for f in r["failures"]] == ["bad.png"]
     assert all(r["mine"] >= 1 for r in res)  # both ranks did work
     assert time.time() - t0 < 120
+
+
+SPLIT_RUNNER = textwrap.dedent('''
+    import json, os, sys, time
+    sys.path.insert(0, sys.argv[1])
+    from fakebb import FakeBackbone
+    from judgenet.features import extract
+    open(sys.argv[3] + ".ready", "w").close()
+    while not os.path.exists(sys.argv[4]):  # start together
+        time.sleep(0.01)
+    bb = FakeBackbone(sleep=0.3)
+    r = extract(sys.argv[5:], bb, sys.argv[2], batch_size=2, progress=False)
+    print(json.dumps({"computed": r.n_computed, "cached": r.n_cached, "calls": bb.calls,
+                      "failures": [f.path for f in r.failures], "emb": r.images["embedding"].tolist()}))
+''')
+
+
+def test_concurrent_extractors_split_the_work(fake, tmp_path):
+    """Two processes on one cache claim batches: together they compute each image once (issue 17)."""
+    import json
+
+    paths = _images(tmp_path, 12)
+    bad = tmp_path / "img" / "broken.png"
+    bad.write_bytes(b"not a png")
+    paths.append(str(bad))
+    (fake.dir / "split.py").write_text(SPLIT_RUNNER)
+    cache, go = tmp_path / "c", tmp_path / "go"
+    procs = [subprocess.Popen([sys.executable, str(fake.dir / "split.py"), str(fake.dir), str(cache),
+                               str(tmp_path / f"p{i}"), str(go), *paths], stdout=subprocess.PIPE,
+                              stderr=subprocess.PIPE, text=True) for i in range(2)]
+    deadline = time.time() + 240
+    while not all((tmp_path / f"p{i}.ready").exists() for i in range(2)) and time.time() < deadline:
+        time.sleep(0.05)
+    go.touch()
+    outs = [p.communicate(timeout=240) for p in procs]
+    assert all(p.returncode == 0 for p in procs), outs
+    res = [json.loads(o[0]) for o in outs]
+    assert sum(r["computed"] for r in res) == 12  # each distinct image embedded once, not twice
+    assert all(r["computed"] > 0 for r in res), [r["computed"] for r in res]  # both worked
+    assert all(r["computed"] + r["cached"] == 12 for r in res)
+    assert all(r["failures"] == [str(bad)] for r in res)  # the unreadable file is listed by both
+    ref = extract(paths, fake.FakeBackbone(), tmp_path / "fresh", progress=False).images["embedding"]
+    for r in res:
+        np.testing.assert_allclose(np.array(r["emb"], np.float32), ref, atol=1e-6)
+    bb = fake.FakeBackbone()
+    assert len(_shards(cache, bb)) == 6  # one shard per block of 2, no duplicates
+    assert not list((cache / "features" / bb.fingerprint_hash / "images" / ".claims").iterdir())  # all released
+
+
+def test_claims_are_exclusive_and_dead_owners_are_taken_over(fake, tmp_path):
+    import socket
+
+    cache = FeatureCache(tmp_path / "c", fake.FakeBackbone())
+    c1 = cache.claim("images", ["k1", "k2"])
+    assert c1 is not None and cache.claim("images", ["k1", "k2"]) is None  # held by a live process (us)
+    assert cache.claim("images", ["k3"]) is not None  # another batch
+    c1.release()
+    c2 = cache.claim("images", ["k1", "k2"])
+    assert c2 is not None
+    # a claim left by a process that died (kill -9) is taken over at once
+    dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True)
+    c2.path.write_text(f"{socket.gethostname()} {int(dead.stdout)}\n")
+    assert cache.claim("images", ["k1", "k2"]) is not None
+    # a claim nobody refreshed for longer than stale_after_s is taken over too
+    c4 = cache.claim("images", ["k9"])
+    c4.path.write_text("other-host 1\n")
+    assert cache.claim("images", ["k9"]) is None
+    os.utime(c4.path, (time.time() - 30, time.time() - 30))
+    assert cache.claim("images", ["k9"], stale_after_s=10) is not None

@@ -10,7 +10,10 @@ Keys are SHA-256 of the image file's bytes (renaming a file costs nothing) or of
 the fingerprint hash covers architecture, weights, preprocessing, dtype and library versions, so
 changed preprocessing can never return stale features. Each shard is written to a temporary
 directory and renamed into place (atomic), so a run killed at any point leaves only whole shards
-and resumes without recomputing them. Every file's SHA-256 is recorded in ``checksum.json``; a
+and resumes without recomputing them. Concurrent extractors split the work: each batch is claimed
+(:meth:`FeatureCache.claim`, a ``.claims/<batch id>`` file created exclusively) before it is computed, and a
+process that finds a batch claimed by a live process does the others first, then waits for it (or takes it
+over if its owner died). Every file's SHA-256 is recorded in ``checksum.json``; a
 shard whose files don't match (truncated, corrupted) is discarded on load and its items are
 recomputed. Verification is lazy: a shard's ``keys.json`` is checked when the index is built, its
 arrays the first time one of its keys is looked up in a process, so opening a huge cache costs
@@ -37,7 +40,7 @@ from .. import config
 from ..errors import CacheError
 from ..io import sha256_file, sha256_text  # the content keys of image files and texts (re-exported)
 
-__all__ = ["FeatureCache", "read_features", "sha256_file", "sha256_text", "sha256_image"]
+__all__ = ["FeatureCache", "Claim", "read_features", "sha256_file", "sha256_text", "sha256_image"]
 
 
 def sha256_image(image) -> str:
@@ -241,6 +244,37 @@ class FeatureCache:
             raise CacheError(f"key {k[:12]}… is not in the {kind} cache at {self.dir}")
         return arr
 
+    def claim(self, kind: str, batch_keys: Sequence[str], *, stale_after_s: float = 600.0) -> "Claim | None":
+        """Try to claim the batch of work ``batch_keys`` (its id: SHA-256 of the keys) so that concurrent
+        extractors on this cache split the work instead of each doing all of it.
+
+        Returns a held :class:`Claim`, or None when another live process holds it. A claim whose owner died
+        (same host, pid gone) or that was not refreshed for ``stale_after_s`` seconds is taken over.
+        """
+        import socket
+
+        d = self._kind_dir(kind) / ".claims"
+        d.mkdir(exist_ok=True)
+        path = d / hashlib.sha256("\n".join(batch_keys).encode()).hexdigest()[:32]
+        for _ in range(2):
+            try:
+                fd = os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644)
+            except FileExistsError:
+                if not _claim_is_stale(path, stale_after_s):
+                    return None
+                try:  # take over: remove, then race for O_EXCL again
+                    path.unlink()
+                except OSError:
+                    pass
+                continue
+            except OSError as exc:
+                raise CacheError(f"cannot write to the feature cache at {d} ({exc.strerror or exc}); choose another "
+                                 "--cache / $JUDGENET_CACHE_DIR") from None
+            with os.fdopen(fd, "w") as fh:
+                fh.write(f"{socket.gethostname()} {os.getpid()}\n")
+            return Claim(path)
+        return None
+
     def put(self, kind: str, keys: Sequence[str], arrays: Mapping[str, np.ndarray]) -> Path:
         """Write one shard atomically: ``arrays`` maps output name → (len(keys), D) array (stored float32).
 
@@ -278,6 +312,54 @@ class FeatureCache:
         for i, k in enumerate(keys):
             idx.setdefault(k, (final, i))
         return final
+
+
+class Claim:
+    """A claim on one batch of work in a :class:`FeatureCache` (see :meth:`FeatureCache.claim`): the file
+    ``<kind>/.claims/<batch id>`` holding ``host pid``. :meth:`refresh` keeps it alive, :meth:`release` drops it."""
+
+    def __init__(self, path: Path):
+        self.path = path
+        self.held = True
+
+    def refresh(self) -> None:
+        if self.held:
+            try:
+                os.utime(self.path)
+            except OSError:
+                pass
+
+    def release(self) -> None:
+        if self.held:
+            self.held = False
+            try:
+                self.path.unlink()
+            except OSError:
+                pass
+
+
+def _claim_is_stale(path: Path, stale_after_s: float) -> bool:
+    """A claim whose owner is a dead process on this host, or that nobody refreshed for ``stale_after_s``."""
+    import socket
+    import time
+
+    try:
+        age = time.time() - path.stat().st_mtime
+        text = path.read_text()
+    except OSError:
+        return True  # vanished meanwhile: free
+    try:
+        host, pid = text.split()
+    except ValueError:  # being written right now (created, not yet filled), or its writer died in between
+        return age > min(stale_after_s, 30.0)
+    if host == socket.gethostname():
+        try:
+            os.kill(int(pid), 0)
+        except ProcessLookupError:
+            return True
+        except (PermissionError, ValueError):
+            pass
+    return age > stale_after_s
 
 
 def _is_key(s: str) -> bool:

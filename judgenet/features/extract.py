@@ -135,27 +135,110 @@ def _plan(n_todo: int, batch_size: int, num_workers: int | None, on_cpu: bool) -
     return min(cpus - 1, 8), 0, threads
 
 
-def _threaded_batches(dataset: "_Images", step: int, n_threads: int):
-    """Like a DataLoader with ``batch_size=step`` whose workers are threads of this process; keeps
-    ``2 * n_threads`` batches in flight, yields them in order."""
+def _threaded_batches(dataset: "_Images", chunks, n_threads: int):
+    """Like a DataLoader over the index lists ``chunks`` (an iterator, consumed lazily) whose workers are
+    threads of this process; keeps ``2 * n_threads`` batches in flight, yields them in order."""
     from collections import deque
     from concurrent.futures import ThreadPoolExecutor
 
-    def load(start):
-        return _collate([dataset[i] for i in range(start, min(start + step, len(dataset)))])
+    def load(idx):
+        return _collate([dataset[i] for i in idx])
 
-    starts = iter(range(0, len(dataset), step))
+    chunks = iter(chunks)
     pool = ThreadPoolExecutor(n_threads, thread_name_prefix="judgenet-decode")
     try:
-        inflight = deque(pool.submit(load, s) for _, s in zip(range(2 * n_threads), starts))
+        inflight = deque(pool.submit(load, c) for _, c in zip(range(2 * n_threads), chunks))
         while inflight:
             batch = inflight.popleft().result()
-            nxt = next(starts, None)
+            nxt = next(chunks, None)
             if nxt is not None:
                 inflight.append(pool.submit(load, nxt))
             yield batch
     finally:
         pool.shutdown(wait=True, cancel_futures=True)
+
+
+#: seconds between looks at a batch another extractor has claimed
+CLAIM_POLL_S = 0.5
+
+
+class _Blocks:
+    """The work of one ``extract`` call cut into blocks of ``batch_size`` distinct keys, claimed in the cache.
+
+    ``blocks[b]`` are indices into the todo list, ``block_keys[b]`` all keys of block ``b`` (its claim id: the same
+    for every extractor given the same inputs). :meth:`first_pass` yields chunks of the blocks it can claim and
+    defers the others; :meth:`next_deferred` then waits until a deferred block is either done by its owner or free
+    (released or abandoned: claimed, and its still-missing items — e.g. unreadable ones — returned).
+    """
+
+    def __init__(self, cache: FeatureCache, blocks, block_keys, todo_keys, step: int, on_skip):
+        self.cache, self.blocks, self.block_keys, self.todo_keys = cache, blocks, block_keys, todo_keys
+        self.step, self.on_skip = step, on_skip
+        self.claims: dict[int, object] = {}
+        self.left: dict[int, int] = {}
+        self.deferred: list[int] = []
+
+    def _missing(self, b):
+        idx = self.blocks[b]
+        have = self.cache.contains("images", [self.todo_keys[i] for i in idx])
+        return [i for i, h in zip(idx, have) if not h]
+
+    def _take(self, b, claim) -> list[list[int]]:
+        todo = self._missing(b)
+        self.on_skip(len(self.blocks[b]) - len(todo))
+        if not todo:
+            claim.release()
+            return []
+        self.claims[b], self.left[b] = claim, len(todo)
+        return [todo[s:s + self.step] for s in range(0, len(todo), self.step)]
+
+    def first_pass(self):
+        for b in range(len(self.blocks)):
+            claim = self.cache.claim("images", self.block_keys[b])
+            if claim is None:
+                self.deferred.append(b)
+            else:
+                yield from self._take(b, claim)
+
+    def next_deferred(self) -> list[list[int]] | None:
+        """Chunks of the next deferred block this process must compute, or None when none is left."""
+        while self.deferred:
+            for b in list(self.deferred):
+                if not self._missing(b):
+                    self.deferred.remove(b)
+                    self.on_skip(len(self.blocks[b]))
+                    continue
+                claim = self.cache.claim("images", self.block_keys[b])
+                if claim is not None:
+                    self.deferred.remove(b)
+                    chunks = self._take(b, claim)
+                    if chunks:
+                        return chunks
+            if self.deferred:
+                time.sleep(CLAIM_POLL_S)
+        return None
+
+    def done(self, indices, flush) -> None:
+        """Count processed todo indices; a completed block is flushed (one shard) and its claim released."""
+        for i in indices:
+            b = self.block_of[i]
+            self.left[b] -= 1
+            if self.left[b] == 0:
+                flush()
+                self.claims.pop(b).release()
+            elif b in self.claims:
+                self.claims[b].refresh()
+
+    @property
+    def block_of(self) -> dict[int, int]:
+        if not hasattr(self, "_block_of"):
+            self._block_of = {i: b for b, bl in enumerate(self.blocks) for i in bl}
+        return self._block_of
+
+    def release_all(self) -> None:
+        for claim in self.claims.values():
+            claim.release()
+        self.claims.clear()
 
 
 def _embed_missing_texts(cache: FeatureCache, backbone, texts: list[str], batch_size: int, rank: int = 0,
@@ -212,7 +295,10 @@ def extract(paths: Sequence[str | os.PathLike], backbone, cache_dir=None, *, pro
     """Embed image files (and prompts) with ``backbone``, reading from / writing to the cache.
 
     Each finished batch is written to the cache as its own shard, so an interrupted run resumes
-    without recomputing finished batches; identical file contents are computed once.
+    without recomputing finished batches; identical file contents are computed once. Concurrent
+    ``extract`` calls (other processes, other machines on a shared cache) split the work: each batch of
+    ``batch_size`` distinct inputs is claimed in the cache before it is computed (see
+    :meth:`FeatureCache.claim`); batches another live process holds are left to it and waited for at the end.
 
     Under ``torchrun --nproc-per-node K`` (or an initialized ``torch.distributed`` group; gloo on CPU,
     nccl when the backbone is on CUDA — load it with ``device=f"cuda:{LOCAL_RANK}"``) rank ``r``
@@ -306,13 +392,19 @@ def extract(paths: Sequence[str | os.PathLike], backbone, cache_dir=None, *, pro
     if todo_keys:
         workers, decoders, run_threads = _plan(len(todo_keys), batch_size, num_workers, on_cpu)
         # On CPU the forward runs in chunks of <= CPU_CHUNK images (as fast or faster per image than big
-        # batches, and the first chunk starts sooner); finished rows are written a shard of batch_size at a time.
+        # batches, and the first chunk starts sooner); finished rows are written a shard per block.
         step = min(batch_size, CPU_CHUNK) if on_cpu else batch_size
+        # Blocks of batch_size distinct keys at fixed positions of `mine`, so that concurrent extractors of the
+        # same inputs name the same blocks and split them through cache claims (each block: one shard).
+        pos = {k: i for i, k in enumerate(todo_keys)}
+        block_keys = [mine[b:b + batch_size] for b in range(0, len(mine), batch_size)]
+        blocks = [[pos[k] for k in bk if k in pos] for bk in block_keys]
+        block_keys = [bk for bk, bl in zip(block_keys, blocks) if bl]
+        blocks = [bl for bl in blocks if bl]
         dataset = _Images(todo_items, backbone.transform, strict)
-        loader = _threaded_batches(dataset, step, decoders) if decoders else torch.utils.data.DataLoader(
-            dataset, batch_size=step, num_workers=workers, collate_fn=_collate, pin_memory=not on_cpu)
         bar = tqdm(total=len(todo_paths), desc=f"extract {backbone.name}", unit="img",
                    disable=not progress or rank != 0)
+        work = _Blocks(cache, blocks, block_keys, todo_keys, step, bar.update)
         pending_keys: list[str] = []
         pending: dict[str, list[np.ndarray]] = {}
 
@@ -324,9 +416,11 @@ def extract(paths: Sequence[str | os.PathLike], backbone, cache_dir=None, *, pro
                 pending_keys.clear()
                 pending.clear()
 
-        torch.set_num_threads(run_threads)
-        try:
-            with torch.inference_mode():
+        def process(chunks):
+            chunks = iter(chunks)
+            loader = _threaded_batches(dataset, chunks, decoders) if decoders else torch.utils.data.DataLoader(
+                dataset, batch_sampler=chunks, num_workers=workers, collate_fn=_collate, pin_memory=not on_cpu)
+            try:
                 for idx, xs, bad in loader:
                     if bad and strict:
                         raise ImageError(f"{todo_paths[bad[0][0]]}: {bad[0][1]} (--strict / strict=True stops at "
@@ -338,9 +432,21 @@ def extract(paths: Sequence[str | os.PathLike], backbone, cache_dir=None, *, pro
                         for k, v in backbone.forward_images(xs).items():
                             pending.setdefault(k, []).append(v.numpy())
                         pending_keys.extend(todo_keys[i] for i in idx)
-                        if len(pending_keys) >= batch_size:
-                            flush()
+                    work.done([i for i, _ in bad] + list(idx), flush)
                     bar.update(len(idx) + len(bad))
+            finally:
+                if decoders:
+                    loader.close()
+                if hasattr(chunks, "close"):
+                    chunks.close()
+
+        torch.set_num_threads(run_threads)
+        try:
+            with torch.inference_mode():
+                process(work.first_pass())
+                # blocks other extractors held: wait for them (holding no claim meanwhile), or take them over
+                while (chunks := work.next_deferred()) is not None:
+                    process(chunks)
             flush()
         except BaseException:  # Ctrl-C, a strict failure, …: keep what was computed, then re-raise
             try:
@@ -349,10 +455,9 @@ def extract(paths: Sequence[str | os.PathLike], backbone, cache_dir=None, *, pro
                 pass
             raise
         finally:
+            work.release_all()
             torch.set_num_threads(threads)
             bar.close()
-            if decoders:
-                loader.close()
     # text embeddings: distinct prompts not yet cached, split across ranks the same way
     if prompts is not None:
         tkeys = _embed_missing_texts(cache, backbone, prompts, batch_size, rank, world)
