@@ -382,14 +382,22 @@ class _QuietFailures(logging.Filter):
     """Optuna logs a trial stopped by Ctrl-C (or started over the total) as failed, with a traceback;
     say what happened instead."""
 
+    def __init__(self):
+        super().__init__()
+        self._over: set[str] = set()
+
     def filter(self, record: logging.LogRecord) -> bool:
         exc = record.exc_info[1] if record.exc_info else None
+        msg = str(record.msg)
+        if any(msg.startswith(f"Trial {n} failed with value None") for n in self._over):
+            return False  # Optuna's second line about an over-budget trial
         if isinstance(exc, KeyboardInterrupt):
             record.msg, record.args = ("a trial was interrupted (Ctrl-C) and recorded as failed; rerun the same "
                                        "command to continue the study to its total"), ()
             record.exc_info = record.exc_text = None
-        elif isinstance(exc, _OverBudget) or "_OverBudget" in str(record.msg):
-            record.msg, record.args = f"{exc or 'a trial'}; recorded as failed, not evaluated", ()
+        elif isinstance(exc, _OverBudget):
+            self._over.add(str(exc).split()[1])
+            record.msg, record.args = f"{exc}; recorded as failed, not evaluated", ()
             record.levelno, record.levelname = logging.INFO, "INFO"
             record.exc_info = record.exc_text = None
         return True
