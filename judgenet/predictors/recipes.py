@@ -67,6 +67,12 @@ def _mlp_space(trial) -> dict:
             "max_epochs": trial.suggest_int("max_epochs", 20, 200, log=True)}
 
 
+def _anchored(**params):
+    from .anchored import AnchoredRegressor
+
+    return AnchoredRegressor(**params)
+
+
 FAMILIES: dict[str, Family] = {
     "ridge": Family("pointwise", Ridge, {"alpha": 1.0}, {"alpha": [0.1, 1.0, 10.0, 100.0]},
                     lambda t: {"alpha": t.suggest_float("alpha", 1e-3, 1e3, log=True)}, seeded=False),
@@ -96,6 +102,9 @@ FAMILIES: dict[str, Family] = {
                   {"hidden_sizes": [(32,), (64, 64)], "weight_decay": [1e-4, 1e-2]}, _mlp_space),
     "ordinal": Family("pointwise", OrdinalRegressor, {}, {"C": [0.1, 1.0, 10.0]},
                       lambda t: {"C": t.suggest_float("C", 1e-2, 1e2, log=True)}, seeded=False),
+    # [SPLIT] raw metric (column `anchor`, 0 = mid_pmi in the default column order) + shrunk correction
+    "anchored": Family("pointwise", _anchored, {}, {"shrink": ["auto", 0.0]},
+                       lambda t: {"inner_prompt_folds": t.suggest_int("inner_prompt_folds", 2, 5)}),
 }
 """Family name → :class:`Family`. Pairwise families are added by :mod:`judgenet.predictors.pairwise`
 through :func:`register` (imported at the end of this module)."""
