@@ -15,7 +15,8 @@ For every fold, each model is fitted on the training part and predicts the test 
 gets exactly one out-of-fold prediction. When a hyperparameter grid is given, the configuration is
 chosen by an *inner* run of the same split over the training part only (scored by the pooled inner
 out-of-fold Kendall tau-b), then refitted on the whole training part: no held-out generator or
-held-out prompt reaches training or model selection. Folds can run in parallel processes
+held-out prompt reaches training or model selection. Estimators whose ``fit`` takes ``generators=``
+and ``prompts=`` receive those of the training part (for their own inner splits). Folds can run in parallel processes
 (``n_jobs``) with identical results.
 
 Measures

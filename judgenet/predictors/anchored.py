@@ -21,6 +21,11 @@ recipe), ``shrink`` ("auto" or a number in [0, 1]), ``shrink_grid``, ``inner_pro
 inner search costs groups x prompt folds fits, not generators x prompt folds), ``random_state``.
 Fitted: ``intercept_``, ``slope_``, ``correction_`` (None when the chosen shrink is 0), ``shrink_``,
 ``inner_scores_`` ({shrink: inner pooled Kendall tau-b}).
+
+Registered as the ``anchored`` family (``make_predictor("anchored")``); there it sits in a scaler
+Pipeline whose ``fit`` does not take groups, so the shrinkage falls back to row K-fold — pass the bare
+estimator to :func:`judgenet.evaluation.evaluate` for the crossed inner selection. Do not combine with
+PCA: the anchor must stay a raw column.
 """
 from __future__ import annotations
 
