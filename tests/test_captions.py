@@ -280,3 +280,23 @@ def test_cli_benchmark_on_fixture_writes_reports(tmp_path, capsys):
     row = next(r for r in rows if r["metric"] == "CIDEr-D" and r["subset"] == "all" and r["target"] == "human_score"
                and r["measure"] == "pearson")
     assert row["ours"]["value"] == pytest.approx(pearsonr(inst.frame["human"], s)[0], abs=1e-10)
+
+
+@pytest.mark.slow
+@needs_coco
+def test_thumb_learned_vs_raw_on_fixture():
+    from judgenet.backbones import load_backbone
+    from judgenet.captions.learned import learned_table, thumb_learned_vs_raw
+    out = thumb_learned_vs_raw(FIX, text_backbone=load_backbone("tiny"), splits=("generator", "crossed"),
+                               n_prompt_folds=2, n_resamples=30, n_pca=2)
+    for split in ("generator", "crossed"):
+        res = out[split]["results"]
+        pr = res.predictions
+        assert len(pr) == 25 and set(pr["generator"]) == {"Up-Down", "Unified-VLP", "VinVL-base", "VinVL-large",
+                                                          "Human"}
+        assert set(out[split]["chosen_raw"].values()) <= set(out["features"])
+        # the best-raw competitor's held-out predictions are a raw metric column chosen on the training part
+        vs = out[split]["vs_best_raw"]["ridge"]["kendall_tau_b"]
+        assert vs["difference"].value == pytest.approx(vs["a"].value - vs["b"].value)
+    tab = learned_table(out)
+    assert {"generator", "crossed"} == set(tab["split"]) and "best_raw" in set(tab["predictor"])

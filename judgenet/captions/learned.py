@@ -104,7 +104,7 @@ def learned_models(feature_names: Sequence[str], *, n_pca: int = 16, seed: int =
 
     def prep():
         return ColumnTransformer([("scalar", StandardScaler(), scal),
-                                  ("emb", Pipeline([("pca", PCA(n_pca, random_state=seed)),
+                                  ("emb", Pipeline([("pca", PCA(n_pca, svd_solver="full")),
                                                     ("scale", StandardScaler())]), emb)])
 
     models = {"ridge": Pipeline([("prep", prep()), ("model", Ridge())]),
@@ -117,8 +117,12 @@ def learned_models(feature_names: Sequence[str], *, n_pca: int = 16, seed: int =
 
 def thumb_learned_vs_raw(root=None, *, text_backbone="text:all-MiniLM-L6-v2", splits=("generator", "crossed"),
                          n_prompt_folds: int = 5, n_resamples: int = 1000, seed: int = 0, cache_dir=None,
-                         n_jobs: int = 1) -> dict:
+                         n_jobs: int = 1, threads: int | None = 1, n_pca: int = 16) -> dict:
     """Run the THumB learned-vs-raw protocol (module docstring) for each split.
+
+    ``threads`` (default 1) caps BLAS/OpenMP threads while models fit: on a shared machine
+    gradient boosting's OpenMP pool otherwise spins against other processes (measured: many times
+    slower under load).
 
     Returns ``{split: {"results": EvaluationResults, "vs_best_raw": {model: paired bootstrap dict},
     "chosen_raw": {fold: metric}, "system": {predictor: system tau-b}}}`` plus ``"features"`` (names).
@@ -138,14 +142,15 @@ def thumb_learned_vs_raw(root=None, *, text_backbone="text:all-MiniLM-L6-v2", sp
     y = f["human"].to_numpy(np.float64)
     systems = f["system"].to_numpy().astype(str)
     images = f["image"].to_numpy().astype(str)
-    models, grids = learned_models(names, seed=seed)
+    models, grids = learned_models(names, n_pca=n_pca, seed=seed)
     baselines = [m for m in RAW_METRICS if m in names]
     out: dict = {"features": names, "notices": rm.notices, "n": int(len(y))}
     for split in splits:
         if split not in ("generator", "crossed"):
             raise ConfigError(f"split must be generator or crossed, got {split!r}")
         res = evaluate(X, y, systems, names, models, prompts=images, split=split, n_prompt_folds=n_prompt_folds,
-                       baselines=baselines, n_resamples=n_resamples, seed=seed, param_grid=grids, n_jobs=n_jobs)
+                       baselines=baselines, n_resamples=n_resamples, seed=seed, param_grid=grids, n_jobs=n_jobs,
+                       threads=threads)
         pr = res.predictions
         h = pr["y"].to_numpy(np.float64)
         grp = np.asarray(images)[pr["item"].to_numpy()]
