@@ -30,12 +30,17 @@ def data(seed=0, G=6, P=12, signal=1.0):
     return X, y, gens, prompts
 
 
-def test_zero_shrink_is_the_least_squares_line_of_the_anchor():
+def test_zero_shrink_is_the_raw_anchor_and_the_correction_is_in_anchor_units():
     X, y, gens, prompts = data()
     m = AnchoredRegressor(anchor=0, estimator=LinearRegression(), shrink=0.0).fit(X, y)
     b, a = np.polyfit(X[:, 0], y, 1)  # independent least squares
     assert m.correction_ is None and m.slope_ == pytest.approx(b, abs=1e-12)
-    assert np.allclose(m.predict(X), a + b * X[:, 0], atol=1e-12)
+    assert np.array_equal(m.predict(X), X[:, 0])  # exactly the raw metric: no per-fold offset
+    full = AnchoredRegressor(anchor=0, estimator=LinearRegression(), shrink=1.0).fit(X, y)
+    g = LinearRegression().fit(X, (y - a - b * X[:, 0]) / b)
+    assert np.allclose(full.predict(X), X[:, 0] + g.predict(X), atol=1e-9)
+    neg = AnchoredRegressor(anchor=0, estimator=LinearRegression()).fit(-X, y)  # anchor falls with y
+    assert neg.shrink_ == 0.0 and np.array_equal(neg.predict(-X), -X[:, 0])
 
 
 def test_auto_shrink_uses_a_supported_correction_and_drops_an_unsupported_one():
