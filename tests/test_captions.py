@@ -191,10 +191,14 @@ def test_best_raw_metric_picks_on_training_data_only():
     rng = np.random.default_rng(0)
     y = rng.normal(size=300)
     X = np.column_stack([rng.normal(size=300), y + rng.normal(scale=0.5, size=300), -y])
-    m = clone(BestRawMetric([0, 1], ["a", "b"])).fit(X, y)
+    m = clone(BestRawMetric([0, 1], ["a", "b"], calibrate="none")).fit(X, y)
     assert m.name_ == "b" and m.column_ == 1
     np.testing.assert_array_equal(m.predict(X), X[:, 1])
     assert m.train_tau_ == pytest.approx(kendall_tau_b(y, X[:, 1]))
+    lin = BestRawMetric([0, 1], ["a", "b"]).fit(X, y)  # linear map onto the human scale (least squares)
+    b, a = np.polyfit(X[:, 1], y, 1)
+    np.testing.assert_allclose(lin.predict(X), a + b * X[:, 1], atol=1e-10)
+    assert kendall_tau_b(y, lin.predict(X)) == pytest.approx(kendall_tau_b(y, X[:, 1]))
 
 
 # ------------------------------------------------------------------ image metrics on stand-ins

@@ -37,19 +37,29 @@ RAW_METRICS = ("BLEU-1", "BLEU-2", "BLEU-3", "BLEU-4", "ROUGE-L", "CIDEr-D", "ME
 
 
 class BestRawMetric(RegressorMixin, BaseEstimator):
-    """Predicts with the one raw metric column that correlates best (Kendall tau-b) with ``y`` on
-    the data it is fitted on — the "best raw metric chosen on training folds only" competitor.
+    """The "best raw metric chosen on training folds only" competitor: on the data it is fitted on,
+    picks the raw metric column with the highest Kendall tau-b with ``y`` and maps it linearly onto
+    the human scale (least squares ``y ≈ a + b·x`` on the same data).
+
+    The linear map changes nothing within a fold (``b > 0``), but the held-out predictions of
+    different folds are pooled: without it a metric chosen differently per fold mixes scales (on
+    THumB, METEOR in four folds and CIDEr-D in the Human fold gave a pooled tau-b of 0.28 against
+    0.15 for either metric alone, and system-level tau 1.0, from the scales alone).
 
     Args:
         columns: indices of the candidate columns in X. names: their names (for reports).
-    Fitted: ``column_`` (index into X), ``name_``, ``train_tau_``.
+        calibrate: ``"linear"`` (default) or ``"none"`` (the raw column).
+    Fitted: ``column_`` (index into X), ``name_``, ``train_tau_``, ``coef_`` (a, b).
     """
 
-    def __init__(self, columns: Sequence[int] = (), names: Sequence[str] = ()):
+    def __init__(self, columns: Sequence[int] = (), names: Sequence[str] = (), calibrate: str = "linear"):
         self.columns = columns
         self.names = names
+        self.calibrate = calibrate
 
     def fit(self, X, y):
+        if self.calibrate not in ("linear", "none"):
+            raise ConfigError(f"calibrate must be 'linear' or 'none', got {self.calibrate!r}")
         X = np.asarray(X, np.float64)
         y = np.asarray(y, np.float64)
         cols = list(self.columns) or list(range(X.shape[1]))
@@ -58,11 +68,18 @@ class BestRawMetric(RegressorMixin, BaseEstimator):
         self.column_ = cols[best]
         self.name_ = list(self.names)[best] if len(self.names) == len(cols) else str(self.column_)
         self.train_tau_ = float(taus[best])
+        x = X[:, self.column_]
+        if self.calibrate == "linear":
+            b = float(np.cov(x, y, bias=True)[0, 1] / np.var(x))
+            self.coef_ = (float(y.mean() - b * x.mean()), b)
+        else:
+            self.coef_ = (0.0, 1.0)
         self.n_features_in_ = X.shape[1]
         return self
 
     def predict(self, X):
-        return np.asarray(X, np.float64)[:, self.column_]
+        a, b = self.coef_
+        return a + b * np.asarray(X, np.float64)[:, self.column_]
 
 
 def thumb_features(inst, scores: dict[str, np.ndarray], emb) -> tuple[np.ndarray, list[str]]:
