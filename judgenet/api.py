@@ -419,9 +419,15 @@ def tune(labels, *, images=None, reference=None, out=None, trials: int = 20, stu
         prep = prepare(labels, images=images, reference=reference, backbones=backbones,
                        question=question, seed=seed, **prepare_options)
         atomic_write_json(root / marker, {"study_name": study_name})
-        obj = tuning.Objective(prep.features.X, prep.y, prep.generators, prep.features.names, prep.features.groups,
-                               prompts=prep.prompts, split=split, n_prompt_folds=prompt_folds, measure=measure,
-                               families=tuple(families) if families else None, seed=seed)
+        fm = prep.features
+        if prep.is_pairwise:  # comparative labels: pairwise families, mean held-out 2AFC
+            obj = tuning.PairwiseObjective(fm.X, prep.pairs, prep.generators, fm.names, fm.groups,
+                                           prompts=prep.prompts, split=split, n_prompt_folds=prompt_folds,
+                                           families=tuple(families) if families else None, seed=seed)
+        else:
+            obj = tuning.Objective(fm.X, prep.y, prep.generators, fm.names, fm.groups, prompts=prep.prompts,
+                                   split=split, n_prompt_folds=prompt_folds, measure=measure,
+                                   families=tuple(families) if families else None, seed=seed)
         study = tuning.tune(obj, n_trials=trials, study_name=study_name, storage=storage, n_jobs=n_jobs,
                             timeout=timeout, seed=seed,
                             progress=logging.getLogger("judgenet").isEnabledFor(logging.INFO))

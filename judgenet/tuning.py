@@ -37,8 +37,8 @@ import numpy as np
 from .errors import ConfigError
 from .stats import MEASURES
 
-__all__ = ["Objective", "default_search_space", "tune", "best_recipe", "write_study_plots", "PCA_CHOICES",
-           "SCALER_CHOICES"]
+__all__ = ["Objective", "PairwiseObjective", "default_search_space", "tune", "best_recipe", "write_study_plots",
+           "PCA_CHOICES", "SCALER_CHOICES"]
 
 log = logging.getLogger(__name__)
 
@@ -173,6 +173,80 @@ class Objective:
         return value if np.isfinite(value) else -1.0
 
 
+@dataclass
+class PairwiseObjective:
+    """Optuna objective for comparative labels: one pairwise recipe per trial (family from the recipe table's
+    pairwise families, its own parameters, feature groups), scored by the mean held-out 2AFC over the folds of
+    :func:`judgenet.evaluation.make_folds` (:func:`judgenet.evaluation.pairwise.cv_pairs`), reported after each
+    fold so the pruner can stop it.
+
+    Args:
+        X: (n_items, n_features) features of every judged item; ``feature_names`` / ``feature_groups`` as for
+            :class:`Objective`. pairs: :class:`~judgenet.evaluation.pairwise.Pairs` over the rows of ``X``.
+        generators, prompts, split, n_prompt_folds, seed: as for :class:`Objective`.
+        families: pairwise families to choose from (None = all of them).
+    """
+
+    X: np.ndarray
+    pairs: object
+    generators: np.ndarray
+    feature_names: Sequence[str]
+    feature_groups: Mapping[str, Sequence[str]]
+    prompts: np.ndarray | None = None
+    split: str = "generator"
+    n_prompt_folds: int = 5
+    families: Sequence[str] | None = None
+    seed: int = 0
+    measure: str = "pairwise_2afc"
+
+    def __post_init__(self):
+        from .predictors.recipes import FAMILIES
+
+        self.X = np.asarray(self.X, dtype=np.float64)
+        self.generators = np.asarray(self.generators)
+        self.feature_names = list(self.feature_names)
+        pairwise = tuple(n for n, f in FAMILIES.items() if f.kind == "pairwise")
+        self.families = tuple(self.families or pairwise)
+        bad = [f for f in self.families if f not in pairwise]
+        if bad:
+            raise ConfigError(f"families {bad} cannot be tuned on pairwise judgments; choose from "
+                              f"{', '.join(pairwise)}")
+
+    @property
+    def available_groups(self) -> list[str]:
+        return [g for g in self.feature_groups if g != "set"]
+
+    def search_space(self, trial):
+        from .predictors.recipes import FAMILIES, Recipe
+
+        family = trial.suggest_categorical("model", list(self.families))
+        space = FAMILIES[family].optuna_space
+        params = space(_Prefixed(trial, family)) if space is not None else {}
+        groups = [g for g in self.available_groups if trial.suggest_categorical(f"group.{g}", [True, False])]
+        return Recipe(family, params, scaler=None, feature_groups=tuple(groups or self.available_groups))
+
+    def __call__(self, trial) -> float:
+        import optuna
+
+        from .evaluation.pairwise import cv_pairs
+
+        _check_budget(trial)
+        recipe = self.search_space(trial)
+        trial.set_user_attr("recipe", recipe.to_dict())
+        cols = recipe.columns(names=self.feature_names, groups=self.feature_groups)
+
+        def report(k, value):
+            if np.isfinite(value) and k >= 1:
+                trial.report(value, k)
+                if trial.should_prune():
+                    raise optuna.TrialPruned()
+
+        value = cv_pairs(recipe.build(random_state=self.seed), self.X[:, cols], self.pairs, self.generators,
+                         self.prompts, split=self.split, n_prompt_folds=self.n_prompt_folds, seed=self.seed,
+                         on_fold=report)
+        return value if np.isfinite(value) else -1.0
+
+
 def _quiet(fn, a, b) -> float:
     import warnings
 
@@ -262,7 +336,7 @@ def _storage(storage, heartbeat_interval: int | None, grace_period: int | None, 
         return storage
     import optuna
 
-    if not storage.split(":", 1)[0].split("+", 1)[0] in ("sqlite", "postgresql", "mysql", "oracle", "mssql"):
+    if storage.split(":", 1)[0].split("+", 1)[0] not in ("sqlite", "postgresql", "mysql", "oracle", "mssql"):
         return storage  # e.g. a journal/redis URL: Optuna resolves it (no heartbeat there)
     import warnings
 

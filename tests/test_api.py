@@ -220,3 +220,10 @@ def test_pairwise_labels_train_a_utility_model_that_score_uses(pairs_csv, userda
     with pytest.raises(ConfigError, match="pairwise"):
         jn.evaluate(pairs_csv, images=userdata / "gen", reference=userdata / "real", out=tmp_path / "e2",
                     cache_dir=cache, backbones=["tiny"], models=["ridge"])
+
+
+def test_pairwise_labels_tune(pairs_csv, userdata, cache, tmp_path):
+    res = jn.tune(pairs_csv, images=userdata / "gen", reference=userdata / "real", out=tmp_path / "t", trials=3,
+                  cache_dir=cache, backbones=["tiny"], families=["bradley_terry"])
+    assert res.recipe.family == "bradley_terry" and res.to_json()["n_trials"] == 3
+    assert (res.predictor / "meta.json").is_file()
