@@ -294,6 +294,29 @@ def _thumb(root, scorer, n_resamples, seed) -> BenchmarkResult:
     return res
 
 
+def _uncomputed_published(result: BenchmarkResult, names) -> None:
+    """A row (our value NaN, with the reason) for every published value whose metric was not computed,
+    so that every published row appears beside ours."""
+    from .published import PUBLISHED
+    have = {(r.set, r.metric, r.subset) for r in result.rows}
+    nan = Estimate(float("nan"), float("nan"), float("nan"), 0, 0.95)
+    for p in PUBLISHED:
+        if p.set not in names or p.labels != "same" or (p.set, p.metric, p.subset) in have:
+            continue
+        why = ("not computed: SPICE needs Stanford CoreNLP models (not available)" if p.metric == "SPICE" else
+               "not computed: image metrics are not wired for Pascal-50S pairs yet" if p.set == "pascal50s" else
+               "not computed: needs the set's images (--images) and genuine CLIP weights")
+        proto = {"flickr8k-expert": "spice-16992", "flickr8k-cf": "clipscore-shared",
+                 "pascal50s": "5-refs-x5"}.get(p.set, "")
+        other = published_for(p.set, p.metric, p.subset, labels="48-vote") if p.set == "pascal50s" else None
+        result.rows.append(BenchmarkRow(p.set, proto, p.subset, "", p.metric, p.measure, nan, p, other, why))
+    for p in PUBLISHED:  # 48-vote-only values (MID's Pascal mean)
+        if p.set in names and p.labels == "48-vote" and (p.set, p.metric, p.subset) not in have \
+                and published_for(p.set, p.metric, p.subset) is None:
+            result.rows.append(BenchmarkRow(p.set, "5-refs-x5", p.subset, "", p.metric, p.measure, nan, None, p,
+                                            "not computed: needs the set's images and genuine CLIP weights"))
+
+
 def run_benchmark(set_name: str, root=None, *, cf_protocols: Sequence[str] = ("clipscore-shared", "per-item"),
                   metrics: Sequence[str] = REFERENCE_METRICS, text_backbone="text:all-MiniLM-L6-v2",
                   images=None, clip_backbone=None, cache_dir=None, n_resamples: int = 1000, seed: int = 0,
@@ -346,6 +369,7 @@ def run_benchmark(set_name: str, root=None, *, cf_protocols: Sequence[str] = ("c
             result.extend(_pascal(root, scorer, n_resamples, seed, n_draws, ties))
         else:
             result.extend(_thumb(root, scorer, n_resamples, seed))
+    _uncomputed_published(result, names)
     for n in scorer.notices:
         if n not in result.notices:
             result.notices.insert(0, n)
