@@ -583,7 +583,7 @@ def evaluate(X, y, generators=None, feature_names: Sequence[str] = None, models=
             worker limits its BLAS/OpenMP pools to ``threads`` (default: cores // n_jobs, at least 1);
             results are identical to ``n_jobs=1`` with the same ``threads``.
         threads: None leaves BLAS/OpenMP pools alone when ``n_jobs=1``; an int limits them while models
-            fit and predict (threadpoolctl).
+            fit and predict and while the bootstrap runs (threadpoolctl). Pass 1 on a shared machine.
         progress: tqdm bar over the folds.
 
     Returns:
@@ -609,6 +609,7 @@ def evaluate(X, y, generators=None, feature_names: Sequence[str] = None, models=
         raise ConfigError(f"unknown measures {unknown}; choose from {sorted(MEASURES)}")
     if int(n_resamples) < 1:
         raise ConfigError(f"n_resamples must be >= 1, got {n_resamples}")
+    n_jobs = 1 if n_jobs is None else n_jobs
     if int(n_jobs) < 1:
         raise ConfigError(f"n_jobs must be >= 1, got {n_jobs}")
     prompts_arr = None if prompts is None else np.asarray(prompts).astype(str).ravel()
@@ -677,7 +678,19 @@ def evaluate(X, y, generators=None, feature_names: Sequence[str] = None, models=
     base_names.append(FLOOR)
     predictors = list(models) + base_names
 
-    # -- measures with bootstrap CIs --------------------------------------------------------------
+    # -- measures with bootstrap CIs (under the same thread limit: on a busy machine multi-threaded BLAS in the
+    # bootstrap stalled one evaluation from ~13 s to 385 s at load 11 on 2 cores) ---------------------------
+    from threadpoolctl import threadpool_limits
+
+    with threadpool_limits(int(threads)) if threads is not None else contextlib.nullcontext():
+        return _measure(preds, y, gens, prompts_arr, models, base_names, predictors, measures, compare_measures,
+                        per_generator_ci, per_generator_resamples, n_resamples, seed, split, n_prompt_folds,
+                        fold_list, grids, threads, n_jobs, baselines, notes, ceiling, folds)
+
+
+def _measure(preds, y, gens, prompts_arr, models, base_names, predictors, measures, compare_measures,
+             per_generator_ci, per_generator_resamples, n_resamples, seed, split, n_prompt_folds, fold_list, grids,
+             threads, n_jobs, baselines, notes, ceiling, folds) -> EvaluationResults:
     unit = prompts_arr
     metrics = {}
     for p in predictors:
