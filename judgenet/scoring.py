@@ -111,7 +111,6 @@ def run_score(root, generators, *, reference=None, prompts=None, reference_promp
     from .dataset import TINY_WARNING, builder_options, default_backbones, fit_reference, reference_inputs
     from .errors import ArtifactError, ConfigError
     from .features import embed
-    from .featurize import FeatureBuilder
     from .inputs import find_prompts_file, generator_names, image_folder, prompts_for, read_prompts
     from .io import atomic_write_json, atomic_write_text
 
@@ -153,7 +152,9 @@ def run_score(root, generators, *, reference=None, prompts=None, reference_promp
     fps = {b.source: b.fingerprint for b in bbs}
     groups = ("alignment", "realism", "activations", "set") if with_prompts.any() else ("realism", "activations", "set")
     if predictor is not None:
-        builder = FeatureBuilder.load(Path(predictor) / "reference", expected_fingerprints=fps)
+        from .predictors.artifact import load_reference
+
+        builder = load_reference(predictor, expected_fingerprints=fps)
         if reference is not None:
             ref_paths, ref_prompts = reference_inputs(reference, prompts_file=reference_prompts,
                                                       want_prompts=builder.mid_ref_ is not None)
