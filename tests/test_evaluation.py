@@ -10,9 +10,16 @@ import pytest
 from sklearn.base import BaseEstimator, RegressorMixin
 
 from judgenet.errors import ArtifactError, ConfigError
-from judgenet.evaluation import EvaluationResults, evaluate, load_results, make_folds, write_report
+from judgenet.evaluation import (
+    EvaluationResults,
+    evaluate,
+    load_results,
+    make_folds,
+    write_report,
+)
 from judgenet.evaluation.protocol import _inner_folds
 from judgenet.predictors import make_predictor
+
 
 @pytest.fixture(autouse=True)
 def _one_thread():

@@ -12,7 +12,6 @@ import pytest
 
 from judgenet.evaluation import conclusion_sentence, evaluate, write_report
 from judgenet.evaluation.report import md_escape, predictor_label
-from judgenet.stats import MEASURES
 
 
 @pytest.fixture(autouse=True)

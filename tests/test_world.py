@@ -23,7 +23,7 @@ from judgenet.world import (
     swap_attribute,
 )
 from judgenet.world.generators import WorldContext
-from judgenet.world.scenes import COLORS, SHAPES, alignment
+from judgenet.world.scenes import alignment
 
 SMALL = dict(n_real=12, n_per_generator=3, severities=(0.3, 0.9), seed=3)
 

@@ -6,9 +6,9 @@ import pandas as pd
 import pytest
 
 from judgenet.errors import ConfigError
-from judgenet.world import make_world
 from judgenet.labels import JUDGMENT_COLUMNS, PAIRWISE_COLUMNS
 from judgenet.labels.agreement import pairwise_agreement
+from judgenet.world import make_world
 from judgenet.world.raters import LABEL_SET_NAME, simulate_raters
 
 

@@ -11,9 +11,9 @@ import time
 import numpy as np
 
 sys.path.insert(0, os.path.dirname(__file__))
-from data import load  # noqa: E402
+from data import load
 
-from judgenet.evaluation import evaluate  # noqa: E402
+from judgenet.evaluation import evaluate
 
 if __name__ == "__main__":
     reps = int(sys.argv[1]) if len(sys.argv) > 1 else 5

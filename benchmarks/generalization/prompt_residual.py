@@ -17,16 +17,16 @@ import numpy as np
 import pandas as pd
 
 sys.path.insert(0, os.path.dirname(__file__))
-from study import fmt, load, rows, run  # noqa: E402
+from study import fmt, load, rows, run
 
 
 def residual_features(variant="full", alpha=1.0):
+    from data import SIZES
+
     from judgenet import config
     from judgenet.backbones import load_backbones
     from judgenet.features import embed
     from judgenet.world import make_world
-
-    from data import SIZES
 
     cache = config.cache_dir(None)
     world = make_world(cache / "world" / variant, seed=0, **SIZES[variant])
@@ -64,7 +64,6 @@ def residual_features(variant="full", alpha=1.0):
 
 
 if __name__ == "__main__":
-    from run_variants import models as variant_models
 
     from judgenet.predictors import make_predictor
     from judgenet.predictors.anchored import AnchoredRegressor

@@ -5,7 +5,7 @@ import sys
 import pandas as pd
 
 sys.path.insert(0, os.path.dirname(__file__))
-from study import QUESTIONS, fmt, load, rows, run  # noqa: E402
+from study import QUESTIONS, fmt, load, rows, run
 
 if __name__ == "__main__":
     d = load(sys.argv[1] if len(sys.argv) > 1 else "full")

@@ -13,15 +13,14 @@ Variants (all on the demo's tiny-encoder features):
 import os
 import sys
 
-import numpy as np
 import pandas as pd
 
 sys.path.insert(0, os.path.dirname(__file__))
-from study import fmt, load, rows, run  # noqa: E402
+from study import fmt, load, rows, run
 
-from judgenet.predictors import make_predictor  # noqa: E402
-from judgenet.predictors.anchored import AnchoredRegressor  # noqa: E402
-from judgenet.predictors.recipes import column_pipeline  # noqa: E402
+from judgenet.predictors import make_predictor
+from judgenet.predictors.anchored import AnchoredRegressor
+from judgenet.predictors.recipes import column_pipeline
 
 
 def models(names, which):

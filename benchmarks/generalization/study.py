@@ -9,12 +9,10 @@ import os
 import sys
 import time
 
-import numpy as np
-
 sys.path.insert(0, os.path.dirname(__file__))
-from data import QUESTIONS, load  # noqa: E402
+from data import QUESTIONS, load  # noqa: F401  (re-exported for the run_* scripts)
 
-from judgenet.evaluation import evaluate  # noqa: E402
+from judgenet.evaluation import evaluate
 
 BASE = ("mid_pmi", "clip_score", "-realism.tiny.mahalanobis2")
 

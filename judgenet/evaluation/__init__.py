@@ -9,10 +9,10 @@
   reload; :func:`conclusion_sentence` — the one-sentence verdict a report opens with.
 """
 from .protocol import (CEILING_KEYS, COMPARE_MEASURES, DEFAULT_BASELINES, DEFAULT_MEASURES, FLOOR, SPLITS,
-                       SYSTEM_MEASURE, EvaluationResults, Fold, evaluate, make_folds, prompt_fold_ids,
+                       SYSTEM_MEASURE, WITHIN_MEASURE, EvaluationResults, Fold, evaluate, make_folds, prompt_fold_ids,
                        resolve_baselines)
 from .report import conclusion_sentence, load_results, write_report
 
 __all__ = ["evaluate", "EvaluationResults", "make_folds", "Fold", "prompt_fold_ids", "SPLITS", "resolve_baselines",
            "DEFAULT_MEASURES", "COMPARE_MEASURES", "DEFAULT_BASELINES", "CEILING_KEYS", "FLOOR", "SYSTEM_MEASURE",
-           "write_report", "load_results", "conclusion_sentence"]
+           "WITHIN_MEASURE", "write_report", "load_results", "conclusion_sentence"]

@@ -62,11 +62,19 @@ import pandas as pd
 from sklearn.base import clone
 
 from ..errors import ConfigError
-from ..stats import (MEASURES, Estimate, _percentile, bootstrap_ci, bootstrap_measures, paired_bootstrap,
-                     resample_weights, weighted_measures)
+from ..stats import (
+    MEASURES,
+    Estimate,
+    _percentile,
+    bootstrap_ci,
+    bootstrap_measures,
+    paired_bootstrap,
+    resample_weights,
+    weighted_measures,
+)
 
-__all__ = ["WITHIN_MEASURE", "evaluate", "EvaluationResults", "make_folds", "Fold", "prompt_fold_ids", "SPLITS", "resolve_baselines", "DEFAULT_MEASURES",
-           "COMPARE_MEASURES", "DEFAULT_BASELINES", "CEILING_KEYS", "FLOOR", "SYSTEM_MEASURE"]
+__all__ = ["evaluate", "EvaluationResults", "make_folds", "Fold", "prompt_fold_ids", "SPLITS", "resolve_baselines",
+           "DEFAULT_MEASURES", "WITHIN_MEASURE", "COMPARE_MEASURES", "DEFAULT_BASELINES", "CEILING_KEYS", "FLOOR", "SYSTEM_MEASURE"]
 
 DEFAULT_MEASURES = ("kendall_tau_b", "kendall_tau_c", "spearman", "pearson", "pairwise_accuracy")
 COMPARE_MEASURES = ("kendall_tau_b", "pairwise_accuracy")

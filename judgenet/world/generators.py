@@ -24,7 +24,6 @@ from __future__ import annotations
 
 import copy
 import io
-import math
 from dataclasses import dataclass, field
 from typing import Callable
 
