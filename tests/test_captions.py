@@ -304,3 +304,20 @@ def test_thumb_learned_vs_raw_on_fixture():
         assert vs["difference"].value == pytest.approx(vs["a"].value - vs["b"].value)
     tab = learned_table(out)
     assert {"generator", "crossed"} == set(tab["split"]) and "best_raw" in set(tab["predictor"])
+
+
+def test_within_system_comparison_by_hand():
+    from judgenet.captions.learned import within_system_comparison
+    rng = np.random.default_rng(1)
+    n = 120
+    systems = np.repeat(["a", "b", "c"], 40)
+    h = rng.normal(size=n)
+    good, bad = h + rng.normal(scale=0.5, size=n), rng.normal(size=n)
+    good_shifted = good + np.where(systems == "a", -100.0, 0.0)  # an offset between systems changes nothing
+    imgs = np.tile(np.arange(40), 3)
+    out = within_system_comparison(h, {"good": good_shifted, "bad": bad}, systems, imgs, baseline="bad",
+                                   n_resamples=50, seed=0)
+    direct = np.mean([kendall_tau_b(h[systems == s], good[systems == s]) for s in "abc"])
+    assert out["good"]["value"] == pytest.approx(direct, abs=1e-12)
+    assert out["good"]["diff"] == pytest.approx(direct - out["bad"]["value"], abs=1e-12)
+    assert out["good"]["p_not_better"] == 0.0 and "diff" not in out["bad"]

@@ -29,7 +29,8 @@ from sklearn.base import BaseEstimator, RegressorMixin
 from ..errors import ConfigError
 from ..stats import kendall_tau_b, paired_bootstrap
 
-__all__ = ["BestRawMetric", "thumb_features", "learned_models", "thumb_learned_vs_raw", "RAW_METRICS"]
+__all__ = ["BestRawMetric", "thumb_features", "learned_models", "thumb_learned_vs_raw", "within_system_comparison",
+           "learned_table", "RAW_METRICS"]
 
 log = logging.getLogger(__name__)
 
@@ -177,8 +178,53 @@ def thumb_learned_vs_raw(root=None, *, text_backbone="text:all-MiniLM-L6-v2", sp
                                             groups=grp, n_resamples=n_resamples, seed=seed)
                      for meas in ("kendall_tau_b", "pearson")}
         chosen = _chosen_raw(X, y, systems, images, names, split, n_prompt_folds, seed)
-        out[split] = {"results": res, "vs_best_raw": vs, "chosen_raw": chosen, "system": res.system}
+        within = within_system_comparison(h, {m: pr[m].to_numpy(np.float64) for m in ("ridge", "gbr", "best_raw")},
+                                          pr["generator"].to_numpy().astype(str), grp, baseline="best_raw",
+                                          n_resamples=n_resamples, seed=seed)
+        out[split] = {"results": res, "vs_best_raw": vs, "within": within, "chosen_raw": chosen,
+                      "system": res.system}
     return out
+
+
+def within_system_comparison(human, preds: dict, systems, groups, *, baseline: str, n_resamples: int = 1000,
+                             seed: int = 0, confidence: float = 0.95) -> dict:
+    """Mean over systems of the within-system Kendall tau-b, per predictor, and each predictor minus
+    ``baseline`` — a paired bootstrap resampling whole ``groups`` (images). Unlike the pooled tau-b
+    it ignores how held-out folds are placed relative to each other (a model's training-set offset,
+    a raw metric's scale), so it compares orderings *within* a new system only.
+    Returns ``{name: {"value", "low", "high"[, "diff", "diff_low", "diff_high", "p_not_better"]}}``."""
+    from ..stats import _group_index, _percentile
+    h = np.asarray(human, np.float64)
+    systems = np.asarray(systems)
+    names = list(preds)
+    P = np.column_stack([np.asarray(preds[n], np.float64) for n in names])
+    levels = list(dict.fromkeys(systems.tolist()))
+
+    def stat(idx):
+        out = np.zeros(len(names))
+        for s_ in levels:
+            sel = idx[systems[idx] == s_]
+            out += np.array([kendall_tau_b(h[sel], P[sel, j]) for j in range(len(names))])
+        return out / len(levels)
+
+    point = stat(np.arange(h.size))
+    blocks = _group_index(h.size, groups)
+    rng = np.random.default_rng(seed)
+    boots = np.empty((n_resamples, len(names)))
+    for r in range(n_resamples):
+        pick = rng.integers(0, len(blocks), size=len(blocks))
+        boots[r] = stat(np.concatenate([blocks[i] for i in pick]))
+    b = names.index(baseline)
+    res = {}
+    for j, n in enumerate(names):
+        lo, hi = _percentile(boots[:, j], confidence)
+        res[n] = {"value": float(point[j]), "low": lo, "high": hi}
+        if j != b:
+            d = boots[:, j] - boots[:, b]
+            dlo, dhi = _percentile(d, confidence)
+            res[n].update({"diff": float(point[j] - point[b]), "diff_low": dlo, "diff_high": dhi,
+                           "p_not_better": float(np.mean(d <= 0))})
+    return res
 
 
 def _chosen_raw(X, y, systems, images, names, split, n_prompt_folds, seed) -> dict:
