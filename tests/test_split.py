@@ -95,3 +95,21 @@ def test_evaluate_passes_training_generators_and_prompts_to_fit():
         assert g_seen and p_seen
         assert not g_seen & set(part.generator) and not p_seen & set(part.prompt)
     assert r.metrics["anch"]["kendall_tau_b"].value > r.metrics["mid_pmi"]["kendall_tau_b"].value
+
+
+def test_center_folds_subtracts_each_folds_training_mean_from_models_only():
+    X, y, gens, prompts = data()
+    kw = dict(prompts=prompts, split="crossed", n_prompt_folds=3, baselines=["mid_pmi"], n_resamples=20,
+              per_generator_ci=False)
+    a = evaluate(X, y, gens, ["mid_pmi", "b", "noise"], {"lin": LinearRegression()}, **kw)
+    b = evaluate(X, y, gens, ["mid_pmi", "b", "noise"], {"lin": LinearRegression()}, center_folds=True, **kw)
+    pa, pb = a.predictions, b.predictions
+    # independent: the training mean of each fold from the fold's own rows
+    from judgenet.evaluation import make_folds
+
+    want = pa["lin"].to_numpy().copy()
+    for f in make_folds(gens, prompts, split="crossed", n_prompt_folds=3):
+        want[f.test] -= y[f.train].mean()
+    assert np.allclose(pb["lin"], want, atol=1e-12)
+    assert np.array_equal(pa["mid_pmi"], pb["mid_pmi"]) and np.array_equal(pa["training_mean"], pb["training_mean"])
+    assert b.settings["center_folds"] and not a.settings["center_folds"]

@@ -347,6 +347,11 @@ def _blocks(res: EvaluationResults, best: str, images: list[tuple[str, str]], ti
         B.append(("p", "Note: under this split the held-out generator's prompts are in training, rendered by other "
                        "generators and labelled; a predictor can learn per-prompt label levels that it will not have "
                        "for a user's own prompts. The crossed split (`--split crossed`) measures that case."))
+    if s.get("center_folds"):
+        B.append(("p", "Models' held-out predictions are centred per fold (the fold's training-label mean "
+                       "subtracted): a refitted model's level follows its training set and is anti-correlated "
+                       "with the held-out labels; a model fitted once for deployment has no such offset. Raw "
+                       "baselines are not refitted and are unchanged."))
     if int(s.get("n_resamples") or 0) < 1000:
         B.append(("p", f"Note: only {s.get('n_resamples')} bootstrap resamples — preliminary; use ≥ 1,000 for "
                        "reported numbers."))
