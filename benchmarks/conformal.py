@@ -214,6 +214,7 @@ def main(argv=None):
     ap.add_argument("--difficulty", default="none", help="comma-separated: none, residual, spread")
     ap.add_argument("--split", default="generator")
     ap.add_argument("--repeats", type=int, default=3)
+    ap.add_argument("--budgets", default="50,100,200,400,800,1600,3200,4500", help="judgments (efficiency)")
     ap.add_argument("--seeds", type=int, default=5)
     ap.add_argument("--out", default=None, help="folder for CSV/PNG outputs (default <cache>/out)")
     args = ap.parse_args(argv)
@@ -232,7 +233,8 @@ def main(argv=None):
             run_coverage(d, models, questions, difficulties=diffs, split=args.split, out=out)
         elif args.what == "efficiency":
             for q in questions:
-                run_efficiency(d, models[0], q, out, n_repeats=args.repeats)
+                run_efficiency(d, models[0], q, out, n_repeats=args.repeats,
+                               budgets=[int(b) for b in args.budgets.split(",")])
         elif args.what == "selection":
             run_selection(d, models[0], questions, out, n_seeds=args.seeds)
         elif args.what == "costs":

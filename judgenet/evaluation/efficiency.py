@@ -145,9 +145,11 @@ class EfficiencyCurve:
                 d = d.sort_values("budget")
                 line, = ax.plot(d["budget"], d["value"], marker="o", label=p)
                 ax.fill_between(d["budget"], d["low"], d["high"], alpha=0.2, color=line.get_color())
-            for _, b in self.baselines[self.baselines["measure"] == m].iterrows():
-                line = ax.axhline(b["value"], linestyle="--", label=f"{b['predictor']} (raw)", color=None)
-                ax.axhspan(b["low"], b["high"], alpha=0.08, color=line.get_color())
+            n_models = t["predictor"].nunique()
+            for j, (_, b) in enumerate(self.baselines[self.baselines["measure"] == m].iterrows()):
+                color = f"C{n_models + j}"
+                ax.axhline(b["value"], linestyle="--", label=f"{b['predictor']} (raw)", color=color)
+                ax.axhspan(b["low"], b["high"], alpha=0.08, color=color)
             c = (self.ceiling or {}).get(ceil_key[m])
             if isinstance(c, (int, float)) and np.isfinite(c):
                 ax.axhline(c, linestyle=":", color="k", label="rater ceiling (one rater vs rest)")
