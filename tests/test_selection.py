@@ -123,3 +123,29 @@ def test_select_is_registered_as_a_cli_command():
     parser = cli.build_parser()
     args = parser.parse_args(["select", "--predictor", "p", "--images", "pool", "--budget", "5"])
     assert args.budget == 5 and args.images == ["pool"]
+
+
+def test_select_command_end_to_end(userdata, tmp_path, capsys):
+    """judgenet select on generator folders with a trained predictor writes a readable CSV."""
+    import judgenet as jn
+    from judgenet import cli
+
+    cache = tmp_path / "cache"
+    res = jn.train(userdata / "labels.csv", images=userdata / "gen", reference=userdata / "real",
+                   out=tmp_path / "pred", model="ridge", question="realism", resamples=20, cache_dir=cache,
+                   backbones=["tiny"])
+    folders = sorted(p for p in (userdata / "gen").iterdir() if p.is_dir())
+    out = tmp_path / "sel.csv"
+    argv = ["select", "--predictor", str(res.predictor), "--budget", "6", "--out", str(out), "--quiet",
+            "--prompts", str(userdata / "prompts.csv"), "--cache", str(cache)]
+    for f in folders:
+        argv += ["--images", str(f)]
+    assert cli.main(argv) == 0
+    sel = pd.read_csv(out)
+    assert len(sel) == 6 and sel["item"].is_unique
+    assert sel["generator"].nunique() >= 3  # coverage spreads the batch over generators
+    assert all(p.endswith(".png") for p in sel["item"])
+    bad = list(argv)
+    bad[bad.index("--budget") + 1] = "0"
+    assert cli.main(bad) == 2  # a one-line error, not a traceback
+    assert "budget must be >= 1" in capsys.readouterr().err
