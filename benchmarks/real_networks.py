@@ -16,7 +16,8 @@ Part 1 — equality (per resize convention, photos and their Gaussian-blurred / 
     ``kid_features_to_metric`` and clean-fid's ``frechet_distance`` / ``kernel_distance``; relative differences.
   * how much the conventions differ from each other (FID, max feature difference).
 Part 2 — sanity: photos split in halves A (reference) and B; B clean and degraded (blur, noise, JPEG, colour
-cast at 3 severities); FID, KID, precision/recall vs A and the mean per-image realism features of B
+cast at 3 severities); FID of B degraded vs B clean (paired: the same photos), FID, KID, precision/recall vs A
+and the mean per-image realism features of B
 (``RealStats``: Mahalanobis², k-NN distance, realism score) must move the right way with severity.
 
 The load average is printed beside the figures (machine shared; the numbers, not the times, are the result).
@@ -300,10 +301,13 @@ def sanity(photos, work: Path, log=print) -> list[dict]:
         folder = work / "B" / f"{deg.replace(' ', '_')}-{sev}"
         paths = write_set(folder, b, None if deg == "clean" else deg, sev, seed=i)
         x = embed(paths, [bb], cache_dir=work / "cache", progress=False).images["inception"]
+        if deg == "clean":
+            clean_b = x
         n = min(len(ref), len(x))
         p, r = precision_recall(ref, x, k=3)
         feats = stats.features(x)
-        rows.append({"degradation": deg, "severity": sev, "fid": fid(ref, x),
+        rows.append({"degradation": deg, "severity": sev, "fid_paired": fid(clean_b, x) if deg != "clean" else 0.0,
+                     "fid": fid(ref, x),
                      "kid": kid(ref, x, subsets=100, subset_size=n)[0], "precision": p, "recall": r,
                      "mahalanobis2": float(np.mean(feats["mahalanobis2"])), "knn_dist": float(np.mean(feats["knn_dist"])),
                      "realism": float(np.mean(feats["realism"]))})
@@ -313,9 +317,10 @@ def sanity(photos, work: Path, log=print) -> list[dict]:
 
 def sanity_checks(rows: list[dict]) -> dict[str, bool]:
     """Per degradation: does each measure move the right way from clean through the 3 severities?
-    (FID, KID, Mahalanobis², k-NN distance up; precision, realism down; monotone over clean < s1 < s2 < s3.)"""
+    (``fid_paired`` — B degraded vs B clean —, FID, KID vs A, Mahalanobis², k-NN distance up; precision, realism
+    down; monotone over clean < s1 < s2 < s3.)"""
     clean = next(r for r in rows if r["degradation"] == "clean")
-    up, down = ("fid", "kid", "mahalanobis2", "knn_dist"), ("precision", "realism")
+    up, down = ("fid_paired", "fid", "kid", "mahalanobis2", "knn_dist"), ("precision", "realism")
     res = {}
     for deg in DEGRADATIONS:
         seq = [clean] + [r for r in rows if r["degradation"] == deg]
@@ -375,7 +380,8 @@ def main(argv=None) -> int:
             rows = sanity(photos, work / "sanity")
             results["sanity"] = rows
             results["sanity_checks"] = sanity_checks(rows)
-            print(_table(rows, ["degradation", "severity", "fid", "kid", "precision", "recall", "mahalanobis2",
+            print(_table(rows, ["degradation", "severity", "fid_paired", "fid", "kid", "precision", "recall",
+                                "mahalanobis2",
                                 "knn_dist", "realism"]))
             bad = [k for k, ok in results["sanity_checks"].items() if not ok]
             print(f"\n{sum(results['sanity_checks'].values())}/{len(results['sanity_checks'])} direction checks hold"
