@@ -24,9 +24,9 @@ log = logging.getLogger(__name__)
 SIZES = {
     # fast: the small variant the tests run; full: the README quick start.
     True: {"n_real": 400, "n_per_generator": 8, "severities": (0.3, 0.8), "n_resamples": 200,
-           "models": ("ridge", "hist_gb")},
+           "models": ("ridge", "hist_gb", "anchored")},
     False: {"n_real": 800, "n_per_generator": 25, "severities": (0.2, 0.5, 0.8), "n_resamples": 1000,
-            "models": ("ridge", "hist_gb", "mlp")},
+            "models": ("ridge", "hist_gb", "mlp", "anchored")},
 }
 SPLITS = ("generator", "crossed")
 QUESTIONS = ("realism", "alignment", "overall")
@@ -106,9 +106,11 @@ def run_demo(root: Path, *, fast: bool = False, seed: int = 0, cache_dir=None, n
                                   prompts=prompt_ids, ceiling=ceiling, split=split, resamples=sizes["n_resamples"],
                                   seed=seed, n_jobs=n_jobs)
             results[split][q] = res
-            write_report(res, root / split / q,
-                         title=f"judgenet demo — {q}, {SPLIT_WORDS[split]} (SIMULATED world and raters)")
             rows.append(_summary_row(q, split, res, ceiling))
+        for split in SPLITS:
+            others = [results[o][q] for o in SPLITS if o != split]
+            write_report(results[split][q], root / split / q, question=q, others=others,
+                         title=f"judgenet demo — {q}, {SPLIT_WORDS[split]} (SIMULATED world and raters)")
         best = results["crossed"][q].best_model("kendall_tau_b")
         model = recipes[best].build(random_state=seed).fit(fm.X, y)
         save_predictor(model, root / f"predictor-{q}", recipe=recipes[best], feature_names=fm.names,
@@ -143,6 +145,8 @@ def _cell(t: pd.DataFrame, pred: str, measure: str) -> str:
 
 
 def _summary_row(question: str, split: str, res, ceiling: dict | None) -> dict:
+    from .evaluation.report import conclusion_sentence
+
     t = res.table()
     best = res.best_model("kendall_tau_b")
     diff = res.comparisons.get((best, "mid_pmi", "kendall_tau_b"))
@@ -155,7 +159,8 @@ def _summary_row(question: str, split: str, res, ceiling: dict | None) -> dict:
            "tau-b diff vs MID": "n/a" if diff is None else f"{diff.value:.3f} [{diff.low:.3f}, {diff.high:.3f}]",
            "vs raw MID": verdict,
            "2AFC (model)": _cell(t, best, "pairwise_accuracy"),
-           "2AFC (raw MID)": _cell(t, "mid_pmi", "pairwise_accuracy")}
+           "2AFC (raw MID)": _cell(t, "mid_pmi", "pairwise_accuracy"),
+           "conclusion": conclusion_sentence(res, question)}
     if ceiling and "pairwise_agreement" in ceiling:
         v = ceiling["pairwise_agreement"]
         row["rater 2AFC agreement"] = f"{getattr(v, 'value', v):.3f}"
@@ -163,12 +168,7 @@ def _summary_row(question: str, split: str, res, ceiling: dict | None) -> dict:
 
 
 def _conclusions(summary: pd.DataFrame) -> list[str]:
-    out = []
-    for _, r in summary.iterrows():
-        out.append(f"- **{r['question']}, {r['split']}**: the best learned predictor ({r['best model']}) agrees with "
-                   f"the simulated raters at tau-b {r['tau-b (model)']} vs raw MID {r['tau-b (raw MID)']}: "
-                   f"**{r['vs raw MID']}** (difference {r['tau-b diff vs MID']}).")
-    return out
+    return [f"- {r['conclusion']}" for _, r in summary.iterrows()]
 
 
 def _write_summary(root: Path, summary: pd.DataFrame, times: dict, agreement: dict, fast: bool,
@@ -176,7 +176,8 @@ def _write_summary(root: Path, summary: pd.DataFrame, times: dict, agreement: di
     from .evaluation.report import render_markdown
     from .io import atomic_write_json, atomic_write_text
 
-    table = render_markdown([("table", list(summary.columns), summary.astype(str).values.tolist())])
+    shown = summary.drop(columns="conclusion")
+    table = render_markdown([("table", list(shown.columns), shown.astype(str).values.tolist())])
     lines = [f"# judgenet demo (SIMULATED world, simulated raters; backbones: {', '.join(backbones)})", "",
              *_conclusions(summary), "",
              "Held-out evaluation, 95% bootstrap CIs over prompts. Two splits: *new generator, prompts labelled for "

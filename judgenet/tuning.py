@@ -125,7 +125,8 @@ class Objective:
         if self.split in ("generator", "crossed") and n_gen < 3:
             raise ConfigError(f"held-out-generator tuning (split={self.split!r}) needs at least 3 generators "
                               f"(got {n_gen}); use split='prompt' or group items by prompt")
-        self.families = tuple(self.families or POINTWISE)
+        # bare families (anchored) read columns by position: not searched over feature groups/PCA by default
+        self.families = tuple(self.families or (f for f in POINTWISE if not FAMILIES[f].bare))
         bad = [f for f in self.families if f not in FAMILIES or FAMILIES[f].kind != "pointwise"]
         if bad:
             raise ConfigError(f"families {bad} cannot be tuned on per-item scores; choose from {', '.join(POINTWISE)}")

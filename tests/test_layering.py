@@ -8,7 +8,7 @@ import judgenet
 #: Box → layer; a module may import boxes of its own layer or below.
 LAYERS = {
     "errors": 0, "config": 0, "io": 0, "": 0,          # "" = the package root (__version__)
-    "stats": 1, "images": 1,
+    "stats": 1, "images": 1, "folds": 1,
     "backbones": 2,
     "features": 3,                                      # extraction, cache, multi-backbone embedding
     "metrics": 4,

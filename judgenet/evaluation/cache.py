@@ -103,7 +103,8 @@ def cached_evaluate(X, y, generators, feature_names, models: Mapping, *, cache_d
                     seed: int = 0, n_jobs: int | None = 1, baselines=None):
     """:func:`judgenet.evaluation.evaluate` through the cache: the same results for the same inputs, settings and
     code, computed once. ``models`` maps a name to an unfitted estimator (its ``repr`` — every parameter — is part
-    of the key). Returns :class:`~judgenet.evaluation.EvaluationResults`."""
+    of the key). Fits run with one BLAS/OpenMP thread per process (label sets are small; multi-threaded BLAS
+    stalled the bootstrap on a busy machine: 385 s vs 13 s). Returns :class:`~judgenet.evaluation.EvaluationResults`."""
     from .. import config
     from . import EvaluationResults, evaluate
 
@@ -117,6 +118,6 @@ def cached_evaluate(X, y, generators, feature_names, models: Mapping, *, cache_d
         return EvaluationResults.from_dict(hit)
     res = evaluate(X, y, generators, feature_names, dict(models), baselines=baselines, prompts=prompts,
                    ceiling=ceiling, n_resamples=resamples, seed=seed, split=split, n_prompt_folds=prompt_folds,
-                   n_jobs=n_jobs)
+                   n_jobs=n_jobs, threads=1)
     save(root, key, res.to_dict())
     return res

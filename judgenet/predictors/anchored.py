@@ -91,7 +91,7 @@ class AnchoredRegressor(RegressorMixin, BaseEstimator):
 
     def _inner_folds(self, n, generators, prompts):
         if generators is not None and prompts is not None:
-            from ..evaluation.protocol import make_folds
+            from ..folds import make_folds
 
             gens = np.asarray(generators).astype(str)
             uniq = np.unique(gens)

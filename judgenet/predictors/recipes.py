@@ -49,6 +49,9 @@ class Family:
         optuna_space: ``f(trial) -> params``; parameter names are unprefixed here — :mod:`judgenet.tuning`
             prefixes them with the family name in the study (``ridge.alpha``).
         seeded: whether the factory takes ``random_state``.
+        bare: the estimator reads its input columns by position (e.g. ``anchored``: column 0 is the raw
+            metric it is anchored on) and takes ``generators=``/``prompts=`` in ``fit``: it is built without
+            scaler or PCA (a recipe asking for them is refused).
     """
 
     kind: str
@@ -57,6 +60,7 @@ class Family:
     grid: Mapping[str, Sequence[Any]] = field(default_factory=dict)
     optuna_space: Callable[[Any], dict] | None = None
     seeded: bool = True
+    bare: bool = False
 
 
 def _mlp_space(trial) -> dict:
@@ -104,7 +108,7 @@ FAMILIES: dict[str, Family] = {
                       lambda t: {"C": t.suggest_float("C", 1e-2, 1e2, log=True)}, seeded=False),
     # [SPLIT] raw metric (column `anchor`, 0 = mid_pmi in the default column order) + shrunk correction
     "anchored": Family("pointwise", _anchored, {}, {"shrink": ["auto", 0.0]},
-                       lambda t: {"inner_prompt_folds": t.suggest_int("inner_prompt_folds", 2, 5)}),
+                       lambda t: {"inner_prompt_folds": t.suggest_int("inner_prompt_folds", 2, 5)}, bare=True),
 }
 """Family name → :class:`Family`. Pairwise families are added by :mod:`judgenet.predictors.pairwise`
 through :func:`register` (imported at the end of this module)."""
@@ -174,6 +178,10 @@ class Recipe:
             object.__setattr__(self, "feature_groups", tuple(self.feature_groups))
         if fam.kind == "pairwise" and self.pca:
             raise ConfigError(f"{self.family} is a pairwise family: PCA is not part of its recipe")
+        if fam.bare:
+            if self.pca:
+                raise ConfigError(f"{self.family} reads its columns by position: PCA is not part of its recipe")
+            object.__setattr__(self, "scaler", None)
 
     @property
     def kind(self) -> str:
@@ -208,7 +216,7 @@ class Recipe:
             est = fam.factory(**kw)
         except TypeError as exc:
             raise ConfigError(f"bad parameters for model {self.family!r}: {exc}") from None
-        if fam.kind == "pairwise":
+        if fam.kind == "pairwise" or fam.bare:
             return est
         steps = []
         if self.scaler == "standard":
