@@ -234,15 +234,63 @@ def _write_results(prep, res, out: Path, title: str) -> None:
     atomic_write_text(out / "pairwise_results.json", res.to_json())
 
 
-def _fit_and_save(prep, recipe, out: Path, *, seed: int, cv_results=None, extra=None) -> Path:
-    """Fit ``recipe`` on all prepared items and save the predictor artifact (model, recipe, fitted reference)."""
+def _efficiency(prep, recipes: dict, budget, root: Path, *, split, prompt_folds, resamples, seed) -> None:
+    """Label-efficiency curve of the first recipe (``evaluate --budget``)."""
+    from .evaluation.efficiency import label_efficiency
+    from .io import atomic_write_text
+
+    if prep.is_pairwise:
+        raise ConfigError("--budget is available for per-item labels only (pairwise budgets: see the demo's "
+                          "side-by-side section)")
+    if prep.prompts is None:
+        raise ConfigError("--budget samples training judgments by prompt clusters: the label file needs a prompt "
+                          "column")
+    name, recipe = next(iter(recipes.items()))
+    fm = prep.features
+    cols = recipe.columns(fm)
+    from .predictors.recipes import column_pipeline
+
+    est = recipe.build(random_state=seed)
+    est = est if len(cols) == len(fm.names) else column_pipeline(cols, est)
+    f = prep.labels.frame
+    per_item = f[f["question"].astype(str) == prep.question].groupby("item_id").size().median()
+    curve = label_efficiency(fm.X, prep.y, prep.generators, fm.names, est, prompts=prep.prompts,
+                             budgets=sorted(int(b) for b in budget), judgments_per_item=max(1, int(per_item)),
+                             split=split, n_prompt_folds=prompt_folds, ceiling=prep.ceiling,
+                             n_resamples=min(resamples, 500), seed=seed)
+    curve.plot(root / "efficiency.png")
+    atomic_write_text(root / "efficiency.md", f"# Label efficiency — {name}\n\n{curve.to_markdown()}\n")
+    log.info("%s", curve.to_markdown())
+
+
+def _fit_and_save(prep, recipe, out: Path, *, seed: int, cv_results=None, extra=None, split: str = "generator",
+                  prompt_folds: int = 5, calibrate: bool = True) -> Path:
+    """Fit ``recipe`` on all prepared items and save the predictor artifact (model, recipe, fitted reference).
+
+    Per-item predictors are fitted through :class:`~judgenet.evaluation.conformal.ConformalPredictor`: besides the
+    model on all items, one model per held-out fold of ``split`` gives the residuals that calibrate prediction
+    intervals on generators the model has not seen; they are stored in ``meta.json`` (``extra.conformal``) and
+    ``score`` turns them into ``pred_low``/``pred_high`` columns."""
     from .predictors import save_predictor
 
     cols = recipe.columns(prep.features)
-    model = recipe.build(random_state=seed).fit(prep.features.X[:, cols], prep.target)
+    X = prep.features.X[:, cols]
+    extra = {"backbones": list(prep.backbones), **(extra or {})}
+    if prep.is_pairwise or not calibrate:
+        model = recipe.build(random_state=seed).fit(X, prep.target)
+    else:
+        from .evaluation.conformal import ConformalPredictor
+
+        cal_split = split if split in ("generator", "crossed") and (split == "generator" or prep.prompts is not None) \
+            else "generator"
+        cp = ConformalPredictor(recipe.build(random_state=seed), coverage=0.9, split=cal_split,
+                                n_prompt_folds=prompt_folds, random_state=seed)
+        cp.fit(X, prep.y, prep.generators, prep.prompts)
+        model = cp.estimator_
+        extra["conformal"] = cp.calibration_dict()
     save_predictor(model, out, recipe=recipe, feature_names=[prep.features.names[i] for i in cols],
                    builder=prep.builder, label_set=prep.labels.name, question=prep.question,
-                   cv_results=cv_results, extra={"backbones": list(prep.backbones), **(extra or {})})
+                   cv_results=cv_results, extra=extra)
     return out
 
 
@@ -331,7 +379,8 @@ def train(labels, *, images=None, reference=None, out=None, model: str = "auto",
         res = _held_out(prep, recipes, split=split, prompt_folds=prompt_folds, resamples=resamples, seed=seed,
                         cache_dir=prepare_options.get("cache_dir"))
         best = _best(prep, res) if model == "auto" else model
-        _fit_and_save(prep, recipes[best], root, seed=seed, cv_results=res.to_dict(),
+        _fit_and_save(prep, recipes[best], root, seed=seed, cv_results=res.to_dict(), split=split,
+                      prompt_folds=prompt_folds,
                       extra={"split": split, "labels": "pairwise" if prep.is_pairwise else "per-item"})
         (root / "report").mkdir(exist_ok=True)
         _write_results(prep, res, root / "report", f"judgenet train — {prep.labels.name} / {prep.question}")
@@ -342,10 +391,15 @@ def train(labels, *, images=None, reference=None, out=None, model: str = "auto",
 
 def evaluate(labels, *, images=None, reference=None, out=None, models: Sequence[str] | None = None, predictor=None,
              question=None, backbones: Sequence[str] | None = None, overwrite: bool = False, resamples: int = 1000,
-             seed: int = 0, split: str = "generator", prompt_folds: int = 5, **prepare_options) -> EvaluateResult:
+             seed: int = 0, split: str = "generator", prompt_folds: int = 5, budget: Sequence[int] | None = None,
+             **prepare_options) -> EvaluateResult:
     """Held-out evaluation (``split``) of model recipes — or of the recipe saved in a predictor artifact, rebuilt
     exactly from its ``meta.json`` (family, tuned parameters, PCA, scaler, feature groups; the model file is never
-    unpickled) — against raw MID, CLIPScore and Mahalanobis baselines; writes the report."""
+    unpickled) — against raw MID, CLIPScore and Mahalanobis baselines; writes the report.
+
+    ``budget`` (numbers of human judgments, e.g. ``[50, 100, 200, 400]``) adds a label-efficiency curve of the first
+    recipe: held-out agreement vs judgments used for training (sampled by prompt clusters, repeated), with raw MID
+    and CLIPScore as baselines (``efficiency.md``, ``efficiency.png``)."""
     from .dataset import prepare
     from .predictors.recipes import Recipe
 
@@ -366,6 +420,9 @@ def evaluate(labels, *, images=None, reference=None, out=None, models: Sequence[
         res = _held_out(prep, recipes, split=split, prompt_folds=prompt_folds, resamples=resamples, seed=seed,
                         cache_dir=prepare_options.get("cache_dir"))
         _write_results(prep, res, root, f"judgenet evaluate — {prep.labels.name} / {prep.question}")
+        if budget:
+            _efficiency(prep, recipes, budget, root, split=split, prompt_folds=prompt_folds, resamples=resamples,
+                        seed=seed)
         _write_failures(root, prep.failures)
         log.info("%s\n\nreport: %s", res.table().to_string(index=False), root / "report.md")
         return EvaluateResult(root, res, prep.failures)
@@ -376,14 +433,16 @@ def score(generators: Sequence[str | os.PathLike], *, reference=None, prompts=No
           weights_dir=None, clip_checkpoint=None, inception_weights=None, quick_gelu=None, resize=None, text_model=None,
           resamples: int = 1000,
           kid_subset_size: int = 1000, seed: int = 0, strict: bool = False, mid_eps: float = 0.0,
-          mid_shrinkage: str | None = None) -> ScoreResult:
+          mid_shrinkage: str | None = None, coverage: float = 0.9) -> ScoreResult:
     """Score generator folders for realism (and alignment where prompts are known).
 
     Each folder in ``generators`` is one generator (named by its folder, disambiguated by parent folders when two
     share a name). ``prompts``: an ``image,prompt`` file (or a ``prompts.csv`` inside each folder); a folder
     without prompts gets realism only (and is named in a notice). With a ``predictor``, its own fitted real-image
     reference and backbones are used; a ``reference`` given as well must give the same fitted reference (else an
-    error says which differs). Unreadable images are skipped and listed in ``failures.csv``.
+    error says which differs). Unreadable images are skipped and listed in ``failures.csv``. A predictor saved with
+    conformal calibration adds ``pred_low``/``pred_high`` per image and an interval for each generator's mean at
+    ``coverage`` (calibrated on held-out generators, so the interval accounts for the shift to a new generator).
     """
     from .scoring import run_score
 
@@ -393,7 +452,7 @@ def score(generators: Sequence[str | os.PathLike], *, reference=None, prompts=No
                          clip_checkpoint=clip_checkpoint, inception_weights=inception_weights, quick_gelu=quick_gelu,
                          resize=resize, text_model=text_model,
                          resamples=resamples, kid_subset_size=kid_subset_size, seed=seed, strict=strict,
-                         mid_eps=mid_eps, mid_shrinkage=mid_shrinkage, result_type=ScoreResult)
+                         mid_eps=mid_eps, mid_shrinkage=mid_shrinkage, coverage=coverage, result_type=ScoreResult)
 
 
 def tune(labels, *, images=None, reference=None, out=None, trials: int = 20, study_name: str = "judgenet",
@@ -432,7 +491,7 @@ def tune(labels, *, images=None, reference=None, out=None, trials: int = 20, stu
                             timeout=timeout, seed=seed,
                             progress=logging.getLogger("judgenet").isEnabledFor(logging.INFO))
         recipe = tuning.best_recipe(study)
-        art = _fit_and_save(prep, recipe, root / "predictor", seed=seed,
+        art = _fit_and_save(prep, recipe, root / "predictor", seed=seed, split=split, prompt_folds=prompt_folds,
                             extra={"study_name": study_name, "trial": study.best_trial.number,
                                    "best_value": study.best_value, "measure": measure, "storage": storage,
                                    "split": split})

@@ -114,6 +114,22 @@ positive_float = _number(float, 0.0, inclusive=False, what="a positive number")
 nonneg_float = _number(float, 0.0, inclusive=True, what="a number >= 0")
 
 
+def fraction(v: str) -> float:
+    """A number strictly between 0 and 1 (coverage levels)."""
+    try:
+        x = float(v)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number between 0 and 1, got {v!r}") from None
+    if not 0.0 < x < 1.0:
+        raise argparse.ArgumentTypeError(f"expected a number between 0 and 1, got {x}")
+    return x
+
+
+def budgets(v: str) -> list[int]:
+    """A comma-separated list of whole numbers >= 1 (label budgets)."""
+    return [positive_int(x.strip()) for x in v.split(",") if x.strip()] or positive_int(v)
+
+
 def storage_url(v: str) -> str:
     """An Optuna RDB URL (``sqlite:///path.db``, ``postgresql://...``); a sqlite file's folder must exist."""
     from urllib.parse import urlparse
@@ -300,6 +316,9 @@ def build_parser() -> argparse.ArgumentParser:
                                                      "meta.json only; the model file is never loaded)")
     p.add_argument("--model", dest="models", action="append", default=None,
                    help="model recipe to evaluate, repeatable (default ridge, hist_gb, mlp)")
+    p.add_argument("--budget", type=budgets, default=None, metavar="N,N,...",
+                   help="label-efficiency curve: held-out agreement of the first recipe vs the number of human "
+                        "judgments used for training, e.g. 50,100,200,400 (writes efficiency.md / .png)")
     p.add_argument("--resamples", type=positive_int, default=1000, help="bootstrap resamples for CIs")
     _backbone_opts(p)
     _common(p)
@@ -322,6 +341,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--strict", action="store_true", help="stop at the first unreadable image")
     p.add_argument("--resamples", type=positive_int, default=1000, help="bootstrap resamples for CIs")
     p.add_argument("--kid-subset-size", type=positive_int, default=1000, help="KID subset size (default 1000)")
+    p.add_argument("--coverage", type=fraction, default=0.9,
+                   help="coverage of the prediction intervals of a calibrated predictor (default 0.9): pred_low/"
+                        "pred_high per image and an interval for each generator's mean, calibrated on held-out "
+                        "generators")
     _mid_opts(p)
     _backbone_opts(p)
     _common(p)

@@ -102,7 +102,8 @@ def _merge(parts, n: int):
 def run_score(root, generators, *, reference=None, prompts=None, reference_prompts=None, predictor=None,
               backbones=None, cache_dir=None, weights_dir=None, clip_checkpoint=None, inception_weights=None,
               quick_gelu=None, resize=None, text_model=None, resamples: int = 1000, kid_subset_size: int = 1000,
-              seed: int = 0, strict: bool = False, mid_eps: float = 0.0, mid_shrinkage=None, result_type=None):
+              seed: int = 0, strict: bool = False, mid_eps: float = 0.0, mid_shrinkage=None, coverage: float = 0.9,
+              result_type=None):
     """The body of :func:`judgenet.score` (see there); writes into the existing folder ``root``."""
     import logging
     from pathlib import Path
@@ -228,6 +229,22 @@ def run_score(root, generators, *, reference=None, prompts=None, reference_promp
         per_image[pred_col] = pred
     per_gen = per_generator_table(per_image, set_columns={c: fm.column(c) for c in fm.names if c.startswith("set.")},
                                   pred_col=pred_col, n_resamples=resamples, seed=seed)
+    cal = (meta or {}).get("extra", {}).get("conformal")
+    if pred_col is not None and cal:
+        from .evaluation.conformal import score_intervals
+
+        ok = np.isfinite(per_image[pred_col].to_numpy())
+        img_iv, gen_iv = score_intervals(per_image[pred_col].to_numpy()[ok], per_image["generator"].to_numpy()[ok],
+                                         cal, coverage=coverage)
+        for c in ("pred_low", "pred_high"):
+            per_image[c] = np.nan
+            per_image.loc[ok, c] = img_iv[c].to_numpy()
+        gen_iv = gen_iv.rename(columns={"pred_mean_low": f"{pred_col}_interval_low",
+                                        "pred_mean_high": f"{pred_col}_interval_high", "coverage": "interval_coverage"})
+        per_gen = per_gen.merge(gen_iv[["generator", f"{pred_col}_interval_low", f"{pred_col}_interval_high",
+                                        "interval_coverage"]], on="generator", how="left")
+    elif pred_col is not None:
+        log.info("predictor %s has no conformal calibration: no prediction intervals", predictor)
     per_gen = sort_generators(per_gen, pred_col)
     atomic_write_text(root / "per_image.csv", per_image.to_csv(index=False))
     atomic_write_text(root / "per_image.jsonl", per_image.to_json(orient="records", lines=True))

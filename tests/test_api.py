@@ -75,6 +75,13 @@ def test_evaluate_rebuilds_the_saved_recipe_without_unpickling(trained, userdata
     assert isinstance(res, jn.api.EvaluateResult) and (res.out / "report.md").is_file()
 
 
+def test_evaluate_budget_writes_an_efficiency_curve(userdata, cache, tmp_path):
+    res = jn.evaluate(userdata / "labels.csv", images=userdata / "gen", reference=userdata / "real", out=tmp_path / "e",
+                      models=["ridge"], question="realism", resamples=20, cache_dir=cache, backbones=["tiny"],
+                      budget=[16, 40])
+    assert (res.out / "efficiency.md").is_file() and (res.out / "efficiency.png").is_file()
+
+
 def test_evaluate_refuses_model_and_predictor_together(trained, userdata, tmp_path):
     with pytest.raises(ConfigError, match="either --predictor"):
         jn.evaluate(userdata / "labels.csv", images=userdata / "gen", reference=userdata / "real",
@@ -87,7 +94,16 @@ def test_score_with_predictor(trained, userdata, cache, tmp_path):
                    resamples=30, cache_dir=cache)
     assert isinstance(res, jn.api.ScoreResult)
     assert list(res.per_generator["generator"]) and "predicted_realism" in res.per_generator
-    assert np.isfinite(res.per_image["predicted_realism"]).all()
+    pi, pg = res.per_image, res.per_generator
+    assert np.isfinite(pi["predicted_realism"]).all()
+    # issue 15: the saved predictor carries its conformal calibration; intervals bracket the prediction
+    assert (pi["pred_low"] <= pi["predicted_realism"]).all() and (pi["predicted_realism"] <= pi["pred_high"]).all()
+    assert (pg["predicted_realism_interval_low"] <= pg["predicted_realism"]).all()
+    assert (pg["predicted_realism"] <= pg["predicted_realism_interval_high"]).all()
+    wider = jn.score(gens[:1], predictor=trained.predictor, prompts=userdata / "prompts.csv", out=tmp_path / "s99",
+                     resamples=10, cache_dir=cache, coverage=0.99).per_image
+    assert ((wider["pred_high"] - wider["pred_low"]).to_numpy() >=
+            (pi["pred_high"] - pi["pred_low"]).to_numpy()[: len(wider)] - 1e-12).all()
     # issue 17 item 1: a --reference that is not the predictor's own is refused, a missing one too
     with pytest.raises(ConfigError):
         jn.score(gens[:1], predictor=trained.predictor, reference=tmp_path / "nope", out=tmp_path / "s2")
