@@ -55,30 +55,21 @@ def world_data(size: str = "fast", seed: int = 0, cache=None) -> dict:
                 "generators": z["generators"].astype(str), "prompts": z["prompts"].astype(str),
                 "item_ids": z["item_ids"].astype(str), "ceiling": meta["ceiling"],
                 "raters_per_item": meta["raters_per_item"]}
-    from judgenet.backbones import load_backbone
     from judgenet.labels import rater_ceiling
     from judgenet.world import make_world, simulate_raters
 
-    try:  # the extraction package's embed (after the api split) or the api's
-        from judgenet.features import embed
-    except ImportError:
-        from judgenet.api import embed
+    from judgenet.backbones import load_backbones
+    from judgenet.dataset import embed_items, fit_reference
+
     world = make_world(cache / "world" / size, seed=seed, **SIZES[size])
     ratings = simulate_raters(world, n_raters=5, seed=seed)
     labels, _ = ratings.to_labelsets()
-    bb = load_backbone("tiny")
+    bbs = load_backbones(["tiny"])
     real, gen = world.real, world.generated
-    er = embed(real["path"].tolist(), [bb], prompts=real["prompt"].tolist(), cache_dir=cache)
-    eg = embed(gen["path"].tolist(), [bb], prompts=gen["prompt"].tolist(), cache_dir=cache)
-    try:
-        from judgenet.featurize import FeatureBuilder
-
-        fm = FeatureBuilder(seed=seed).fit(er).transform(eg)
-    except ImportError:
-        from judgenet.features.builder import FeatureReference
-
-        ref = FeatureReference.fit(er.images, er.texts, fingerprints=er.fingerprints, seed=seed)
-        fm = ref.transform(eg.images, eg.texts)
+    builder, _ = fit_reference(real["path"].tolist(), bbs, prompts=real["prompt"].tolist(), cache_dir=cache,
+                               seed=seed)
+    emb, _, _ = embed_items(gen["path"].tolist(), bbs, prompts=gen["prompt"].tolist(), cache_dir=cache)
+    fm = builder.transform(emb)
     item_ids = gen["item_id"].astype(str).to_numpy()
     ys, ceiling = {}, {}
     for q in QUESTIONS:
