@@ -282,3 +282,14 @@ def test_predictor_with_another_backbone_says_which_side_differs(env, capsys, tm
                          "--out", tmp_path / "s")
     line = one_error_line(err, "score")
     assert code == 2 and "prompt" not in line.lower() and "backbone" in line.lower(), line
+
+
+def test_too_few_generators_message_has_no_numpy_reprs(env, capsys, tmp_path):
+    df = _labels(env)
+    keep = sorted(df["generator"].unique())[:2]
+    df[df["generator"].isin(keep)].to_csv(tmp_path / "l.csv", index=False)
+    code, out, err = run(capsys, "evaluate", "--labels", tmp_path / "l.csv", "--images", env["user"] / "gen",
+                         "--reference", env["user"] / "real", "--question", "realism", "--model", "ridge", "--out",
+                         tmp_path / "o", "--backbone", "tiny")
+    line = one_error_line(err, "evaluate")
+    assert code == 2 and "np.str_" not in line and "--split prompt" in line and keep[0] in line

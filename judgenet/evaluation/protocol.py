@@ -518,8 +518,9 @@ def evaluate(X, y, generators=None, feature_names: Sequence[str] = None, models=
         raise ConfigError(f"shapes disagree: X {X.shape}, y {y.shape}, generators {gens.shape}, "
                           f"{len(names)} feature names")
     if split != "prompt" and len(np.unique(gens)) < 3:
-        raise ConfigError(f"held-out-generator evaluation needs at least 3 generators, got {sorted(set(gens))}; "
-                          "with fewer use split='prompt' (held-out prompts)")
+        raise ConfigError(f"held-out-generator evaluation needs at least 3 generators, got "
+                          f"{', '.join(sorted(map(str, set(gens.tolist()))))}; with fewer use --split prompt (held-out "
+                          "prompts) or --group-by prompt")
     if not np.isfinite(y).all():
         raise ConfigError("y contains NaN/inf; drop unlabelled items first")
     measures = list(measures)
