@@ -52,29 +52,17 @@ def run_dir(out: str | os.PathLike | None, prefix: str, overwrite: bool = False)
 
 
 def image_folder(folder: str | os.PathLike, what: str = "image folder") -> list[Path]:
-    """Image files under ``folder`` (see :func:`judgenet.images.list_images`); at least one.
-
-    Links that cannot be followed (dangling, loops) are logged as skipped (they are not images anyone can read).
-    """
+    """Image files under ``folder`` (see :func:`judgenet.images.list_images`); at least one. Links that cannot
+    be followed (dangling, loops) are logged as skipped and listed in the result's ``.skipped``."""
     from .images import IMAGE_EXTENSIONS, list_images
 
     d = Path(folder)
     if not d.is_dir():
         raise ConfigError(f"{what} {d} does not exist or is not a folder; give a directory of images")
-    files = list_images(d)
-    broken = [f for f in d.rglob("*") if f.is_symlink() and not f.exists()] if _has_links(d) else []
-    for f in broken:
-        log.warning("skipped %s: a symbolic link that cannot be followed (dangling or a loop)", f)
+    files = list_images(d)  # unfollowable links are logged by list_images and kept in files.skipped
     if not files:
         raise ConfigError(f"no images ({', '.join(IMAGE_EXTENSIONS)}) found under {what} {d}")
     return files
-
-
-def _has_links(d: Path) -> bool:
-    try:
-        return any(f.is_symlink() for f in d.rglob("*"))
-    except OSError:  # a loop deep inside: rglob itself fails
-        return True
 
 
 def read_prompts(path: str | os.PathLike) -> dict[str, str]:

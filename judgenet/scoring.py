@@ -119,10 +119,11 @@ def run_score(root, generators, *, reference=None, prompts=None, reference_promp
     progress = logging.getLogger("judgenet").isEnabledFor(logging.INFO)
     names = generator_names(generators)
     table = read_prompts(prompts) if prompts else None
-    files, gens, gprompts, unprompted = [], [], [], []
+    files, gens, gprompts, unprompted, unlinked = [], [], [], [], []
     for g, name in zip(generators, names):
         gdir = Path(g)
         fs = image_folder(gdir, "generator folder")
+        unlinked += list(getattr(fs, "skipped", []))
         t = table if table is not None else (read_prompts(pf) if (pf := find_prompts_file(gdir)) else None)
         if t is None:
             unprompted.append(name)
@@ -195,9 +196,9 @@ def run_score(root, generators, *, reference=None, prompts=None, reference_promp
                                    progress=progress)))
     emb = _merge(parts, n)
     keep = np.asarray(emb.ok, dtype=bool)
-    failures = list(emb.failures)
-    for f in failures:
+    for f in emb.failures:
         log.warning("skipped %s: %s", f.path, f.reason)
+    failures = unlinked + list(emb.failures)
     emb = emb.subset(keep) if not keep.all() else emb
     gens_k = [g for g, k in zip(gens, keep) if k]
     if not gens_k:

@@ -120,6 +120,8 @@ def test_links_that_cannot_be_followed_are_listed(env, capsys, tmp_path):
     code, out, err = run(capsys, "score", d, "--reference", env["user"] / "real", "--out", tmp_path / "s",
                          "--backbone", "tiny", "--resamples", "20")
     assert code == 0 and "dangling.png" in err and "loop-a.png" in err
+    listed = pd.read_csv(tmp_path / "s" / "failures.csv")["path"].map(lambda p: Path(p).name).tolist()
+    assert {"dangling.png", "loop-a.png", "loop-b.png"} <= set(listed)
 
 
 def test_a_label_row_with_an_unreadable_image_is_skipped_in_train(env, capsys, tmp_path):
