@@ -67,6 +67,7 @@ from sklearn.base import clone
 from sklearn.model_selection import ParameterGrid
 
 from ..errors import ConfigError, LabelError
+from ..io import to_jsonable as _clean
 from ..stats import Estimate, _percentile, resample_weights
 from .protocol import DEFAULT_BASELINES, make_folds, resolve_baselines
 
@@ -530,12 +531,6 @@ def _select(est, grid, X, pairs, train_items, gens, prompts, split, n_prompt_fol
 # ---------------------------------------------------------------------------------------------
 # results
 # ---------------------------------------------------------------------------------------------
-def _clean(o):
-    from ..io import to_jsonable
-
-    return to_jsonable(o)
-
-
 @dataclass
 class PairwiseResults:
     """Everything :func:`evaluate_pairs` produced.

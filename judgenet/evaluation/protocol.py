@@ -63,6 +63,7 @@ from sklearn.base import clone
 
 from ..errors import ConfigError
 from ..folds import SPLIT_TITLES, SPLITS, Fold, make_folds, prompt_fold_ids  # noqa: F401 (re-exported)
+from ..io import to_jsonable as _clean
 from ..stats import (
     MEASURES,
     Estimate,
@@ -192,23 +193,6 @@ def _est(d: Mapping) -> Estimate:
 
 def _f(v):
     return float("nan") if v is None else float(v)
-
-
-def _clean(o):
-    if isinstance(o, (float, np.floating)):
-        o = float(o)
-        return o if np.isfinite(o) else None
-    if isinstance(o, np.integer):
-        return int(o)
-    if isinstance(o, np.ndarray):
-        return _clean(o.tolist())
-    if isinstance(o, Mapping):
-        return {str(k): _clean(v) for k, v in o.items()}
-    if isinstance(o, (list, tuple)):
-        return [_clean(v) for v in o]
-    if isinstance(o, (str, int, bool)) or o is None:
-        return o
-    return str(o)
 
 
 # ---------------------------------------------------------------------------------------------

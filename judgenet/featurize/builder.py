@@ -664,7 +664,8 @@ class FeatureBuilder(TransformerMixin, BaseEstimator):
         return tags
 
 
-def _describe(fp) -> str:
+def describe_fingerprint(fp) -> str:
+    """A short human description of a backbone fingerprint (name and weights hash) for mismatch messages."""
     if isinstance(fp, Mapping):
         return (f"{fp.get('backbone', fp.get('name', '?'))!r}, weights "
                 f"{str(fp.get('weights_sha256', ''))[:12] or '?'}")
@@ -678,8 +679,8 @@ def _check_fingerprints(path, stored: Mapping, expected: Mapping, sources: Seque
                                 f"in use ({sorted(expected)}); add that backbone, or refit the reference")
         if s in stored and stored[s] != expected[s]:
             raise ArtifactError(f"{path}: source {s!r} was fitted with a different backbone (stored "
-                                f"{_describe(stored[s])}; in use {_describe(expected[s])}); use the same backbone "
-                                "or refit the reference")
+                                f"{describe_fingerprint(stored[s])}; in use {describe_fingerprint(expected[s])}); "
+                                "use the same backbone or refit the reference")
 
 
 def embedded(images: Mapping[str, np.ndarray], texts=None, text_source: str | None = None,

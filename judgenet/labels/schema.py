@@ -660,22 +660,11 @@ def _need_pyarrow(path):
 
 
 def _read_jsonl(path: Path) -> pd.DataFrame:
-    records, lines = [], []
-    with open(path, encoding="utf-8") as fh:
-        for n, line in enumerate(fh, 1):
-            if not line.strip():
-                continue
-            try:
-                rec = json.loads(line)
-            except json.JSONDecodeError as exc:
-                raise LabelError(f"{path}, row {n}: not valid JSON ({exc.msg} at character {exc.pos + 1}); each "
-                                 "line must be one JSON object") from None
-            if not isinstance(rec, dict):
-                raise LabelError(f"{path}, row {n}: expected a JSON object per line, found {type(rec).__name__}")
-            records.append(rec)
-            lines.append(n)
-    df = pd.DataFrame.from_records(records)
-    df["__row__"] = np.asarray(lines, dtype=np.int64)
+    from ..io import read_jsonl
+
+    rows = read_jsonl(path, error=LabelError)
+    df = pd.DataFrame.from_records([r for _, r in rows])
+    df["__row__"] = np.asarray([n for n, _ in rows], dtype=np.int64)
     return df
 
 

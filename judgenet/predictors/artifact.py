@@ -25,6 +25,7 @@ from typing import Mapping, Sequence
 
 from .. import __version__
 from ..errors import ArtifactError, ConfigError
+from ..featurize.builder import describe_fingerprint
 from ..io import atomic_path, atomic_write_json, sha256_file, sha256_text, to_jsonable
 
 __all__ = ["save_predictor", "load_predictor", "read_meta", "load_reference", "FORMAT"]
@@ -113,13 +114,6 @@ def read_meta(path: str | os.PathLike) -> dict:
     return meta
 
 
-def _describe(fp) -> str:
-    if isinstance(fp, Mapping):
-        return (f"{fp.get('backbone', fp.get('name', '?'))!r}, weights "
-                f"{str(fp.get('weights_sha256', ''))[:12] or '?'}")
-    return repr(fp)
-
-
 def _check_fingerprints(path, stored: Mapping, expected: Mapping) -> None:
     gone = sorted(set(stored) - set(expected))
     if gone:
@@ -133,8 +127,8 @@ def _check_fingerprints(path, stored: Mapping, expected: Mapping) -> None:
     for src in stored:
         if stored[src] != expected[src]:
             raise ArtifactError(
-                f"{path}: source {src!r} differs — predictor: {_describe(stored[src])}; in use: "
-                f"{_describe(expected[src])}; load the same backbone weights (e.g. --clip-checkpoint/"
+                f"{path}: source {src!r} differs — predictor: {describe_fingerprint(stored[src])}; in use: "
+                f"{describe_fingerprint(expected[src])}; load the same backbone weights (e.g. --clip-checkpoint/"
                 "--inception-weights) or retrain")
 
 

@@ -275,10 +275,11 @@ def make_predictor(name: str, *, pca: int | None = None, scaler: str | None = "s
 
 
 def default_param_grid(name: str) -> dict:
-    """The family's CV grid keyed with pipeline step names (``model__<param>``), as GridSearchCV and
+    """The family's CV grid keyed as the built estimator addresses them: pipeline step names (``model__<param>``)
+    for pointwise pipelines, plain names for pairwise and bare families — as GridSearchCV and
     :func:`judgenet.evaluation.evaluate`'s ``param_grid`` use them."""
     fam = get_family(name)
-    prefix = "" if fam.kind == "pairwise" else "model__"
+    prefix = "" if (fam.kind == "pairwise" or fam.bare) else "model__"
     return {prefix + k: list(v) for k, v in fam.grid.items()}
 
 
