@@ -320,7 +320,6 @@ def test_torchrun_two_ranks_match_single_process(fake, tmp_path):
     torchrun = Path(sys.executable).parent / "torchrun"
     cmd = [str(torchrun), "--nproc-per-node", "2", "--master-port", str(29500 + os.getpid() % 1000),
            str(script), str(fake.dir), str(tmp_path / "c"), str(tmp_path / "res"), *paths]
-    t0 = time.time()
     p = subprocess.run(cmd, capture_output=True, text=True, timeout=180,
                        env={**os.environ, "OMP_NUM_THREADS": "1"})
     assert p.returncode == 0, p.stdout + p.stderr
@@ -330,7 +329,6 @@ def test_torchrun_two_ranks_match_single_process(fake, tmp_path):
         np.testing.assert_allclose(np.array(r["emb"], np.float32), ref.images["embedding"], atol=1e-6)
         assert r["computed"] == 9 and [Path(f).name for f in r["failures"]] == ["bad.png"]
     assert all(r["mine"] >= 1 for r in res)  # both ranks did work
-    assert time.time() - t0 < 120
 
 
 SPLIT_RUNNER = textwrap.dedent('''
