@@ -185,7 +185,14 @@ def _featurize_items(items, *, images, reference, reference_prompts, backbones, 
                          resize=resize, text_model=text_model)
     if any(b.source == "tiny" for b in bbs):
         log.warning("note: %s", TINY_WARNING)
-    ref_paths, ref_prompts = reference_inputs(reference, prompts_file=reference_prompts, want_prompts=has_prompts)
+    if prompts is not None and not any(b.has_text for b in bbs):
+        log.warning("note: no backbone with a text tower (%s): prompts are not embedded and the alignment features "
+                    "(MID, CLIPScore) are left out; add an open_clip backbone for them", ", ".join(backbones))
+        prompts, has_prompts_for_text = None, False
+    else:
+        has_prompts_for_text = has_prompts
+    ref_paths, ref_prompts = reference_inputs(reference, prompts_file=reference_prompts,
+                                              want_prompts=has_prompts_for_text)
     groups = list(feature_groups or DEFAULT_GROUPS)
     if prompts is None or ref_prompts is None:
         groups = [g for g in groups if g != "alignment"]

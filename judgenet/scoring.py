@@ -152,6 +152,10 @@ def run_score(root, generators, *, reference=None, prompts=None, reference_promp
         log.warning("note: %s", TINY_WARNING)
         notes.append(TINY_WARNING)
     fps = {b.source: b.fingerprint for b in bbs}
+    if with_prompts.any() and not any(b.has_text for b in bbs):
+        log.warning("note: no backbone with a text tower (%s): prompts are not used and MID/CLIPScore are not "
+                    "scored; add an open_clip backbone for alignment", ", ".join(backbones))
+        with_prompts[:] = False
     groups = ("alignment", "realism", "activations", "set") if with_prompts.any() else ("realism", "activations", "set")
     if predictor is not None:
         from .predictors.artifact import load_reference

@@ -43,7 +43,8 @@ def test_evaluate_rebuilds_the_saved_recipe_without_unpickling(trained, userdata
     recipe = Recipe("ridge", {"alpha": 37.0}, pca=3, scaler="robust", feature_groups=("realism",))
     art = tmp_path / "tuned"
     shutil.copytree(trained.predictor, art)
-    save_predictor(object(), art, recipe=recipe, feature_names=["x"], label_set="l", question="realism")
+    save_predictor(object(), art, recipe=recipe, feature_names=["x"], label_set="l", question="realism",
+                   extra={"backbones": ["tiny"]})
 
     class Boom:
         def __reduce__(self):
@@ -186,6 +187,29 @@ def test_tune_out_behaves_like_other_jobs_and_resumes(userdata, cache, tmp_path)
 def test_report_rebuilds(trained):
     res = jn.report(trained.predictor)
     assert res.reports and all(Path(p).exists() for p in res.reports)
+
+
+def test_image_only_backbone_with_prompts_leaves_alignment_out(userdata, cache, tmp_path, monkeypatch):
+    """Prompts with no text tower among the backbones: realism features only, with a notice (not an error)."""
+    import judgenet.backbones as jb
+    from judgenet.dataset import prepare
+
+    real = jb.load_backbones
+
+    class ImageOnly:  # the tiny image tower without its text tower (an Inception-like backbone, but fast)
+        def __init__(self, bb):
+            self._bb = bb
+
+        def __getattr__(self, name):
+            return getattr(self._bb, name)
+
+        has_text = False
+
+    monkeypatch.setattr(jb, "load_backbones", lambda names, **kw: [ImageOnly(b) for b in real(names, **kw)])
+    prep = prepare(userdata / "labels.csv", images=userdata / "gen", reference=userdata / "real",
+                   question="realism", cache_dir=cache, backbones=["tiny"])
+    assert "alignment" not in prep.features.groups and "realism" in prep.features.groups
+    assert prep.prompts is not None  # still the unit of prompt folds and the bootstrap
 
 
 def test_public_names_are_visible():
