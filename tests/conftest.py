@@ -45,3 +45,47 @@ def userdata(tmp_path_factory):
     j["image"] = [f"{g}/{Path(p).name}" for g, p in zip(j["generator"], j["image"])]
     j.to_csv(root / "labels.csv", index=False)
     return root
+
+
+TINY_OPEN_CLIP_CFG = {"vision_cfg": {"image_size": 32, "layers": 1, "width": 32, "head_width": 16, "patch_size": 16},
+                      "text_cfg": {"context_length": 16, "vocab_size": 49408, "width": 16, "heads": 2, "layers": 1}}
+
+
+@pytest.fixture(scope="session")
+def tiny_open_clip(tmp_path_factory):
+    """``make(arch, seed=0, embed_dim=16) -> (folder, checkpoint)``: registers a 1-layer random open_clip
+    architecture named ``arch`` and saves its weights as ``<folder>/<arch>-t<seed>.pt`` (nothing downloaded)."""
+    import json
+
+    import open_clip
+    import torch
+
+    made = {}
+
+    def make(arch: str, seed: int = 0, embed_dim: int = 16):
+        if (arch, seed) not in made:
+            d = tmp_path_factory.mktemp(f"oc-{arch}")
+            (d / f"{arch}.json").write_text(json.dumps({"embed_dim": embed_dim, **TINY_OPEN_CLIP_CFG}))
+            open_clip.add_model_config(d / f"{arch}.json")
+            torch.manual_seed(seed)
+            ckpt = d / f"{arch}-t{seed}.pt"
+            torch.save(open_clip.create_model(arch).eval().state_dict(), ckpt)
+            made[(arch, seed)] = (d, ckpt)
+        return made[(arch, seed)]
+
+    return make
+
+
+@pytest.fixture()
+def one_thread():
+    """Run the test with one BLAS/OpenMP/torch thread (deterministic reductions, no oversubscription)."""
+    import torch
+    from threadpoolctl import threadpool_limits
+
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        with threadpool_limits(limits=1):
+            yield
+    finally:
+        torch.set_num_threads(before)

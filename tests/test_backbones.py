@@ -1,5 +1,5 @@
 """judgenet.backbones: tiny, open_clip:<arch> from local files, inception:fid; fingerprints; errors."""
-import json
+import shutil
 
 import numpy as np
 import pytest
@@ -65,20 +65,16 @@ def test_unknown_backbone():
 
 
 @pytest.fixture(scope="module")
-def oc_arch(tmp_path_factory):
+def oc_arch(tiny_open_clip):
     import open_clip
 
-    d = tmp_path_factory.mktemp("oc")
-    cfg = {"embed_dim": 16, "vision_cfg": {"image_size": 32, "layers": 1, "width": 32, "head_width": 16,
-                                            "patch_size": 16},
-           "text_cfg": {"context_length": 16, "vocab_size": 49408, "width": 16, "heads": 2, "layers": 1}}
-    (d / "jn-test-tiny.json").write_text(json.dumps(cfg))
-    open_clip.add_model_config(d / "jn-test-tiny.json")
-    torch.manual_seed(0)
+    d, ckpt = tiny_open_clip("jn-test-tiny", seed=0)
+    mine = d / "jn-test-tiny-mytag.pt"
+    if not mine.exists():
+        shutil.copyfile(ckpt, mine)  # byte copy (torch.save embeds the file name in the archive)
     model = open_clip.create_model("jn-test-tiny").eval()
-    ckpt = d / "jn-test-tiny-mytag.pt"
-    torch.save(model.state_dict(), ckpt)
-    return "jn-test-tiny", model, ckpt
+    model.load_state_dict(torch.load(ckpt, weights_only=True))
+    return "jn-test-tiny", model, mine
 
 
 def test_open_clip_checkpoint_round_trip(oc_arch):

@@ -2,7 +2,6 @@
 
 Uses a 1-layer random-weight architecture registered for the test (fast, nothing downloaded).
 """
-import json
 import shutil
 
 import pytest
@@ -16,22 +15,12 @@ ARCH = "jn-oc-tagtest"
 
 
 @pytest.fixture(scope="module")
-def arch_ckpt(tmp_path_factory):
-    import open_clip
-
-    d = tmp_path_factory.mktemp("octag")
-    cfg = {"embed_dim": 16, "vision_cfg": {"image_size": 32, "layers": 1, "width": 32, "head_width": 16,
-                                            "patch_size": 16},
-           "text_cfg": {"context_length": 16, "vocab_size": 49408, "width": 16, "heads": 2, "layers": 1}}
-    (d / f"{ARCH}.json").write_text(json.dumps(cfg))
-    open_clip.add_model_config(d / f"{ARCH}.json")
-    torch.manual_seed(1)
-    model = open_clip.create_model(ARCH).eval()
-    torch.save(model.state_dict(), d / f"{ARCH}-sq.pt")
-    for tag in ("oai", "plain"):  # byte copies (torch.save embeds the file name in the archive)
-        shutil.copyfile(d / f"{ARCH}-sq.pt", d / f"{ARCH}-{tag}.pt")
+def arch_ckpt(tiny_open_clip):
+    d, ckpt = tiny_open_clip(ARCH, seed=1)
+    for tag in ("sq", "oai", "plain"):  # byte copies (torch.save embeds the file name in the archive)
+        if not (d / f"{ARCH}-{tag}.pt").exists():
+            shutil.copyfile(ckpt, d / f"{ARCH}-{tag}.pt")
     return d
-
 
 @pytest.fixture()
 def tags(monkeypatch):

@@ -4,7 +4,6 @@ Two open_clip backbones keep two sources; the texts are embedded by the first ba
 whatever the order; unreadable images give ok=False rows. Open_clip models are 1-layer random configs saved to
 local files (nothing downloaded).
 """
-import json
 
 import numpy as np
 import pytest
@@ -19,22 +18,16 @@ ARCHS = {"jn-embed-a": 16, "jn-embed-b": 12}
 
 
 @pytest.fixture(scope="module")
-def clip_ckpts(tmp_path_factory):
-    import open_clip
+def clip_ckpts(tiny_open_clip, tmp_path_factory):
+    import shutil
 
     d = tmp_path_factory.mktemp("embed-oc")
     out = {}
     for i, (arch, dim) in enumerate(ARCHS.items()):
-        cfg = {"embed_dim": dim, "vision_cfg": {"image_size": 32, "layers": 1, "width": 32, "head_width": 16,
-                                                 "patch_size": 16},
-               "text_cfg": {"context_length": 16, "vocab_size": 49408, "width": 16, "heads": 2, "layers": 1}}
-        (d / f"{arch}.json").write_text(json.dumps(cfg))
-        open_clip.add_model_config(d / f"{arch}.json")
-        torch.manual_seed(i)
-        torch.save(open_clip.create_model(arch).eval().state_dict(), d / f"{arch}-t{i}.pt")
-        out[arch] = d / f"{arch}-t{i}.pt"
+        _, ckpt = tiny_open_clip(arch, seed=i, embed_dim=dim)
+        out[arch] = d / ckpt.name  # both checkpoints in one weights folder
+        shutil.copyfile(ckpt, out[arch])
     return d, out
-
 
 @pytest.fixture(scope="module")
 def images(tmp_path_factory):

@@ -21,14 +21,7 @@ from judgenet.evaluation.protocol import _inner_folds
 from judgenet.predictors import make_predictor
 
 
-@pytest.fixture(autouse=True)
-def _one_thread():
-    """Tiny fits only lose from threads: OpenMP/BLAS (and torch's OpenMP pool) limited to 1 in
-    tests — done here, from outside, because library estimators leave thread settings alone."""
-    from threadpoolctl import threadpool_limits
-
-    with threadpool_limits(1):
-        yield
+pytestmark = pytest.mark.usefixtures("one_thread")  # conftest: tiny fits only lose from threads
 
 
 G, PER = 5, 24

@@ -17,13 +17,7 @@ from judgenet.metrics import functional as F
 FIXTURES = Path(__file__).parent / "fixtures"
 
 
-@pytest.fixture(autouse=True)
-def _one_thread():
-    """Tiny fits (k-means init of the GMM, k-NN) only lose from threads on a shared machine."""
-    from threadpoolctl import threadpool_limits
-
-    with threadpool_limits(1):
-        yield
+pytestmark = pytest.mark.usefixtures("one_thread")  # conftest: tiny fits only lose from threads
 
 
 def _data(seed=0, n_real=300, m=120, d=8, dt=8):

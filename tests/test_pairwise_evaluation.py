@@ -14,12 +14,7 @@ from judgenet.evaluation.pairwise import (Pairs, cv_pairs, evaluate_pairs, pair_
 from judgenet.predictors.pairwise import BradleyTerry, _PairwiseMixin
 
 
-@pytest.fixture(autouse=True)
-def _one_thread():
-    from threadpoolctl import threadpool_limits
-
-    with threadpool_limits(1):
-        yield
+pytestmark = pytest.mark.usefixtures("one_thread")  # conftest: tiny fits only lose from threads
 
 
 def _world(n_prompts=12, gens=("g0", "g1", "g2", "g3"), raters=3, seed=0, within=True):
