@@ -44,11 +44,11 @@ _TINY_FALLBACK_CFG = {
 def _register(cfg: dict) -> None:
     import open_clip
 
+    from ..io import atomic_write_text
+
     reg = Path(tempfile.gettempdir()) / f"judgenet-open-clip-{os.getpid()}"
     reg.mkdir(exist_ok=True)
-    tmp = reg / f".{MODEL_NAME}.{os.getpid()}.tmp"
-    tmp.write_text(json.dumps(cfg))
-    os.replace(tmp, reg / f"{MODEL_NAME}.json")
+    atomic_write_text(reg / f"{MODEL_NAME}.json", json.dumps(cfg))
     open_clip.add_model_config(reg / f"{MODEL_NAME}.json")
 
 

@@ -282,10 +282,8 @@ def make_world(
         elapsed = time.perf_counter() - t0
         cols = ["item_id", "path", "prompt", "prompt_id", "generator", "severity", "true_realism",
                 "true_alignment", "scene", "prompt_scene", "simulated", "sha256"]
-        tmp = root / (MANIFEST + ".tmp")
-        with open(tmp, "w", encoding="utf-8") as f:
-            for row in rows:
-                f.write(json.dumps({c: row[c] for c in cols}, sort_keys=False, separators=(",", ":")) + "\n")
+        manifest = "".join(json.dumps({c: row[c] for c in cols}, sort_keys=False, separators=(",", ":")) + "\n"
+                           for row in rows)
         meta = {
             "simulated": True,
             "description": "judgenet built-in procedural world: SIMULATED images, generators and qualities",
@@ -294,8 +292,8 @@ def make_world(
             "n_items": len(rows),
             "seconds": round(elapsed, 3),
         }
-        meta_tmp = root / (META + ".tmp")
-        meta_tmp.write_text(json.dumps(meta, indent=2))
-        os.replace(tmp, root / MANIFEST)
-        os.replace(meta_tmp, root / META)
+        from ..io import atomic_write_text
+
+        atomic_write_text(root / META, json.dumps(meta, indent=2))
+        atomic_write_text(root / MANIFEST, manifest)  # last: a manifest never claims missing images
         return _load(root)
