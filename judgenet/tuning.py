@@ -353,6 +353,23 @@ def _storage(storage, heartbeat_interval: int | None, grace_period: int | None, 
             failed_trial_callback=optuna.storages.RetryFailedTrialCallback(max_retry=max_retry))
 
 
+def _open_study(optuna, storage, study_name, seed, pruner, heartbeat_interval, grace_period, max_retry):
+    """Create or load the study. Several processes starting on one new database race to create its tables; the
+    loser sees "table ... already exists" — it retries (the tables are there by then), a few times."""
+    import time
+
+    for attempt in range(5):
+        try:
+            st = _storage(storage, heartbeat_interval, grace_period, max_retry)
+            return optuna.create_study(study_name=study_name, storage=st, direction="maximize",
+                                       sampler=_sampler(seed), pruner=pruner, load_if_exists=True)
+        except Exception as exc:  # sqlalchemy.exc.OperationalError / IntegrityError from the creation race
+            racy = "already exists" in str(exc) or "UNIQUE constraint failed" in str(exc) or "locked" in str(exc)
+            if not racy or attempt == 4:
+                raise
+            time.sleep(0.2 * (attempt + 1))
+
+
 def _set_threads(threads: int | None):
     """Context: BLAS/OpenMP (threadpoolctl) and torch intra-op threads limited to ``threads``."""
     import contextlib
@@ -405,9 +422,7 @@ def tune(objective: Objective, *, n_trials: int | None = 20, study_name: str = "
     url = storage
     pruner = pruner or optuna.pruners.MedianPruner(n_startup_trials=5, n_warmup_steps=2)
     try:
-        storage = _storage(storage, heartbeat_interval, grace_period, max_retry)
-        study = optuna.create_study(study_name=study_name, storage=storage, direction="maximize",
-                                    sampler=_sampler(seed), pruner=pruner, load_if_exists=True)
+        study = _open_study(optuna, storage, study_name, seed, pruner, heartbeat_interval, grace_period, max_retry)
     except (ImportError, ValueError, RuntimeError, OSError) as exc:
         raise ConfigError(f"cannot open the study storage {url!r} ({type(exc).__name__}: "
                           f"{str(exc).splitlines()[0][:200]}); give an RDB URL such as sqlite:///path/study.db "
