@@ -128,6 +128,25 @@ def _rater_params(n: int, rng: np.random.Generator) -> pd.DataFrame:
     })
 
 
+def calibrate_noise(agreement_at, target: float, *, steps: int = 40, lo: float = 1e-4, hi: float = 3.0,
+                    what: str = "simulated raters", hint: str = "") -> float:
+    """The rater noise level whose agreement ``agreement_at(sigma)`` (decreasing in sigma) meets ``target``, by
+    bisection over [lo, hi] in ``steps`` steps; a target outside the attainable range warns and takes the closest
+    end. Used by the Likert raters and the side-by-side raters (one calibration rule for both)."""
+    a_lo, a_hi = agreement_at(lo), agreement_at(hi)
+    if not a_hi <= target <= a_lo:
+        warnings.warn(f"{what}: agreement target {target} is outside what this world allows "
+                      f"({a_hi:.3f}..{a_lo:.3f}{hint}); using the closest noise level", stacklevel=3)
+        return lo if target > a_lo else hi
+    for _ in range(steps):
+        mid = 0.5 * (lo + hi)
+        if agreement_at(mid) > target:
+            lo = mid
+        else:
+            hi = mid
+    return 0.5 * (lo + hi)
+
+
 def simulate_raters(
     manifest,
     n_raters: int = 5,
@@ -219,22 +238,8 @@ def simulate_raters(
 
     calibrated = noise is None
     if calibrated:
-        lo, hi = 1e-4, 3.0
-        a_lo, a_hi = agreement_at(lo), agreement_at(hi)
-        if not a_hi <= agreement_target <= a_lo:
-            warnings.warn(
-                f"simulated raters: agreement target {agreement_target} is outside what this manifest "
-                f"allows ({a_hi:.3f}..{a_lo:.3f}; its items differ too little in true realism?); "
-                "using the closest noise level", stacklevel=2)
-            sigma = lo if agreement_target > a_lo else hi
-        else:
-            for _ in range(40):
-                mid = 0.5 * (lo + hi)
-                if agreement_at(mid) > agreement_target:
-                    lo = mid
-                else:
-                    hi = mid
-            sigma = 0.5 * (lo + hi)
+        sigma = calibrate_noise(agreement_at, agreement_target, steps=40,
+                                what="simulated raters", hint="; its items differ too little in true realism?")
     else:
         sigma = float(noise)
         if sigma < 0:

@@ -114,20 +114,10 @@ def simulate_side_by_side(world, *, n_raters: int = 5, pairs_per_prompt: int = 3
         return pw[~key.duplicated(keep="first").to_numpy()].reset_index(drop=True)
 
     if agreement_target is not None:
-        lo, hi = 1e-4, 3.0
-        a_lo, a_hi = _rater_pair_agreement(run(lo)), _rater_pair_agreement(run(hi))
-        if not a_hi <= agreement_target <= a_lo:
-            warnings.warn(f"side-by-side raters: agreement target {agreement_target} is outside what this world "
-                          f"allows ({a_hi:.3f}..{a_lo:.3f}); using the closest noise level", stacklevel=2)
-            sigma = lo if agreement_target > a_lo else hi
-        else:
-            for _ in range(16):
-                mid = 0.5 * (lo + hi)
-                if _rater_pair_agreement(run(mid)) > agreement_target:
-                    lo = mid
-                else:
-                    hi = mid
-            sigma = 0.5 * (lo + hi)
+        from .raters import calibrate_noise
+
+        sigma = calibrate_noise(lambda s: _rater_pair_agreement(run(s)), agreement_target, steps=16,
+                                what="side-by-side raters")
     else:
         sigma = float(noise)
     pw = run(sigma)
