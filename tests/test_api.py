@@ -267,3 +267,17 @@ def test_pairwise_labels_tune(pairs_csv, userdata, cache, tmp_path):
                   cache_dir=cache, backbones=["tiny"], families=["bradley_terry"])
     assert res.recipe.family == "bradley_terry" and res.to_json()["n_trials"] == 3
     assert (res.predictor / "meta.json").is_file()
+
+
+def test_crossed_split_through_evaluate_and_train(userdata, cache, tmp_path):
+    """Issue 19: --split crossed (a new generator on new prompts) in the jobs; the report says what it models."""
+    ev = jn.evaluate(userdata / "labels.csv", images=userdata / "gen", reference=userdata / "real", out=tmp_path / "e",
+                     models=["ridge"], question="realism", resamples=20, cache_dir=cache, backbones=["tiny"],
+                     split="crossed", prompt_folds=2)
+    assert ev.results.settings["split"] == "crossed"
+    assert "new generator on new prompts" in (ev.out / "report.md").read_text()
+    tr = jn.train(userdata / "labels.csv", images=userdata / "gen", reference=userdata / "real", out=tmp_path / "t",
+                  model="auto", question="realism", resamples=20, cache_dir=cache, backbones=["tiny"],
+                  split="crossed", prompt_folds=2)
+    meta = json.loads((tr.predictor / "meta.json").read_text())
+    assert meta["extra"]["split"] == "crossed" and tr.results.settings["split"] == "crossed"
