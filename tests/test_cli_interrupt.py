@@ -16,7 +16,9 @@ from PIL import Image
 # Runs the real CLI with every forward pass (extract) or every trial (tune) slowed down, so the
 # test can interrupt it mid-run at a known point without depending on machine speed.
 DRIVER = textwrap.dedent('''
-    import sys, time
+    import signal, sys, time
+    # a shell that starts jobs in the background passes SIGINT on as ignored; Ctrl-C is what is tested here
+    signal.signal(signal.SIGINT, signal.default_int_handler)
     from judgenet import backbones, tuning
     slow_forward, slow_trial = float(sys.argv[1]), float(sys.argv[2])
     forward = backbones.Backbone.forward_images
