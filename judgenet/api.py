@@ -22,20 +22,18 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Sequence
 
-import numpy as np
 import pandas as pd
 
 from . import config as _config
 from .errors import ConfigError
+from .modeling import (DEFAULT_MODELS, DEFAULT_PAIRWISE_MODELS, best_model, fit_and_save, held_out,
+                       label_efficiency_report, write_failures, write_results)
 
 __all__ = ["demo", "extract", "train", "evaluate", "score", "tune", "report", "DemoResult", "ExtractResult",
            "TrainResult", "EvaluateResult", "ScoreResult", "TuneResult", "ReportResult"]
 
 log = logging.getLogger(__name__)
 
-DEFAULT_MODELS = ("ridge", "hist_gb", "mlp")
-#: Candidates of ``model="auto"`` and the default recipes of ``evaluate`` for comparative (pairwise) labels.
-DEFAULT_PAIRWISE_MODELS = ("bradley_terry", "pairwise_gb", "pairwise_mlp")
 
 
 # =============================================================================================
@@ -159,141 +157,6 @@ def _output(out, prefix: str, overwrite: bool):
         raise
 
 
-def _write_failures(root: Path, failures: Sequence) -> None:
-    """``failures.csv`` (path, reason) of the skipped inputs, when there are any."""
-    from .io import atomic_write_text
-
-    if failures:
-        df = pd.DataFrame([{"path": str(f.path), "reason": f.reason} for f in failures])
-        atomic_write_text(root / "failures.csv", df.to_csv(index=False))
-        log.warning("%d unreadable image(s) skipped; listed in %s", len(failures), root / "failures.csv")
-
-
-def _evaluate_recipes(prep, models: dict, *, split: str, prompt_folds: int, resamples: int, seed: int,
-                      n_jobs: int | None = 1, cache_dir=None):
-    """Held-out evaluation of ``models`` ({name: estimator}) on prepared data, through the evaluation cache."""
-    from .evaluation.cache import cached_evaluate
-
-    fm = prep.features
-    return cached_evaluate(fm.X, prep.y, prep.generators, fm.names, models, cache_dir=cache_dir,
-                           prompts=prep.prompts, ceiling=prep.ceiling, split=split, prompt_folds=prompt_folds,
-                           resamples=resamples, seed=seed, n_jobs=n_jobs)
-
-
-def _check_kind(prep, recipes: dict) -> None:
-    want = "pairwise" if prep.is_pairwise else "pointwise"
-    bad = [m for m, r in recipes.items() if r.kind != want]
-    if bad:
-        other = DEFAULT_PAIRWISE_MODELS if prep.is_pairwise else DEFAULT_MODELS
-        raise ConfigError(f"{prep.labels.name} has {'comparative (pairwise)' if prep.is_pairwise else 'per-item'} "
-                          f"labels but model(s) {', '.join(bad)} are {'pointwise' if prep.is_pairwise else 'pairwise'}"
-                          f"; choose e.g. {', '.join(other)}")
-
-
-def _held_out(prep, recipes: dict, *, split: str, prompt_folds: int, resamples: int, seed: int, cache_dir=None):
-    """Held-out results of ``recipes`` ({name: Recipe}) on prepared data: per-item labels through the evaluation
-    cache, comparative labels through the pairwise protocol. Each model reads its recipe's columns; the baselines
-    (raw MID, CLIPScore, Mahalanobis) see the full matrix."""
-    from .predictors.recipes import column_pipeline
-
-    _check_kind(prep, recipes)
-    n_cols = len(prep.features.names)
-    models = {}
-    for m, r in recipes.items():
-        cols = r.columns(prep.features)
-        est = r.build(random_state=seed)
-        models[m] = est if len(cols) == n_cols else column_pipeline(cols, est)
-    if not prep.is_pairwise:
-        return _evaluate_recipes(prep, models, split=split, prompt_folds=prompt_folds, resamples=resamples,
-                                 seed=seed, cache_dir=cache_dir)
-    from .evaluation.pairwise import evaluate_pairs
-
-    fm = prep.features
-    return evaluate_pairs(fm.X, prep.pairs, prep.generators, fm.names, models, prompts=prep.prompts, split=split,
-                          n_prompt_folds=prompt_folds, n_resamples=resamples, seed=seed,
-                          lenient=bool(prep.failures))
-
-
-def _best(prep, res) -> str:
-    """The best model of held-out results: Kendall tau-b (per-item labels) or 2AFC accuracy (pairs)."""
-    if not prep.is_pairwise:
-        return res.best_model("kendall_tau_b")
-    acc = {m: res.metrics["all"][m]["accuracy"].value for m in res.models}
-    return max(acc, key=lambda m: (np.nan_to_num(acc[m], nan=-np.inf), m))
-
-
-def _write_results(prep, res, out: Path, title: str) -> None:
-    """The report of held-out results (pairwise results: markdown + pairwise_results.json)."""
-    from .evaluation import write_report
-    from .io import atomic_write_text
-
-    if not prep.is_pairwise:
-        write_report(res, out, title=title)
-        return
-    atomic_write_text(out / "report.md", f"# {title}\n\n{res.markdown()}\n")
-    atomic_write_text(out / "pairwise_results.json", res.to_json())
-
-
-def _efficiency(prep, recipes: dict, budget, root: Path, *, split, prompt_folds, resamples, seed) -> None:
-    """Label-efficiency curve of the first recipe (``evaluate --budget``)."""
-    from .evaluation.efficiency import label_efficiency
-    from .io import atomic_write_text
-
-    if prep.is_pairwise:
-        raise ConfigError("--budget is available for per-item labels only (pairwise budgets: see the demo's "
-                          "side-by-side section)")
-    if prep.prompts is None:
-        raise ConfigError("--budget samples training judgments by prompt clusters: the label file needs a prompt "
-                          "column")
-    name, recipe = next(iter(recipes.items()))
-    fm = prep.features
-    cols = recipe.columns(fm)
-    from .predictors.recipes import column_pipeline
-
-    est = recipe.build(random_state=seed)
-    est = est if len(cols) == len(fm.names) else column_pipeline(cols, est)
-    f = prep.labels.frame
-    per_item = f[f["question"].astype(str) == prep.question].groupby("item_id").size().median()
-    curve = label_efficiency(fm.X, prep.y, prep.generators, fm.names, est, prompts=prep.prompts,
-                             budgets=sorted(int(b) for b in budget), judgments_per_item=max(1, int(per_item)),
-                             split=split, n_prompt_folds=prompt_folds, ceiling=prep.ceiling,
-                             n_resamples=min(resamples, 500), seed=seed)
-    curve.plot(root / "efficiency.png")
-    atomic_write_text(root / "efficiency.md", f"# Label efficiency — {name}\n\n{curve.to_markdown()}\n")
-    log.info("%s", curve.to_markdown())
-
-
-def _fit_and_save(prep, recipe, out: Path, *, seed: int, cv_results=None, extra=None, split: str = "generator",
-                  prompt_folds: int = 5, calibrate: bool = True) -> Path:
-    """Fit ``recipe`` on all prepared items and save the predictor artifact (model, recipe, fitted reference).
-
-    Per-item predictors are fitted through :class:`~judgenet.evaluation.conformal.ConformalPredictor`: besides the
-    model on all items, one model per held-out fold of ``split`` gives the residuals that calibrate prediction
-    intervals on generators the model has not seen; they are stored in ``meta.json`` (``extra.conformal``) and
-    ``score`` turns them into ``pred_low``/``pred_high`` columns."""
-    from .predictors import save_predictor
-
-    cols = recipe.columns(prep.features)
-    X = prep.features.X[:, cols]
-    extra = {"backbones": list(prep.backbones), **(extra or {})}
-    if prep.is_pairwise or not calibrate:
-        model = recipe.build(random_state=seed).fit(X, prep.target)
-    else:
-        from .evaluation.conformal import ConformalPredictor
-
-        cal_split = split if split in ("generator", "crossed") and (split == "generator" or prep.prompts is not None) \
-            else "generator"
-        cp = ConformalPredictor(recipe.build(random_state=seed), coverage=0.9, split=cal_split,
-                                n_prompt_folds=prompt_folds, random_state=seed)
-        cp.fit(X, prep.y, prep.generators, prep.prompts)
-        model = cp.estimator_
-        extra["conformal"] = cp.calibration_dict()
-    save_predictor(model, out, recipe=recipe, feature_names=[prep.features.names[i] for i in cols],
-                   builder=prep.builder, label_set=prep.labels.name, question=prep.question,
-                   cv_results=cv_results, extra=extra)
-    return out
-
-
 # =============================================================================================
 # the jobs
 # =============================================================================================
@@ -376,15 +239,15 @@ def train(labels, *, images=None, reference=None, out=None, model: str = "auto",
         auto = DEFAULT_PAIRWISE_MODELS if prep.is_pairwise else DEFAULT_MODELS
         candidates = auto if model == "auto" else (model,)
         recipes = {m: Recipe(m, feature_groups=tuple(prep.features.groups)) for m in candidates}
-        res = _held_out(prep, recipes, split=split, prompt_folds=prompt_folds, resamples=resamples, seed=seed,
+        res = held_out(prep, recipes, split=split, prompt_folds=prompt_folds, resamples=resamples, seed=seed,
                         cache_dir=prepare_options.get("cache_dir"))
-        best = _best(prep, res) if model == "auto" else model
-        _fit_and_save(prep, recipes[best], root, seed=seed, cv_results=res.to_dict(), split=split,
+        best = best_model(prep, res) if model == "auto" else model
+        fit_and_save(prep, recipes[best], root, seed=seed, cv_results=res.to_dict(), split=split,
                       prompt_folds=prompt_folds,
                       extra={"split": split, "labels": "pairwise" if prep.is_pairwise else "per-item"})
         (root / "report").mkdir(exist_ok=True)
-        _write_results(prep, res, root / "report", f"judgenet train — {prep.labels.name} / {prep.question}")
-        _write_failures(root, prep.failures)
+        write_results(prep, res, root / "report", f"judgenet train — {prep.labels.name} / {prep.question}")
+        write_failures(root, prep.failures)
         log.info("%s\n\npredictor (%s) saved to %s", res.table().to_string(index=False), best, root)
         return TrainResult(root, recipes[best], res, prep.failures)
 
@@ -417,13 +280,13 @@ def evaluate(labels, *, images=None, reference=None, out=None, models: Sequence[
         if not recipes:
             default = DEFAULT_PAIRWISE_MODELS if prep.is_pairwise else DEFAULT_MODELS
             recipes = {m: Recipe(m, feature_groups=tuple(prep.features.groups)) for m in (models or default)}
-        res = _held_out(prep, recipes, split=split, prompt_folds=prompt_folds, resamples=resamples, seed=seed,
+        res = held_out(prep, recipes, split=split, prompt_folds=prompt_folds, resamples=resamples, seed=seed,
                         cache_dir=prepare_options.get("cache_dir"))
-        _write_results(prep, res, root, f"judgenet evaluate — {prep.labels.name} / {prep.question}")
+        write_results(prep, res, root, f"judgenet evaluate — {prep.labels.name} / {prep.question}")
         if budget:
-            _efficiency(prep, recipes, budget, root, split=split, prompt_folds=prompt_folds, resamples=resamples,
-                        seed=seed)
-        _write_failures(root, prep.failures)
+            label_efficiency_report(prep, recipes, budget, root, split=split, prompt_folds=prompt_folds,
+                                    resamples=resamples, seed=seed)
+        write_failures(root, prep.failures)
         log.info("%s\n\nreport: %s", res.table().to_string(index=False), root / "report.md")
         return EvaluateResult(root, res, prep.failures)
 
@@ -491,12 +354,12 @@ def tune(labels, *, images=None, reference=None, out=None, trials: int = 20, stu
                             timeout=timeout, seed=seed,
                             progress=logging.getLogger("judgenet").isEnabledFor(logging.INFO))
         recipe = tuning.best_recipe(study)
-        art = _fit_and_save(prep, recipe, root / "predictor", seed=seed, split=split, prompt_folds=prompt_folds,
+        art = fit_and_save(prep, recipe, root / "predictor", seed=seed, split=split, prompt_folds=prompt_folds,
                             extra={"study_name": study_name, "trial": study.best_trial.number,
                                    "best_value": study.best_value, "measure": measure, "storage": storage,
                                    "split": split})
         tuning.write_study_plots(study, root)
-        _write_failures(root, prep.failures)
+        write_failures(root, prep.failures)
         log.info("best %s %.4f (trial %d): %s\npredictor saved to %s\ninspect: optuna-dashboard %s", measure,
                  study.best_value, study.best_trial.number, recipe.to_dict(), art, storage)
         return TuneResult(root, study, art, recipe)

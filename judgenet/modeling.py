@@ -1,0 +1,160 @@
+"""The modelling steps of the jobs: held-out evaluation of model recipes on prepared data (per-item labels through
+the evaluation cache, comparative labels through the pairwise protocol), the best model, its report, the
+label-efficiency curve, and fitting + saving a predictor (with conformal calibration for per-item labels).
+
+Used by :mod:`judgenet.api` (``train``, ``evaluate``, ``tune``) and :mod:`judgenet.demo`.
+"""
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+from typing import Sequence
+
+import numpy as np
+import pandas as pd
+
+from .errors import ConfigError
+
+__all__ = ["DEFAULT_MODELS", "DEFAULT_PAIRWISE_MODELS", "held_out", "best_model", "write_results",
+           "label_efficiency_report", "fit_and_save", "write_failures", "evaluate_recipes", "check_kind"]
+
+log = logging.getLogger(__name__)
+
+DEFAULT_MODELS = ("ridge", "hist_gb", "mlp")
+#: Candidates of ``model="auto"`` and the default recipes of ``evaluate`` for comparative (pairwise) labels.
+DEFAULT_PAIRWISE_MODELS = ("bradley_terry", "pairwise_gb", "pairwise_mlp")
+
+
+def write_failures(root: Path, failures: Sequence) -> None:
+    """``failures.csv`` (path, reason) of the skipped inputs, when there are any."""
+    from .io import atomic_write_text
+
+    if failures:
+        df = pd.DataFrame([{"path": str(f.path), "reason": f.reason} for f in failures])
+        atomic_write_text(root / "failures.csv", df.to_csv(index=False))
+        log.warning("%d unreadable image(s) skipped; listed in %s", len(failures), root / "failures.csv")
+
+
+def evaluate_recipes(prep, models: dict, *, split: str, prompt_folds: int, resamples: int, seed: int,
+                      n_jobs: int | None = 1, cache_dir=None):
+    """Held-out evaluation of ``models`` ({name: estimator}) on prepared data, through the evaluation cache."""
+    from .evaluation.cache import cached_evaluate
+
+    fm = prep.features
+    return cached_evaluate(fm.X, prep.y, prep.generators, fm.names, models, cache_dir=cache_dir,
+                           prompts=prep.prompts, ceiling=prep.ceiling, split=split, prompt_folds=prompt_folds,
+                           resamples=resamples, seed=seed, n_jobs=n_jobs)
+
+
+def check_kind(prep, recipes: dict) -> None:
+    want = "pairwise" if prep.is_pairwise else "pointwise"
+    bad = [m for m, r in recipes.items() if r.kind != want]
+    if bad:
+        other = DEFAULT_PAIRWISE_MODELS if prep.is_pairwise else DEFAULT_MODELS
+        raise ConfigError(f"{prep.labels.name} has {'comparative (pairwise)' if prep.is_pairwise else 'per-item'} "
+                          f"labels but model(s) {', '.join(bad)} are {'pointwise' if prep.is_pairwise else 'pairwise'}"
+                          f"; choose e.g. {', '.join(other)}")
+
+
+def held_out(prep, recipes: dict, *, split: str, prompt_folds: int, resamples: int, seed: int, cache_dir=None):
+    """Held-out results of ``recipes`` ({name: Recipe}) on prepared data: per-item labels through the evaluation
+    cache, comparative labels through the pairwise protocol. Each model reads its recipe's columns; the baselines
+    (raw MID, CLIPScore, Mahalanobis) see the full matrix."""
+    from .predictors.recipes import column_pipeline
+
+    check_kind(prep, recipes)
+    n_cols = len(prep.features.names)
+    models = {}
+    for m, r in recipes.items():
+        cols = r.columns(prep.features)
+        est = r.build(random_state=seed)
+        models[m] = est if len(cols) == n_cols else column_pipeline(cols, est)
+    if not prep.is_pairwise:
+        return evaluate_recipes(prep, models, split=split, prompt_folds=prompt_folds, resamples=resamples,
+                                 seed=seed, cache_dir=cache_dir)
+    from .evaluation.pairwise import evaluate_pairs
+
+    fm = prep.features
+    return evaluate_pairs(fm.X, prep.pairs, prep.generators, fm.names, models, prompts=prep.prompts, split=split,
+                          n_prompt_folds=prompt_folds, n_resamples=resamples, seed=seed,
+                          lenient=bool(prep.failures))
+
+
+def best_model(prep, res) -> str:
+    """The best model of held-out results: Kendall tau-b (per-item labels) or 2AFC accuracy (pairs)."""
+    if not prep.is_pairwise:
+        return res.best_model("kendall_tau_b")
+    acc = {m: res.metrics["all"][m]["accuracy"].value for m in res.models}
+    return max(acc, key=lambda m: (np.nan_to_num(acc[m], nan=-np.inf), m))
+
+
+def write_results(prep, res, out: Path, title: str) -> None:
+    """The report of held-out results (pairwise results: markdown + pairwise_results.json)."""
+    from .evaluation import write_report
+    from .io import atomic_write_text
+
+    if not prep.is_pairwise:
+        write_report(res, out, title=title)
+        return
+    atomic_write_text(out / "report.md", f"# {title}\n\n{res.markdown()}\n")
+    atomic_write_text(out / "pairwise_results.json", res.to_json())
+
+
+def label_efficiency_report(prep, recipes: dict, budget, root: Path, *, split, prompt_folds, resamples, seed) -> None:
+    """Label-efficiency curve of the first recipe (``evaluate --budget``)."""
+    from .evaluation.efficiency import label_efficiency
+    from .io import atomic_write_text
+
+    if prep.is_pairwise:
+        raise ConfigError("--budget is available for per-item labels only (pairwise budgets: see the demo's "
+                          "side-by-side section)")
+    if prep.prompts is None:
+        raise ConfigError("--budget samples training judgments by prompt clusters: the label file needs a prompt "
+                          "column")
+    name, recipe = next(iter(recipes.items()))
+    fm = prep.features
+    cols = recipe.columns(fm)
+    from .predictors.recipes import column_pipeline
+
+    est = recipe.build(random_state=seed)
+    est = est if len(cols) == len(fm.names) else column_pipeline(cols, est)
+    f = prep.labels.frame
+    per_item = f[f["question"].astype(str) == prep.question].groupby("item_id").size().median()
+    curve = label_efficiency(fm.X, prep.y, prep.generators, fm.names, est, prompts=prep.prompts,
+                             budgets=sorted(int(b) for b in budget), judgments_per_item=max(1, int(per_item)),
+                             split=split, n_prompt_folds=prompt_folds, ceiling=prep.ceiling,
+                             n_resamples=min(resamples, 500), seed=seed)
+    curve.plot(root / "efficiency.png")
+    atomic_write_text(root / "efficiency.md", f"# Label efficiency — {name}\n\n{curve.to_markdown()}\n")
+    log.info("%s", curve.to_markdown())
+
+
+def fit_and_save(prep, recipe, out: Path, *, seed: int, cv_results=None, extra=None, split: str = "generator",
+                  prompt_folds: int = 5, calibrate: bool = True) -> Path:
+    """Fit ``recipe`` on all prepared items and save the predictor artifact (model, recipe, fitted reference).
+
+    Per-item predictors are fitted through :class:`~judgenet.evaluation.conformal.ConformalPredictor`: besides the
+    model on all items, one model per held-out fold of ``split`` gives the residuals that calibrate prediction
+    intervals on generators the model has not seen; they are stored in ``meta.json`` (``extra.conformal``) and
+    ``score`` turns them into ``pred_low``/``pred_high`` columns."""
+    from .predictors import save_predictor
+
+    cols = recipe.columns(prep.features)
+    X = prep.features.X[:, cols]
+    extra = {"backbones": list(prep.backbones), **(extra or {})}
+    if prep.is_pairwise or not calibrate:
+        model = recipe.build(random_state=seed).fit(X, prep.target)
+    else:
+        from .evaluation.conformal import ConformalPredictor
+
+        cal_split = split if split in ("generator", "crossed") and (split == "generator" or prep.prompts is not None) \
+            else "generator"
+        cp = ConformalPredictor(recipe.build(random_state=seed), coverage=0.9, split=cal_split,
+                                n_prompt_folds=prompt_folds, random_state=seed)
+        cp.fit(X, prep.y, prep.generators, prep.prompts)
+        model = cp.estimator_
+        extra["conformal"] = cp.calibration_dict()
+    save_predictor(model, out, recipe=recipe, feature_names=[prep.features.names[i] for i in cols],
+                   builder=prep.builder, label_set=prep.labels.name, question=prep.question,
+                   cv_results=cv_results, extra=extra)
+    return out
