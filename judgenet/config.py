@@ -35,3 +35,11 @@ def label_sets_dir(explicit: str | os.PathLike | None = None) -> Path | None:
         return Path(explicit).expanduser()
     env = os.environ.get(ENV_LABEL_SETS)
     return Path(env).expanduser() if env else None
+
+
+def usable_cpus() -> int:
+    """CPU cores this process may run on (its affinity mask where the OS has one, else the core count)."""
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except AttributeError:  # macOS, Windows
+        return max(1, os.cpu_count() or 1)

@@ -8,7 +8,6 @@ human labels from other generators; ``crossed``: a new generator on new prompts)
 from __future__ import annotations
 
 import logging
-import os
 import time
 from pathlib import Path
 
@@ -37,13 +36,6 @@ SPLIT_WORDS = {"generator": "new generator, prompts labelled for other generator
                "crossed": "new generator, new prompts"}
 
 
-def _cores() -> int:
-    try:
-        return max(1, len(os.sched_getaffinity(0)))
-    except AttributeError:  # pragma: no cover
-        return max(1, os.cpu_count() or 1)
-
-
 def run_demo(root: Path, *, fast: bool = False, seed: int = 0, cache_dir=None, n_jobs: int | None = None,
              inception: bool = False) -> tuple[pd.DataFrame, dict, dict]:
     """Run the demo into the existing folder ``root``; returns ``(summary, results[split][question], timings)``."""
@@ -58,7 +50,7 @@ def run_demo(root: Path, *, fast: bool = False, seed: int = 0, cache_dir=None, n
     from .world import make_world, simulate_raters
 
     sizes = SIZES[bool(fast)]
-    n_jobs = n_jobs or _cores()
+    n_jobs = n_jobs or config.usable_cpus()
     times: dict[str, float] = {}
     t0 = time.perf_counter()
     cache = config.cache_dir(cache_dir)

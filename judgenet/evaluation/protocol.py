@@ -51,7 +51,6 @@ from __future__ import annotations
 
 import contextlib
 import json
-import os
 import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -61,6 +60,7 @@ import numpy as np
 import pandas as pd
 from sklearn.base import clone
 
+from ..config import usable_cpus
 from ..errors import ConfigError
 from ..folds import SPLIT_TITLES, SPLITS, Fold, make_folds, prompt_fold_ids  # noqa: F401 (re-exported)
 from ..io import to_jsonable as _clean
@@ -553,7 +553,7 @@ def evaluate(X, y, generators=None, feature_names: Sequence[str] = None, models=
     else:
         from joblib import Parallel, delayed
 
-        per = threads if threads is not None else max(1, (os.cpu_count() or 1) // int(n_jobs))
+        per = threads if threads is not None else max(1, usable_cpus() // int(n_jobs))
         it = Parallel(n_jobs=int(n_jobs), backend="loky", return_as="generator")(
             delayed(_run_fold)(k, f, *args, per) for k, f in enumerate(fold_list))
     if progress:

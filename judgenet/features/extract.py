@@ -12,6 +12,7 @@ from PIL import Image
 from tqdm.auto import tqdm
 
 from .. import config
+from ..config import usable_cpus as _usable_cpus  # module-level name: tests pin the core count
 from ..errors import CacheError, ConfigError, ImageError
 from ..images import ImageFailure, load_rgb, to_rgb
 from .cache import FeatureCache, sha256_file, sha256_image, sha256_text
@@ -106,13 +107,6 @@ def _dist_context(distributed: bool | None, device: str):
         raise ConfigError("extract(distributed=True) needs torch.distributed: run under `torchrun --nproc-per-node K` "
                           "or call torch.distributed.init_process_group first")
     return 0, 1, False
-
-
-def _usable_cpus() -> int:
-    try:
-        return len(os.sched_getaffinity(0))
-    except AttributeError:  # macOS, Windows
-        return os.cpu_count() or 1
 
 
 def _plan(n_todo: int, batch_size: int, num_workers: int | None, on_cpu: bool) -> tuple[int, int, int]:
