@@ -72,33 +72,6 @@ def sort_generators(table: pd.DataFrame, pred_col: str | None = None) -> pd.Data
 # =============================================================================================
 # the score job
 # =============================================================================================
-def _merge(parts, n: int):
-    """One Embedded over ``n`` items from ``[(indices, Embedded), ...]`` (texts NaN where a part had none)."""
-    import dataclasses
-
-    parts = [(np.asarray(i, dtype=int), e) for i, e in parts if len(i)]
-    first = parts[0][1]
-    images = {s: np.full((n, a.shape[1]), np.nan) for s, a in first.images.items()}
-    dt = next((e.texts.shape[1] for _, e in parts if e.texts is not None), None)
-    texts = None if dt is None else np.full((n, dt), np.nan)
-    ok = np.zeros(n, dtype=bool)
-    paths = [""] * n
-    failures, fps = [], {}
-    for idx, e in parts:
-        for s, a in e.images.items():
-            images[s][idx] = a
-        if e.texts is not None:
-            texts[idx] = e.texts
-        ok[idx] = e.ok
-        for i, p in zip(idx, e.paths):
-            paths[i] = p
-        failures += list(e.failures)
-        fps.update(e.fingerprints)
-    text_source = next((e.text_source for _, e in parts if e.text_source), None)
-    return dataclasses.replace(first, paths=paths, images=images, texts=texts, text_source=text_source,
-                               fingerprints=fps, failures=failures, ok=ok)
-
-
 def run_score(root, generators, *, reference=None, prompts=None, reference_prompts=None, predictor=None,
               backbones=None, cache_dir=None, weights_dir=None, clip_checkpoint=None, inception_weights=None,
               quick_gelu=None, resize=None, text_model=None, resamples: int = 1000, kid_subset_size: int = 1000,
@@ -187,18 +160,18 @@ def run_score(root, generators, *, reference=None, prompts=None, reference_promp
                                               strict=strict, groups=groups,
                                               **builder_options(mid_eps=mid_eps, mid_shrinkage=mid_shrinkage,
                                                                 seed=seed, kid_subset_size=kid_subset_size))
-    n = len(files)
-    idx_p, idx_n = np.flatnonzero(with_prompts), np.flatnonzero(~with_prompts)
-    parts = []
-    if idx_p.size and "alignment" in groups:
-        parts.append((idx_p, embed([files[i] for i in idx_p], bbs, prompts=[gprompts[i] for i in idx_p],
-                                   cache_dir=cache_dir, strict=strict, progress=progress)))
-    else:
-        idx_n = np.arange(n)
-    if idx_n.size:
-        parts.append((idx_n, embed([files[i] for i in idx_n], bbs, cache_dir=cache_dir, strict=strict,
-                                   progress=progress)))
-    emb = _merge(parts, n)
+    emb = embed(files, bbs, cache_dir=cache_dir, strict=strict, progress=progress)  # images of every folder
+    idx_p = np.flatnonzero(with_prompts)
+    if idx_p.size and "alignment" in groups:  # prompts where they are known; NaN rows elsewhere (no alignment)
+        import dataclasses
+
+        from .features import extract_texts
+
+        text_bb = next(b for b in bbs if b.has_text)  # the same rule as embed(): the first text tower
+        t = np.asarray(extract_texts([gprompts[i] for i in idx_p], text_bb, cache_dir=cache_dir), dtype=np.float64)
+        texts = np.full((len(files), t.shape[1]), np.nan)
+        texts[idx_p] = t
+        emb = dataclasses.replace(emb, texts=texts, text_source=text_bb.source)
     keep = np.asarray(emb.ok, dtype=bool)
     for f in emb.failures:
         log.warning("skipped %s: %s", f.path, f.reason)
