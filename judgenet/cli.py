@@ -127,7 +127,10 @@ def fraction(v: str) -> float:
 
 def budgets(v: str) -> list[int]:
     """A comma-separated list of whole numbers >= 1 (label budgets)."""
-    return [positive_int(x.strip()) for x in v.split(",") if x.strip()] or positive_int(v)
+    out = [positive_int(x.strip()) for x in v.split(",") if x.strip()]
+    if not out:
+        raise argparse.ArgumentTypeError(f"expected numbers of judgments such as 50,100,200, got {v!r}")
+    return out
 
 
 def storage_url(v: str) -> str:
