@@ -28,9 +28,9 @@ from __future__ import annotations
 
 import logging
 import os
-from dataclasses import dataclass
+from dataclasses import KW_ONLY, dataclass
 from pathlib import Path
-from typing import Callable, Mapping, Sequence
+from typing import Callable, ClassVar, Container, Mapping, Sequence
 
 import numpy as np
 
@@ -63,24 +63,99 @@ class _Prefixed:
         return self._trial.suggest_categorical(f"{self._prefix}.{name}", choices)
 
 
-def default_search_space(trial, objective: "Objective"):
-    """The built-in space: family, the family's own parameters (from the recipe table), feature groups,
-    PCA size and scaler. Returns a :class:`~judgenet.predictors.recipes.Recipe`."""
-    from .predictors.recipes import FAMILIES, Recipe
+def _family_params_groups(trial, objective) -> tuple[str, dict, list[str]]:
+    """The part of the space both objectives share: the family (from ``objective.families``), its own
+    parameters (the recipe table's ``optuna_space``, names prefixed with the family) and the feature groups
+    (at least one: none chosen means all of them)."""
+    from .predictors.recipes import FAMILIES
 
     family = trial.suggest_categorical("model", list(objective.families))
     space = FAMILIES[family].optuna_space
     params = space(_Prefixed(trial, family)) if space is not None else {}
     groups = [g for g in objective.available_groups if trial.suggest_categorical(f"group.{g}", [True, False])]
-    if not groups:  # at least one group: fall back to all of them
-        groups = list(objective.available_groups)
+    return family, params, groups or list(objective.available_groups)
+
+
+def default_search_space(trial, objective: "Objective"):
+    """The built-in space: family, the family's own parameters (from the recipe table), feature groups,
+    PCA size and scaler. Returns a :class:`~judgenet.predictors.recipes.Recipe`."""
+    from .predictors.recipes import Recipe
+
+    family, params, groups = _family_params_groups(trial, objective)
     pca = trial.suggest_categorical("pca", list(PCA_CHOICES))
     scaler = trial.suggest_categorical("scaler", list(SCALER_CHOICES))
     return Recipe(family, params, pca=pca or None, scaler=scaler, feature_groups=tuple(groups))
 
 
 @dataclass
-class Objective:
+class _RecipeObjective:
+    """The core both objectives share: keyword settings (fold settings of ``make_folds``, families, seed,
+    measure, search space), input coercion, the family check, the feature groups, and the start of a trial
+    (study total, recipe drawn and recorded). A subclass declares its positional data fields and sets
+    ``_kind`` (the recipe table's kind it tunes), ``_labels`` (for messages), ``_measures`` (accepted names)
+    and ``_default_measure``."""
+
+    _kind: ClassVar[str]
+    _labels: ClassVar[str]
+    _measures: ClassVar[Container[str]]
+    _default_measure: ClassVar[str]
+
+    _: KW_ONLY
+    prompts: np.ndarray | None = None
+    split: str = "generator"
+    n_prompt_folds: int = 5
+    measure: str | None = None
+    families: Sequence[str] | None = None
+    seed: int = 0
+    search_space_fn: Callable | None = None
+
+    def __post_init__(self):
+        from .predictors.recipes import FAMILIES
+
+        self.X = np.asarray(self.X, dtype=np.float64)
+        self.generators = np.asarray(self.generators)
+        self.feature_names = list(self.feature_names)
+        self.measure = self._default_measure if self.measure is None else self.measure
+        if self.measure not in self._measures:
+            raise ConfigError(f"measure {self.measure!r} is not one of {sorted(self._measures)}")
+        allowed = tuple(n for n, f in FAMILIES.items() if f.kind == self._kind)
+        # bare families (anchored) read columns by position: not searched over feature groups/PCA by default
+        self.families = tuple(self.families or (f for f in allowed if not FAMILIES[f].bare))
+        bad = [f for f in self.families if f not in allowed]
+        if bad:
+            raise ConfigError(f"families {bad} cannot be tuned on {self._labels}; choose from {', '.join(allowed)}")
+
+    @property
+    def available_groups(self) -> list[str]:
+        return [g for g in self.feature_groups if g != "set"]
+
+    def search_space(self, trial):
+        """Override to change what is searched; return a :class:`~judgenet.predictors.recipes.Recipe`."""
+        if self.search_space_fn is not None:
+            return self.search_space_fn(trial, self)
+        return self._default_space(trial)
+
+    def _start(self, trial):
+        """Check the study total, draw this trial's recipe and record it; returns (recipe, its columns)."""
+        _check_budget(trial)
+        recipe = self.search_space(trial)
+        trial.set_user_attr("recipe", recipe.to_dict())
+        return recipe, recipe.columns(names=self.feature_names, groups=self.feature_groups)
+
+
+def _report(trial, step: int, value: float) -> None:
+    """Report a running value from the second fold on; raise ``TrialPruned`` when the pruner says so."""
+    import optuna
+
+    if trial is None or step < 1:
+        return
+    trial.report(value, step)
+    if trial.should_prune():
+        raise optuna.TrialPruned()
+
+
+@dataclass
+class Objective(_RecipeObjective):
     """Optuna objective: cross-validation of one recipe per trial on :func:`judgenet.evaluation.make_folds`.
 
     Model selection happens *across* trials on these folds, so the best value is optimistic for the
@@ -91,61 +166,41 @@ class Objective:
         X: (n_items, n_features) float64 feature matrix; ``feature_names`` its columns;
            ``feature_groups`` maps group name → column names (as ``FeatureMatrix.groups``).
         y: (n_items,) human scores (e.g. mean opinion scores).
-        generators: (n_items,) generator of each item. prompts: (n_items,) prompt of each item
-            (required for ``split="prompt"``/``"crossed"``).
+        generators: (n_items,) generator of each item.
+    Keyword-only:
+        prompts: (n_items,) prompt of each item (required for ``split="prompt"``/``"crossed"``).
         split, n_prompt_folds: passed to ``make_folds`` (with ``seed``), as ``evaluate`` does.
-        measure: a name in :data:`judgenet.stats.MEASURES` to maximize on the pooled held-out predictions.
-        families: pointwise families the default space chooses from (None = all of them).
+        measure: a name in :data:`judgenet.stats.MEASURES` to maximize on the pooled held-out predictions
+            (None = ``kendall_tau_b``).
+        families: pointwise families the default space chooses from (None = all but the bare ones).
         search_space_fn: optional ``f(trial, objective) -> Recipe`` replacing :func:`default_search_space`.
     """
+
+    _kind: ClassVar[str] = "pointwise"
+    _labels: ClassVar[str] = "per-item scores"
+    _measures: ClassVar[Container[str]] = MEASURES
+    _default_measure: ClassVar[str] = "kendall_tau_b"
 
     X: np.ndarray
     y: np.ndarray
     generators: np.ndarray
     feature_names: Sequence[str]
     feature_groups: Mapping[str, Sequence[str]]
-    prompts: np.ndarray | None = None
-    split: str = "generator"
-    n_prompt_folds: int = 5
-    measure: str = "kendall_tau_b"
-    families: Sequence[str] | None = None
-    seed: int = 0
-    search_space_fn: Callable | None = None
 
     def __post_init__(self):
-        from .predictors.recipes import FAMILIES, POINTWISE
-
-        self.X = np.asarray(self.X, dtype=np.float64)
+        super().__post_init__()
         self.y = np.asarray(self.y, dtype=np.float64)
-        self.generators = np.asarray(self.generators)
-        self.feature_names = list(self.feature_names)
-        if self.measure not in MEASURES:
-            raise ConfigError(f"measure {self.measure!r} is not one of {sorted(MEASURES)}")
         n_gen = len(np.unique(self.generators))
         if self.split in ("generator", "crossed") and n_gen < 3:
             raise ConfigError(f"held-out-generator tuning (split={self.split!r}) needs at least 3 generators "
                               f"(got {n_gen}); use split='prompt' or group items by prompt")
-        # bare families (anchored) read columns by position: not searched over feature groups/PCA by default
-        self.families = tuple(self.families or (f for f in POINTWISE if not FAMILIES[f].bare))
-        bad = [f for f in self.families if f not in FAMILIES or FAMILIES[f].kind != "pointwise"]
-        if bad:
-            raise ConfigError(f"families {bad} cannot be tuned on per-item scores; choose from {', '.join(POINTWISE)}")
         self.folds = _folds(self.generators, self.prompts, self.split, self.n_prompt_folds, self.seed)
 
-    @property
-    def available_groups(self) -> list[str]:
-        return [g for g in self.feature_groups if g != "set"]
-
-    def search_space(self, trial):
-        """Override to change what is searched; return a :class:`~judgenet.predictors.recipes.Recipe`."""
-        if self.search_space_fn is not None:
-            return self.search_space_fn(trial, self)
+    def _default_space(self, trial):
         return default_search_space(trial, self)
 
     def cross_validate(self, recipe, trial=None) -> tuple[float, np.ndarray, list[float]]:
         """Out-of-fold predictions of ``recipe``; returns (pooled measure, predictions, per-fold values)."""
-        import optuna
-
         cols = recipe.columns(names=self.feature_names, groups=self.feature_groups)
         X = self.X[:, cols]
         pred = np.full(self.y.shape, np.nan)
@@ -155,27 +210,23 @@ class Objective:
             model = recipe.build(random_state=self.seed).fit(X[fold.train], self.y[fold.train])
             pred[fold.test] = model.predict(X[fold.test])
             per_fold.append(_quiet(fn, self.y[fold.test], pred[fold.test]) if fold.test.size > 1 else float("nan"))
-            done = ~np.isnan(pred)
             if trial is not None and step >= 1:
+                done = ~np.isnan(pred)
                 running = _quiet(fn, self.y[done], pred[done])
-                trial.report(running if np.isfinite(running) else -1.0, step)
-                if trial.should_prune():
-                    raise optuna.TrialPruned()
+                _report(trial, step, running if np.isfinite(running) else -1.0)
         done = ~np.isnan(pred)  # crossed splits may leave no item unpredicted; others cover all
         value = _quiet(fn, self.y[done], pred[done])
         return value, pred, per_fold
 
     def __call__(self, trial) -> float:
-        _check_budget(trial)
-        recipe = self.search_space(trial)
-        trial.set_user_attr("recipe", recipe.to_dict())
+        recipe, _ = self._start(trial)
         value, _, per_fold = self.cross_validate(recipe, trial)
         trial.set_user_attr("per_fold", [v if np.isfinite(v) else None for v in per_fold])
         return value if np.isfinite(value) else -1.0
 
 
 @dataclass
-class PairwiseObjective:
+class PairwiseObjective(_RecipeObjective):
     """Optuna objective for comparative labels: one pairwise recipe per trial (family from the recipe table's
     pairwise families, its own parameters, feature groups), scored by the mean held-out 2AFC over the folds of
     :func:`judgenet.evaluation.make_folds` (:func:`judgenet.evaluation.pairwise.cv_pairs`), reported after each
@@ -184,63 +235,37 @@ class PairwiseObjective:
     Args:
         X: (n_items, n_features) features of every judged item; ``feature_names`` / ``feature_groups`` as for
             :class:`Objective`. pairs: :class:`~judgenet.evaluation.pairwise.Pairs` over the rows of ``X``.
-        generators, prompts, split, n_prompt_folds, seed: as for :class:`Objective`.
-        families: pairwise families to choose from (None = all of them).
+        generators: as for :class:`Objective`.
+    Keyword-only: prompts, split, n_prompt_folds, seed, search_space_fn as for :class:`Objective`;
+        families: pairwise families to choose from (None = all of them); measure: ``pairwise_2afc`` (the only
+        one).
     """
+
+    _kind: ClassVar[str] = "pairwise"
+    _labels: ClassVar[str] = "pairwise judgments"
+    _measures: ClassVar[Container[str]] = ("pairwise_2afc",)
+    _default_measure: ClassVar[str] = "pairwise_2afc"
 
     X: np.ndarray
     pairs: object
     generators: np.ndarray
     feature_names: Sequence[str]
     feature_groups: Mapping[str, Sequence[str]]
-    prompts: np.ndarray | None = None
-    split: str = "generator"
-    n_prompt_folds: int = 5
-    families: Sequence[str] | None = None
-    seed: int = 0
-    measure: str = "pairwise_2afc"
 
-    def __post_init__(self):
-        from .predictors.recipes import FAMILIES
+    def _default_space(self, trial):
+        from .predictors.recipes import Recipe
 
-        self.X = np.asarray(self.X, dtype=np.float64)
-        self.generators = np.asarray(self.generators)
-        self.feature_names = list(self.feature_names)
-        pairwise = tuple(n for n, f in FAMILIES.items() if f.kind == "pairwise")
-        self.families = tuple(self.families or pairwise)
-        bad = [f for f in self.families if f not in pairwise]
-        if bad:
-            raise ConfigError(f"families {bad} cannot be tuned on pairwise judgments; choose from "
-                              f"{', '.join(pairwise)}")
-
-    @property
-    def available_groups(self) -> list[str]:
-        return [g for g in self.feature_groups if g != "set"]
-
-    def search_space(self, trial):
-        from .predictors.recipes import FAMILIES, Recipe
-
-        family = trial.suggest_categorical("model", list(self.families))
-        space = FAMILIES[family].optuna_space
-        params = space(_Prefixed(trial, family)) if space is not None else {}
-        groups = [g for g in self.available_groups if trial.suggest_categorical(f"group.{g}", [True, False])]
-        return Recipe(family, params, scaler=None, feature_groups=tuple(groups or self.available_groups))
+        family, params, groups = _family_params_groups(trial, self)
+        return Recipe(family, params, scaler=None, feature_groups=tuple(groups))
 
     def __call__(self, trial) -> float:
-        import optuna
-
         from .evaluation.pairwise import cv_pairs
 
-        _check_budget(trial)
-        recipe = self.search_space(trial)
-        trial.set_user_attr("recipe", recipe.to_dict())
-        cols = recipe.columns(names=self.feature_names, groups=self.feature_groups)
+        recipe, cols = self._start(trial)
 
         def report(k, value):
-            if np.isfinite(value) and k >= 1:
-                trial.report(value, k)
-                if trial.should_prune():
-                    raise optuna.TrialPruned()
+            if np.isfinite(value):
+                _report(trial, k, value)
 
         value = cv_pairs(recipe.build(random_state=self.seed), self.X[:, cols], self.pairs, self.generators,
                          self.prompts, split=self.split, n_prompt_folds=self.n_prompt_folds, seed=self.seed,

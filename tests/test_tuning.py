@@ -197,3 +197,34 @@ def test_bad_storage_is_a_one_line_error(tmp_path):
     for url in ("notaurl", f"sqlite:///{tmp_path}/no/such/dir/s.db"):
         with pytest.raises(ConfigError, match="cannot open the study storage"):
             tune(obj, n_trials=1, storage=url, progress=False)
+
+
+def test_pairwise_objective_scores_its_recipe_with_cv_pairs_and_shares_the_settings():
+    from judgenet.evaluation.pairwise import Pairs, cv_pairs
+    from judgenet.tuning import PairwiseObjective
+
+    X, y, gens, names, groups, prompts = _problem(per=10)
+    rng = np.random.default_rng(1)
+    a, b = rng.integers(0, len(y), 300), rng.integers(0, len(y), 300)
+    keep = a != b
+    pairs = Pairs.from_judgments(a[keep], b[keep], (y[a[keep]] > y[b[keep]]).astype(float))
+
+    def space(trial, objective):
+        return Recipe("bradley_terry", {"C": trial.suggest_float("C", 0.1, 10.0, log=True)}, scaler=None,
+                      feature_groups=("alignment", "realism"))
+
+    obj = PairwiseObjective(X, pairs, gens, names, groups, prompts=prompts, split="prompt", n_prompt_folds=3,
+                            seed=2, search_space_fn=space)
+    assert obj.measure == "pairwise_2afc" and set(obj.families) == {"bradley_terry", "pairwise_gb", "pairwise_mlp"}
+    study = tune(obj, n_trials=2, progress=False)
+    t = study.trials[0]
+    recipe = Recipe.from_dict(t.user_attrs["recipe"])
+    assert recipe == Recipe("bradley_terry", {"C": t.params["C"]}, scaler=None, feature_groups=("alignment", "realism"))
+    cols = recipe.columns(names=names, groups=groups)
+    want = cv_pairs(recipe.build(random_state=2), X[:, cols], pairs, gens, prompts, split="prompt",
+                    n_prompt_folds=3, seed=2)
+    assert t.value == pytest.approx(want, abs=1e-12) and t.value > 0.7  # y is linear in those columns
+    with pytest.raises(ConfigError, match="pairwise judgments"):
+        PairwiseObjective(X, pairs, gens, names, groups, families=("ridge",))
+    with pytest.raises(ConfigError, match="measure"):  # cv_pairs scores 2AFC only: another name is refused
+        PairwiseObjective(X, pairs, gens, names, groups, measure="kendall_tau_b")
