@@ -290,7 +290,7 @@ def test_cli_benchmark_on_fixture_writes_reports(tmp_path, capsys):
 @needs_coco
 def test_thumb_learned_vs_raw_on_fixture():
     from judgenet.backbones import load_backbone
-    from judgenet.captions.learned import learned_table, thumb_learned_vs_raw
+    from judgenet.captions.learned import learned_markdown, learned_table, thumb_learned_vs_raw
     out = thumb_learned_vs_raw(FIX, text_backbone=load_backbone("tiny"), splits=("generator", "crossed"),
                                n_prompt_folds=2, n_resamples=30, n_pca=2)
     for split in ("generator", "crossed"):
@@ -302,8 +302,18 @@ def test_thumb_learned_vs_raw_on_fixture():
         # the best-raw competitor's held-out predictions are a raw metric column chosen on the training part
         vs = out[split]["vs_best_raw"]["ridge"]["kendall_tau_b"]
         assert vs["difference"].value == pytest.approx(vs["a"].value - vs["b"].value)
+        # the raw sentence-encoder similarity competitor: its held-out "prediction" is the raw feature column
+        X_col = out["features"].index("textsim-mean")
+        assert X_col >= 0 and "textsim-mean" in res.metrics
+        wt, w = out[split]["within_vs_textsim"], out[split]["within"]
+        assert "diff" not in wt["textsim-mean"] and wt["ridge"]["value"] == w["ridge"]["value"]
+        assert wt["ridge"]["diff"] == pytest.approx(w["ridge"]["value"] - w["textsim-mean"]["value"], abs=1e-12)
     tab = learned_table(out)
     assert {"generator", "crossed"} == set(tab["split"]) and "best_raw" in set(tab["predictor"])
+    md = learned_markdown(out)
+    assert md.count("(a) new system, scored images") >= 4 and md.count("(b) new system, new images") >= 4
+    r = out["crossed"]["within_vs_textsim"]["gbr"]
+    assert f"{r['diff']:+.3f} [{r['diff_low']:+.3f}, {r['diff_high']:+.3f}]" in md
 
 
 def test_within_system_comparison_by_hand():
@@ -321,3 +331,42 @@ def test_within_system_comparison_by_hand():
     assert out["good"]["value"] == pytest.approx(direct, abs=1e-12)
     assert out["good"]["diff"] == pytest.approx(direct - out["bad"]["value"], abs=1e-12)
     assert out["good"]["p_not_better"] == 0.0 and "diff" not in out["bad"]
+
+
+def test_pascal_text_similarity_rows_against_direct_computation(tmp_path):
+    """Pascal-50S sentence-encoder rows (tiny stand-in for MiniLM): every sentence embedded once, the
+    per-draw accuracy recomputed here from the encoder's own output and the same reference draws."""
+    from judgenet.backbones import load_backbone
+    from judgenet.captions import run_benchmark
+    bb = load_backbone("tiny")
+    calls = []
+    enc = bb.encode_texts
+    bb.encode_texts = lambda texts: calls.append(len(texts)) or enc(texts)
+    res = run_benchmark("pascal50s", FIX, metrics=(), text_backbone=bb, cache_dir=tmp_path, n_resamples=20,
+                        n_draws=3, seed=4)
+    ps = load_label_set("pascal50s", root=FIX)
+    f = ps.frame
+    draws = [sample_references(ps, k=5, seed=4 + d) for d in range(3)]
+    texts = list(dict.fromkeys(f["caption_a"].tolist() + f["caption_b"].tolist()
+                               + [r for d in draws for rs in d for r in rs]))
+    assert sum(calls) == len(texts)  # each distinct sentence embedded once for all draws
+    v = enc(texts).double().numpy()
+    v /= np.linalg.norm(v, axis=1, keepdims=True)
+    row = {t: v[i] for i, t in enumerate(texts)}
+    human = np.sign(f["preference"].to_numpy() - 0.5)
+    for kind, fn in (("max", np.max), ("mean", np.mean)):
+        hits = np.zeros(len(f))
+        for d in draws:
+            sa = np.array([fn([row[r] @ row[c] for r in rs]) for c, rs in zip(f["caption_a"], d)])
+            sb = np.array([fn([row[r] @ row[c] for r in rs]) for c, rs in zip(f["caption_b"], d)])
+            m = np.sign(sa - sb)
+            hits += np.where(m == 0, 0.5, (m == human).astype(float)) / len(draws)
+        rows = {r.subset: r for r in res.rows if r.metric == f"tiny-{kind}"}
+        assert set(rows) == {"HC", "HI", "HM", "MM", "mean"}
+        for c in ("HC", "HI", "HM", "MM"):
+            assert rows[c].ours.value == pytest.approx(hits[f["category"].to_numpy() == c].mean(), abs=1e-9), c
+            assert rows[c].published is None and rows[c].protocol == "5-refs-x5"
+        assert rows["mean"].ours.value == pytest.approx(np.mean([rows[c].ours.value for c in ("HC", "HI", "HM", "MM")]))
+    calls.clear()
+    run_benchmark("pascal50s", FIX, metrics=(), text_backbone=bb, cache_dir=tmp_path, n_resamples=5, n_draws=3, seed=4)
+    assert calls == []  # a second run reads every sentence from the feature cache

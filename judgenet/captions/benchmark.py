@@ -153,6 +153,26 @@ class _Scorer:
         self.cache_dir = cache_dir
         self.tokenizer = tokenizer
         self.notices: list[str] = [SPICE_NOTICE]
+        self._emb = None  # TextEmbeddings of every text embedded so far (see prepare_texts)
+
+    def prepare_texts(self, texts) -> None:
+        """Embed the distinct ``texts`` with the sentence encoder now, in one batched pass through the
+        feature cache, so that later calls (e.g. Pascal-50S's 5 reference draws) only look rows up."""
+        if self.text_backbone is not None:
+            self._text_embeddings(texts)
+
+    def forget_texts(self) -> None:
+        self._emb = None
+
+    def _text_embeddings(self, texts):
+        from .textsim import TextEmbeddings, embed_texts
+        have = self._emb.index if self._emb is not None else {}
+        new = [t for t in dict.fromkeys(str(t) for t in texts) if t not in have]
+        if new:
+            e = embed_texts(new, self.text_backbone, self.cache_dir)
+            self._emb = e if self._emb is None else TextEmbeddings(
+                self._emb.texts + e.texts, np.vstack([self._emb.vectors, e.vectors]), e.source)
+        return self._emb
 
     def _note(self, n):
         if n not in self.notices:
@@ -166,9 +186,8 @@ class _Scorer:
             for n in rm.notices:
                 self._note(n)
         if self.text_backbone is not None:
-            from .textsim import embed_texts, reference_similarity
-            texts = list(candidates) + [r for rs in references for r in rs]
-            emb = embed_texts(texts, self.text_backbone, self.cache_dir)
+            from .textsim import reference_similarity
+            emb = self._text_embeddings(list(candidates) + [r for rs in references for r in rs])
             out.update(reference_similarity(candidates, references, emb))
         if self.clip_backbone is not None and images is not None:
             from .imagemetrics import clip_embeddings, image_metrics
@@ -240,8 +259,11 @@ def _pascal(root, scorer, n_resamples, seed, n_draws, ties) -> BenchmarkResult:
     for _ in range(n_draws):
         add("length", la, lb)
     clip_backbone, scorer.clip_backbone = scorer.clip_backbone, None   # Pascal images: --images for VOC2008 only
+    draws = pascal_reference_draws(pairs, n_draws=n_draws, seed=seed)
+    # every distinct sentence (~8k candidates + the drawn references, up to the 50k pool) embedded once
+    scorer.prepare_texts(a + b + [r for d in draws for rs in d for r in rs])
     try:
-        for draw in pascal_reference_draws(pairs, n_draws=n_draws, seed=seed):
+        for draw in draws:
             s = scorer(a + b, draw + draw)
             for metric, v in s.items():
                 add(metric, v[:n], v[n:])
@@ -350,6 +372,7 @@ def run_benchmark(set_name: str, root=None, *, cf_protocols: Sequence[str] = ("c
     names = SETS if set_name == "all" else (set_name,)
     for name in names:
         log.debug("benchmark %s", name)
+        scorer.forget_texts()  # one set's sentence embeddings in memory at a time
         if name == "flickr8k-expert":
             inst = flickr8k_expert_instances(root)
             result.rows += _correlation_rows(inst, score_instances(inst, scorer), ("kendall_tau_c",), subset="all",

@@ -15,7 +15,10 @@ system as the generator and the image as the prompt, for two splits —
 Nested model selection runs the same split inside each training part. The raw-metric competitor
 (:class:`BestRawMetric`) picks, on each training part only, the raw metric with the highest
 Kendall tau-b with the human scores, and is compared with each learned model by a paired
-bootstrap over whole images.
+bootstrap over whole images; the raw sentence-encoder similarity (:data:`RAW_TEXTSIM`) is a second
+competitor. README's table is written by::
+
+    python -m judgenet.captions.learned --label-root ../shared/label-sets --out runs/thumb-learned
 """
 from __future__ import annotations
 
@@ -30,11 +33,14 @@ from ..errors import ConfigError
 from ..stats import kendall_tau_b, paired_bootstrap
 
 __all__ = ["BestRawMetric", "thumb_features", "learned_models", "thumb_learned_vs_raw", "within_system_comparison",
-           "learned_table", "RAW_METRICS"]
+           "learned_table", "learned_markdown", "RAW_METRICS", "RAW_TEXTSIM"]
 
 log = logging.getLogger(__name__)
 
 RAW_METRICS = ("BLEU-1", "BLEU-2", "BLEU-3", "BLEU-4", "ROUGE-L", "CIDEr-D", "METEOR")
+RAW_TEXTSIM = "textsim-mean"
+"""The sentence-encoder similarity used raw (mean cosine of the caption with its references): the
+strongest raw score on THumB, reported as a second competitor (not part of the best-raw choice)."""
 
 
 class BestRawMetric(RegressorMixin, BaseEstimator):
@@ -143,7 +149,9 @@ def thumb_learned_vs_raw(root=None, *, text_backbone="text:all-MiniLM-L6-v2", sp
     slower under load).
 
     Returns ``{split: {"results": EvaluationResults, "vs_best_raw": {model: paired bootstrap dict},
-    "chosen_raw": {fold: metric}, "system": {predictor: system tau-b}}}`` plus ``"features"`` (names).
+    "within": within-system comparison vs best raw, "within_vs_textsim": the same vs the raw
+    sentence-encoder similarity (:data:`RAW_TEXTSIM`), "chosen_raw": {fold: metric},
+    "system": {predictor: system tau-b}}}`` plus ``"features"`` (names).
     """
     from ..backbones import load_backbone
     from ..evaluation import evaluate
@@ -161,7 +169,7 @@ def thumb_learned_vs_raw(root=None, *, text_backbone="text:all-MiniLM-L6-v2", sp
     systems = f["system"].to_numpy().astype(str)
     images = f["image"].to_numpy().astype(str)
     models, grids = learned_models(names, n_pca=n_pca, seed=seed)
-    baselines = [m for m in RAW_METRICS if m in names]
+    baselines = [m for m in RAW_METRICS if m in names] + [RAW_TEXTSIM]
     out: dict = {"features": names, "notices": rm.notices, "n": int(len(y))}
     for split in splits:
         if split not in ("generator", "crossed"):
@@ -178,11 +186,13 @@ def thumb_learned_vs_raw(root=None, *, text_backbone="text:all-MiniLM-L6-v2", sp
                                             groups=grp, n_resamples=n_resamples, seed=seed)
                      for meas in ("kendall_tau_b", "pearson")}
         chosen = _chosen_raw(X, y, systems, images, names, split, n_prompt_folds, seed)
-        within = within_system_comparison(h, {m: pr[m].to_numpy(np.float64) for m in ("ridge", "gbr", "best_raw")},
-                                          pr["generator"].to_numpy().astype(str), grp, baseline="best_raw",
-                                          n_resamples=n_resamples, seed=seed)
-        out[split] = {"results": res, "vs_best_raw": vs, "within": within, "chosen_raw": chosen,
-                      "system": res.system}
+        preds = {m: pr[m].to_numpy(np.float64) for m in ("ridge", "gbr", "best_raw", RAW_TEXTSIM)}
+        gen = pr["generator"].to_numpy().astype(str)
+        within = within_system_comparison(h, preds, gen, grp, baseline="best_raw", n_resamples=n_resamples, seed=seed)
+        within_textsim = within_system_comparison(h, preds, gen, grp, baseline=RAW_TEXTSIM, n_resamples=n_resamples,
+                                                  seed=seed)
+        out[split] = {"results": res, "vs_best_raw": vs, "within": within, "within_vs_textsim": within_textsim,
+                      "chosen_raw": chosen, "system": res.system}
     return out
 
 
@@ -259,3 +269,92 @@ def learned_table(out: dict) -> pd.DataFrame:
                           "p_not_better": vs["kendall_tau_b"]["p_not_better"]})
             rows.append(r)
     return pd.DataFrame(rows)
+
+
+_SPLIT_TITLE = {"generator": "(a) new system, scored images", "crossed": "(b) new system, new images"}
+
+
+def learned_markdown(out: dict, *, raw_rows: Sequence[str] = ("METEOR", "CIDEr-D")) -> str:
+    """The held-out table (README "THumB: learned vs raw") from :func:`thumb_learned_vs_raw`'s output:
+    per split and predictor the pooled tau-b [CI] and Pearson, the mean within-system tau-b [CI], its
+    difference from the best raw n-gram metric and from the raw sentence-encoder similarity (paired
+    bootstrap over images, with the share of resamples where the predictor is not better) and the
+    system-level tau-b (n = 5)."""
+    def ci(v, lo, hi, sign=False):
+        f = "{:+.3f}" if sign else "{:.3f}"
+        return f"{f.format(v)} [{f.format(lo)}, {f.format(hi)}]"
+
+    head = ["split", "predictor", "pooled tau-b [95% CI]", "pooled Pearson", "within-system tau-b, mean of 5 [95% CI]",
+            "within − best raw [95% CI]", "p(not better)", f"within − {RAW_TEXTSIM} raw [95% CI]", "p(not better)",
+            "system tau-b (n=5)"]
+    lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+    label = {"best_raw": "best raw n-gram (chosen on training part, linear map)",
+             RAW_TEXTSIM: f"{RAW_TEXTSIM} (MiniLM, raw)"}
+    for split in ("generator", "crossed"):
+        if split not in out:
+            continue
+        res, w, wt = out[split]["results"], out[split]["within"], out[split].get("within_vs_textsim", {})
+        for p in ["ridge", "gbr", "best_raw", RAW_TEXTSIM, *raw_rows]:
+            if p not in res.metrics:
+                continue
+            ms = res.metrics[p]
+            tb, pe = ms["kendall_tau_b"], ms.get("pearson")
+            row = [_SPLIT_TITLE[split], label.get(p, p), ci(tb.value, tb.low, tb.high),
+                   f"{pe.value:.3f}" if pe is not None else ""]
+            if p in w:
+                row.append(ci(w[p]["value"], w[p]["low"], w[p]["high"]))
+                row += ([ci(w[p]["diff"], w[p]["diff_low"], w[p]["diff_high"], True), f"{w[p]['p_not_better']:.3f}"]
+                        if "diff" in w[p] else ["—", ""])
+                row += ([ci(wt[p]["diff"], wt[p]["diff_low"], wt[p]["diff_high"], True),
+                         f"{wt[p]['p_not_better']:.3f}"] if p in wt and "diff" in wt[p] else ["—", ""])
+            else:
+                row += ["", "", "", "", ""]
+            sy = ms.get("system_kendall_tau_b")
+            row.append(f"{sy.value:.1f}" if sy is not None else "")
+            lines.append("| " + " | ".join(row) + " |")
+    chosen = {split: sorted(set(out[split]["chosen_raw"].values())) for split in ("generator", "crossed") if split in out}
+    lines += ["", "Best raw metric chosen on the training parts: "
+              + "; ".join(f"{_SPLIT_TITLE[k]}: {', '.join(v)}" for k, v in chosen.items())]
+    return "\n".join(lines) + "\n"
+
+
+def main(argv=None) -> int:
+    """``python -m judgenet.captions.learned``: run :func:`thumb_learned_vs_raw` on the THumB files and
+    write ``thumb-learned.md`` / ``.json`` (the README table) into ``--out``."""
+    import argparse
+    import json
+    import os
+    import time
+    from pathlib import Path
+
+    from ..io import atomic_write_json, atomic_write_text, to_jsonable
+    ap = argparse.ArgumentParser(prog="python -m judgenet.captions.learned", description=main.__doc__)
+    ap.add_argument("--label-root", default=None, help="label-sets folder ($JUDGENET_LABEL_SETS)")
+    ap.add_argument("--out", required=True, help="folder for thumb-learned.md / .json")
+    ap.add_argument("--text-backbone", default="text:all-MiniLM-L6-v2")
+    ap.add_argument("--prompt-folds", type=int, default=3, help="image folds of the crossed split (default 3)")
+    ap.add_argument("--n-resamples", type=int, default=1000)
+    ap.add_argument("--n-jobs", type=int, default=1)
+    ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--cache", default=None, help="feature cache ($JUDGENET_CACHE_DIR)")
+    a = ap.parse_args(argv)
+    t0 = time.perf_counter()
+    out = thumb_learned_vs_raw(a.label_root, text_backbone=a.text_backbone, n_prompt_folds=a.prompt_folds,
+                               n_resamples=a.n_resamples, seed=a.seed, cache_dir=a.cache, n_jobs=a.n_jobs)
+    wall = time.perf_counter() - t0
+    md = learned_markdown(out)
+    settings = {"n_resamples": a.n_resamples, "prompt_folds": a.prompt_folds, "seed": a.seed, "n_jobs": a.n_jobs,
+                "text_backbone": a.text_backbone, "wall_s": round(wall, 1), "loadavg_end": os.getloadavg()}
+    d = Path(a.out)
+    d.mkdir(parents=True, exist_ok=True)
+    atomic_write_text(d / "thumb-learned.md", md + f"\nSettings: {json.dumps(settings)}\n")
+    atomic_write_json(d / "thumb-learned.json", to_jsonable({
+        "settings": settings, "features": out["features"], "table": learned_table(out).to_dict("records"),
+        **{split: {k: out[split][k] for k in ("within", "within_vs_textsim", "chosen_raw", "system")}
+           for split in ("generator", "crossed") if split in out}}))
+    print(md)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
