@@ -9,8 +9,10 @@ __all__ = ["item_references"]
 def item_references(labels, *, exclude_candidate: bool = True) -> dict:
     """``{item_id: [reference texts]}`` for a LabelSet whose ``meta["references"]`` is keyed by image.
 
-    With ``exclude_candidate`` (the Flickr8k-CF protocol) a candidate caption (``prompt``) that is
-    one of its image's references is removed from that item's list (first exact match only).
+    With ``exclude_candidate`` a candidate caption (``prompt``) that is one of its image's
+    references is removed from that item's list only (first exact match). For Flickr8k-CF this is
+    the ``per-item`` protocol, **not** the one of the published tables (``clipscore-shared``:
+    :func:`judgenet.captions.protocols.flickr8k_cf_instances`).
     """
     refs = labels.references
     if not refs:

@@ -119,9 +119,12 @@ def load_flickr8k_cf(root=None, *, drop_own_references: bool = False, lenient: b
 
     One row per pair (47,830), question ``describes`` on [0, 1], ``rater_id`` None (only the
     counts are published), columns ``n_yes``, ``n_no``, ``n_votes``. The literature keeps all
-    pairs and, for a candidate that is the image's own caption, removes it from the references
-    (:func:`judgenet.labels.item_references` does so); ``drop_own_references=True`` instead
-    drops those 721 pairs. Literature protocol: Kendall tau-b.
+    pairs and removes a judged own caption from the references in one of two ways, named in
+    :mod:`judgenet.captions.protocols`: ``clipscore-shared`` (the published Table 2: removed from
+    a list shared by the whole image, so every candidate of that image loses it) and ``per-item``
+    (only from that candidate's list, what :func:`judgenet.labels.item_references` does; 0.4-0.9
+    tau-b points higher, not the published protocol). ``drop_own_references=True`` instead drops
+    those 721 pairs. Literature measure: Kendall tau-b. See ``data_cards/flickr8k-cf.md``.
     """
     path, df, refs, n_own = _read_pairs(root, "CrowdFlowerAnnotations.txt", "flickr8k-cf",
                                         ["image", "caption_id", "score", "n_yes", "n_no"],
@@ -133,7 +136,8 @@ def load_flickr8k_cf(root=None, *, drop_own_references: bool = False, lenient: b
     df["generator"] = GENERATOR
     df["question"] = "describes"
     df["rater_id"] = None
-    meta = {"references": refs, "protocol": "Kendall tau-b; own caption removed from the references",
+    meta = {"references": refs, "protocol": "Kendall tau-b; a judged own caption removed from the image's shared "
+                                            "reference list (clipscore-shared, the published protocol)",
             "drop_own_references": drop_own_references, "n_own_reference_pairs": n_own,
             "question_wording": "Does the caption describe the image (possibly with minor mistakes)? yes / no; "
                                 "score = share of yes votes"}

@@ -6,8 +6,12 @@ One row per (caption, question): questions ``human_score`` (the total (P+R)/2 + 
 name, ``prompt`` the candidate caption (``hyp``), ``generator`` the captioning system (``SYS``:
 Up-Down, Unified-VLP, VinVL-base, VinVL-large, Human), ``rater_id`` None (scores are
 adjudicated totals). Extra columns: ``seg_id``, ``set_id``, ``Fl``, ``Con``, ``Inc``.
-``meta["references"]`` maps the COCO file name to its 4 references (the 5th COCO caption is the
-``Human`` candidate); ``meta["references_by_seg_id"]`` the same keyed by ``seg_id``.
+``meta["references"]`` maps the COCO file name to its 4 references as published;
+``meta["references_by_seg_id"]`` the same keyed by ``seg_id``. The 5th COCO caption was meant to
+be the ``Human`` candidate, but in the corrected upstream file 39 ``Human`` captions (and 9 machine
+captions) are verbatim among their own image's 4 references: remove a candidate from its own
+references before scoring it (:func:`judgenet.captions.protocols.thumb_instances`, protocol
+``own-removed``; ``data_cards/thumb.md``).
 """
 from __future__ import annotations
 
