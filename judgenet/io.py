@@ -8,6 +8,8 @@ One implementation each (the feature cache, artifacts, references, reports and t
   sees the old file or the new one, never a partial one; concurrent writers never share a temporary name.
   ``OSError`` (disk full, read-only, quota) becomes an :class:`~judgenet.errors.OutputError` naming the file.
 * :func:`read_jsonl` — JSON Lines → list of dicts with the 1-based line number of each record.
+* :func:`read_format_json` — a saved JSON object whose ``format`` field must name this version's format
+  (artifact ``meta.json``, feature-builder ``builder.json``).
 * :func:`to_jsonable` — numpy scalars/arrays, tuples, Paths and non-finite floats → plain JSON values.
 """
 from __future__ import annotations
@@ -21,10 +23,10 @@ import uuid
 from pathlib import Path
 from typing import Any, Iterator, Mapping
 
-from .errors import OutputError
+from .errors import ArtifactError, OutputError
 
 __all__ = ["sha256_file", "sha256_text", "atomic_path", "atomic_write_bytes", "atomic_write_text",
-           "atomic_write_json", "read_jsonl", "to_jsonable", "OutputError"]
+           "atomic_write_json", "read_jsonl", "read_format_json", "to_jsonable", "OutputError"]
 
 
 def sha256_file(path: str | os.PathLike) -> str:
@@ -113,6 +115,25 @@ def read_jsonl(path: str | os.PathLike, *, error=ValueError) -> list[tuple[int, 
                 raise error(f"{path}, row {n}: expected a JSON object per line, found {type(rec).__name__}")
             out.append((n, rec))
     return out
+
+
+def read_format_json(path: str | os.PathLike, fmt: str, *, what: str, make: str, upgrade: str,
+                     error: type[Exception] = ArtifactError) -> dict:
+    """The JSON object in ``path``, whose ``"format"`` must equal ``fmt``.
+
+    An unreadable file or invalid JSON raises ``error`` "``path``: not a judgenet ``what`` (...); ``make``"; any
+    other value than an object with ``format == fmt`` raises "``path``: unknown ``what`` format ... (this
+    judgenet reads ``fmt``); ``upgrade``". ``make`` says how to create one, ``upgrade`` what to do with one
+    written by another version.
+    """
+    try:
+        obj = json.loads(Path(path).read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        raise error(f"{path}: not a judgenet {what} ({exc}); {make}") from exc
+    if not isinstance(obj, dict) or obj.get("format") != fmt:
+        found = obj.get("format") if isinstance(obj, dict) else None
+        raise error(f"{path}: unknown {what} format {found!r} (this judgenet reads {fmt}); {upgrade}")
+    return obj
 
 
 def to_jsonable(o: Any) -> Any:

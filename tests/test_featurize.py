@@ -227,6 +227,9 @@ def test_save_load_round_trip_fingerprints_and_corruption(tmp_path):
     (tmp_path / "ref" / "builder.json").write_text(json.dumps({**meta, "state": {**meta["state"], "normalized": []}}))
     with pytest.raises(ArtifactError, match="does not match the recorded"):
         FeatureBuilder.load(tmp_path / "ref")
+    (tmp_path / "ref" / "builder.json").write_text(json.dumps({**meta, "format": "judgenet-builder-0"}))
+    with pytest.raises(ArtifactError, match=r"builder.json: unknown feature builder format 'judgenet-builder-0'"):
+        FeatureBuilder.load(tmp_path / "ref")
     (tmp_path / "ref" / "builder.json").write_text(json.dumps(meta))
     f = tmp_path / "ref" / "realstats-inception.npz"
     f.write_bytes(f.read_bytes()[: f.stat().st_size // 2])  # truncated

@@ -338,6 +338,10 @@ def test_tampered_meta_is_refused(tmp_path):
     (path / "meta.json").write_text("{not json")
     with pytest.raises(ArtifactError, match="not a judgenet predictor"):
         read_meta(path)
+    for other in ({**meta, "format": "judgenet-predictor-0"}, [meta]):  # another version's format; not an object
+        (path / "meta.json").write_text(json.dumps(other))
+        with pytest.raises(ArtifactError, match=r"meta.json: unknown predictor artifact format .*retrain"):
+            read_meta(path)
 
 
 def test_mismatched_artifacts_fail_clearly(tmp_path):

@@ -52,7 +52,6 @@ builder works as an ordinary sklearn transformer in a ``Pipeline``.
 """
 from __future__ import annotations
 
-import json
 import logging
 import os
 import warnings
@@ -66,7 +65,7 @@ from sklearn.base import BaseEstimator, TransformerMixin
 from sklearn.utils.validation import check_is_fitted, validate_data
 
 from ..errors import ArtifactError, ConfigError, NumericalError
-from ..io import atomic_path, atomic_write_json
+from ..io import atomic_path, atomic_write_json, read_format_json
 from ..metrics import MIDReference, Moments, RealStats
 from ..metrics import functional as F
 from ..metrics._util import content_hash, l2_normalize, load_npz, save_npz
@@ -600,14 +599,9 @@ class FeatureBuilder(TransformerMixin, BaseEstimator):
         if not mfile.is_file() and (path / "reference.json").is_file():
             raise ArtifactError(f"{path}: a feature reference written by an older judgenet (reference.json); "
                                 "refit it (retrain the predictor) with this version")
-        try:
-            meta = json.loads(mfile.read_text())
-        except (OSError, ValueError) as exc:
-            raise ArtifactError(f"{mfile}: not a judgenet feature builder ({exc}); build one with "
-                                "FeatureBuilder(...).fit(real).save(path)") from exc
-        if not isinstance(meta, dict) or meta.get("format") != _FORMAT:
-            raise ArtifactError(f"{mfile}: unknown format {meta.get('format') if isinstance(meta, dict) else None!r}"
-                                f" (this judgenet reads {_FORMAT}); refit the reference")
+        meta = read_format_json(mfile, _FORMAT, what="feature builder",
+                                make="build one with FeatureBuilder(...).fit(real).save(path)",
+                                upgrade="refit the reference")
         try:
             state, settings = meta["state"], meta["settings"]
             fps, files = meta["fingerprints"], meta["files"]

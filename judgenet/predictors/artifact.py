@@ -26,7 +26,7 @@ from typing import Mapping, Sequence
 from .. import __version__
 from ..errors import ArtifactError, ConfigError
 from ..featurize.builder import describe_fingerprint
-from ..io import atomic_path, atomic_write_json, sha256_file, sha256_text, to_jsonable
+from ..io import atomic_path, atomic_write_json, read_format_json, sha256_file, sha256_text, to_jsonable
 
 __all__ = ["save_predictor", "load_predictor", "read_meta", "load_reference", "FORMAT"]
 
@@ -95,15 +95,9 @@ def save_predictor(model, path: str | os.PathLike, *, recipe, feature_names: Seq
 def read_meta(path: str | os.PathLike) -> dict:
     """``meta.json`` of an artifact, verified (format and ``meta_sha256``); never opens the model file."""
     mfile = Path(path) / "meta.json"
-    try:
-        meta = json.loads(mfile.read_text())
-    except (OSError, ValueError) as exc:
-        raise ArtifactError(f"{path}: not a judgenet predictor artifact (meta.json unreadable: {exc}); "
-                            "create one with `judgenet train` or save_predictor()") from exc
-    if not isinstance(meta, dict) or meta.get("format") != FORMAT:
-        fmt = meta.get("format") if isinstance(meta, dict) else None
-        raise ArtifactError(f"{mfile}: unknown artifact format {fmt!r} (this judgenet reads {FORMAT}); "
-                            "retrain the predictor with this version")
+    meta = read_format_json(mfile, FORMAT, what="predictor artifact",
+                            make="create one with `judgenet train` or save_predictor()",
+                            upgrade="retrain the predictor with this version")
     try:
         digest = _meta_digest(meta)
     except ValueError as exc:  # NaN/inf smuggled into the JSON
