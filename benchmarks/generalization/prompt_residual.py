@@ -17,7 +17,7 @@ import numpy as np
 import pandas as pd
 
 sys.path.insert(0, os.path.dirname(__file__))
-from study import fmt, load, rows, run
+from study import load, run, show
 
 
 def residual_features(variant="full", alpha=1.0):
@@ -87,10 +87,5 @@ if __name__ == "__main__":
                   "anchored_resid_noact": AnchoredRegressor(anchor=mid, estimator=column_pipeline(
                       noact, make_predictor("hist_gb", random_state=0)))}
             r = run(d, q, ms, split=split, X=X, names=names)
-            allr += rows(r, q, "residual features")
-            w = {m: r.metrics[m]["within_generator_kendall_tau_b"] for m in [*r.models, "mid_pmi"]}
-            print(q, split, f"{r.settings['seconds']:.1f}s load {os.getloadavg()}", flush=True)
-            print("  within-generator tau-b:", {m: f"{e.value:.3f} [{e.low:.3f}, {e.high:.3f}]" for m, e in w.items()},
-                  flush=True)
-            print(fmt(pd.DataFrame(rows(r, q, "residual features"))), flush=True)
+            allr += show(r, q, "residual features")
     pd.DataFrame(allr).to_csv(os.environ.get("OUT", f"/tmp/gen_resid_{'_'.join(questions)}.csv"), index=False)

@@ -16,7 +16,7 @@ import sys
 import pandas as pd
 
 sys.path.insert(0, os.path.dirname(__file__))
-from study import fmt, load, rows, run
+from study import load, run, show
 
 from judgenet.predictors import make_predictor
 from judgenet.predictors.anchored import AnchoredRegressor
@@ -48,10 +48,5 @@ if __name__ == "__main__":
     for q in questions:
         for split in splits:
             r = run(d, q, models(d["names"], which), split=split)
-            allr += rows(r, q, "levers")
-            w = {m: r.metrics[m]["within_generator_kendall_tau_b"] for m in [*r.models, "mid_pmi"]}
-            print(q, split, f"{r.settings['seconds']:.1f}s load {os.getloadavg()}", flush=True)
-            print("  within-generator tau-b:", {m: f"{e.value:.3f} [{e.low:.3f}, {e.high:.3f}]" for m, e in w.items()},
-                  flush=True)
-            print(fmt(pd.DataFrame(rows(r, q, "levers"))), flush=True)
+            allr += show(r, q, "levers")
     pd.DataFrame(allr).to_csv(os.environ.get("OUT", f"/tmp/gen_variants_{'_'.join(questions)}.csv"), index=False)

@@ -9,6 +9,8 @@ import os
 import sys
 import time
 
+import pandas as pd
+
 sys.path.insert(0, os.path.dirname(__file__))
 from data import QUESTIONS, load  # noqa: F401  (re-exported for the run_* scripts)
 
@@ -48,6 +50,18 @@ def rows(r, question, label=""):
         out.append({"question": question, "split": r.settings["split"], "variant": label, "model": m,
                     "tau_b": e.value, "lo": e.low, "hi": e.high, "mid": mid.value, "mid_lo": mid.low,
                     "mid_hi": mid.high, "diff": c.value, "diff_lo": c.low, "diff_hi": c.high})
+    return out
+
+
+def show(r, question, label=""):
+    """Print one run (time and load, within-generator tau-b of every model and raw MID, the table rows);
+    returns its :func:`rows`."""
+    out = rows(r, question, label)
+    w = {m: r.metrics[m]["within_generator_kendall_tau_b"] for m in [*r.models, "mid_pmi"]}
+    print(question, r.settings["split"], f"{r.settings['seconds']:.1f}s load {os.getloadavg()}", flush=True)
+    print("  within-generator tau-b:", {m: f"{e.value:.3f} [{e.low:.3f}, {e.high:.3f}]" for m, e in w.items()},
+          flush=True)
+    print(fmt(pd.DataFrame(out)), flush=True)
     return out
 
 
