@@ -145,6 +145,9 @@ def test_sample_references_never_picks_a_candidate():
     pairs = SimpleNamespace(references={"im": pool}, frame=f, name="t")
     draws = sample_references(pairs, k=5, seed=3)
     assert all(set(d) == set(pool[2:]) for d in draws)  # only 5 non-candidate references remain
+    # a candidate equal to a reference up to whitespace (Pascal-50S pair 1913: "riding a  white horse")
+    spaced = SimpleNamespace(references={"im": ["ref  0 ", *pool[1:]]}, frame=f, name="t")
+    assert all(set(d) == set(pool[2:]) for d in sample_references(spaced, k=5, seed=3))
     from judgenet.errors import LabelError
     with pytest.raises(LabelError, match="besides the candidates"):
         sample_references(pairs, k=6)

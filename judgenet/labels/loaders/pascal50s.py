@@ -89,9 +89,10 @@ def load_pascal50s(root=None, *, lenient: bool = False) -> PairwiseLabelSet:
 
 def sample_references(pairs: PairwiseLabelSet, k: int = 5, seed: int = 0) -> list[list[str]]:
     """For each row of ``pairs.frame``, ``k`` references drawn without replacement from its image's pool,
-    never one of the pair's two candidate sentences (``caption_a``/``caption_b``; 20 ``sent1`` and 29
-    ``sent2`` strings occur verbatim among their image's 50 references). The Pascal-50S protocol uses
-    5 and averages results over several draws (seeds); the draw is per pair."""
+    never one of the pair's two candidate sentences (``caption_a``/``caption_b``, compared with
+    whitespace collapsed: 20 ``sent1`` and 29 ``sent2`` strings occur among their image's 50
+    references, one of them only up to a doubled space). The Pascal-50S protocol uses 5 and averages
+    results over several draws (seeds); the draw is per pair."""
     refs = pairs.references
     if not refs:
         raise LabelError(f"{pairs.name}: no references in meta['references']")
@@ -100,8 +101,12 @@ def sample_references(pairs: PairwiseLabelSet, k: int = 5, seed: int = 0) -> lis
     ca = f["caption_a"].astype(str).tolist() if "caption_a" in f else [None] * len(f)
     cb = f["caption_b"].astype(str).tolist() if "caption_b" in f else [None] * len(f)
     out = []
+    def norm(x):
+        return None if x is None else " ".join(str(x).split())
+
     for im, a, b in zip(f["image"].astype(str), ca, cb):
-        pool = [r for r in refs.get(im) or [] if r != a and r != b]
+        cand = {norm(a), norm(b)}
+        pool = [r for r in refs.get(im) or [] if norm(r) not in cand]
         if len(pool) < k:
             raise LabelError(f"{pairs.name}: image {im} has {len(pool)} references besides the candidates, need {k}")
         out.append([pool[j] for j in rng.choice(len(pool), size=k, replace=False)])
