@@ -193,3 +193,60 @@ def test_benchmark_thumb_own_references_removed():
     sys_row = [r for r in res.rows if r.subset == "system" and r.metric == "METEOR"][0]
     assert sys_row.ours.value == pytest.approx(0.2)  # 1.0 if Human captions stayed among their references
     assert {r.subset for r in res.rows} == {"all", "machine", "system"}
+
+
+def _need_minilm():
+    import importlib.util
+    if importlib.util.find_spec("sentence_transformers") is None:
+        pytest.skip("sentence-transformers not installed (pip install 'judgenet[captions]')")
+    from judgenet.backbones.text import find_text_model
+    from judgenet.errors import JudgenetError
+    try:
+        find_text_model("all-MiniLM-L6-v2")
+    except JudgenetError as e:
+        pytest.skip(f"all-MiniLM-L6-v2 not available offline: {e}")
+
+
+@pytest.mark.slow
+def test_benchmark_cli_thumb_with_minilm_offline(tmp_path, capsys, monkeypatch):
+    """`judgenet benchmark thumb` through the CLI with the genuine MiniLM, no network (HF_HUB_OFFLINE):
+    the MiniLM rows of README's THumB table, and their values equal a direct sentence-transformers
+    computation on a sample of rows."""
+    _need("thumb/mscoco_THumB-1.0.jsonl", "thumb/mscoco_references.json")
+    _need_metrics(java=False)
+    _need_minilm()
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    import json
+
+    import judgenet.captions.cli  # noqa: F401
+    from judgenet.cli import main
+    rc = main(["benchmark", "thumb", "--label-root", str(ROOT), "--metric", "BLEU-1", "--n-resamples", "50",
+               "--cache", str(tmp_path / "cache"), "--out", str(tmp_path / "out"), "--json"])
+    out = capsys.readouterr()
+    assert rc == 0, out.err
+    rows = json.loads(out.out)["rows"]
+    mean = {(r["subset"], r["target"], r["measure"]): r for r in rows if r["metric"] == "text-all-MiniLM-L6-v2-mean"}
+    assert all(r["published"] is None for r in mean.values())
+    # README (THumB table): Pearson total all 38.4, machine 43.8; tau-b all 22.9; system tau-b 0.4
+    assert round(100 * mean[("all", "human_score", "pearson")]["ours"]["value"], 1) == 38.4
+    assert round(100 * mean[("machine", "human_score", "pearson")]["ours"]["value"], 1) == 43.8
+    assert round(100 * mean[("all", "human_score", "kendall_tau_b")]["ours"]["value"], 1) == 22.9
+    assert mean[("system", "human_score", "system_kendall_tau_b")]["ours"]["value"] == pytest.approx(0.4)
+    # independent: sentence-transformers itself on 20 captions
+    from sentence_transformers import SentenceTransformer
+
+    from judgenet.backbones.text import find_text_model
+    from judgenet.captions.protocols import thumb_instances
+    inst = thumb_instances(ROOT)
+    model = SentenceTransformer(str(find_text_model("all-MiniLM-L6-v2")), device="cpu")
+    idx = np.arange(0, len(inst), 125)
+    sims = []
+    for i in idx:
+        v = model.encode([inst.frame["candidate"][i]] + inst.references[i], normalize_embeddings=True)
+        sims.append(float(np.mean(v[1:] @ v[0])))
+    from judgenet.captions.textsim import embed_texts, reference_similarity
+    from judgenet.backbones import load_backbone
+    emb = embed_texts([inst.frame["candidate"][i] for i in idx] + [r for i in idx for r in inst.references[i]],
+                      load_backbone("text:all-MiniLM-L6-v2"), tmp_path / "cache")
+    ours = reference_similarity([inst.frame["candidate"][i] for i in idx], [inst.references[i] for i in idx], emb)
+    np.testing.assert_allclose(ours["text-all-MiniLM-L6-v2-mean"], sims, atol=1e-5)

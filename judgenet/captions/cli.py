@@ -22,7 +22,7 @@ and with --images + a CLIP backbone: CLIP-S, RefCLIP-S, MID. SPICE is not availa
 Label files: --label-root or $JUDGENET_LABEL_SETS (never downloaded).
 
   judgenet benchmark flickr8k-expert --label-root ../shared/label-sets --out runs/bench
-  judgenet benchmark all --n-resamples 200 --json
+  judgenet benchmark all --json                      # 1,000 image resamples per CI (default)
 """
 
 
