@@ -373,3 +373,19 @@ def test_pascal_text_similarity_rows_against_direct_computation(tmp_path):
     calls.clear()
     run_benchmark("pascal50s", FIX, metrics=(), text_backbone=bb, cache_dir=tmp_path, n_resamples=5, n_draws=3, seed=4)
     assert calls == []  # a second run reads every sentence from the feature cache
+
+
+@needs_coco
+def test_benchmark_all_on_fixture_covers_every_set_and_published_row():
+    from judgenet.captions import run_benchmark
+    res = run_benchmark("all", FIX, metrics=("BLEU-4",), text_backbone=None, n_resamples=10, n_draws=1)
+    assert {r.set for r in res.rows} == {"flickr8k-expert", "flickr8k-cf", "pascal50s", "thumb"}
+    shown = {(r.set, r.metric, r.subset) for r in res.rows if r.published is not None}
+    for p in PUBLISHED:  # every published value of the labels we have is beside one of our rows
+        if p.labels == "same":
+            assert (p.set, p.metric, p.subset) in shown, p
+    for r in res.rows:
+        if not np.isfinite(r.ours.value):
+            assert r.note.startswith("not computed: "), r  # the reason is stated
+    computed = {r.metric for r in res.rows if np.isfinite(r.ours.value)}
+    assert computed == {"BLEU-4", "length"}
