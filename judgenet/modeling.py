@@ -136,14 +136,21 @@ def fit_and_save(prep, recipe, out: Path, *, seed: int, cv_results=None, extra=N
     Per-item predictors are fitted through :class:`~judgenet.evaluation.conformal.ConformalPredictor`: besides the
     model on all items, one model per held-out fold of ``split`` gives the residuals that calibrate prediction
     intervals on generators the model has not seen; they are stored in ``meta.json`` (``extra.conformal``) and
-    ``score`` turns them into ``pred_low``/``pred_high`` columns."""
+    ``score`` turns them into ``pred_low``/``pred_high`` columns. Pairwise (utility) predictors are calibrated on
+    win rates over the same held-out generators (:func:`~judgenet.evaluation.conformal.calibrate_win_rates`,
+    ``extra.conformal_pairs``): ``score`` gives ``p_win`` intervals."""
     from .predictors import save_predictor
 
     cols = recipe.columns(prep.features)
     X = prep.features.X[:, cols]
     extra = {"backbones": list(prep.backbones), **(extra or {})}
-    if prep.is_pairwise or not calibrate:
+    if not calibrate:
         model = recipe.build(random_state=seed).fit(X, prep.target)
+    elif prep.is_pairwise:
+        model = recipe.build(random_state=seed).fit(X, prep.target)
+        cal = _win_rate_calibration(prep, recipe, X, seed=seed)
+        if cal is not None:
+            extra["conformal_pairs"] = cal
     else:
         from .evaluation.conformal import ConformalPredictor
 
@@ -158,3 +165,16 @@ def fit_and_save(prep, recipe, out: Path, *, seed: int, cv_results=None, extra=N
                    builder=prep.builder, label_set=prep.labels.name, question=prep.question,
                    cv_results=cv_results, extra=extra)
     return out
+
+
+def _win_rate_calibration(prep, recipe, X, *, seed: int) -> dict | None:
+    """Win-rate calibration dict of a pairwise recipe on held-out generators, or None (with a notice) when the
+    comparisons span fewer than 3 generators."""
+    from .evaluation.conformal import calibrate_win_rates, win_rate_dict
+
+    try:
+        cal = calibrate_win_rates(recipe.build(random_state=seed), X, prep.target, prep.generators, coverage=0.9)
+    except ConfigError as e:
+        log.warning("no preference-probability intervals for this predictor: %s", e)
+        return None
+    return win_rate_dict(cal)

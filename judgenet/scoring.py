@@ -11,7 +11,7 @@ from typing import Mapping, Sequence
 import numpy as np
 import pandas as pd
 
-__all__ = ["per_generator_table", "sort_generators"]
+__all__ = ["per_generator_table", "sort_generators", "win_rate_columns"]
 
 
 def per_generator_table(per_image: pd.DataFrame, *, set_columns: Mapping[str, np.ndarray] | None = None,
@@ -52,6 +52,32 @@ def per_generator_table(per_image: pd.DataFrame, *, set_columns: Mapping[str, np
             row[name[4:] if name.startswith("set.") else name] = float(np.asarray(values)[idx[0]])
         rows.append(row)
     return pd.DataFrame(rows)
+
+
+def win_rate_columns(per_image: pd.DataFrame, per_gen: pd.DataFrame, pred_col: str, calibration,
+                     coverage: float | None = None) -> pd.DataFrame:
+    """Preference-probability intervals of a pairwise predictor (its ``pred_col`` holds utilities): adds
+    ``p_win``, ``p_win_low``, ``p_win_high`` to ``per_image`` in place (NaN where the utility is missing) and returns
+    ``per_gen`` with ``p_win``, ``p_win_low``, ``p_win_high``, ``n_opponents`` and ``interval_coverage`` merged in.
+    ``p_win`` = predicted probability that raters prefer the image (the generator's images) over an image of another
+    scored generator on the same prompt (:func:`judgenet.evaluation.conformal.win_rate_intervals`)."""
+    import logging
+
+    from .evaluation.conformal import win_rate_intervals
+
+    u = per_image[pred_col].to_numpy(dtype=np.float64)
+    ok = np.isfinite(u)
+    prompts = per_image["prompt"].to_numpy(dtype=object)[ok] if "prompt" in per_image else None
+    img, gen = win_rate_intervals(u[ok], per_image["generator"].to_numpy()[ok], calibration, prompts=prompts,
+                                  coverage=coverage)
+    for c in ("p_win", "p_win_low", "p_win_high"):
+        per_image[c] = np.nan
+        per_image.loc[ok, c] = img[c].to_numpy()
+    if gen.empty or int(gen["n_opponents"].max()) == 0:
+        logging.getLogger(__name__).warning("one generator scored: a pairwise predictor's win rate needs >= 2 "
+                                            "generators (p_win left empty)")
+    gen = gen.drop(columns="n_images").rename(columns={"coverage": "interval_coverage"})
+    return per_gen.merge(gen, on="generator", how="left")
 
 
 def sort_generators(table: pd.DataFrame, pred_col: str | None = None) -> pd.DataFrame:
@@ -208,7 +234,10 @@ def run_score(root, generators, *, reference=None, prompts=None, reference_promp
     per_gen = per_generator_table(per_image, set_columns={c: fm.column(c) for c in fm.names if c.startswith("set.")},
                                   pred_col=pred_col, n_resamples=resamples, seed=seed)
     cal = (meta or {}).get("extra", {}).get("conformal")
-    if pred_col is not None and cal:
+    win_cal = (meta or {}).get("extra", {}).get("conformal_pairs")
+    if pred_col is not None and win_cal:
+        per_gen = win_rate_columns(per_image, per_gen, pred_col, win_cal, coverage)
+    elif pred_col is not None and cal:
         from .evaluation.conformal import score_intervals
 
         ok = np.isfinite(per_image[pred_col].to_numpy())
