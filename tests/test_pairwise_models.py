@@ -15,16 +15,7 @@ from judgenet.predictors.pairwise import (PAIRWISE_FAMILIES, BradleyTerry, Pairw
 from judgenet.stats import kendall_tau_b
 
 
-@pytest.fixture(autouse=True)
-def _one_thread():
-    from threadpoolctl import threadpool_limits
-    import torch
-
-    old = torch.get_num_threads()
-    torch.set_num_threads(1)
-    with threadpool_limits(1):
-        yield
-    torch.set_num_threads(old)
+pytestmark = pytest.mark.usefixtures("one_thread")  # conftest: tiny fits only lose from threads
 
 
 def _data(n=80, n_pairs=400, seed=0, nonlinear=False):

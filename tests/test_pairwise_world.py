@@ -9,12 +9,7 @@ from judgenet.errors import ConfigError
 from judgenet.world.side_by_side import run_side_by_side, simulate_side_by_side
 
 
-@pytest.fixture(autouse=True)
-def _one_thread():
-    from threadpoolctl import threadpool_limits
-
-    with threadpool_limits(1):
-        yield
+pytestmark = pytest.mark.usefixtures("one_thread")  # conftest: tiny fits only lose from threads
 
 
 def _manifest(n_prompts=24, gens=("clean", "blur", "noise", "swap"), sevs=(0.3, 0.8), seed=0):

@@ -14,15 +14,8 @@ from judgenet.predictors import (FAMILIES, POINTWISE, BradleyTerry, MLPRegressor
                                  preference_from_choice, read_meta, save_predictor)
 from judgenet.stats import kendall_tau_b
 
-@pytest.fixture(autouse=True)
-def _one_thread():
-    """Tiny fits only lose from threads: OpenMP/BLAS (and torch's OpenMP pool) limited to 1 in
-    tests — done here, from outside, because library estimators leave thread settings alone."""
-    from threadpoolctl import threadpool_limits
 
-    with threadpool_limits(1):
-        yield
-
+pytestmark = pytest.mark.usefixtures("one_thread")  # conftest: tiny fits only lose from threads
 
 
 def _data(n=120, p=5, seed=0, noise=0.1):
@@ -234,15 +227,17 @@ class _AnyTrial:
         return choices[0]
 
 
-def test_recipe_round_trip_and_build_equals_make_predictor():
+def test_recipe_round_trip_and_build_is_the_stated_pipeline():
     r = Recipe("mlp", {"hidden_sizes": (8, 8), "lr": 0.01}, pca=3, scaler="robust", feature_groups=("realism",))
     back = Recipe.from_dict(json.loads(json.dumps(r.to_dict())))
     assert back == r and back.params["hidden_sizes"] == (8, 8)
     est = back.build(random_state=4)
-    assert list(est.named_steps) == ["scale", "pca", "model"]
-    assert est.get_params()["model__hidden_sizes"] == (8, 8) and est.get_params()["model__random_state"] == 4
-    assert est.get_params().keys() == make_predictor("mlp", pca=3, scaler="robust", hidden_sizes=(8, 8), lr=0.01,
-                                                      random_state=4).get_params().keys()
+    # the pipeline written out by hand: robust scaling, PCA(3) (clipped to what a fold allows), the MLP with these params (defaults otherwise)
+    assert [(k, type(v).__name__) for k, v in est.named_steps.items()] == [
+        ("scale", "RobustScaler"), ("pca", "ClippedPCA"), ("model", "MLPRegressor")]
+    assert est.named_steps["model"].get_params() == MLPRegressor(hidden_sizes=(8, 8), lr=0.01,
+                                                                 random_state=4).get_params()
+    assert est.named_steps["pca"].n_components == 3
     with pytest.raises(ConfigError, match="unknown model"):
         Recipe("xgboost")
     with pytest.raises(ConfigError, match="unknown recipe keys"):

@@ -13,13 +13,7 @@ from sklearn.utils.estimator_checks import parametrize_with_checks
 from judgenet.predictors import MLPRegressor, OrdinalRegressor
 
 
-@pytest.fixture(autouse=True)
-def _one_thread():
-    """Thread pools pinned from outside, as in tests/test_predictors.py (tiny fits lose from threads)."""
-    from threadpoolctl import threadpool_limits
-
-    with threadpool_limits(1):
-        yield
+pytestmark = pytest.mark.usefixtures("one_thread")  # conftest: tiny fits only lose from threads
 
 
 @parametrize_with_checks([MLPRegressor(hidden_sizes=(8,), max_epochs=3, batch_size=32, random_state=0),

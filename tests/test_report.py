@@ -14,12 +14,7 @@ from judgenet.evaluation import conclusion_sentence, evaluate, write_report
 from judgenet.evaluation.report import md_escape, predictor_label
 
 
-@pytest.fixture(autouse=True)
-def _one_thread():
-    from threadpoolctl import threadpool_limits
-
-    with threadpool_limits(1):
-        yield
+pytestmark = pytest.mark.usefixtures("one_thread")  # conftest: tiny fits only lose from threads
 
 
 NAMES = ["good", "mid_pmi", "anti", "realism.tiny.mahalanobis2"]

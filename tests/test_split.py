@@ -11,12 +11,7 @@ from judgenet.evaluation import evaluate
 from judgenet.predictors.anchored import AnchoredRegressor, accepts_groups
 
 
-@pytest.fixture(autouse=True)
-def _one_thread():
-    from threadpoolctl import threadpool_limits
-
-    with threadpool_limits(1):
-        yield
+pytestmark = pytest.mark.usefixtures("one_thread")  # conftest: tiny fits only lose from threads
 
 
 def data(seed=0, G=6, P=12, signal=1.0):

@@ -167,6 +167,8 @@ def test_resample_weights_are_the_resamples_of_the_loop():
     for row in W:
         idx = stats._resample_indices(blocks, r)
         np.testing.assert_array_equal(row, np.bincount(idx, minlength=40))
+        for g in np.unique(groups):  # whole groups are drawn: one count per group
+            assert len(set(row[groups == g])) == 1
 
 
 @pytest.mark.parametrize("kind", ["likert_likert", "likert_continuous", "continuous_continuous"])

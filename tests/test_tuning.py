@@ -17,12 +17,7 @@ from judgenet.tuning import Objective, best_recipe, tune, write_study_plots
 optuna.logging.set_verbosity(optuna.logging.WARNING)
 
 
-@pytest.fixture(autouse=True)
-def _one_thread():
-    from threadpoolctl import threadpool_limits
-
-    with threadpool_limits(1):
-        yield
+pytestmark = pytest.mark.usefixtures("one_thread")  # conftest: tiny fits only lose from threads
 
 
 def _problem(seed=0, n_gen=5, per=40):
