@@ -88,6 +88,7 @@ def run_demo(root: Path, *, fast: bool = False, seed: int = 0, cache_dir=None, n
     prompt_ids = gen["prompt_id"].astype(str).to_numpy() if "prompt_id" in gen else gen["prompt"].to_numpy()
     results: dict = {s: {} for s in SPLITS}
     rows = []
+    inputs = {}  # question -> (y, ceiling, recipes), for the tiny-vs-Inception comparison
     for q in QUESTIONS:
         agg = labels.aggregate(q).set_index("item_id")["score"]
         y = agg.reindex(item_ids).to_numpy(dtype=np.float64)
@@ -95,6 +96,7 @@ def run_demo(root: Path, *, fast: bool = False, seed: int = 0, cache_dir=None, n
             raise ConfigError(f"simulated labels miss {int(np.isnan(y).sum())} items for {q!r}")
         ceiling = rater_ceiling(labels, q, n_resamples=sizes["n_resamples"], seed=seed)
         recipes = {m: Recipe(m, feature_groups=tuple(fm.groups)) for m in sizes["models"]}
+        inputs[q] = (y, ceiling, recipes)
         for split in SPLITS:
             use = {m: r for m, r in recipes.items() if not (split == "crossed" and m in CROSSED_SKIP)}
             res = cached_evaluate(fm.X, y, generators, fm.names,
@@ -114,6 +116,12 @@ def run_demo(root: Path, *, fast: bool = False, seed: int = 0, cache_dir=None, n
                        cv_results=results["crossed"][q].to_dict(),
                        extra={"simulated": True, "backbones": names, "split": "crossed"})
     times["evaluate"] = time.perf_counter() - t
+    if inception:
+        t = time.perf_counter()
+        results["inception"] = compare_inception(fm, *inputs["realism"], generators, prompt_ids, results, root,
+                                                 cache=cache, n_resamples=sizes["n_resamples"], seed=seed,
+                                                 n_jobs=n_jobs)
+        times["inception_comparison"] = time.perf_counter() - t
 
     t = time.perf_counter()
     from .io import atomic_write_text
@@ -128,6 +136,8 @@ def run_demo(root: Path, *, fast: bool = False, seed: int = 0, cache_dir=None, n
     times["total"] = time.perf_counter() - t0
     summary = pd.DataFrame(rows)
     _write_summary(root, summary, times, ratings.agreement, fast, names, sbs)
+    if inception:
+        _append_inception_section(root, results["inception"])
     log.info("%s\n\nreport: %s", summary.to_string(index=False), root / "report.md")
     return summary, results, times
 
@@ -194,4 +204,106 @@ def _write_summary(root: Path, summary: pd.DataFrame, times: dict, agreement: di
     atomic_write_json(root / "summary.json", {"summary": summary.to_dict(orient="records"), "timings": times,
                                               "agreement": agreement,
                                               "side_by_side": None if side_by_side is None else side_by_side.to_dict()})
+
+
+# ----------------------------------------------------------------------------------------------------------------
+# demo --inception: does the realism predictor improve with the genuine Inception over the tiny tower? (issue 18.6)
+# ----------------------------------------------------------------------------------------------------------------
+#: The column sets compared (the same models, folds and bootstrap resamples; only the features differ).
+INCEPTION_ARMS = {
+    "tiny": "the tiny encoder's features only (what the plain demo uses)",
+    "tiny+inception": "the tiny encoder's features plus the genuine Inception's realism and activation features",
+    "inception": "the genuine Inception's realism and activation features in place of the tiny encoder's "
+                 "(alignment features, from the tiny text tower, kept)",
+}
+
+
+def inception_columns(names, arm: str) -> np.ndarray:
+    """Column indices of ``arm`` (a key of :data:`INCEPTION_ARMS`) in a feature matrix with ``tiny`` and
+    ``inception`` sources: per-source columns are named ``<group>.<source>.<name>``."""
+    def source(n):
+        parts = n.split(".")
+        return parts[1] if len(parts) > 2 and parts[1] in ("tiny", "inception") else None
+
+    keep = {"tiny": lambda s: s != "inception", "tiny+inception": lambda s: True,
+            "inception": lambda s: s != "tiny"}[arm]
+    return np.array([i for i, n in enumerate(names) if keep(source(n))], dtype=int)
+
+
+def compare_inception(fm, y, ceiling, recipes, generators, prompts, results, root: Path, *, cache, n_resamples: int,
+                      seed: int, n_jobs: int) -> pd.DataFrame:
+    """The realism question on both splits: every demo model evaluated on the same held-out folds with each
+    column set of :data:`INCEPTION_ARMS`; the paired bootstrap over prompts (same resamples for both arms) of
+    the Kendall tau-b difference arm − ``tiny``. ``results[split]["realism"]`` (all columns) is reused for
+    the ``tiny+inception`` arm. Writes ``inception/report.md``; returns one row per (split, model, arm)."""
+    from .evaluation.cache import cached_evaluate
+    from .evaluation.report import render_markdown
+    from .io import atomic_write_text
+    from .stats import paired_bootstrap
+
+    rows = []
+    for split in SPLITS:
+        use = {m: r for m, r in recipes.items() if not (split == "crossed" and m in CROSSED_SKIP)}
+        preds = {"tiny+inception": results[split]["realism"].predictions}
+        for arm in ("tiny", "inception"):
+            cols = inception_columns(fm.names, arm)
+            preds[arm] = cached_evaluate(fm.X[:, cols], y, generators, [fm.names[i] for i in cols],
+                                         {m: r.build(random_state=seed) for m, r in use.items()}, cache_dir=cache,
+                                         prompts=prompts, ceiling=ceiling, split=split, resamples=n_resamples,
+                                         seed=seed, n_jobs=n_jobs).predictions
+        for m in use:
+            base = preds["tiny"][m].to_numpy()
+            for arm in ("tiny+inception", "inception"):
+                r = paired_bootstrap("kendall_tau_b", y, preds[arm][m].to_numpy(), base, groups=prompts,
+                                     n_resamples=n_resamples, seed=seed)
+                a, b, d = r["a"], r["b"], r["difference"]
+                rows.append({"split": split, "model": m, "arm": arm,
+                             "tau_tiny": b.value, "tau_tiny_low": b.low, "tau_tiny_high": b.high,
+                             "tau_arm": a.value, "tau_arm_low": a.low, "tau_arm_high": a.high,
+                             "difference": d.value, "low": d.low, "high": d.high,
+                             "verdict": "better" if d.low > 0 else "worse" if d.high < 0 else "not distinguishable",
+                             "p_not_better": r["p_not_better"], "n_resamples": n_resamples})
+    table = pd.DataFrame(rows)
+    shown = pd.DataFrame({"split": table["split"].map(SPLIT_WORDS), "model": table["model"], "arm": table["arm"],
+                          "tau-b (tiny)": _ci(table, "tau_tiny", "tau_tiny_low", "tau_tiny_high"),
+                          "tau-b (arm)": _ci(table, "tau_arm", "tau_arm_low", "tau_arm_high"),
+                          "difference arm - tiny": _ci(table, "difference", "low", "high", sign=True),
+                          "verdict": table["verdict"], "p(not better)": table["p_not_better"].map("{:.3f}".format)})
+    blocks = [("h1", "Realism predictor: genuine FID-Inception vs the tiny encoder (SIMULATED world)"),
+              ("p", "Same models, same held-out folds, same bootstrap resamples over prompts; only the columns "
+                    "differ. " + "; ".join(f"`{k}` = {v}" for k, v in INCEPTION_ARMS.items()) + ". The difference "
+                    "is the pooled held-out Kendall tau-b of the arm minus that of `tiny`, 95% paired bootstrap CI."),
+              ("table", list(shown.columns), shown.astype(str).values.tolist())]
+    (root / "inception").mkdir(exist_ok=True)
+    atomic_write_text(root / "inception" / "report.md", render_markdown(blocks) + "\n")
+    atomic_write_text(root / "inception" / "comparison.csv", table.to_csv(index=False))
+    return table
+
+
+def _ci(t: pd.DataFrame, v: str, lo: str, hi: str, sign: bool = False) -> list[str]:
+    f = "{:+.3f}" if sign else "{:.3f}"
+    return [f"{f.format(a)} [{f.format(b)}, {f.format(c)}]" for a, b, c in zip(t[v], t[lo], t[hi])]
+
+
+def inception_sentences(table: pd.DataFrame) -> list[str]:
+    """One sentence per split: the best ``tiny`` model (the plain demo's realism predictor) with Inception added."""
+    out = []
+    for split in table["split"].unique():
+        t = table[(table["split"] == split) & (table["arm"] == "tiny+inception")]
+        b = t.loc[t["tau_tiny"].idxmax()]
+        out.append(f"Realism, {SPLIT_WORDS[split]}: {b['model']} (best on the tiny encoder alone) with the genuine "
+                   f"Inception's features added: tau-b {b['tau_arm']:.3f} vs {b['tau_tiny']:.3f}, difference "
+                   f"{b['difference']:+.3f} [{b['low']:+.3f}, {b['high']:+.3f}] (95% paired bootstrap over prompts, "
+                   f"{b['n_resamples']} resamples): {b['verdict']}.")
+    return out
+
+
+def _append_inception_section(root: Path, table: pd.DataFrame) -> None:
+    from .io import atomic_write_text
+
+    text = (root / "report.md").read_text()
+    section = ["## Genuine FID-Inception vs the tiny encoder (realism)", "",
+               *[f"- {s}" for s in inception_sentences(table)], "",
+               "Every model and the Inception-only arm: [inception/report.md](inception/report.md).", ""]
+    atomic_write_text(root / "report.md", text.rstrip("\n") + "\n\n" + "\n".join(section))
 
