@@ -76,5 +76,5 @@ def test_run_side_by_side_answers_the_three_questions():
     assert res.answers["pairs_vs_mid"]["difference"] > 0  # the learned scorer uses the better feature
     assert res.budget and all(b["likert_used"] <= b["likert_budget"] for b in res.budget)
     md = res.markdown()
-    assert "SIMULATED" in md and "Budget assumption" in md and "pair_cost" not in md or True
+    assert "SIMULATED" in md and "Budget assumption: " in md and "pair_cost=2)" in md  # the stated rater-time cost
     assert res.to_dict()["answers"]
