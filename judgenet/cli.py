@@ -163,7 +163,8 @@ def _common(p: argparse.ArgumentParser, *, seed: bool = True, cache: bool = True
                        help="feature cache directory ($JUDGENET_CACHE_DIR)")
 
 
-def _backbone_opts(p: argparse.ArgumentParser, default=("tiny",)) -> None:
+def _backbone_opts(p: argparse.ArgumentParser,
+                   default=("inception:fid when judgenet[real] is installed, else tiny with a warning",)) -> None:
     p.add_argument("--backbone", dest="backbones", action="append", default=None,
                    help="backbone name, repeatable: tiny (built-in), open_clip:<arch>[:<tag>], inception:fid "
                         f"(default: {' '.join(default)})")
@@ -297,7 +298,7 @@ def build_parser() -> argparse.ArgumentParser:
                         "a GPU min(CPUs - 1, 8) processes)")
     p.add_argument("--strict", action="store_true",
                    help="abort (exit 2) on the first unreadable image instead of listing it and going on")
-    _backbone_opts(p)
+    _backbone_opts(p, default=("tiny",))
     _common(p, seed=False)
 
     p = sub.add_parser("train", help="fit a predictor on a label set and save it",
