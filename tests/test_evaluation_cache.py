@@ -68,10 +68,25 @@ def test_a_code_change_misses(data, tmp_path, monkeypatch):
     assert n == 1
 
 
-def test_code_hash_covers_the_protocol_source(tmp_path):
-    h = evcache.code_hash()
+def test_code_hash_follows_the_source_of_the_protocol(monkeypatch):
+    """An edit of a file that computes the numbers (simulated by appending to what is read) changes the hash;
+    an edit of the cache module itself does not."""
+    from pathlib import Path
+
+    h = evcache.code_hash.__wrapped__()  # uncached
     assert len(h) == 64 and h == evcache.code_hash()
     assert "evaluation" in evcache.CODE_MODULES and "stats.py" in evcache.CODE_MODULES
+    read = Path.read_bytes
+
+    def edited(name):
+        def read_bytes(self):
+            return read(self) + (b"\n# edited\n" if self.as_posix().endswith(name) else b"")
+        return read_bytes
+
+    for name, changes in (("evaluation/protocol.py", True), ("judgenet/stats.py", True),
+                          ("predictors/recipes.py", True), ("evaluation/cache.py", False)):
+        monkeypatch.setattr(Path, "read_bytes", edited(name))
+        assert (evcache.code_hash.__wrapped__() != h) == changes, name
 
 
 def test_unreadable_entries_are_misses(tmp_path):
