@@ -58,8 +58,7 @@ DECODABLE = {  # odd but valid images: decoded to RGB, never listed as failures
 
 @pytest.fixture(scope="module")
 def env(userdata, tmp_path_factory):
-    root = tmp_path_factory.mktemp("hostile")
-    os.environ["JUDGENET_CACHE_DIR"] = str(root / "cache")
+    root = tmp_path_factory.mktemp("hostile")  # (each test gets its own cache: conftest's _isolated_cache)
     gens = sorted(p for p in (userdata / "gen").iterdir() if p.is_dir())
     return {"root": root, "user": userdata, "gens": gens}
 
