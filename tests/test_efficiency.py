@@ -109,3 +109,30 @@ def test_plot_writes_png(tmp_path):
                        "mean_abs_error_shifted": [0.5, 0.2]})
     p = cur.plot(tmp_path / "eff.png", new_generator=ng, title="t")
     assert p.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+class _CountingRidge(Ridge):
+    fits = 0
+
+    def fit(self, X, y, sample_weight=None):
+        type(self).fits += 1
+        return super().fit(X, y, sample_weight)
+
+
+def test_fits_on_a_whole_training_part_are_made_once_and_give_the_same_values():
+    """A budget that covers a fold's whole training part refits nothing across repeats/budgets (the demo's
+    cheap curve relies on it); values equal an independent refit."""
+    X, y, gens, prompts, names = _data(n_gen=5, n_prompts=10, seed=4)
+    _CountingRidge.fits = 0
+    cur = label_efficiency(X, y, gens, names, _CountingRidge(alpha=1.0), prompts=prompts, budgets=[10, 40, 1000],
+                           n_repeats=3, n_resamples=50, seed=1)
+    n_folds = 5
+    # budget 10 and 40: 3 repeats x 5 folds each; 40 items = the whole training part, so one fit per fold
+    assert _CountingRidge.fits == 3 * n_folds + n_folds
+    folds = make_folds(gens, prompts, split="generator")
+    pred = np.full(y.size, np.nan)
+    for f in folds:
+        pred[f.test] = Ridge(alpha=1.0).fit(X[f.train], y[f.train]).predict(X[f.test])
+    for b in (40, 1000):
+        row = cur.table.query("budget == @b and measure == 'kendall_tau_b'").iloc[0]
+        assert row["value"] == pytest.approx(kendalltau(y, pred).statistic, abs=1e-12) and row["repeat_sd"] < 1e-12

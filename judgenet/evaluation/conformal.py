@@ -72,7 +72,7 @@ from ..errors import ConfigError
 
 __all__ = ["conformal_quantile", "ConformalPredictor", "Calibration", "interval_from_calibration",
            "score_intervals", "coverage_study", "CoverageStudy", "PairCalibration", "cross_conformal_pairs",
-           "DIFFICULTIES", "calibrate_win_rates", "win_rate_intervals", "win_rate_dict"]
+           "DIFFICULTIES", "calibration_from_residuals", "oof_coverage_study", "calibrate_win_rates", "win_rate_intervals", "win_rate_dict"]
 
 log = logging.getLogger(__name__)
 
@@ -213,6 +213,26 @@ def interval_from_calibration(pred, sigma, calibration: Calibration | Mapping, c
     return pred - q * sigma, pred + q * sigma
 
 
+def calibration_from_residuals(y, oof_pred, groups, *, coverage: float = 0.9, method: str = "balanced", sigma=None,
+                               difficulty: str | None = None, sigma_floor: float = 1.0) -> Calibration:
+    """A :class:`Calibration` from out-of-generator predictions: ``y`` (n,) human scores, ``oof_pred`` (n,) each
+    item's prediction by a model that did not see its generator (e.g. a held-out evaluation's predictions),
+    ``groups`` (n,) generators; ``sigma`` (n,) difficulties when ``difficulty`` is not None. This is the
+    calibration :meth:`ConformalPredictor.fit` stores, without refitting anything."""
+    y = np.asarray(y, dtype=np.float64).ravel()
+    oof = np.asarray(oof_pred, dtype=np.float64).ravel()
+    gens = np.asarray(groups).astype(str).ravel()
+    if not (y.size == oof.size == gens.size):
+        raise ConfigError(f"shapes disagree: y {y.shape}, predictions {oof.shape}, groups {gens.shape}")
+    if not (np.isfinite(y).all() and np.isfinite(oof).all()):
+        raise ConfigError("y or the out-of-generator predictions contain NaN/inf")
+    sig = np.ones(y.size) if sigma is None else np.asarray(sigma, dtype=np.float64).ravel()
+    resid = y - oof
+    names, sizes, means, tau2, within = _group_stats(resid, gens)
+    return Calibration(np.abs(resid) / sig, gens.copy(), list(names), sizes, means, tau2, within, difficulty,
+                       float(sigma_floor), float(coverage), method)
+
+
 # ---------------------------------------------------------------------------------------------
 # the estimator
 # ---------------------------------------------------------------------------------------------
@@ -337,9 +357,8 @@ class ConformalPredictor(RegressorMixin, BaseEstimator):
             pos = sig[np.isfinite(sig) & (sig > 0)]
             floor = max(float(np.quantile(pos, 0.05)) if pos.size else 1e-6, 1e-9)
             sig = np.maximum(np.nan_to_num(sig, nan=floor), floor)
-        names, sizes, means, tau2, within = _group_stats(resid, gens)
-        self.calibration_ = Calibration(np.abs(resid) / sig, gens.copy(), list(names), sizes, means, tau2, within,
-                                        self.difficulty, floor, float(self.coverage), self.method)
+        self.calibration_ = calibration_from_residuals(y, oof, gens, coverage=self.coverage, method=self.method,
+                                                       sigma=sig, difficulty=self.difficulty, sigma_floor=floor)
         self.oof_pred_, self.oof_sigma_ = oof, sig
         self.estimator_ = clone(base).fit(X, y)
         if self.difficulty == "spread":
@@ -449,8 +468,9 @@ class CoverageStudy:
         s = self.summary
         c = s["coverage"]
         below = ", ".join(s["generators_below"]) or "none"
+        variant = s.get("variant") or "nested: the scored generator neither fits nor calibrates"
         head = (f"Nominal {c:.0%} intervals calibrated on held-out generators ({s['split']} split, difficulty "
-                f"{s['difficulty'] or 'none'}): per-item coverage {s['pooled_item_coverage']:.1%} pooled over "
+                f"{s['difficulty'] or 'none'}; {variant}): per-item coverage {s['pooled_item_coverage']:.1%} pooled over "
                 f"{s['n_items']} items (target {c - 0.03:.0%}–{c + 0.03:.0%}), lowest generator "
                 f"{s['min_generator_coverage']:.1%} ({s['worst_generator']}); generators below {c - 0.10:.0%}: "
                 f"{below}. Mean item width {s['mean_item_width']:.2f}. Per-generator mean intervals contain the "
@@ -486,7 +506,6 @@ def coverage_study(estimator, X, y, groups, *, prompts=None, coverage: float = 0
         raise ConfigError(f"a coverage study needs >= 4 generators (3 to calibrate on), got {uniq.size}")
     pr = None if prompts is None else np.asarray(prompts).astype(str).ravel()
     outer = make_folds(gens, pr, split=split, n_prompt_folds=n_prompt_folds, seed=random_state)
-    rows, preds = [], []
     if progress:
         from tqdm.auto import tqdm
 
@@ -502,25 +521,32 @@ def coverage_study(estimator, X, y, groups, *, prompts=None, coverage: float = 0
         p[te], lo[te], hi[te] = cp.predict_interval(X[te])
         cal, n_g = cp.calibration_, int((gens == f.held_generator).sum())
         group_half.setdefault(f.held_generator, []).append(cal.group_quantile() * float(cal.group_scale(n_g)))
+    return _study(y, p, lo, hi, gens, {g: float(np.mean(v)) for g, v in group_half.items()},
+                  {"coverage": float(coverage), "difficulty": difficulty, "method": method, "split": split})
+
+
+def _study(y, p, lo, hi, gens, group_half: dict, settings: dict) -> CoverageStudy:
+    """The per-generator rows and summary of a coverage study from per-item intervals ``lo``/``hi`` around
+    predictions ``p`` (all (n,)) and each generator's mean half-width ``group_half[g]``."""
+    coverage = settings["coverage"]
+    rows, preds = [], []
+    uniq = pd.unique(gens)
     for g in uniq:
         te = np.flatnonzero(gens == g)
         inside = (y[te] >= lo[te]) & (y[te] <= hi[te])
-        half = float(np.mean(group_half[g]))  # one value per fold of g (several on the crossed split)
+        half = group_half[g]
         m = float(p[te].mean())
-        gt = {"pred_mean": m, "pred_mean_low": m - half, "pred_mean_high": m + half}
         hm = float(y[te].mean())
-        rows.append({"generator": g, "n": int(te.sum()), "item_coverage": float(inside.mean()),
-                     "item_width": float(np.mean(hi - lo)), "human_mean": hm, "pred_mean": float(gt["pred_mean"]),
-                     "mean_low": float(gt["pred_mean_low"]), "mean_high": float(gt["pred_mean_high"]),
-                     "mean_inside": bool(gt["pred_mean_low"] <= hm <= gt["pred_mean_high"]),
-                     "mean_width": float(gt["pred_mean_high"] - gt["pred_mean_low"])})
+        rows.append({"generator": g, "n": int(te.size), "item_coverage": float(inside.mean()),
+                     "item_width": float(np.mean(hi[te] - lo[te])), "human_mean": hm, "pred_mean": m,
+                     "mean_low": m - half, "mean_high": m + half, "mean_inside": bool(m - half <= hm <= m + half),
+                     "mean_width": 2.0 * half})
         preds.append(pd.DataFrame({"item": te, "generator": g, "y": y[te], "pred": p[te], "low": lo[te],
                                    "high": hi[te], "inside": inside}))
     pg = pd.DataFrame(rows)
     allp = pd.concat(preds, ignore_index=True)
     low_bar = coverage - 0.10
-    summary = {"coverage": float(coverage), "difficulty": difficulty, "method": method, "split": split,
-               "n_items": int(y.size),
+    summary = {**settings, "n_items": int(y.size),
                "n_generators": int(uniq.size), "pooled_item_coverage": float(allp["inside"].mean()),
                "mean_item_width": float((allp["high"] - allp["low"]).mean()),
                "median_item_width": float((allp["high"] - allp["low"]).median()),
@@ -530,6 +556,34 @@ def coverage_study(estimator, X, y, groups, *, prompts=None, coverage: float = 0
                "generators_below": [str(v) for v in pg.loc[pg["item_coverage"] < low_bar - 1e-12, "generator"]],
                "group_coverage": float(pg["mean_inside"].mean()), "mean_group_width": float(pg["mean_width"].mean())}
     return CoverageStudy(pg, summary, allp)
+
+
+def oof_coverage_study(y, oof_pred, groups, *, coverage: float = 0.9, method: str = "balanced",
+                       split: str = "generator") -> CoverageStudy:
+    """A cheap coverage study from one held-out evaluation's predictions (no refitting).
+
+    ``oof_pred`` (n,): each item predicted by the model of the fold that held its generator out (e.g.
+    ``EvaluationResults.predictions[model]``). For each generator g, intervals for g's items and g's mean are
+    calibrated (:func:`calibration_from_residuals`) on the *other* generators' out-of-fold residuals and checked
+    against g's human scores. Unlike :func:`coverage_study` this is not fully nested: the other generators'
+    residuals come from models that were trained on g's items (a cross-conformal / CV+-style estimate), and
+    the model's recipe was fixed beforehand. Cost: O(n) per generator.
+    """
+    y = np.asarray(y, dtype=np.float64).ravel()
+    p = np.asarray(oof_pred, dtype=np.float64).ravel()
+    gens = np.asarray(groups).astype(str).ravel()
+    uniq = pd.unique(gens)
+    if uniq.size < 4:
+        raise ConfigError(f"a coverage study needs >= 4 generators (3 to calibrate on), got {uniq.size}")
+    lo, hi = np.full(y.size, np.nan), np.full(y.size, np.nan)
+    half = {}
+    for g in uniq:
+        te, tr = gens == g, gens != g
+        cal = calibration_from_residuals(y[tr], p[tr], gens[tr], coverage=coverage, method=method)
+        lo[te], hi[te] = interval_from_calibration(p[te], None, cal)
+        half[g] = cal.group_quantile() * float(cal.group_scale(int(te.sum())))
+    return _study(y, p, lo, hi, gens, half, {"coverage": float(coverage), "difficulty": None, "method": method,
+                                             "split": split, "variant": "out-of-fold (recipe fixed, not nested)"})
 
 
 # ---------------------------------------------------------------------------------------------

@@ -12,7 +12,9 @@ Two questions:
    repeated ``n_repeats`` times with different draws; the point value is the mean over repeats, the
    95% CI a prompt-cluster bootstrap of that mean (the same resamples for every budget, baseline and
    repeat, so differences are paired). Raw baselines (feature columns, e.g. ``mid_pmi``) need no
-   training: horizontal lines. The answer is the smallest budget from which on the model − MID
+   training: horizontal lines. A budget covering a fold's whole training part is fitted once and reused
+   for every repeat and larger budget (estimators are taken to be deterministic given their
+   ``random_state``). The answer is the smallest budget from which on the model − MID
    tau-b difference has a CI above zero.
 2. **How fast does a new generator get learned?** (:func:`new_generator_curve`) For each generator,
    a model trained on all other generators plus k labelled items of the new one (k = 0, 5, 10, …)
@@ -296,6 +298,7 @@ def label_efficiency(X, y, generators, feature_names: Sequence[str], model, *, p
 
     preds = {(name, r, b): np.full(y.size, np.nan) for name in models for r in range(n_repeats) for b in budgets}
     n_items = {b: [] for b in budgets}
+    full_fits = {}  # (model, fold) -> held-out predictions of the model fitted on the fold's whole training part
     for r, b, k, idx in budget_subsets(folds, pr, budgets, judgments_per_item=judgments_per_item,
                                        n_repeats=n_repeats, seed=seed):
         f = folds[k]
@@ -304,8 +307,14 @@ def label_efficiency(X, y, generators, feature_names: Sequence[str], model, *, p
         for name, est in models.items():
             if idx.size < 2:
                 raise ConfigError(f"budget {b} gives {idx.size} training items in fold {f.name!r}; raise it")
+            everything = idx.size == f.train.size  # the whole training part: the same fit for every repeat/budget
+            if everything and (name, k) in full_fits:
+                preds[(name, r, b)][f.test] = full_fits[(name, k)]
+                continue
             fitted = clone(est).fit(X[idx], y[idx])
             preds[(name, r, b)][f.test] = np.asarray(fitted.predict(X[f.test]), dtype=np.float64).ravel()
+            if everything:
+                full_fits[(name, k)] = preds[(name, r, b)][f.test]
     rows = []
     for name in models:
         for b in budgets:
