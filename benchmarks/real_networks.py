@@ -361,8 +361,9 @@ SCORE_REFERENCES = {  # convention → [(reference, fid_kid(ref_folder, gen_fold
 }
 
 
-def judgenet_score(work: Path, resize: str, *, cli: bool) -> dict[str, tuple[float, float]]:
-    """FID and KID per generator folder (blur, jpeg) vs the reference folder (photos) from ``judgenet score``:
+def judgenet_score(work: Path, resize: str, *, cli: bool) -> tuple[dict[str, tuple[float, float]], list[str]]:
+    """FID and KID per generator folder (blur, jpeg) vs the reference folder (photos) from ``judgenet score``,
+    and the backbones its ``score.json`` says ran:
     through the command line with NO backbone or resize option when ``cli`` (so the defaults are what is
     checked: the genuine Inception and ``tf1``), else through ``jn.score(..., resize=resize)``."""
     gens, ref, out = [str(work / "blur"), str(work / "jpeg")], str(work / "photos"), work / f"score-{resize}"
@@ -381,7 +382,8 @@ def judgenet_score(work: Path, resize: str, *, cli: bool) -> dict[str, tuple[flo
 
         table = jn.score(gens, reference=ref, backbones=["inception:fid"], resize=resize, out=out, overwrite=True,
                          resamples=10, cache_dir=work / "cache").per_generator.to_dict(orient="records")
-    return {r["generator"]: (r["fid.inception"], r["kid.inception"]) for r in table}
+    meta = json.loads((out / "score.json").read_text())
+    return {r["generator"]: (r["fid.inception"], r["kid.inception"]) for r in table}, meta["backbones"]
 
 
 def score_equivalence(photos, work: Path, conventions=CONVENTIONS, log=print) -> list[dict]:
@@ -398,14 +400,14 @@ def score_equivalence(photos, work: Path, conventions=CONVENTIONS, log=print) ->
     rows = []
     for conv in conventions:
         t = time.perf_counter()
-        jn = judgenet_score(work, conv, cli=conv == "tf1")
+        jn, ran = judgenet_score(work, conv, cli=conv == "tf1")
         log(f"  judgenet score --resize {conv}: {time.perf_counter() - t:.0f} s, load {os.getloadavg()[0]:.1f}")
         for ref_name, fidkid in SCORE_REFERENCES[conv]:
             t = time.perf_counter()
             for k in ("blur", "jpeg"):
                 r_fid, r_kid = fidkid(work / "photos", work / k, pth, n)
                 rows.append({"resize": conv, "via": "judgenet score (CLI, defaults)" if conv == "tf1" else "jn.score",
-                             "reference": ref_name, "pair": f"photos vs {k}", "n": n,
+                             "reference": ref_name, "pair": f"photos vs {k}", "n": n, "backbones": ran,
                              "fid_judgenet": jn[k][0], "fid_reference": r_fid, "fid_rel_diff": _rel(jn[k][0], r_fid),
                              "kid_judgenet": jn[k][1], "kid_reference": r_kid, "kid_rel_diff": _rel(jn[k][1], r_kid)})
             log(f"  {ref_name}: {time.perf_counter() - t:.0f} s, load {os.getloadavg()[0]:.1f}")

@@ -41,6 +41,7 @@ def test_score_fid_kid_equal_references_end_to_end(rows, resize):
     mine = [r for r in rows if r["resize"] == resize]
     assert mine
     for r in mine:
+        assert r["backbones"] == ["inception:fid"], r  # also the default of the command-line run (tf1)
         assert r["fid_judgenet"] > 1, r  # a real difference, not two identical folders
         assert r["fid_rel_diff"] <= TOL, r
         assert abs(r["kid_reference"]) > 1e-4, r  # KID of 8 images is small but not ~0: relative check is meaningful
