@@ -1,5 +1,4 @@
 """judgenet.images: decoding every mode to RGB, failures that name path and reason, listing."""
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -75,11 +74,6 @@ def test_truncated_image_is_reported(tmp_path, ext):
     with pytest.raises(ImageError, match="truncated|corrupt") as ei:
         load_rgb(p)
     assert str(p) in str(ei.value)
-
-
-def test_image_failure_is_a_plain_record():
-    f = ImageFailure("a.png", "zero-byte")
-    assert (f.path, f.reason) == ("a.png", "zero-byte")
 
 
 def test_list_images_recursive_sorted_by_extension(tmp_path):
