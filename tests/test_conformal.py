@@ -223,3 +223,35 @@ def test_coverage_study_markdown_names_the_failures():
     head, body = coverage_study(LinearRegression(), X, y, g).to_markdown().split("\n\n", 1)
     assert "below 80%: g5." in head
     assert "item coverage" in body and body.count("\n") >= 6
+
+
+def test_oof_coverage_study_equals_a_hand_computation():
+    """The demo's cheap study: each generator's intervals from the other generators' out-of-fold residuals.
+    Equal group sizes make the balanced item quantile the ⌈(n+1)c⌉-th order statistic; the generator-mean rule
+    is the K+1 rule on |e_h| / sqrt(τ² + s_w²/n_h) — all recomputed here by hand."""
+    from judgenet.evaluation.conformal import oof_coverage_study
+
+    X, y, g, _ = _world(11, 20, 0.5, 7)
+    rng = np.random.default_rng(1)
+    oof = y + rng.normal(0, 1.0, y.size) + np.repeat(rng.normal(0, 0.4, 11), 20)  # stand-in held-out predictions
+    c = 0.8
+    s = oof_coverage_study(y, oof, g, coverage=c)
+    pg = s.per_generator.set_index("generator")
+    for name in np.unique(g):
+        te, tr = g == name, g != name
+        r = (y - oof)[tr]
+        q = np.sort(np.abs(r))[math.ceil((r.size + 1) * c) - 1]
+        inside = np.abs(y[te] - oof[te]) <= q
+        assert pg.loc[name, "item_coverage"] == pytest.approx(inside.mean(), abs=1e-12)
+        assert pg.loc[name, "item_width"] == pytest.approx(2 * q, abs=1e-12)
+        gh = g[tr]
+        means = np.array([r[gh == h].mean() for h in np.unique(gh)])
+        within = sum(((r[gh == h] - r[gh == h].mean()) ** 2).sum() for h in np.unique(gh)) / (r.size - means.size)
+        tau2 = max(np.mean(means ** 2) - within / 20, 0.0)
+        d = math.sqrt(tau2 + within / 20)
+        qg = np.sort(np.abs(means) / d)[math.ceil((means.size + 1) * c) - 1]
+        assert pg.loc[name, "mean_width"] == pytest.approx(2 * qg * d, rel=1e-10)
+        assert pg.loc[name, "n"] == 20
+        assert pg.loc[name, "mean_inside"] == (abs(y[te].mean() - oof[te].mean()) <= qg * d)
+    assert s.summary["pooled_item_coverage"] == pytest.approx(pg["item_coverage"].mean(), abs=1e-12)
+    assert "not nested" in s.to_markdown()
