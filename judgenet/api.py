@@ -356,11 +356,11 @@ def tune(labels, *, images=None, reference=None, out=None, trials: int = 20, stu
         recipe = tuning.best_recipe(study)
         art = fit_and_save(prep, recipe, root / "predictor", seed=seed, split=split, prompt_folds=prompt_folds,
                             extra={"study_name": study_name, "trial": study.best_trial.number,
-                                   "best_value": study.best_value, "measure": measure, "storage": storage,
+                                   "best_value": study.best_value, "measure": obj.measure, "storage": storage,
                                    "split": split})
         tuning.write_study_plots(study, root)
         write_failures(root, prep.failures)
-        log.info("best %s %.4f (trial %d): %s\npredictor saved to %s\ninspect: optuna-dashboard %s", measure,
+        log.info("best %s %.4f (trial %d): %s\npredictor saved to %s\ninspect: optuna-dashboard %s", obj.measure,
                  study.best_value, study.best_trial.number, recipe.to_dict(), art, storage)
         return TuneResult(root, study, art, recipe)
 

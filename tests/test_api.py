@@ -266,7 +266,8 @@ def test_pairwise_labels_tune(pairs_csv, userdata, cache, tmp_path):
     res = jn.tune(pairs_csv, images=userdata / "gen", reference=userdata / "real", out=tmp_path / "t", trials=3,
                   cache_dir=cache, backbones=["tiny"], families=["bradley_terry"])
     assert res.recipe.family == "bradley_terry" and res.to_json()["n_trials"] == 3
-    assert (res.predictor / "meta.json").is_file()
+    meta = json.loads((res.predictor / "meta.json").read_text())
+    assert meta["extra"]["measure"] == "pairwise_2afc"  # what the study maximized, not the per-item default
 
 
 def test_crossed_split_through_evaluate_and_train(userdata, cache, tmp_path):

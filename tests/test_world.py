@@ -214,7 +214,7 @@ def test_bad_arguments(tmp_path):
         make_world(tmp_path, n_real=1, n_per_generator=1, severities=(1.2,))
     with pytest.raises(ConfigError):
         make_world(tmp_path, n_real=1, n_per_generator=1, size=32)
-    with pytest.raises(KeyError):
+    with pytest.raises(ConfigError, match="unknown generator .nope.; known: "):
         make_world(tmp_path, n_real=1, n_per_generator=1, generators=["nope"])
 
 

@@ -30,6 +30,8 @@ from typing import Callable
 import numpy as np
 from PIL import Image, ImageFilter
 
+from ..errors import ConfigError
+
 from .render import render
 from .scenes import COLORS, SHAPES, alignment, place_objects, sample_scene
 
@@ -351,4 +353,4 @@ def get_generator(name: str) -> Generator:
     try:
         return GENERATORS[name]
     except KeyError:
-        raise KeyError(f"unknown generator {name!r}; known: {', '.join(GENERATORS)}") from None
+        raise ConfigError(f"unknown generator {name!r}; known: {', '.join(GENERATORS)}") from None
