@@ -54,11 +54,9 @@ agreement (two raters of a pair make the same untied choice) — the 66% kind of
 """
 from __future__ import annotations
 
-import json
 import logging
 import warnings
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Callable, Mapping, Sequence
 
 import numpy as np
@@ -69,7 +67,7 @@ from sklearn.model_selection import ParameterGrid
 from ..errors import ConfigError, LabelError
 from ..io import to_jsonable as _clean
 from ..stats import Estimate, _percentile, resample_weights
-from .protocol import DEFAULT_BASELINES, make_folds, resolve_baselines
+from .protocol import DEFAULT_BASELINES, HeldOutResults, make_folds, resolve_baselines
 
 log = logging.getLogger(__name__)
 
@@ -531,8 +529,8 @@ def _select(est, grid, X, pairs, train_items, gens, prompts, split, n_prompt_fol
 # ---------------------------------------------------------------------------------------------
 # results
 # ---------------------------------------------------------------------------------------------
-@dataclass
-class PairwiseResults:
+@dataclass(kw_only=True)
+class PairwiseResults(HeldOutResults):
     """Everything :func:`evaluate_pairs` produced.
 
     Attributes:
@@ -548,16 +546,6 @@ class PairwiseResults:
         folds: one dict per fold (held-out generator, pair counts, chosen params, beta per baseline).
         settings: split, tie policy, resamples, notes, skipped folds.
     """
-
-    predictions: pd.DataFrame
-    metrics: dict
-    comparisons: dict
-    p_not_better: dict
-    models: list
-    baselines: list
-    ceiling: dict | None = None
-    folds: list = field(default_factory=list)
-    settings: dict = field(default_factory=dict)
 
     def table(self) -> pd.DataFrame:
         """Tidy: kind, predictor, role (model / baseline), measure, value, low, high."""
@@ -590,14 +578,6 @@ class PairwiseResults:
             "ceiling": None if self.ceiling is None else {k: (v.to_dict() if isinstance(v, Estimate) else v)
                                                           for k, v in self.ceiling.items()},
             "folds": self.folds, "settings": self.settings})
-
-    def to_json(self, path=None) -> str:
-        text = json.dumps(self.to_dict(), indent=1)
-        if path is not None:
-            from ..io import atomic_write_text
-
-            atomic_write_text(Path(path), text)
-        return text
 
     def markdown(self, measures: Sequence[str] = ("accuracy", "log_loss", "vote_agreement")) -> str:
         """A markdown section: measures per kind, comparisons on accuracy, the rater ceiling."""
@@ -789,8 +769,9 @@ def evaluate_pairs(X_items, pairs: Pairs, generators, feature_names: Sequence[st
                 "n_items": int(X.shape[0]), "n_pairs": len(pairs)}
     for s in skipped:
         log.warning("skipped: %s", s)
-    return PairwiseResults(preds, metrics, comparisons, pnb, list(models), [b for b, _, _ in base], ceil, fold_info,
-                           settings)
+    return PairwiseResults(predictions=preds, metrics=metrics, comparisons=comparisons, p_not_better=pnb,
+                           models=list(models), baselines=[b for b, _, _ in base], ceiling=ceil, folds=fold_info,
+                           settings=settings)
 
 
 def _system_rows(preds: pd.DataFrame, predictors, tie_policy):

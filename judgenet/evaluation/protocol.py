@@ -198,8 +198,36 @@ def _f(v):
 # ---------------------------------------------------------------------------------------------
 # results
 # ---------------------------------------------------------------------------------------------
-@dataclass
-class EvaluationResults:
+@dataclass(kw_only=True)
+class HeldOutResults:
+    """What both held-out protocols (per-item scores: :class:`EvaluationResults`; pairs:
+    :class:`~judgenet.evaluation.pairwise.PairwiseResults`) produce; see those classes for the shapes."""
+
+    predictions: pd.DataFrame
+    metrics: dict
+    comparisons: dict
+    p_not_better: dict
+    models: list
+    baselines: list
+    ceiling: dict | None = None
+    folds: list = field(default_factory=list)
+    settings: dict = field(default_factory=dict)
+
+    def to_dict(self) -> dict:  # pragma: no cover - each protocol writes its own format
+        raise NotImplementedError
+
+    def to_json(self, path: str | Path | None = None) -> str:
+        """JSON text of :meth:`to_dict`; also written (atomically) to ``path`` when given."""
+        text = json.dumps(self.to_dict(), indent=1)
+        if path is not None:
+            from ..io import atomic_write_text
+
+            atomic_write_text(path, text)
+        return text
+
+
+@dataclass(kw_only=True)
+class EvaluationResults(HeldOutResults):
     """Everything the held-out-generator protocol produced; JSON round-trippable.
 
     Attributes:
@@ -220,16 +248,7 @@ class EvaluationResults:
         settings: protocol, seeds, resamples, bootstrap unit, measures, etc.
     """
 
-    predictions: pd.DataFrame
-    metrics: dict
     per_generator: pd.DataFrame
-    comparisons: dict
-    p_not_better: dict
-    models: list
-    baselines: list
-    ceiling: dict | None = None
-    folds: list = field(default_factory=list)
-    settings: dict = field(default_factory=dict)
 
     # -- views ----------------------------------------------------------------------------------
     @property
@@ -307,15 +326,6 @@ class EvaluationResults:
             "folds": self.folds, "settings": self.settings,
         })
 
-    def to_json(self, path: str | Path | None = None) -> str:
-        """JSON text of :meth:`to_dict`; also written to ``path`` when given."""
-        text = json.dumps(self.to_dict(), indent=1)
-        if path is not None:
-            from ..io import atomic_write_text
-
-            atomic_write_text(path, text)
-        return text
-
     @classmethod
     def from_dict(cls, d: Mapping) -> "EvaluationResults":
         comps, pnb = {}, {}
@@ -332,8 +342,9 @@ class EvaluationResults:
         for col in per_gen.columns:
             if col not in ("generator", "predictor"):
                 per_gen[col] = pd.to_numeric(per_gen[col], errors="coerce")
-        return cls(preds, metrics, per_gen, comps, pnb, list(d["models"]), list(d["baselines"]), d.get("ceiling"),
-                   list(d.get("folds", [])), dict(d.get("settings", {})))
+        return cls(predictions=preds, metrics=metrics, per_generator=per_gen, comparisons=comps, p_not_better=pnb,
+                   models=list(d["models"]), baselines=list(d["baselines"]), ceiling=d.get("ceiling"),
+                   folds=list(d.get("folds", [])), settings=dict(d.get("settings", {})))
 
     @classmethod
     def from_json(cls, path: str | Path) -> "EvaluationResults":
@@ -664,5 +675,6 @@ def _measure(preds, y, gens, prompts_arr, models, base_names, predictors, measur
                 "center_folds": bool(center_folds),
                 "baseline_specs": None if baselines is None else list(baselines),
                 "notes": notes}
-    return EvaluationResults(preds, metrics, pd.DataFrame(per_gen), comps, pnb, list(models), base_names,
-                             dict(ceiling) if ceiling else None, folds, settings)
+    return EvaluationResults(predictions=preds, metrics=metrics, per_generator=pd.DataFrame(per_gen), comparisons=comps,
+                             p_not_better=pnb, models=list(models), baselines=base_names,
+                             ceiling=dict(ceiling) if ceiling else None, folds=folds, settings=settings)

@@ -1,0 +1,103 @@
+"""How long ``judgenet demo`` takes, cold and warm, and whether the restructure made it slower.
+
+Each contender runs ``judgenet demo`` in its own **subprocess** (a fresh interpreter: imports count, as
+for a user) with its **own cache folder**: *cold* = an empty cache (world rendering, extraction and
+evaluation all computed), *warm* = the same command again on that cache. Contenders are interleaved
+through the protocol (``benchmarks/protocol.py``: best and median of ≥ 5, load and competing threads
+printed). The phase timings each run writes to its ``summary.json`` are reported too (median over the runs).
+
+``--old REF`` adds the same demo from another commit (e.g. ``5a552be``, the tree before the structural
+issue) checked out as a git worktree under ``/tmp``: the restructure's cost at equal phases (world,
+extraction, features, leave-one-generator-out evaluation) is read from the phase table — today's demo
+also runs the crossed split, the anchored model, side-by-side judgments, intervals and label efficiency,
+which the old demo did not.
+
+    python benchmarks/demo.py --fast                      # fast demo, cold and warm
+    python benchmarks/demo.py --fast --old 5a552be        # vs the pre-restructure tree
+    python benchmarks/demo.py                             # full demo (minutes per run)
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+import protocol as P
+
+ROOT = Path(__file__).resolve().parent.parent
+
+CODE_NEW = ("import sys, logging; logging.basicConfig(level=logging.WARNING)\n"
+            "import judgenet as jn\n"
+            "jn.demo(sys.argv[1], fast=sys.argv[2] == '1', cache_dir=sys.argv[3], overwrite=True)\n")
+CODE_OLD = ("import sys\n"
+            "from judgenet.api import demo\n"
+            "demo(sys.argv[1], fast=sys.argv[2] == '1', cache_dir=sys.argv[3], overwrite=True, quiet=True)\n")
+
+
+def worktree(ref: str) -> Path:
+    """A git worktree of ``ref`` under /tmp (created once)."""
+    path = Path(tempfile.gettempdir()) / f"judgenet-{ref}"
+    if not (path / "judgenet").is_dir():
+        subprocess.run(["git", "-C", str(ROOT), "worktree", "add", "-f", str(path), ref], check=True,
+                       capture_output=True)
+    return path
+
+
+def contender(name: str, key: str, code: str, src: Path, fast: bool, work: Path, warm: bool, phases: dict):
+    """A callable running one demo in a subprocess; cold runs start from an empty cache (``work/cache-<name>``,
+    which the warm runs of the same ``name`` reuse); phase timings are collected under ``key``."""
+    cache = work / f"cache-{name}"
+    out = work / f"out-{name}"
+
+    def run():
+        if not warm:
+            shutil.rmtree(cache, ignore_errors=True)
+        env = dict(os.environ, PYTHONPATH=str(src), JUDGENET_CACHE_DIR=str(cache))
+        subprocess.run([sys.executable, "-c", code, str(out), "1" if fast else "0", str(cache)], env=env, check=True,
+                       cwd=work, stdout=subprocess.DEVNULL)
+        times = json.loads((out / "summary.json").read_text())["timings"]
+        phases.setdefault(key, []).append(times)
+        return times["total"]
+    return run
+
+
+def main(argv=None):
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    P.add_arguments(ap, threads_default="all")
+    ap.add_argument("--fast", action="store_true", help="the fast demo (what the tests run)")
+    ap.add_argument("--old", default=None, help="also time the demo of this git commit (worktree under /tmp)")
+    ap.add_argument("--no-warm", action="store_true", help="cold runs only")
+    args = ap.parse_args(argv)
+    info = P.header(args, extra=f"demo {'--fast' if args.fast else '(full)'}; subprocesses, own cache each")
+    work = Path(tempfile.mkdtemp(prefix="judgenet-demo-bench-"))
+    srcs = {"today": (CODE_NEW, ROOT)}
+    if args.old:
+        srcs[f"old {args.old}"] = (CODE_OLD, worktree(args.old))
+    phases: dict = {}
+    rows = []
+    for warm in ([False] if args.no_warm else [False, True]):
+        label = "warm" if warm else "cold"
+        cases = {f"{name} {label}": contender(name.replace(" ", "-"), f"{name} {label}", code, src, args.fast, work,
+                                              warm, phases)
+                 for name, (code, src) in srcs.items()}
+        # warm-up: the cold runs need none (each starts from nothing); a warm run needs its cache filled once
+        r = P.compare(cases, args, warmup=warm)
+        P.print_table(r, title=f"judgenet demo{' --fast' if args.fast else ''}, {label} (seconds of wall time)")
+        rows += r
+    print("\nphase medians (s) from each run's summary.json:")
+    for name, runs in phases.items():
+        keys = list(dict.fromkeys(k for t in runs for k in t))
+        print(f"  {name}: " + ", ".join(f"{k} {statistics.median(t.get(k, 0.0) for t in runs):.1f}" for k in keys))
+    if args.json:
+        P.write_json(args.json, info, rows, phases=phases)
+    shutil.rmtree(work, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()
