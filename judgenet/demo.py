@@ -32,6 +32,11 @@ SIZES = {
 CROSSED_SKIP = ("mlp",)
 SPLITS = ("generator", "crossed")
 QUESTIONS = ("realism", "alignment", "overall")
+#: The question of the label-efficiency section (one curve keeps the section cheap).
+EFFICIENCY_QUESTION = "realism"
+#: Label-efficiency budgets as shares of the largest fold's training judgments (1.0 = all of them).
+EFFICIENCY_SHARES = {True: (0.1, 0.35, 1.0), False: (0.05, 0.15, 0.4, 1.0)}
+EFFICIENCY_REPEATS = 2
 SPLIT_WORDS = {"generator": "new generator, prompts labelled for other generators",
                "crossed": "new generator, new prompts"}
 
@@ -114,7 +119,8 @@ def run_demo(root: Path, *, fast: bool = False, seed: int = 0, cache_dir=None, n
         save_predictor(model, root / f"predictor-{q}", recipe=recipes[best], feature_names=fm.names,
                        builder=builder, label_set=labels.name, question=q,
                        cv_results=results["crossed"][q].to_dict(),
-                       extra={"simulated": True, "backbones": names, "split": "crossed"})
+                       extra={"simulated": True, "backbones": names, "split": "crossed",
+                              "conformal": predictor_calibration(results["crossed"][q], best, y, generators)})
     times["evaluate"] = time.perf_counter() - t
     if inception:
         t = time.perf_counter()
@@ -122,6 +128,16 @@ def run_demo(root: Path, *, fast: bool = False, seed: int = 0, cache_dir=None, n
                                                  cache=cache, n_resamples=sizes["n_resamples"], seed=seed,
                                                  n_jobs=n_jobs)
         times["inception_comparison"] = time.perf_counter() - t
+    chosen = {q: results["crossed"][q].best_model("kendall_tau_b") for q in QUESTIONS}  # the saved predictors' models
+    t = time.perf_counter()
+    sections = intervals_section(root, {q: inputs[q][0] for q in QUESTIONS}, generators, results["generator"], chosen)
+    times["intervals"] = time.perf_counter() - t
+    t = time.perf_counter()
+    y_e, ceiling_e, recipes_e = inputs[EFFICIENCY_QUESTION]
+    sections += efficiency_section(root, fm, y_e, generators, prompt_ids, chosen[EFFICIENCY_QUESTION],
+                                   recipes_e[chosen[EFFICIENCY_QUESTION]], ceiling_e, fast=fast, seed=seed,
+                                   n_resamples=sizes["n_resamples"])
+    times["efficiency"] = time.perf_counter() - t
 
     t = time.perf_counter()
     from .io import atomic_write_text
@@ -136,6 +152,7 @@ def run_demo(root: Path, *, fast: bool = False, seed: int = 0, cache_dir=None, n
     times["total"] = time.perf_counter() - t0
     summary = pd.DataFrame(rows)
     _write_summary(root, summary, times, ratings.agreement, fast, names, sbs)
+    _append_sections(root, sections)
     if inception:
         _append_inception_section(root, results["inception"])
     log.info("%s\n\nreport: %s", summary.to_string(index=False), root / "report.md")
@@ -307,3 +324,120 @@ def _append_inception_section(root: Path, table: pd.DataFrame) -> None:
                "Every model and the Inception-only arm: [inception/report.md](inception/report.md).", ""]
     atomic_write_text(root / "report.md", text.rstrip("\n") + "\n\n" + "\n".join(section))
 
+
+
+# =============================================================================================
+# intervals and label efficiency (issue 15): cheap sections that reuse the evaluation's fits
+# =============================================================================================
+def predictor_calibration(res, model: str, y, generators) -> dict:
+    """The conformal calibration of a demo predictor from the held-out evaluation's out-of-fold predictions of
+    ``model`` (no refit: the folds are the ones :class:`~judgenet.evaluation.conformal.ConformalPredictor` would
+    use with the same split and seed), so ``judgenet score --predictor <demo>/predictor-<q>`` gives intervals."""
+    from .evaluation.conformal import calibration_from_residuals
+
+    oof = res.predictions[model].to_numpy(dtype=np.float64)
+    return calibration_from_residuals(y, oof, generators, coverage=0.9).to_dict()
+
+
+def intervals_section(root: Path, ys: dict, generators, results: dict, chosen: dict, *,
+                      coverage: float = 0.9) -> list[str]:
+    """Coverage of 90% intervals per held-out generator for each question's chosen model (``chosen[q]``), from the
+    leave-one-generator-out evaluation's predictions (``results[q]``;
+    :func:`~judgenet.evaluation.conformal.oof_coverage_study`: no refits, recipe fixed, not nested). Writes
+    ``intervals/report.md`` and ``intervals/coverage.json``; returns the lines of the report section."""
+    from .evaluation.conformal import oof_coverage_study
+    from .evaluation.report import render_markdown
+    from .io import atomic_write_json, atomic_write_text
+
+    studies = {q: oof_coverage_study(y, results[q].predictions[chosen[q]].to_numpy(dtype=np.float64), generators,
+                                     coverage=coverage, split="generator") for q, y in ys.items()}
+    per = {q: st.per_generator.set_index("generator") for q, st in studies.items()}
+    sm = {q: st.summary for q, st in studies.items()}
+    header = ["held-out generator"] + [f"{q} ({chosen[q]})" for q in studies]
+    body = [[g] + [f"{per[q].loc[g, 'item_coverage']:.1%}" + ("" if per[q].loc[g, "mean_inside"] else " †")
+                   for q in studies] for g in per[next(iter(per))].index]
+    body += [["**pooled item coverage**"] + [f"**{sm[q]['pooled_item_coverage']:.1%}**" for q in studies],
+             ["generators below 80%"] + [", ".join(sm[q]["generators_below"]) or "none" for q in studies],
+             ["mean item width"] + [f"{sm[q]['mean_item_width']:.2f}" for q in studies],
+             ["generator means inside their interval"]
+             + [f"{round(sm[q]['group_coverage'] * sm[q]['n_generators'])} / {sm[q]['n_generators']}" for q in studies],
+             ["mean width of generator-mean intervals"] + [f"{sm[q]['mean_group_width']:.2f}" for q in studies]]
+    (root / "intervals").mkdir(exist_ok=True)
+    detail = [f"## {q} — {chosen[q]}\n\n{st.to_markdown()}\n" for q, st in studies.items()]
+    atomic_write_text(root / "intervals" / "report.md",
+                      "# Prediction intervals on held-out generators (SIMULATED world)\n\n" + "\n".join(detail))
+    atomic_write_json(root / "intervals" / "coverage.json",
+                      {q: {"model": chosen[q], "summary": st.summary,
+                           "per_generator": st.per_generator.to_dict(orient="list")} for q, st in studies.items()})
+    return ["## Prediction intervals (SIMULATED raters)", "",
+            f"Empirical coverage of nominal {coverage:.0%} per-item intervals for each held-out generator "
+            "(leave-one-generator-out), for each question's chosen model (the one its saved predictor uses). "
+            "**Not nested: recipe fixed** — each generator's intervals are calibrated on the other generators' "
+            "out-of-fold residuals from the evaluation above (no refit; those residuals come from models that saw "
+            "the scored generator, and the recipe was chosen on all generators); the nested study is "
+            "`benchmarks/conformal.py coverage`. † = the generator's human mean lies outside its "
+            "per-generator-mean interval.", "",
+            render_markdown([("table", header, body)]).rstrip(), "",
+            "Details per generator: [intervals/report.md](intervals/report.md). The saved predictors carry this "
+            "calibration (crossed split): `judgenet score --predictor predictor-<question>` adds "
+            "`pred_low`/`pred_high` (`--coverage` sets the level).", ""]
+
+
+def efficiency_section(root: Path, fm, y, generators, prompts, name: str, recipe, ceiling, *, fast: bool, seed: int,
+                       n_resamples: int, n_raters: int = 5) -> list[str]:
+    """Label-efficiency curve of the chosen model ``name`` (its ``recipe``) for :data:`EFFICIENCY_QUESTION` on the
+    leave-one-generator-out split: few budgets (:data:`EFFICIENCY_SHARES`), :data:`EFFICIENCY_REPEATS` repeats; a
+    budget covering a fold's whole training part is fitted once. Writes ``efficiency/efficiency.png``,
+    ``efficiency.md`` and ``efficiency.json``; returns the report lines (the table, then the plot)."""
+    from .evaluation.efficiency import label_efficiency
+    from .io import atomic_write_json, atomic_write_text
+
+    gens = np.asarray(generators).astype(str)
+    most = max(int((gens != g).sum()) for g in pd.unique(gens))  # items in the largest fold's training part
+    budgets = sorted({max(2, int(round(sh * most))) * n_raters for sh in EFFICIENCY_SHARES[bool(fast)]})
+    from threadpoolctl import threadpool_limits
+
+    # one thread: with torch's OpenMP runtime loaded beside scikit-learn's, multi-threaded HistGradientBoosting fits
+    # stall for seconds each on a busy machine (measured 0.02 s at 1 thread vs 11 s)
+    with threadpool_limits(limits=1):
+        curve = label_efficiency(fm.X, y, gens, fm.names, None, models={name: recipe.build(random_state=seed)},
+                                 prompts=prompts, budgets=budgets, judgments_per_item=n_raters,
+                                 n_repeats=EFFICIENCY_REPEATS, split="generator", ceiling=ceiling,
+                                 n_resamples=min(int(n_resamples), 500), seed=seed)
+    d = root / "efficiency"
+    d.mkdir(exist_ok=True)
+    curve.plot(d / "efficiency.png", title=f"{EFFICIENCY_QUESTION}: {name} vs human judgments (SIMULATED)")
+    md = curve.to_markdown()
+    atomic_write_text(d / "efficiency.md", f"# Label efficiency — {EFFICIENCY_QUESTION}, {name}\n\n{md}\n")
+    atomic_write_json(d / "efficiency.json", {"table": curve.table.to_dict(orient="list"),
+                                              "baselines": curve.baselines.to_dict(orient="list"),
+                                              "settings": curve.settings, "answer": curve.answer()})
+    c = (ceiling or {}).get("loo_kendall_tau_b")
+    c = getattr(c, "value", c)
+    return ["## Label efficiency (SIMULATED raters)", "",
+            f"Held-out-generator Kendall tau-b ({EFFICIENCY_QUESTION}) of the chosen model ({name}) vs the number of "
+            f"human judgments used for training ({n_raters} per item, whole prompts drawn from each fold's training "
+            f"part; {EFFICIENCY_REPEATS} repeats, 95% prompt-bootstrap CIs, {min(int(n_resamples), 500)} resamples). "
+            "**Not nested: recipe fixed** (chosen on all labels). Raw MID and CLIPScore are the horizontal baselines"
+            + (f"; rater ceiling (one rater vs the rest) {float(c):.3f}" if isinstance(c, (int, float)) else "")
+            + ".", "",
+            md, "",
+            "![label efficiency](efficiency/efficiency.png)", ""]
+
+
+def _append_sections(root: Path, sections: list[str]) -> None:
+    """Append the intervals / label-efficiency sections to ``report.md`` and their headline figures to
+    ``summary.json``."""
+    import json
+
+    from .io import atomic_write_json, atomic_write_text
+
+    if not sections:
+        return
+    atomic_write_text(root / "report.md", (root / "report.md").read_text() + "\n" + "\n".join(sections) + "\n")
+    summ = json.loads((root / "summary.json").read_text())
+    cov = json.loads((root / "intervals" / "coverage.json").read_text())
+    eff = json.loads((root / "efficiency" / "efficiency.json").read_text())
+    summ["intervals"] = {q: v["summary"] for q, v in cov.items()}
+    summ["efficiency"] = {"question": EFFICIENCY_QUESTION, "answer": eff["answer"], "budgets": eff["settings"]["budgets"]}
+    atomic_write_json(root / "summary.json", summ)

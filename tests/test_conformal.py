@@ -12,6 +12,10 @@ from judgenet.errors import ConfigError, JudgenetError
 from judgenet.evaluation.conformal import (Calibration, ConformalPredictor, conformal_quantile, coverage_study,
                                            cross_conformal_pairs, score_intervals)
 
+# one BLAS/OpenMP thread: with torch's OpenMP runtime loaded beside scikit-learn's (any earlier test that imports
+# torch), multi-threaded HistGradientBoosting fits stall for seconds each on a busy machine
+pytestmark = pytest.mark.usefixtures("one_thread")
+
 
 def _world(n_groups, n_per, tau, seed, beta=(1.0, -0.5)):
     """y = x·β + b_g + ε, b_g ~ N(0, τ²) shared by a group's items (generator shift), ε ~ N(0, 1)."""

@@ -13,6 +13,10 @@ from judgenet.errors import ConfigError
 from judgenet.evaluation.conformal import Calibration, calibrate_win_rates, win_rate_dict, win_rate_intervals
 from judgenet.predictors.pairwise import BradleyTerry
 
+# one BLAS/OpenMP thread: with torch's OpenMP runtime loaded beside scikit-learn's (any earlier test that imports
+# torch), multi-threaded HistGradientBoosting fits stall for seconds each on a busy machine
+pytestmark = pytest.mark.usefixtures("one_thread")
+
 
 def _sig(d):
     return 1.0 / (1.0 + np.exp(-np.asarray(d, dtype=np.float64)))

@@ -12,6 +12,10 @@ from judgenet.evaluation import make_folds
 from judgenet.evaluation.efficiency import (budget_subsets, label_efficiency, new_generator_curve,
                                             subsample_by_prompt)
 
+# one BLAS/OpenMP thread: with torch's OpenMP runtime loaded beside scikit-learn's (any earlier test that imports
+# torch), multi-threaded HistGradientBoosting fits stall for seconds each on a busy machine
+pytestmark = pytest.mark.usefixtures("one_thread")
+
 
 def _data(n_gen=6, n_prompts=12, seed=0, shift=0.0):
     rng = np.random.default_rng(seed)

@@ -8,6 +8,10 @@ from sklearn.linear_model import Ridge
 from judgenet.errors import ConfigError
 from judgenet.selection import active_learning_curve, compare_strategies, select, write_selection
 
+# one BLAS/OpenMP thread: with torch's OpenMP runtime loaded beside scikit-learn's (any earlier test that imports
+# torch), multi-threaded HistGradientBoosting fits stall for seconds each on a busy machine
+pytestmark = pytest.mark.usefixtures("one_thread")
+
 
 def _pool(seed=0, n_gen=5, per=20):
     rng = np.random.default_rng(seed)

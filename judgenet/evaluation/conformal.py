@@ -61,7 +61,7 @@ from __future__ import annotations
 import logging
 import math
 from dataclasses import dataclass, field
-from typing import Callable, Mapping, Sequence
+from typing import Callable, Mapping
 
 import numpy as np
 import pandas as pd
@@ -480,10 +480,9 @@ class CoverageStudy:
                                 "mean_low", "mean_high", "mean_inside"]].copy()
         t.columns = ["generator", "items", "item coverage", "item width", "human mean", "predicted mean",
                      "mean low", "mean high", "mean inside"]
-        try:
-            body = t.round(3).to_markdown(index=False)
-        except ImportError:
-            body = t.round(3).to_string(index=False)
+        from .report import frame_markdown
+
+        body = frame_markdown(t)
         return head + "\n\n" + body
 
 

@@ -214,10 +214,9 @@ class EfficiencyCurve:
 
 
 def _md(df: pd.DataFrame) -> str:
-    try:
-        return df.to_markdown(index=False)
-    except ImportError:
-        return df.to_string(index=False)
+    from .report import frame_markdown
+
+    return frame_markdown(df)
 
 
 def _check(X, y, generators, prompts):

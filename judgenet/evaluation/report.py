@@ -497,6 +497,15 @@ def render_markdown(blocks: list[tuple]) -> str:
     return "\n".join(out).rstrip() + "\n"
 
 
+def frame_markdown(df, floatfmt: str = ".3f") -> str:
+    """A DataFrame as a markdown table (floats formatted with ``floatfmt``; no optional ``tabulate`` needed)."""
+    def cell(v):
+        return format(v, floatfmt) if isinstance(v, float) else str(v)
+
+    return render_markdown([("table", [str(c) for c in df.columns],
+                             [[cell(v) for v in row] for row in df.itertuples(index=False)])]).rstrip("\n")
+
+
 def _inline_html(text: str) -> str:
     t = html.escape(text)
     t = re.sub(r"\*\*(.+?)\*\*", r"<strong>\1</strong>", t)
