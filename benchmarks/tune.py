@@ -1,11 +1,13 @@
 """Optuna: trials per minute with 2 worker processes on one storage vs 1 (issue 16.5).
 
 Labels: the fast demo world's realism scores (simulated raters), features from the tiny encoder, built once
-into an ``.npz``. Each contender runs ``judgenet.tuning.tune`` in fresh **subprocesses** on a fresh SQLite
+into an ``.npz`` (``restructure.inputs``). Each contender runs ``judgenet.tuning.tune`` in fresh **subprocesses** on a fresh SQLite
 storage for a study total of ``--trials`` trials: ``1 process`` (one worker), ``2 processes`` (two workers on
 the same storage, started together). No thread environment variables are set: judgenet must size its own
 thread pools. Interleaved through the protocol (best and median of ≥ 5, load and competing threads
-printed). Reported beside the times: trials finished, distinct configurations, overshoot of the total.
+printed). Reported beside the times: trials finished, distinct configurations, overshoot of the total, and
+trials per minute *inside the study* (first trial start to last trial end, from the storage's timestamps: the
+wall time also counts interpreter start-up and imports, ~3 s per process here).
 
     python benchmarks/tune.py                  # 30 trials
     python benchmarks/tune.py --trials 60
@@ -21,9 +23,8 @@ import sys
 import tempfile
 from pathlib import Path
 
-import numpy as np
-
 import protocol as P
+from restructure import inputs
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -33,32 +34,10 @@ import numpy as np
 from judgenet import tuning
 logging.disable(logging.WARNING)
 d = np.load(sys.argv[1], allow_pickle=False)
-obj = tuning.Objective(d["X"], d["y"], d["generators"], list(d["names"]), list(d["groups"]), prompts=d["prompts"],
-                       seed=0)
+obj = tuning.Objective(d["X"], d["y_realism"], d["generators"], list(d["names"]), json.loads(str(d["groups"])),
+                       prompts=d["prompts"], seed=0)
 tuning.tune(obj, n_trials=int(sys.argv[3]), study_name="bench", storage=sys.argv[2], seed=0, progress=False)
 """
-
-
-def world_features(path: Path, cache: Path) -> None:
-    """Tiny-encoder features and realism labels of the fast demo world, saved as ``path`` (npz, no pickle)."""
-    from judgenet import demo as D
-    from judgenet.backbones import load_backbones
-    from judgenet.dataset import embed_items, fit_reference
-    from judgenet.world import make_world, simulate_raters
-
-    s = D.SIZES[True]
-    world = make_world(cache / "world", n_real=s["n_real"], n_per_generator=s["n_per_generator"],
-                       severities=s["severities"], seed=0)
-    labels = simulate_raters(world, n_raters=5, seed=0).to_labelsets()[0]
-    bbs = load_backbones(["tiny"])
-    builder, _ = fit_reference(world.real["path"].tolist(), bbs, prompts=world.real["prompt"].tolist(),
-                               cache_dir=cache)
-    gen = world.generated
-    emb, _, _ = embed_items(gen["path"].tolist(), bbs, prompts=gen["prompt"].tolist(), cache_dir=cache)
-    fm = builder.transform(emb)
-    y = labels.aggregate("realism").set_index("item_id")["score"].reindex(gen["item_id"].astype(str)).to_numpy(float)
-    np.savez(path, X=fm.X, y=y, generators=gen["generator"].to_numpy(str), names=np.array(fm.names),
-             groups=np.array(sorted(set(fm.groups))), prompts=gen["prompt_id"].astype(str).to_numpy())
 
 
 def study_stats(url: str) -> dict:
@@ -67,8 +46,10 @@ def study_stats(url: str) -> dict:
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     trials = optuna.load_study(study_name="bench", storage=url).trials
     done = [t for t in trials if t.state.name in ("COMPLETE", "PRUNED")]
+    span = (max(t.datetime_complete for t in done) - min(t.datetime_start for t in done)).total_seconds()
     return {"finished": len(done), "recorded": len(trials),
-            "distinct": len({json.dumps(t.params, sort_keys=True) for t in done})}
+            "distinct": len({json.dumps(t.params, sort_keys=True) for t in done}),
+            "span_s": span, "trials_per_min": 60.0 * len(done) / span}
 
 
 def main(argv=None):
@@ -79,7 +60,7 @@ def main(argv=None):
     info = P.header(args, extra=f"{args.trials} trials, SQLite, fast demo realism labels")
     work = Path(tempfile.mkdtemp(prefix="judgenet-tune-bench-"))
     data = work / "data.npz"
-    world_features(data, work / "cache")
+    inputs(data, work / "cache", fast=True)
     stats: dict[str, list] = {}
     env = {k: v for k, v in os.environ.items() if k not in ("OMP_NUM_THREADS", "MKL_NUM_THREADS",
                                                               "OPENBLAS_NUM_THREADS")}
@@ -108,7 +89,14 @@ def main(argv=None):
                   f"{one.median / r.median:.2f}× (median)")
     for name, s in stats.items():
         print(f"  {name}: finished {[x['finished'] for x in s]}, recorded {[x['recorded'] for x in s]}, "
-              f"distinct configurations {[x['distinct'] for x in s]}")
+              f"distinct configurations {[x['distinct'] for x in s]}, trials/min inside the study (first trial "
+              f"start to last trial end) {[round(x['trials_per_min'], 1) for x in s]}")
+    if len(stats) == 2:
+        import statistics as st
+
+        one, two = (st.median(x["trials_per_min"] for x in stats[k]) for k in ("1 process", "2 processes"))
+        print(f"trials per minute inside the study (median): 1 process {one:.1f}, 2 processes {two:.1f}: "
+              f"{two / one:.2f}× (the wall-time ratio above also counts each process's start-up and imports)")
     if args.json:
         P.write_json(args.json, info, rows, studies=stats)
     shutil.rmtree(work, ignore_errors=True)
