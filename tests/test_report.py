@@ -177,3 +177,24 @@ def test_html_report_in_headless_chromium(tmp_path):
     assert len(r["tables"]) == n_tables >= 4 and all(k >= 2 for k in r["tables"])  # header + >= 1 row each
     assert len(r["images"]) == n_imgs == 4 and all(w > 0 for w in r["images"]), r["images"]
     assert "Rater ceiling" in r["h2"]
+
+
+def test_plot_cache_reuses_pngs_for_the_same_results_only(tmp_path, monkeypatch):
+    from judgenet.evaluation import report
+
+    res = _run({"lin_good": _col(0)})
+    cache = tmp_path / "plots"
+    write_report(res, tmp_path / "a", plot_cache=cache)
+    drawn = {p.name: p.read_bytes() for p in (tmp_path / "a").glob("*.png")}
+    assert drawn and len(list(cache.iterdir())) == 1
+
+    def no_drawing(*a, **k):
+        raise AssertionError("drew although the same results were cached")
+
+    monkeypatch.setattr(report, "_plots", no_drawing)
+    write_report(res, tmp_path / "b", plot_cache=cache)  # a hit: copies, never draws
+    assert {p.name: p.read_bytes() for p in (tmp_path / "b").glob("*.png")} == drawn
+    assert (tmp_path / "a" / "report.md").read_text() == (tmp_path / "b" / "report.md").read_text()
+    other = _run({"lin_good": _col(1)})  # other results: a miss, so it must draw
+    with pytest.raises(AssertionError, match="drew although"):
+        write_report(other, tmp_path / "c", plot_cache=cache)

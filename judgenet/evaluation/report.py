@@ -551,9 +551,48 @@ def report_title(res: EvaluationResults, title: str) -> str:
     return f"{title} — {case} ({split} split)" if case else title
 
 
+def _cached_plots(results: EvaluationResults, out: Path, best: str, plot_cache: Path | None, text: str):
+    """:func:`_plots`, or copies of the PNGs an earlier call made for the same results, model and plotting code
+    (``plot_cache/<key>/``: the PNGs and ``captions.json``; key = SHA-256 of the results JSON, the model, the
+    matplotlib version and this module's source)."""
+    if plot_cache is None:
+        return _plots(results, out, best)
+    import hashlib
+    import json as _json
+    import shutil
+
+    import matplotlib
+
+    from ..io import atomic_path, atomic_write_json
+
+    h = hashlib.sha256()
+    for part in (text, best, matplotlib.__version__, Path(__file__).read_text()):
+        h.update(part.encode())
+        h.update(b"\0")
+    slot = Path(plot_cache) / h.hexdigest()[:32]
+    try:
+        made = [tuple(c) for c in _json.loads((slot / "captions.json").read_text())]
+        for _, fn in made:
+            with atomic_path(out / fn) as tmp:
+                shutil.copyfile(slot / fn, tmp)
+        return made
+    except (OSError, ValueError, TypeError):
+        pass  # no (complete) entry: draw
+    made = _plots(results, out, best)
+    try:
+        slot.mkdir(parents=True, exist_ok=True)
+        for _, fn in made:
+            with atomic_path(slot / fn) as tmp:
+                shutil.copyfile(out / fn, tmp)
+        atomic_write_json(slot / "captions.json", [list(c) for c in made])  # last: marks the entry complete
+    except OSError as exc:  # a cache that cannot be written only costs time
+        log.warning("plot cache %s not written: %s", slot, exc)
+    return made
+
+
 def write_report(results: EvaluationResults, out_dir: str | os.PathLike, *, title: str = "judgenet evaluation",
                  extra_sections: Sequence | None = None, model: str | None = None, question: str | None = None,
-                 others: Sequence[EvaluationResults] = ()) -> Path:
+                 others: Sequence[EvaluationResults] = (), plot_cache: str | os.PathLike | None = None) -> Path:
     """Write ``results.json``, the PNG plots, ``report.md`` and a standalone ``report.html``
     (images embedded as base64) into ``out_dir``; every file is written atomically.
 
@@ -567,6 +606,8 @@ def write_report(results: EvaluationResults, out_dir: str | os.PathLike, *, titl
         question: named in the conclusion sentence (e.g. ``"realism"``).
         others: results of the same question on other splits; their conclusion sentences open the
             report too (the demo passes the other split).
+        plot_cache: a folder where the PNGs are kept by content (results, model, plotting code): a later
+            call with the same results copies them instead of drawing (the demo's warm runs).
 
     Returns:
         Path of ``report.md``.
@@ -575,10 +616,11 @@ def write_report(results: EvaluationResults, out_dir: str | os.PathLike, *, titl
 
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
-    atomic_write_text(out / RESULTS_FILE, results.to_json())
+    text = results.to_json()
+    atomic_write_text(out / RESULTS_FILE, text)
     best = model or results.best_model("kendall_tau_b" if "kendall_tau_b" in results.measures
                                        else results.measures[0])
-    images = _plots(results, out, best)
+    images = _cached_plots(results, out, best, plot_cache, text)
     full_title = report_title(results, title)
     blocks = _blocks(results, best, images, full_title, extra_sections, question, others)
     atomic_write_text(out / "report.md", render_markdown(blocks))
