@@ -6,6 +6,8 @@ on the built-in SIMULATED world (not a timed test; run by hand).
     python benchmarks/conformal.py efficiency [--size full] [--model hist_gb]
     python benchmarks/conformal.py selection [--size full] [--seeds 5]
     python benchmarks/conformal.py costs     [--size fast]        # seconds per call, interleaved runs
+    python benchmarks/conformal.py shift     [--size full]        # item intervals vs the generator shift
+    python benchmarks/conformal.py pairs     [--size full]        # win-rate intervals on side-by-side labels
 
 Everything is cached under ``--cache`` (default ``$JUDGENET_BENCH_CACHE`` or
 ``/tmp/judgenet-conf-cache``): the world, its tiny-encoder features (``features-<size>.npz``).
@@ -186,6 +188,118 @@ def run_costs(d, models, repeat=5):
         print(f"{k}: best {min(v):.3f} s, median {float(np.median(v)):.3f} s ({_load()})", flush=True)
 
 
+def _oof(d, model, question, split="generator"):
+    """Held-out predictions of ``model`` (one fit per fold of ``split``), cached beside the features."""
+    from judgenet.evaluation import make_folds
+
+    f = _cache() / "out" / f"oof-{question}-{model}-{split}.npy"
+    if f.is_file():
+        return np.load(f)
+    X, y = d["X"], d["y"][question]
+    oof = np.full(y.size, np.nan)
+    for fo in make_folds(d["generators"], d["prompts"], split=split, seed=0):
+        oof[fo.test] = _model(model).fit(X[fo.train], y[fo.train]).predict(X[fo.test])
+    f.parent.mkdir(parents=True, exist_ok=True)
+    np.save(f, oof)
+    return oof
+
+
+def run_shift(d, models, questions, coverage=0.9):
+    """Issue 15 item 3: can item intervals follow the generator shift? From one leave-one-generator-out run (not
+    nested: each generator's intervals calibrated on the others' out-of-fold residuals, as the demo's table):
+    ``none`` (one width), ``nearest`` / ``centroid`` (σ_g = a + b·D_g fitted on the calibration generators'
+    RMS residuals, D_g = distance of the generator's standardized feature mean to the nearest other generator's
+    mean / to the centroid of the others'), ``floor`` (one width, at least the K+1-rule 90% quantile over
+    calibration generators of each one's own 80% residual quantile: targets "no generator below 80%")."""
+    from judgenet.evaluation.conformal import conformal_quantile
+
+    gens = d["generators"]
+    uniq = list(pd.unique(gens))
+    Z = (d["X"] - d["X"].mean(0)) / (d["X"].std(0) + 1e-12)
+    means = {g: Z[gens == g].mean(0) for g in uniq}
+
+    def dist(g, others, kind):
+        if kind == "nearest":
+            return min(np.linalg.norm(means[g] - means[h]) for h in others) / np.sqrt(Z.shape[1])
+        return np.linalg.norm(means[g] - np.mean([means[h] for h in others], axis=0)) / np.sqrt(Z.shape[1])
+
+    for q in questions:
+        for m in models:
+            r = np.abs(d["y"][q] - _oof(d, m, q))
+            for kind in ("none", "nearest", "centroid", "floor"):
+                cov, width = {}, []
+                for g in uniq:
+                    cal = [h for h in uniq if h != g]
+                    ci, te = gens != g, gens == g
+                    sig = {h: 1.0 for h in uniq}
+                    if kind in ("nearest", "centroid"):
+                        dh = np.array([dist(h, [k for k in cal if k != h], kind) for h in cal])
+                        rms = np.array([np.sqrt(np.mean(r[gens == h] ** 2)) for h in cal])
+                        a, b = np.linalg.lstsq(np.c_[np.ones_like(dh), dh], rms, rcond=None)[0]
+                        lo = float(np.quantile(rms, 0.1))
+                        sig = {h: max(a + b * v, lo) for h, v in zip(cal, dh)}
+                        sig[g] = max(a + b * dist(g, cal, kind), lo)
+                    sc = r[ci] / np.array([sig[h] for h in gens[ci]])
+                    qq = conformal_quantile(sc, coverage, groups=gens[ci])
+                    if kind == "floor":
+                        own = np.array([np.quantile(r[gens == h], coverage - 0.1, method="inverted_cdf") for h in cal])
+                        qq = max(qq, conformal_quantile(own, coverage))
+                    cov[g] = float(np.mean(r[te] <= qq * sig[g]))
+                    width += [2 * qq * sig[g]] * int(te.sum())
+                cv = pd.Series(cov)
+                pooled = float(np.mean([cov[g] for g in gens]))
+                print(json.dumps({"question": q, "model": m, "variant": kind, "pooled": round(pooled, 4),
+                                  "mean_width": round(float(np.mean(width)), 3), "min": round(cv.min(), 4),
+                                  "worst": cv.idxmin(), "below": list(cv[cv < coverage - 0.1 - 1e-12].index),
+                                  "per_generator": {k: round(v, 3) for k, v in cov.items()}}), flush=True)
+
+
+def run_pairs(d, question="realism", coverage=0.9, seed=0, size="full"):
+    """Win-rate intervals of a Bradley–Terry model on the world's simulated side-by-side judgments, nested: for
+    each held-out generator g, calibration (inner leave-one-generator-out) and the model use only pairs without
+    g; g's items are then predicted against their judged opponents (training generators) and checked against the
+    share of judgments they won (items) and the generator's share (generator means)."""
+    from judgenet.evaluation.conformal import calibrate_win_rates
+    from judgenet.evaluation.pairwise import pairs_from_labels
+    from judgenet.predictors.pairwise import BradleyTerry, _sigmoid
+    from judgenet.world import make_world
+    from judgenet.world.side_by_side import simulate_side_by_side
+
+    world = make_world(_cache() / "world" / size, seed=seed, **SIZES[size])
+    sbs = simulate_side_by_side(world, n_raters=5, pairs_per_prompt=20, question=question, seed=seed)
+    pairs = pairs_from_labels(sbs.labels, question, list(d["item_ids"])).pair_array()
+    X, gens = d["X"], d["generators"]
+    ia, ib = pairs[:, 0].astype(int), pairs[:, 1].astype(int)
+    t = time.perf_counter()
+    item_in, gen_in, widths, gwidths = [], [], [], []
+    for g in pd.unique(gens):
+        keep = (gens[ia] != g) & (gens[ib] != g)
+        sel = ((gens[ia] == g) ^ (gens[ib] == g))
+        if not sel.any():
+            continue
+        cal = calibrate_win_rates(BradleyTerry(), X, pairs[keep], gens, coverage=coverage)
+        u = BradleyTerry().fit(X, pairs[keep]).predict(X)
+        a_g = gens[ia[sel]] == g
+        mine = np.where(a_g, ia[sel], ib[sel])
+        other = np.where(a_g, ib[sel], ia[sel])
+        won = np.where(a_g, pairs[sel, 2], 1 - pairs[sel, 2])
+        w = pairs[sel, 3]
+        p_hat = _sigmoid(u[mine] - u[other])
+        items = np.unique(mine)
+        obs = np.array([np.average(won[mine == i], weights=w[mine == i]) for i in items])
+        pred = np.array([np.average(p_hat[mine == i], weights=w[mine == i]) for i in items])
+        qi = cal.item_quantile()
+        item_in += list(np.abs(obs - pred) <= qi)
+        widths.append(2 * qi)
+        half = cal.group_quantile() * float(cal.group_scale(items.size))
+        gen_in.append(abs(obs.mean() - pred.mean()) <= half)
+        gwidths.append(2 * half)
+    print(json.dumps({"question": question, "n_pairs": int(len(pairs)), "item_coverage": float(np.mean(item_in)),
+                      "item_width": float(np.mean(widths)), "generator_means_inside": int(np.sum(gen_in)),
+                      "n_generators": len(gen_in), "generator_width": float(np.mean(gwidths)),
+                      "seconds": round(time.perf_counter() - t, 1), "load": _load()}), flush=True)
+
+
 def _pct(v) -> str:
     return "n/a" if v is None else f"{v:.0%}"
 
@@ -196,7 +310,7 @@ def _load() -> str:
 
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("what", choices=["data", "coverage", "efficiency", "selection", "costs"])
+    ap.add_argument("what", choices=["data", "coverage", "efficiency", "selection", "costs", "shift", "pairs"])
     ap.add_argument("--size", default="fast", choices=list(SIZES))
     ap.add_argument("--cache", default=None)
     ap.add_argument("--seed", type=int, default=0)
@@ -230,6 +344,11 @@ def main(argv=None):
             run_selection(d, models[0], questions, out, n_seeds=args.seeds)
         elif args.what == "costs":
             run_costs(d, models)
+        elif args.what == "shift":
+            run_shift(d, models, questions)
+        elif args.what == "pairs":
+            for q in questions:
+                run_pairs(d, q, seed=args.seed, size=args.size)
 
 
 if __name__ == "__main__":

@@ -120,7 +120,7 @@ def run_demo(root: Path, *, fast: bool = False, seed: int = 0, cache_dir=None, n
                        builder=builder, label_set=labels.name, question=q,
                        cv_results=results["crossed"][q].to_dict(),
                        extra={"simulated": True, "backbones": names, "split": "crossed",
-                              "conformal": predictor_calibration(results["crossed"][q], best, y, generators)})
+                              **_calibration_extra(results["crossed"][q], best, y, generators)})
     times["evaluate"] = time.perf_counter() - t
     if inception:
         t = time.perf_counter()
@@ -329,14 +329,29 @@ def _append_inception_section(root: Path, table: pd.DataFrame) -> None:
 # =============================================================================================
 # intervals and label efficiency (issue 15): cheap sections that reuse the evaluation's fits
 # =============================================================================================
-def predictor_calibration(res, model: str, y, generators) -> dict:
+#: Families whose predictions are not in human-score units (``anchored`` predicts in raw-MID units): the coverage
+#: table maps them to the 1–5 scale by a line fitted on the calibration generators; their predictors get no stored
+#: calibration (an interval around a raw-MID-unit prediction would not be an interval of the human score).
+OTHER_UNITS = ("anchored",)
+
+
+def predictor_calibration(res, model: str, y, generators) -> dict | None:
     """The conformal calibration of a demo predictor from the held-out evaluation's out-of-fold predictions of
     ``model`` (no refit: the folds are the ones :class:`~judgenet.evaluation.conformal.ConformalPredictor` would
-    use with the same split and seed), so ``judgenet score --predictor <demo>/predictor-<q>`` gives intervals."""
+    use with the same split and seed), so ``judgenet score --predictor <demo>/predictor-<q>`` gives intervals;
+    None for a model in :data:`OTHER_UNITS`."""
     from .evaluation.conformal import calibration_from_residuals
+
+    if model in OTHER_UNITS:
+        return None
 
     oof = res.predictions[model].to_numpy(dtype=np.float64)
     return calibration_from_residuals(y, oof, generators, coverage=0.9).to_dict()
+
+
+def _calibration_extra(res, model: str, y, generators) -> dict:
+    cal = predictor_calibration(res, model, y, generators)
+    return {} if cal is None else {"conformal": cal}
 
 
 def intervals_section(root: Path, ys: dict, generators, results: dict, chosen: dict, *,
@@ -350,7 +365,8 @@ def intervals_section(root: Path, ys: dict, generators, results: dict, chosen: d
     from .io import atomic_write_json, atomic_write_text
 
     studies = {q: oof_coverage_study(y, results[q].predictions[chosen[q]].to_numpy(dtype=np.float64), generators,
-                                     coverage=coverage, split="generator") for q, y in ys.items()}
+                                     coverage=coverage, split="generator", rescale=chosen[q] in OTHER_UNITS)
+               for q, y in ys.items()}
     per = {q: st.per_generator.set_index("generator") for q, st in studies.items()}
     sm = {q: st.summary for q, st in studies.items()}
     header = ["held-out generator"] + [f"{q} ({chosen[q]})" for q in studies]
@@ -378,9 +394,12 @@ def intervals_section(root: Path, ys: dict, generators, results: dict, chosen: d
             "`benchmarks/conformal.py coverage`. † = the generator's human mean lies outside its "
             "per-generator-mean interval.", "",
             render_markdown([("table", header, body)]).rstrip(), "",
-            "Details per generator: [intervals/report.md](intervals/report.md). The saved predictors carry this "
-            "calibration (crossed split): `judgenet score --predictor predictor-<question>` adds "
-            "`pred_low`/`pred_high` (`--coverage` sets the level).", ""]
+            "Details per generator: [intervals/report.md](intervals/report.md). "
+            + ("`anchored` predicts in raw-MID units: its coverage is measured on a line to the 1–5 scale fitted on "
+               "the calibration generators, and its saved predictor stores no calibration. "
+               if any(m in OTHER_UNITS for m in chosen.values()) else "")
+            + "Saved predictors of other models carry this calibration (crossed split): `judgenet score --predictor "
+            "predictor-<question>` adds `pred_low`/`pred_high` (`--coverage` sets the level).", ""]
 
 
 def efficiency_section(root: Path, fm, y, generators, prompts, name: str, recipe, ceiling, *, fast: bool, seed: int,

@@ -89,3 +89,23 @@ def test_fast_demo_report_has_the_coverage_table_and_the_efficiency_plot(tmp_pat
     meta = json.loads((tmp_path / "d" / "predictor-realism" / "meta.json").read_text())
     assert meta["extra"]["conformal"]["format"] == "judgenet-conformal/1"
     assert res is not None
+
+
+def test_rescaled_coverage_study_is_unit_free_and_anchored_predictors_store_no_calibration():
+    """A model predicting in other units (anchored: raw-MID units) is studied on its line to the human scale fitted
+    on the calibration generators: an affine change of its units changes nothing."""
+    from judgenet.demo import predictor_calibration
+
+    X, y, g, p, names = _data(n_gen=8, n_prompts=15, seed=2)
+    oof = y + np.random.default_rng(0).normal(0, 0.7, y.size)
+    a = oof_coverage_study(y, oof, g, rescale=True).per_generator
+    b = oof_coverage_study(y, 40.0 * oof - 7.0, g, rescale=True).per_generator
+    for c in ("item_coverage", "item_width", "mean_width", "pred_mean"):
+        np.testing.assert_allclose(a[c], b[c], rtol=1e-8, err_msg=c)
+    raw = oof_coverage_study(y, 40.0 * oof - 7.0, g).summary
+    assert raw["mean_item_width"] > 10 * oof_coverage_study(y, oof, g).summary["mean_item_width"]
+
+    class _Res:
+        predictions = {"anchored": oof}
+
+    assert predictor_calibration(_Res(), "anchored", y, g) is None

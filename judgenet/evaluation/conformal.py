@@ -558,7 +558,7 @@ def _study(y, p, lo, hi, gens, group_half: dict, settings: dict) -> CoverageStud
 
 
 def oof_coverage_study(y, oof_pred, groups, *, coverage: float = 0.9, method: str = "balanced",
-                       split: str = "generator") -> CoverageStudy:
+                       split: str = "generator", rescale: bool = False) -> CoverageStudy:
     """A cheap coverage study from one held-out evaluation's predictions (no refitting).
 
     ``oof_pred`` (n,): each item predicted by the model of the fold that held its generator out (e.g.
@@ -567,6 +567,11 @@ def oof_coverage_study(y, oof_pred, groups, *, coverage: float = 0.9, method: st
     against g's human scores. Unlike :func:`coverage_study` this is not fully nested: the other generators'
     residuals come from models that were trained on g's items (a cross-conformal / CV+-style estimate), and
     the model's recipe was fixed beforehand. Cost: O(n) per generator.
+
+    ``rescale=True`` first maps predictions to the human scale by the least-squares line of ``y`` on them fitted
+    on the calibration generators only (for models that predict in other units, e.g. ``anchored`` in raw-MID
+    units; a model already on the human scale gets a line close to the identity); the study is then on
+    ``a + b·oof_pred``.
     """
     y = np.asarray(y, dtype=np.float64).ravel()
     p = np.asarray(oof_pred, dtype=np.float64).ravel()
@@ -574,15 +579,22 @@ def oof_coverage_study(y, oof_pred, groups, *, coverage: float = 0.9, method: st
     uniq = pd.unique(gens)
     if uniq.size < 4:
         raise ConfigError(f"a coverage study needs >= 4 generators (3 to calibrate on), got {uniq.size}")
-    lo, hi = np.full(y.size, np.nan), np.full(y.size, np.nan)
+    lo, hi, mapped = np.full(y.size, np.nan), np.full(y.size, np.nan), p.copy()
     half = {}
     for g in uniq:
         te, tr = gens == g, gens != g
-        cal = calibration_from_residuals(y[tr], p[tr], gens[tr], coverage=coverage, method=method)
-        lo[te], hi[te] = interval_from_calibration(p[te], None, cal)
+        pg, ptr = p[te], p[tr]
+        if rescale:
+            b, a = np.polyfit(p[tr], y[tr], 1)
+            pg, ptr = a + b * pg, a + b * ptr
+            mapped[te] = pg
+        cal = calibration_from_residuals(y[tr], ptr, gens[tr], coverage=coverage, method=method)
+        lo[te], hi[te] = interval_from_calibration(pg, None, cal)
         half[g] = cal.group_quantile() * float(cal.group_scale(int(te.sum())))
-    return _study(y, p, lo, hi, gens, half, {"coverage": float(coverage), "difficulty": None, "method": method,
-                                             "split": split, "variant": "out-of-fold (recipe fixed, not nested)"})
+    variant = "out-of-fold (recipe fixed, not nested)" + ("; predictions mapped to the human scale by a line "
+                                                          "fitted on the calibration generators" if rescale else "")
+    return _study(y, mapped, lo, hi, gens, half, {"coverage": float(coverage), "difficulty": None, "method": method,
+                                                  "split": split, "variant": variant})
 
 
 # ---------------------------------------------------------------------------------------------
