@@ -306,6 +306,9 @@ def score(generators: Sequence[str | os.PathLike], *, reference=None, prompts=No
     error says which differs). Unreadable images are skipped and listed in ``failures.csv``. A predictor saved with
     conformal calibration adds ``pred_low``/``pred_high`` per image and an interval for each generator's mean at
     ``coverage`` (calibrated on held-out generators, so the interval accounts for the shift to a new generator).
+    A pairwise predictor (trained on side-by-side labels) gives ``p_win`` — the predicted probability that raters
+    prefer an image (a generator's images) over those of the other scored generators on the same prompt — with
+    ``p_win_low``/``p_win_high`` at ``coverage`` per image and per generator.
     """
     from .scoring import run_score
 

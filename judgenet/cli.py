@@ -348,7 +348,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--coverage", type=fraction, default=0.9,
                    help="coverage of the prediction intervals of a calibrated predictor (default 0.9): pred_low/"
                         "pred_high per image and an interval for each generator's mean, calibrated on held-out "
-                        "generators")
+                        "generators (pairwise predictors: p_win_low/p_win_high on the win probability)")
     _mid_opts(p)
     _backbone_opts(p)
     _common(p)
