@@ -10,7 +10,10 @@
   beside every figure; so is the number of **other processes' threads ready to run at normal
   priority**, sampled from ``/proc`` between the timed calls (``competing``; threads at nice ≥ 10,
   e.g. a test suite run under ``nice -n 19``, are counted apart: the scheduler gives them ~1.5 % of a
-  core against a nice-0 benchmark, but the load average counts them in full). When the load average
+  core against a nice-0 benchmark, but the load average counts them in full). With ``sched_autogroup``
+  on (Linux desktops and these machines), the nice that counts is the *session's autogroup* nice
+  (``/proc/<pid>/autogroup``): ``nice -n 19`` alone in another session still takes an equal share, and
+  is counted as competing. When the load average
   is above the core count *and* normal-priority competitors are running, the script prints a loud
   warning and stops, unless ``--force`` is given; rows measured beside ≥ 0.5 competing threads on
   average — niced ones included when the run uses every core (a multi-threaded BLAS call waits for
@@ -100,7 +103,7 @@ def competing(samples: int = 1, interval: float = 0.0) -> tuple[float, float]:
                     continue
                 parent[int(pid)] = int(fields[1])
                 if fields[0] == b"R":
-                    running.append((int(pid), int(fields[16])))
+                    running.append((int(pid), _effective_nice(pid, int(fields[16]))))
         mine = {os.getpid()}
         for pid, _nice in running:
             chain, p = [], pid
@@ -117,6 +120,30 @@ def competing(samples: int = 1, interval: float = 0.0) -> tuple[float, float]:
                     tot_n += 1
     k = max(1, samples)
     return tot_n / k, tot_low / k
+
+
+def _autogroups() -> bool:
+    try:
+        with open("/proc/sys/kernel/sched_autogroup_enabled") as fh:
+            return fh.read().strip() == "1"
+    except OSError:
+        return False
+
+
+_AUTOGROUP = _autogroups()
+
+
+def _effective_nice(pid: str, task_nice: int) -> int:
+    """The nice that orders ``pid`` against this benchmark: with ``sched_autogroup`` on (each session its own
+    group), the *autogroup's* nice — a task's own nice only orders it inside its session, so ``nice -n 19`` in
+    another session still takes an equal share of the CPU unless its autogroup is reniced too."""
+    if not _AUTOGROUP:
+        return task_nice
+    try:
+        with open(f"/proc/{pid}/autogroup") as fh:
+            return int(fh.read().rsplit("nice", 1)[1])
+    except (OSError, ValueError, IndexError):
+        return task_nice
 
 
 class LoadError(SystemExit):
