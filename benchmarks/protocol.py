@@ -17,7 +17,7 @@
   is above the core count *and* normal-priority competitors are running, the script prints a loud
   warning and stops, unless ``--force`` is given; rows measured beside ≥ 0.5 competing threads on
   average — niced ones included when the run uses every core (a multi-threaded BLAS call waits for
-  its slowest thread: the official MID code ran 15× slower at 2 threads beside two niced test runs,
+  its slowest thread: the official MID code ran 15× slower at 2 threads beside two other runs,
   while 1-thread figures moved by ~5 %) — or above the core count without ``/proc``, are marked
   ``LOADED``.
 
@@ -237,7 +237,7 @@ class Timing:
     def loaded(self) -> bool:
         if self.competing == self.competing:  # measured: normal-priority competitors decide; niced ones too
             # when this run uses every core (an OpenMP barrier waits for a descheduled thread: measured
-            # 15-30x slower official MID at 2 threads beside two niced test runs)
+            # 15-30x slower official MID at 2 threads beside two other test runs)
             return self.competing >= 0.5 or (self.threads >= self.cores and self.competing_niced >= 0.5)
         return max(self.load_before, self.load_after) > self.cores
 
