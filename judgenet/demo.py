@@ -113,7 +113,8 @@ def run_demo(root: Path, *, fast: bool = False, seed: int = 0, cache_dir=None, n
         for split in SPLITS:
             others = [results[o][q] for o in SPLITS if o != split]
             write_report(results[split][q], root / split / q, question=q, others=others,
-                         title=f"judgenet demo — {q}, {SPLIT_WORDS[split]} (SIMULATED world and raters)")
+                         title=f"judgenet demo — {q}, {SPLIT_WORDS[split]} (SIMULATED world and raters)",
+                         plot_cache=cache / "plots")
         best = results["crossed"][q].best_model("kendall_tau_b")
         model = recipes[best].build(random_state=seed).fit(fm.X, y)
         save_predictor(model, root / f"predictor-{q}", recipe=recipes[best], feature_names=fm.names,
