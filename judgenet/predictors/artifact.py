@@ -25,7 +25,6 @@ from typing import Mapping, Sequence
 
 from .. import __version__
 from ..errors import ArtifactError, ConfigError
-from ..featurize.builder import describe_fingerprint
 from ..io import atomic_path, atomic_write_json, read_format_json, sha256_file, sha256_text, to_jsonable
 
 __all__ = ["save_predictor", "load_predictor", "read_meta", "load_reference", "FORMAT"]
@@ -120,6 +119,8 @@ def _check_fingerprints(path, stored: Mapping, expected: Mapping) -> None:
                             f"without them (on {sorted(stored)}); drop those --backbone options or retrain")
     for src in stored:
         if stored[src] != expected[src]:
+            from ..featurize.builder import describe_fingerprint  # here: importing predictors stays light
+
             raise ArtifactError(
                 f"{path}: source {src!r} differs — predictor: {describe_fingerprint(stored[src])}; in use: "
                 f"{describe_fingerprint(expected[src])}; load the same backbone weights (e.g. --clip-checkpoint/"
