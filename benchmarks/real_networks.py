@@ -428,7 +428,12 @@ def embed_cases(photos, work: Path, resize: str = "tf1", degradations=None, log=
         if deg != "clean" and degradations is not None and deg not in degradations:
             continue
         folder = work / "img" / f"{deg.replace(' ', '_')}-{sev}"
-        paths = write_set(folder, photos, None if deg == "clean" else deg, sev, seed=i)
+        done = folder / ".complete"  # written last: a rerun in the same --work reuses the images
+        if done.is_file() and done.read_text() == "\n".join(n for n, _ in photos):
+            paths = [str(folder / f"{n}.png") for n, _ in photos]
+        else:
+            paths = write_set(folder, photos, None if deg == "clean" else deg, sev, seed=i)
+            done.write_text("\n".join(n for n, _ in photos))
         t = time.perf_counter()
         out[(deg, sev)] = embed(paths, [bb], cache_dir=work / "cache", progress=False).images["inception"]
         log(f"  {resize} {deg} {sev}: {len(paths)} images in {time.perf_counter() - t:.0f} s, "
@@ -556,6 +561,8 @@ def main(argv=None) -> int:
     ap.add_argument("--other-degradations", nargs="+", choices=list(DEGRADATIONS), default=["noise"],
                     help="degradations measured under the further --sanity-resize conventions")
     ap.add_argument("--splits", type=int, default=50, help="random half/half splits repeated in the sanity part")
+    ap.add_argument("--check-library-fid", action="store_true",
+                    help="also check the low-rank FID against judgenet.metrics.fid on two rows (minutes when loaded)")
     ap.add_argument("--json", type=Path, help="write all results here (rewritten after each part)")
     ap.add_argument("--work", type=Path, help="keep images and the feature cache here (default: a temporary folder)")
     args = ap.parse_args(argv)
@@ -601,7 +608,7 @@ def main(argv=None) -> int:
             results["sanity"] = {}
             for i, conv in enumerate(args.sanity_resize):
                 feats = embed_cases(photos, work / "sanity", conv, None if i == 0 else args.other_degradations)
-                res = sanity(feats, n_splits=args.splits, library_fid=i == 0)
+                res = sanity(feats, n_splits=args.splits, library_fid=i == 0 and args.check_library_fid)
                 results["sanity"][conv] = res
                 chk = res["fid_lowrank_vs_judgenet_max_rel_diff"]
                 print(f"\n### resize {conv}: interleaved split (FID: "
