@@ -44,6 +44,8 @@ SPLIT_WORDS = {"generator": "new generator, prompts labelled for other generator
 def run_demo(root: Path, *, fast: bool = False, seed: int = 0, cache_dir=None, n_jobs: int | None = None,
              inception: bool = False) -> tuple[pd.DataFrame, dict, dict]:
     """Run the demo into the existing folder ``root``; returns ``(summary, results[split][question], timings)``."""
+    from threadpoolctl import threadpool_limits
+
     from . import config
     from .backbones import load_backbones
     from .dataset import embed_items, fit_reference
@@ -116,7 +118,8 @@ def run_demo(root: Path, *, fast: bool = False, seed: int = 0, cache_dir=None, n
                          title=f"judgenet demo — {q}, {SPLIT_WORDS[split]} (SIMULATED world and raters)",
                          plot_cache=cache / "plots")
         best = results["crossed"][q].best_model("kendall_tau_b")
-        model = recipes[best].build(random_state=seed).fit(fm.X, y)
+        with threadpool_limits(1):  # torch's OpenMP beside sklearn's: threaded HistGradientBoosting fits stall
+            model = recipes[best].build(random_state=seed).fit(fm.X, y)
         save_predictor(model, root / f"predictor-{q}", recipe=recipes[best], feature_names=fm.names,
                        builder=builder, label_set=labels.name, question=q,
                        cv_results=results["crossed"][q].to_dict(),
