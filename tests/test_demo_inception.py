@@ -59,3 +59,18 @@ def test_paired_difference_equals_independent_tau(world, tmp_path):
     assert pd.read_csv(tmp_path / "inception" / "comparison.csv").shape[0] == len(table)
     sent = inception_sentences(table)
     assert len(sent) == len(SPLITS) and all("better" in s for s in sent)
+
+
+def test_report_section_states_the_paired_comparison(world, tmp_path):
+    from judgenet.demo import _append_inception_section
+
+    fm, y, gens, prompts, recipes, results = world
+    table = compare_inception(fm, y, None, recipes, gens, prompts, results, tmp_path, cache=tmp_path,
+                              n_resamples=50, seed=0, n_jobs=1)
+    (tmp_path / "report.md").write_text("# demo\n\nsummary\n")
+    _append_inception_section(tmp_path, table)
+    text = (tmp_path / "report.md").read_text()
+    assert text.startswith("# demo\n\nsummary\n")
+    assert "## Genuine FID-Inception vs the tiny encoder (realism)" in text
+    row = table[(table["split"] == "generator") & (table["arm"] == "tiny+inception")].iloc[0]
+    assert f"{row['difference']:+.3f} [{row['low']:+.3f}, {row['high']:+.3f}]" in text  # the paired CI is stated
