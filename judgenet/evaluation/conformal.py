@@ -645,6 +645,19 @@ def _held_out_pair_models(estimator, X, pairs, gens, fit):
         yield g, involved, fit(clone(estimator), X, pairs[tr])
 
 
+def _pair_inputs(X, pairs, item_generators):
+    """Coerce the inputs of the pair calibrations: ``(X, pairs, a, b, preference, weight, generators)``."""
+    from ..predictors.pairwise import split_pairs
+
+    X = np.asarray(X, dtype=np.float64)
+    pairs = np.asarray(pairs, dtype=np.float64)
+    ia, ib, pref, w = split_pairs(pairs, X.shape[0])
+    gens = np.asarray(item_generators).astype(str).ravel()
+    if gens.size != X.shape[0]:
+        raise ConfigError(f"item_generators has {gens.size} entries for {X.shape[0]} items")
+    return X, pairs, ia, ib, pref, w, gens
+
+
 def cross_conformal_pairs(estimator, X, pairs, item_generators, *, coverage: float = 0.9,
                           fit: Callable | None = None) -> tuple[PairCalibration, np.ndarray]:
     """Out-of-generator calibration of a pairwise model's preference probabilities.
@@ -660,14 +673,7 @@ def cross_conformal_pairs(estimator, X, pairs, item_generators, *, coverage: flo
     predicted by a model fitted on the pairs involving neither side's generator g, so every pair is
     scored once, out of generator. Returns ``(PairCalibration, oof_probabilities (n_pairs,))``.
     """
-    from ..predictors.pairwise import split_pairs
-
-    X = np.asarray(X, dtype=np.float64)
-    pairs = np.asarray(pairs, dtype=np.float64)
-    ia, ib, pref, _ = split_pairs(pairs, X.shape[0])
-    gens = np.asarray(item_generators).astype(str).ravel()
-    if gens.size != X.shape[0]:
-        raise ConfigError(f"item_generators has {gens.size} entries for {X.shape[0]} items")
+    X, pairs, ia, ib, pref, _, gens = _pair_inputs(X, pairs, item_generators)
     oof = np.full(ia.size, np.nan)
     grp = np.empty(ia.size, dtype=object)
     fit = fit or (lambda est, Xf, y: est.fit(Xf, y))
@@ -711,14 +717,9 @@ def calibrate_win_rates(estimator, X, pairs, item_generators, *, coverage: float
     Returns a :class:`Calibration` (difficulty None; ``to_dict()`` is stored in a pairwise predictor's meta.json
     as ``extra.conformal_pairs``).
     """
-    from ..predictors.pairwise import _sigmoid, split_pairs
+    from ..predictors.pairwise import _sigmoid
 
-    X = np.asarray(X, dtype=np.float64)
-    pairs = np.asarray(pairs, dtype=np.float64)
-    ia, ib, pref, w = split_pairs(pairs, X.shape[0])
-    gens = np.asarray(item_generators).astype(str).ravel()
-    if gens.size != X.shape[0]:
-        raise ConfigError(f"item_generators has {gens.size} entries for {X.shape[0]} items")
+    X, pairs, ia, ib, pref, w, gens = _pair_inputs(X, pairs, item_generators)
     cross = gens[ia] != gens[ib]
     if pd.unique(np.r_[gens[ia[cross]], gens[ib[cross]]]).size < 3:
         raise ConfigError("win-rate intervals are calibrated on held-out generators: the pairs must compare items "
