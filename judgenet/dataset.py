@@ -105,6 +105,7 @@ class Prepared:
         prompts: (n_items,) prompt per item, or None. item_ids: (n_items,).
         builder: the FeatureBuilder fitted on the real images. labels: the LabelSet. question: its name.
         ceiling: the rater ceiling dict (or a note). backbones: backbone names. failures: skipped images.
+        notes: warnings the outputs must carry (e.g. :data:`TINY_WARNING` when the tiny encoder embedded the images).
         pairs: for a comparative (pairwise / ranking) label set, the judgments as
             :class:`~judgenet.evaluation.pairwise.Pairs` over the rows of ``features`` (then ``y`` is None and the
             rater ceiling is computed by the pairwise protocol); None for per-item labels.
@@ -122,6 +123,7 @@ class Prepared:
     backbones: list = field(default_factory=lambda: ["tiny"])
     failures: list = field(default_factory=list)
     pairs: object = None
+    notes: list = field(default_factory=list)
 
     @property
     def is_pairwise(self) -> bool:
@@ -183,8 +185,9 @@ def _featurize_items(items, *, images, reference, reference_prompts, backbones, 
     bbs = load_backbones(backbones, weights_dir=weights_dir, clip_checkpoint=clip_checkpoint,
                          inception_weights=inception_weights, quick_gelu=quick_gelu,
                          resize=resize, text_model=text_model)
-    if any(b.source == "tiny" for b in bbs):
-        log.warning("note: %s", TINY_WARNING)
+    notes = [TINY_WARNING] if any(b.source == "tiny" for b in bbs) else []
+    for note in notes:
+        log.warning("note: %s", note)
     if prompts is not None and not any(b.has_text for b in bbs):
         log.warning("note: no backbone with a text tower (%s): prompts are not embedded and the alignment features "
                     "(MID, CLIPScore) are left out; add an open_clip backbone for them", ", ".join(backbones))
@@ -203,7 +206,7 @@ def _featurize_items(items, *, images, reference, reference_prompts, backbones, 
     items = items[keep].reset_index(drop=True)
     if len(items) < 3:
         raise ConfigError(f"only {len(items)} rated item(s) have readable images; see the skipped files above")
-    return items, builder.transform(emb), builder, backbones, ref_failures + failures, has_prompts
+    return items, builder.transform(emb), builder, backbones, ref_failures + failures, has_prompts, notes
 
 
 def prepare(labels, *, images=None, reference=None, reference_prompts=None, backbones: Sequence[str] | None = None,
@@ -233,7 +236,7 @@ def prepare(labels, *, images=None, reference=None, reference_prompts=None, back
         if np.ptp(scores) == 0:
             raise ConfigError(f"all {len(scores)} items have the same {question} score ({scores[0]:g}): there is "
                               "nothing to learn or rank; check the label file's score column")
-    items, fm, builder, backbones, failures, has_prompts = _featurize_items(
+    items, fm, builder, backbones, failures, has_prompts, notes = _featurize_items(
         items, images=images, reference=reference, reference_prompts=reference_prompts, backbones=backbones,
         cache_dir=cache_dir, weights_dir=weights_dir, clip_checkpoint=clip_checkpoint,
         inception_weights=inception_weights, quick_gelu=quick_gelu, resize=resize, text_model=text_model,
@@ -248,10 +251,11 @@ def prepare(labels, *, images=None, reference=None, reference_prompts=None, back
         pairs = pairs_from_labels(ls, question, item_ids.tolist(), lenient=lenient or bool(failures))
         for msg in getattr(pairs, "skipped", None) or []:
             log.warning("skipped judgment: %s", msg)
-        return Prepared(fm, None, units, prompts, item_ids, builder, ls, question, None, backbones, failures, pairs)
+        return Prepared(fm, None, units, prompts, item_ids, builder, ls, question, None, backbones, failures, pairs,
+                        notes)
     try:
         ceiling = rater_ceiling(ls, question, n_resamples=ceiling_resamples, seed=seed)
     except Exception as exc:  # fewer than 2 raters per item: no ceiling, say so
         ceiling = {"note": f"rater ceiling unavailable: {' '.join(str(exc).split())}"}
     return Prepared(fm, items["score"].to_numpy(dtype=np.float64), units, prompts, item_ids, builder, ls, question,
-                    ceiling, backbones, failures)
+                    ceiling, backbones, failures, notes=notes)

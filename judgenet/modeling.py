@@ -93,10 +93,12 @@ def write_results(prep, res, out: Path, title: str) -> None:
     from .evaluation import write_report
     from .io import atomic_write_text
 
+    notes = "\n".join(f"- **Note: {n}**" for n in prep.notes)
     if not prep.is_pairwise:
-        write_report(res, out, title=title)
+        write_report(res, out, title=title, extra_sections=[("Notes", notes)] if notes else None)
         return
-    atomic_write_text(out / "report.md", f"# {title}\n\n{res.markdown()}\n")
+    tail = f"\n## Notes\n\n{notes}\n" if notes else ""
+    atomic_write_text(out / "report.md", f"# {title}\n\n{res.markdown()}\n{tail}")
     atomic_write_text(out / "pairwise_results.json", res.to_json())
 
 
@@ -143,7 +145,7 @@ def fit_and_save(prep, recipe, out: Path, *, seed: int, cv_results=None, extra=N
 
     cols = recipe.columns(prep.features)
     X = prep.features.X[:, cols]
-    extra = {"backbones": list(prep.backbones), **(extra or {})}
+    extra = {"backbones": list(prep.backbones), **({"notes": list(prep.notes)} if prep.notes else {}), **(extra or {})}
     if not calibrate:
         model = recipe.build(random_state=seed).fit(X, prep.target)
     elif prep.is_pairwise:

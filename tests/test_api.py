@@ -282,3 +282,15 @@ def test_crossed_split_through_evaluate_and_train(userdata, cache, tmp_path):
                   split="crossed", prompt_folds=2)
     meta = json.loads((tr.predictor / "meta.json").read_text())
     assert meta["extra"]["split"] == "crossed" and tr.results.settings["split"] == "crossed"
+
+
+def test_tiny_encoder_warning_reaches_the_output_files(userdata, cache, tmp_path):
+    """Issue 18.5: with the tiny encoder on user images, train's report and saved predictor say so (not only the log)."""
+    from judgenet.dataset import TINY_WARNING
+
+    tr = jn.train(userdata / "labels.csv", images=userdata / "gen", reference=userdata / "real", out=tmp_path / "t",
+                  model="ridge", question="realism", resamples=20, cache_dir=cache, backbones=["tiny"])
+    report = next((tmp_path / "t").rglob("report.md")).read_text()
+    assert TINY_WARNING in report
+    meta = json.loads((tr.predictor / "meta.json").read_text())
+    assert meta["extra"]["notes"] == [TINY_WARNING]
