@@ -5,20 +5,12 @@ TorchScript, read directly by judgenet; converted to the torch-fidelity .pth lay
 torch-fidelity; clean-fid's own forward code over the TorchScript's layers). Skips with the reason when the wheels
 are absent (CI without the `real`/`compare` extras).
 """
-import sys
-from pathlib import Path
 
 import numpy as np
 import pytest
+from _real_networks import MARKS, TOL, rn
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "benchmarks"))
-import real_networks as rn  # noqa: E402
-
-MISSING = rn.available()
-pytestmark = [pytest.mark.slow,
-              pytest.mark.skipif(MISSING is not None, reason=f"needs {MISSING} (pip install -e '.[real,compare]' "
-                                                             "requests)")]
-TOL = 1e-4
+pytestmark = MARKS
 
 
 @pytest.fixture(scope="module")

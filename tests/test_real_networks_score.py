@@ -7,19 +7,11 @@ checked: genuine Inception, TF1 resize), `jn.score(resize=...)` for `antialias` 
 the images itself. FID and KID (full-set subsets: every implementation then computes the same unbiased MMD²) must
 agree to a relative 1e-4. Skips with the reason when the optional packages are absent (CI's clean clone).
 """
-import sys
-from pathlib import Path
 
 import pytest
+from _real_networks import MARKS, TOL, rn
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "benchmarks"))
-import real_networks as rn  # noqa: E402
-
-MISSING = rn.available()
-pytestmark = [pytest.mark.slow,
-              pytest.mark.skipif(MISSING is not None, reason=f"needs {MISSING} (pip install -e '.[real,compare]' "
-                                                             "requests)")]
-TOL = 1e-4
+pytestmark = MARKS
 
 
 @pytest.fixture(scope="module")
