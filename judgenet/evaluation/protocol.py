@@ -213,11 +213,9 @@ class HeldOutResults:
     folds: list = field(default_factory=list)
     settings: dict = field(default_factory=dict)
 
-    def to_dict(self) -> dict:  # pragma: no cover - each protocol writes its own format
-        raise NotImplementedError
-
     def to_json(self, path: str | Path | None = None) -> str:
-        """JSON text of :meth:`to_dict`; also written (atomically) to ``path`` when given."""
+        """JSON text of the subclass's ``to_dict()`` (each protocol writes its own format); also written
+        (atomically) to ``path`` when given."""
         text = json.dumps(self.to_dict(), indent=1)
         if path is not None:
             from ..io import atomic_write_text
