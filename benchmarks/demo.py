@@ -75,7 +75,8 @@ def main(argv=None):
     ap.add_argument("--no-warm", action="store_true", help="cold runs only")
     args = ap.parse_args(argv)
     info = P.header(args, extra=f"demo {'--fast' if args.fast else '(full)'}; subprocesses, own cache each")
-    work = Path(tempfile.mkdtemp(prefix="judgenet-demo-bench-"))
+    tmp = tempfile.TemporaryDirectory(prefix="judgenet-demo-bench-")  # removed at exit, also after an error
+    work = Path(tmp.name)
     srcs = {"today": (CODE_NEW, ROOT)}
     if args.old:
         srcs[f"old {args.old}"] = (CODE_OLD, worktree(args.old))
@@ -96,7 +97,7 @@ def main(argv=None):
         print(f"  {name}: " + ", ".join(f"{k} {statistics.median(t.get(k, 0.0) for t in runs):.1f}" for k in keys))
     if args.json:
         P.write_json(args.json, info, rows, phases=phases)
-    shutil.rmtree(work, ignore_errors=True)
+    tmp.cleanup()
 
 
 if __name__ == "__main__":

@@ -16,7 +16,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import shutil
 import subprocess
 import sys
 import tempfile
@@ -71,7 +70,8 @@ def inputs(path: Path, cache: Path, fast: bool = True) -> None:
           for q in ("realism", "alignment", "overall")}
     base = [b for b in ("mid_pmi", "clip_score") if b in fm.names]
     np.savez(path, X=fm.X, names=np.array(fm.names), generators=np.array(gen["generator"].astype(str).tolist()),
-             prompts=np.array(gen["prompt_id"].astype(str).tolist()), baselines=np.array(json.dumps(base)), **ys)
+             prompts=np.array(gen["prompt_id"].astype(str).tolist()), baselines=np.array(json.dumps(base)),
+             groups=np.array(json.dumps({g: list(c) for g, c in fm.groups.items()})), **ys)
 
 
 def main(argv=None):
@@ -83,7 +83,8 @@ def main(argv=None):
     resamples = 1000 if args.full else 200
     info = P.header(args, extra=f"{'full' if args.full else 'fast'} demo world, generator split, ridge + hist_gb, "
                                 f"{resamples} resamples, 3 questions")
-    work = Path(tempfile.mkdtemp(prefix="judgenet-restructure-"))
+    tmp = tempfile.TemporaryDirectory(prefix="judgenet-restructure-")  # removed at exit, also after an error
+    work = Path(tmp.name)
     data = work / "inputs.npz"
     inputs(data, work / "cache", not args.full)
     old = worktree(args.old)
@@ -108,7 +109,7 @@ def main(argv=None):
           f"{max(diffs):.3g}")
     if args.json:
         P.write_json(args.json, info, rows, values=values)
-    shutil.rmtree(work, ignore_errors=True)
+    tmp.cleanup()
 
 
 if __name__ == "__main__":

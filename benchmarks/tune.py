@@ -17,7 +17,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import shutil
 import subprocess
 import sys
 import tempfile
@@ -58,7 +57,8 @@ def main(argv=None):
     ap.add_argument("--trials", type=int, default=30, help="study total per run (default 30)")
     args = ap.parse_args(argv)
     info = P.header(args, extra=f"{args.trials} trials, SQLite, fast demo realism labels")
-    work = Path(tempfile.mkdtemp(prefix="judgenet-tune-bench-"))
+    tmp = tempfile.TemporaryDirectory(prefix="judgenet-tune-bench-")  # removed at exit, also after an error
+    work = Path(tmp.name)
     data = work / "data.npz"
     inputs(data, work / "cache", fast=True)
     stats: dict[str, list] = {}
@@ -99,7 +99,7 @@ def main(argv=None):
               f"{two / one:.2f}× (the wall-time ratio above also counts each process's start-up and imports)")
     if args.json:
         P.write_json(args.json, info, rows, studies=stats)
-    shutil.rmtree(work, ignore_errors=True)
+    tmp.cleanup()
 
 
 if __name__ == "__main__":
