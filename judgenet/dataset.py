@@ -252,7 +252,7 @@ def prepare(labels, *, images=None, reference=None, reference_prompts=None, back
         for msg in getattr(pairs, "skipped", None) or []:
             log.warning("skipped judgment: %s", msg)
         return Prepared(fm, None, units, prompts, item_ids, builder, ls, question, None, backbones, failures, pairs,
-                        notes)
+                        notes=notes)
     try:
         ceiling = rater_ceiling(ls, question, n_resamples=ceiling_resamples, seed=seed)
     except Exception as exc:  # fewer than 2 raters per item: no ceiling, say so
