@@ -138,7 +138,10 @@ def fit_and_save(prep, recipe, out: Path, *, seed: int, cv_results=None, extra=N
     Per-item predictors are fitted through :class:`~judgenet.evaluation.conformal.ConformalPredictor`: besides the
     model on all items, one model per held-out fold of ``split`` gives the residuals that calibrate prediction
     intervals on generators the model has not seen; they are stored in ``meta.json`` (``extra.conformal``) and
-    ``score`` turns them into ``pred_low``/``pred_high`` columns. Pairwise (utility) predictors are calibrated on
+    ``score`` turns them into ``pred_low``/``pred_high`` columns. A family that predicts in other units than the
+    labels (``Family.label_units`` False, e.g. ``anchored`` in raw-MID units) is calibrated with ``rescale``: the
+    calibration stores the line that maps its predictions to the label scale, and the intervals are on that scale
+    (the saved model still predicts in its own units). Pairwise (utility) predictors are calibrated on
     win rates over the same held-out generators (:func:`~judgenet.evaluation.conformal.calibrate_win_rates`,
     ``extra.conformal_pairs``): ``score`` gives ``p_win`` intervals."""
     from .predictors import save_predictor
@@ -155,11 +158,13 @@ def fit_and_save(prep, recipe, out: Path, *, seed: int, cv_results=None, extra=N
             extra["conformal_pairs"] = cal
     else:
         from .evaluation.conformal import ConformalPredictor
+        from .predictors.recipes import get_family
 
         cal_split = split if split in ("generator", "crossed") and (split == "generator" or prep.prompts is not None) \
             else "generator"
         cp = ConformalPredictor(recipe.build(random_state=seed), coverage=0.9, split=cal_split,
-                                n_prompt_folds=prompt_folds, random_state=seed)
+                                n_prompt_folds=prompt_folds, random_state=seed,
+                                rescale=not get_family(recipe.family).label_units)
         cp.fit(X, prep.y, prep.generators, prep.prompts)
         model = cp.estimator_
         extra["conformal"] = cp.calibration_dict()

@@ -39,6 +39,19 @@ the between-generator variance of the shift beyond item noise (method of moments
 gives ``mean(ŷ) ± q_G · d(n)`` for a new generator with n images. With K generators the attainable
 level is K/(K+1) at most (90% needs ≥ 9 calibration generators); beyond it the interval is infinite.
 
+Predictions in other units
+--------------------------
+Some predictors do not predict on the human label scale: ``anchored`` predicts in the units of its raw
+metric (raw MID + a shrunk correction; :attr:`judgenet.predictors.recipes.Family.label_units` is False).
+With ``rescale=True`` (``"auto"``: read that flag) the out-of-generator predictions are first mapped to
+the label scale by the least-squares line ``y ≈ a + b·ŷ`` fitted on them (:func:`scale_line`; the slope
+is constrained to ``b ≥ 0``, so a model whose held-out predictions do not rise with the labels, or are
+constant, gets the flat line ``a = mean(y)`` — still a valid interval, just an uninformative one, with a
+warning). Residuals, scores and per-generator errors are those of ``a + b·ŷ``; the line is stored in the
+:class:`Calibration` (``scale``) and every interval (per item, per generator) is formed around the mapped
+prediction, so intervals are always on the label scale while the saved model keeps predicting in its own
+units.
+
 Pairwise preferences
 --------------------
 :func:`cross_conformal_pairs` calibrates ``|p_obs − p̂|`` (observed share of raters preferring a vs
@@ -70,7 +83,7 @@ from sklearn.utils.validation import check_is_fitted
 
 from ..errors import ConfigError
 
-__all__ = ["conformal_quantile", "ConformalPredictor", "Calibration", "interval_from_calibration",
+__all__ = ["conformal_quantile", "ConformalPredictor", "Calibration", "interval_from_calibration", "scale_line",
            "score_intervals", "coverage_study", "CoverageStudy", "PairCalibration", "cross_conformal_pairs",
            "DIFFICULTIES", "calibration_from_residuals", "oof_coverage_study", "calibrate_win_rates", "win_rate_intervals", "win_rate_dict"]
 
@@ -78,6 +91,10 @@ log = logging.getLogger(__name__)
 
 DIFFICULTIES = ("spread", "residual", None)
 _FORMAT = "judgenet-conformal/1"
+#: A calibration with a scale line (``Calibration.scale``) is written as format 2, so that a judgenet that predates
+#: the line refuses it (one-line error) instead of silently forming intervals in the model's units; calibrations
+#: without a line are still written as format 1, byte-for-byte as before. Both are read.
+_FORMAT_SCALED = "judgenet-conformal/2"
 
 
 # ---------------------------------------------------------------------------------------------
@@ -142,6 +159,9 @@ class Calibration:
         tau2, within_var: τ² and s_w² of the per-generator scale d(n) = sqrt(τ² + s_w²/n).
         difficulty: "spread", "residual" or None; sigma_floor: lower bound on σ.
         coverage: the default level; method: the item quantile's rule (:func:`conformal_quantile`).
+        scale: ``(intercept, slope)`` of the line ``a + b·ŷ`` that maps the model's predictions to the label
+            scale (:func:`scale_line`), or None (identity: the model predicts in label units). Scores,
+            group errors, τ² and s_w² are those of the mapped predictions.
     """
 
     scores: np.ndarray
@@ -155,6 +175,16 @@ class Calibration:
     sigma_floor: float
     coverage: float = 0.9
     method: str = "balanced"
+    scale: tuple[float, float] | None = None
+
+    def to_label_scale(self, pred) -> np.ndarray:
+        """(n,) float64: predictions ``pred`` (n,) in the model's units mapped to the label scale
+        (``a + b·pred``; a copy of ``pred`` when the calibration has no scale line)."""
+        p = np.asarray(pred, dtype=np.float64).ravel()
+        if self.scale is None:
+            return p.copy()
+        a, b = self.scale
+        return a + b * p
 
     def item_quantile(self, coverage: float | None = None) -> float:
         return conformal_quantile(self.scores, coverage or self.coverage, groups=self.groups, method=self.method)
@@ -169,8 +199,13 @@ class Calibration:
         return conformal_quantile(u, coverage or self.coverage)
 
     def to_dict(self) -> dict:
-        """JSON-able dict (lists of floats); :meth:`from_dict` restores it exactly."""
-        return {"format": _FORMAT, "coverage": float(self.coverage), "method": self.method,
+        """JSON-able dict (lists of floats); :meth:`from_dict` restores it exactly. Format
+        ``judgenet-conformal/1`` without a scale line, ``judgenet-conformal/2`` (the same keys plus
+        ``scale: {"intercept", "slope"}``) with one."""
+        line = {} if self.scale is None else {"scale": {"intercept": float(self.scale[0]),
+                                                        "slope": float(self.scale[1])}}
+        return {"format": _FORMAT if self.scale is None else _FORMAT_SCALED, **line,
+                "coverage": float(self.coverage), "method": self.method,
                 "difficulty": self.difficulty,
                 "sigma_floor": float(self.sigma_floor), "tau2": float(self.tau2),
                 "within_var": float(self.within_var), "scores": [float(v) for v in self.scores],
@@ -180,13 +215,30 @@ class Calibration:
 
     @classmethod
     def from_dict(cls, d: Mapping) -> "Calibration":
-        if d.get("format") != _FORMAT:
-            raise ConfigError(f"not a judgenet conformal calibration (format {d.get('format')!r}, "
-                              f"expected {_FORMAT}); refit the ConformalPredictor")
+        """Inverse of :meth:`to_dict`; reads formats 1 (no scale line: identity) and 2 (with the line)."""
+        fmt = d.get("format")
+        if fmt not in (_FORMAT, _FORMAT_SCALED):
+            raise ConfigError(f"not a judgenet conformal calibration (format {fmt!r}, expected {_FORMAT} or "
+                              f"{_FORMAT_SCALED}); refit the ConformalPredictor")
+        scale = None
+        if fmt == _FORMAT_SCALED:
+            line = d.get("scale")
+            try:
+                scale = (float(line["intercept"]), float(line["slope"]))
+            except (TypeError, KeyError, ValueError):
+                raise ConfigError(f"conformal calibration of format {fmt} without a valid scale line "
+                                  f"({{'intercept': a, 'slope': b}}, got {line!r}); refit the predictor") from None
+            if not (math.isfinite(scale[0]) and math.isfinite(scale[1]) and scale[1] >= 0.0):
+                raise ConfigError(f"conformal calibration scale line {line!r} must be finite with slope >= 0; "
+                                  "refit the predictor")
+        elif "scale" in d:
+            raise ConfigError(f"conformal calibration of format {fmt} carries a scale line (only format "
+                              f"{_FORMAT_SCALED} may); refit the predictor")
         return cls(np.asarray(d["scores"], dtype=np.float64), np.asarray(d["groups"], dtype=str),
                    list(d["group_names"]), np.asarray(d["group_sizes"], dtype=np.int64),
                    np.asarray(d["group_errors"], dtype=np.float64), float(d["tau2"]), float(d["within_var"]),
-                   d["difficulty"], float(d["sigma_floor"]), float(d["coverage"]), str(d.get("method", "balanced")))
+                   d["difficulty"], float(d["sigma_floor"]), float(d["coverage"]), str(d.get("method", "balanced")),
+                   scale)
 
 
 def _group_stats(resid: np.ndarray, groups: np.ndarray):
@@ -202,11 +254,37 @@ def _group_stats(resid: np.ndarray, groups: np.ndarray):
     return names, sizes, means, tau2, within
 
 
+def scale_line(pred, y) -> tuple[float, float]:
+    """``(a, b)``: the least-squares line ``y ≈ a + b·pred`` with the slope constrained to ``b ≥ 0`` — the map
+    of a model's predictions (n,) to the label scale of ``y`` (n,) (used with out-of-generator predictions).
+
+    Closed form: ``b = max(cov(pred, y) / var(pred), 0)``, ``a = mean(y) − b·mean(pred)``. When the
+    predictions are constant or do not rise with ``y`` (unconstrained slope ≤ 0) the constrained optimum is the
+    flat line ``b = 0, a = mean(y)``: every item is then mapped to the calibration mean and its interval is
+    ``mean(y) ± q`` — still calibrated, but it carries no information from the model (a warning says so).
+    A negative slope is never used: it would reverse the model's ranking on the label scale."""
+    p = np.asarray(pred, dtype=np.float64).ravel()
+    t = np.asarray(y, dtype=np.float64).ravel()
+    if p.size != t.size or p.size == 0:
+        raise ConfigError(f"a scale line needs as many predictions as labels (> 0), got {p.size} and {t.size}")
+    pc = p - p.mean()
+    den = float(pc @ pc)
+    b = float(pc @ (t - t.mean()) / den) if den > 0 else 0.0
+    if not b > 0:
+        log.warning("the held-out predictions %s the labels: mapped to the label scale by the flat line "
+                    "y = %.4g (intervals stay calibrated but no longer depend on the model)",
+                    "are constant, so they cannot be matched to" if den <= 0 else "do not rise with", t.mean())
+        b = 0.0
+    return float(t.mean() - b * p.mean()), b
+
+
 def interval_from_calibration(pred, sigma, calibration: Calibration | Mapping, coverage: float | None = None):
-    """Per-item ``(low, high)`` arrays (n,) from predictions ŷ (n,), difficulties σ (n,) (ones when
-    the calibration has no difficulty model) and a stored :class:`Calibration` (or its dict)."""
+    """Per-item ``(low, high)`` arrays (n,) from predictions ŷ (n,) **in the model's own units**, difficulties σ
+    (n,) (ones when the calibration has no difficulty model) and a stored :class:`Calibration` (or its dict).
+    The interval is ``m ± q·σ`` around ``m = calibration.to_label_scale(ŷ)`` (ŷ itself without a scale line): on
+    the label scale."""
     cal = calibration if isinstance(calibration, Calibration) else Calibration.from_dict(calibration)
-    pred = np.asarray(pred, dtype=np.float64).ravel()
+    pred = cal.to_label_scale(pred)
     sigma = np.ones_like(pred) if sigma is None else np.maximum(np.asarray(sigma, dtype=np.float64).ravel(),
                                                                 cal.sigma_floor)
     q = cal.item_quantile(coverage)
@@ -214,11 +292,16 @@ def interval_from_calibration(pred, sigma, calibration: Calibration | Mapping, c
 
 
 def calibration_from_residuals(y, oof_pred, groups, *, coverage: float = 0.9, method: str = "balanced", sigma=None,
-                               difficulty: str | None = None, sigma_floor: float = 1.0) -> Calibration:
+                               difficulty: str | None = None, sigma_floor: float = 1.0,
+                               rescale: bool = False) -> Calibration:
     """A :class:`Calibration` from out-of-generator predictions: ``y`` (n,) human scores, ``oof_pred`` (n,) each
     item's prediction by a model that did not see its generator (e.g. a held-out evaluation's predictions),
     ``groups`` (n,) generators; ``sigma`` (n,) difficulties when ``difficulty`` is not None. This is the
-    calibration :meth:`ConformalPredictor.fit` stores, without refitting anything."""
+    calibration :meth:`ConformalPredictor.fit` stores, without refitting anything.
+
+    ``rescale=True`` (models that predict in other units, e.g. ``anchored``): the line ``a + b·oof_pred`` of
+    :func:`scale_line` fitted on these predictions maps them to the label scale first; residuals are those of the
+    mapped predictions and the line is stored (``Calibration.scale``)."""
     y = np.asarray(y, dtype=np.float64).ravel()
     oof = np.asarray(oof_pred, dtype=np.float64).ravel()
     gens = np.asarray(groups).astype(str).ravel()
@@ -227,10 +310,11 @@ def calibration_from_residuals(y, oof_pred, groups, *, coverage: float = 0.9, me
     if not (np.isfinite(y).all() and np.isfinite(oof).all()):
         raise ConfigError("y or the out-of-generator predictions contain NaN/inf")
     sig = np.ones(y.size) if sigma is None else np.asarray(sigma, dtype=np.float64).ravel()
-    resid = y - oof
+    line = scale_line(oof, y) if rescale else None
+    resid = y - (oof if line is None else line[0] + line[1] * oof)
     names, sizes, means, tau2, within = _group_stats(resid, gens)
     return Calibration(np.abs(resid) / sig, gens.copy(), list(names), sizes, means, tau2, within, difficulty,
-                       float(sigma_floor), float(coverage), method)
+                       float(sigma_floor), float(coverage), method, line)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -259,6 +343,34 @@ def _spread(members, X) -> np.ndarray:
     return P.std(axis=1, ddof=1) if P.shape[1] > 1 else np.ones(P.shape[0])
 
 
+def _resolve_rescale(rescale, estimator) -> bool:
+    """``ConformalPredictor.rescale`` → bool. ``"auto"``: whether ``estimator`` (the last step of nested Pipelines)
+    is an instance of a pointwise family's estimator whose ``Family.label_units`` is False."""
+    if isinstance(rescale, (bool, np.bool_)):
+        return bool(rescale)
+    if rescale != "auto":
+        raise ConfigError(f"rescale must be True, False or 'auto', got {rescale!r}")
+    from sklearn.pipeline import Pipeline
+
+    from ..predictors.recipes import FAMILIES
+
+    est = estimator
+    while isinstance(est, Pipeline):
+        est = est.steps[-1][1]
+    for name, fam in FAMILIES.items():
+        if fam.kind != "pointwise" or fam.label_units:
+            continue
+        try:
+            kind = type(fam.factory(**fam.defaults))
+        except Exception:  # a factory that cannot build with its defaults alone cannot be recognised
+            continue
+        if isinstance(est, kind):
+            log.info("%s predicts in other units than the labels (family %r): intervals on a line to the "
+                     "label scale", type(est).__name__, name)
+            return True
+    return False
+
+
 class ConformalPredictor(RegressorMixin, BaseEstimator):
     """Wrap a regressor with intervals calibrated on held-out generators (see the module docstring).
 
@@ -277,16 +389,26 @@ class ConformalPredictor(RegressorMixin, BaseEstimator):
             each member sees.
         residual_estimator: model of |residual| for ``"residual"`` (default a small HistGradientBoosting).
         random_state: seeds member subsets.
+        rescale: whether the estimator predicts in other units than ``y`` and its predictions are mapped to the
+            label scale by the line fitted on the out-of-generator predictions (:func:`scale_line`, module
+            docstring). ``"auto"`` (default): True when the estimator (the last step of a Pipeline) belongs to
+            a family of :data:`judgenet.predictors.recipes.FAMILIES` whose ``label_units`` is False (e.g.
+            ``anchored``), else False; or True / False.
 
-    Fitted attributes: ``estimator_`` (on all data), ``members_`` (spread) / ``residual_model_``,
-    ``calibration_`` (:class:`Calibration`), ``oof_pred_`` (n,) out-of-generator predictions,
-    ``oof_sigma_`` (n,), ``n_features_in_``.
+    With a scale line, :meth:`predict` returns **label-scale** predictions ``a + b·estimator_.predict(X)`` — the
+    centre of :meth:`predict_interval`'s interval (``low ≤ pred ≤ high``) and what ``score`` (R²) uses — while
+    ``estimator_`` stays the bare fitted model predicting in its own units (that is what a saved predictor
+    stores, beside ``calibration_dict()`` that carries the line).
+
+    Fitted attributes: ``estimator_`` (on all data, bare), ``members_`` (spread) / ``residual_model_``,
+    ``calibration_`` (:class:`Calibration`), ``oof_pred_`` (n,) out-of-generator predictions (model units),
+    ``oof_sigma_`` (n,), ``rescale_`` (bool, the resolved ``rescale``), ``n_features_in_``.
     """
 
     def __init__(self, estimator=None, coverage: float = 0.9, difficulty: str | None = None,
                  method: str = "balanced", split: str = "generator", n_prompt_folds: int = 5,
                  n_members: int = 5, member_fraction: float = 0.5, residual_estimator=None,
-                 random_state: int | None = 0):
+                 random_state: int | None = 0, rescale: bool | str = "auto"):
         self.estimator = estimator
         self.coverage = coverage
         self.difficulty = difficulty
@@ -297,6 +419,7 @@ class ConformalPredictor(RegressorMixin, BaseEstimator):
         self.member_fraction = member_fraction
         self.residual_estimator = residual_estimator
         self.random_state = random_state
+        self.rescale = rescale
 
     def _base(self):
         if self.estimator is None:
@@ -315,6 +438,7 @@ class ConformalPredictor(RegressorMixin, BaseEstimator):
             raise ConfigError(f"difficulty must be one of {DIFFICULTIES}, got {self.difficulty!r}")
         if not 0.0 < float(self.coverage) < 1.0:
             raise ConfigError(f"coverage must lie in (0, 1), got {self.coverage}")
+        rescale = _resolve_rescale(self.rescale, self._base())
         X = np.asarray(X, dtype=np.float64)
         y = np.asarray(y, dtype=np.float64).ravel()
         if groups is None:
@@ -345,7 +469,8 @@ class ConformalPredictor(RegressorMixin, BaseEstimator):
                                                self.member_fraction, rng), X[te])
         if np.isnan(oof).any():
             raise ConfigError(f"{int(np.isnan(oof).sum())} items got no out-of-fold prediction")
-        resid = y - oof
+        line = scale_line(oof, y) if rescale else None
+        resid = y - (oof if line is None else line[0] + line[1] * oof)
         if self.difficulty == "residual":
             rmodel = self.residual_estimator if self.residual_estimator is not None else _default_residual_model()
             for f in folds:
@@ -358,18 +483,23 @@ class ConformalPredictor(RegressorMixin, BaseEstimator):
             floor = max(float(np.quantile(pos, 0.05)) if pos.size else 1e-6, 1e-9)
             sig = np.maximum(np.nan_to_num(sig, nan=floor), floor)
         self.calibration_ = calibration_from_residuals(y, oof, gens, coverage=self.coverage, method=self.method,
-                                                       sigma=sig, difficulty=self.difficulty, sigma_floor=floor)
-        self.oof_pred_, self.oof_sigma_ = oof, sig
+                                                       sigma=sig, difficulty=self.difficulty, sigma_floor=floor,
+                                                       rescale=rescale)
+        self.oof_pred_, self.oof_sigma_, self.rescale_ = oof, sig, rescale
         self.estimator_ = clone(base).fit(X, y)
         if self.difficulty == "spread":
             self.members_ = _fit_members(base, X, y, gens, self.n_members, self.member_fraction, rng)
         self.n_features_in_ = X.shape[1]
         return self
 
-    def predict(self, X) -> np.ndarray:
-        """(n,) point predictions of the model fitted on all generators."""
+    def _raw_predict(self, X) -> np.ndarray:
         check_is_fitted(self, "estimator_")
         return np.asarray(self.estimator_.predict(np.asarray(X, dtype=np.float64)), dtype=np.float64).ravel()
+
+    def predict(self, X) -> np.ndarray:
+        """(n,) point predictions of the model fitted on all generators, on the label scale: mapped by the
+        calibration's scale line when there is one (``estimator_.predict`` gives the model's own units)."""
+        return self.calibration_.to_label_scale(self._raw_predict(X))
 
     def difficulty_of(self, X) -> np.ndarray:
         """(n,) σ(x) ≥ the calibration floor (ones without a difficulty model)."""
@@ -384,16 +514,16 @@ class ConformalPredictor(RegressorMixin, BaseEstimator):
         return np.maximum(np.nan_to_num(s, nan=self.calibration_.sigma_floor), self.calibration_.sigma_floor)
 
     def predict_interval(self, X, coverage: float | None = None):
-        """``(pred, low, high)``, each (n,) float64 in the units of y, at ``coverage`` (default
-        ``self.coverage``) for items of a generator not seen in training."""
-        pred = self.predict(X)
-        low, high = interval_from_calibration(pred, self.difficulty_of(X), self.calibration_, coverage)
-        return pred, low, high
+        """``(pred, low, high)``, each (n,) float64 in the units of y (label scale; ``pred`` = :meth:`predict`), at
+        ``coverage`` (default ``self.coverage``) for items of a generator not seen in training."""
+        raw = self._raw_predict(X)
+        low, high = interval_from_calibration(raw, self.difficulty_of(X), self.calibration_, coverage)
+        return self.calibration_.to_label_scale(raw), low, high
 
     def predict_group_interval(self, X, groups, coverage: float | None = None) -> pd.DataFrame:
         """Interval for each group's (generator's) mean human score: DataFrame with ``group``, ``n``,
-        ``pred_mean``, ``pred_mean_low``, ``pred_mean_high`` (rows in order of first appearance)."""
-        return _group_table(self.predict(X), groups, self.calibration_, coverage)
+        ``pred_mean``, ``pred_mean_low``, ``pred_mean_high`` (label scale; rows in order of first appearance)."""
+        return _group_table(self._raw_predict(X), groups, self.calibration_, coverage)
 
     def calibration_dict(self) -> dict:
         """The calibration as a JSON-able dict (store it in the predictor's meta.json)."""
@@ -402,8 +532,9 @@ class ConformalPredictor(RegressorMixin, BaseEstimator):
 
 
 def _group_table(pred, groups, calibration, coverage=None) -> pd.DataFrame:
+    """Per-group mean of the predictions ``pred`` (n,, model units) mapped to the label scale, with its interval."""
     cal = calibration if isinstance(calibration, Calibration) else Calibration.from_dict(calibration)
-    pred = np.asarray(pred, dtype=np.float64).ravel()
+    pred = cal.to_label_scale(pred)
     g = np.asarray(groups).astype(str).ravel()
     if g.size != pred.size:
         raise ConfigError(f"groups has {g.size} entries for {pred.size} predictions")
@@ -422,20 +553,26 @@ def score_intervals(pred, generators, calibration, sigma=None, coverage: float |
     """Interval columns for ``judgenet score``.
 
     Args:
-        pred: (n,) predictions; sigma: (n,) difficulties (``ConformalPredictor.difficulty_of``; None
-            for a calibration without a difficulty model); generators: (n,) folder/generator names.
+        pred: (n,) predictions of the saved model, in its own units; sigma: (n,) difficulties
+            (``ConformalPredictor.difficulty_of``; None for a calibration without a difficulty model);
+            generators: (n,) folder/generator names.
         calibration: a :class:`Calibration` or its stored dict. coverage: level (default the stored one).
     Returns:
-        ``(per_image, per_generator)`` DataFrames: per_image has ``pred``, ``pred_low``, ``pred_high``
-        (row-aligned with the inputs); per_generator has ``generator``, ``n_images``, ``pred_mean``,
-        ``pred_mean_low``, ``pred_mean_high`` and ``coverage``.
+        ``(per_image, per_generator)`` DataFrames: per_image has ``pred`` (as given, model units), then — only when
+        the calibration has a scale line — ``pred_label_scale`` (``pred`` mapped to the label scale), then
+        ``pred_low``, ``pred_high`` (label scale, around ``pred_label_scale`` or ``pred``; row-aligned with the
+        inputs); per_generator has ``generator``, ``n_images``, ``pred_mean`` (mean prediction on the label
+        scale), ``pred_mean_low``, ``pred_mean_high`` and ``coverage``.
     """
     cal = calibration if isinstance(calibration, Calibration) else Calibration.from_dict(calibration)
     if cal.difficulty is not None and sigma is None:
         raise ConfigError(f"this calibration uses difficulty {cal.difficulty!r}: pass sigma= "
                           "(ConformalPredictor.difficulty_of(X))")
     low, high = interval_from_calibration(pred, sigma, cal, coverage)
-    per_image = pd.DataFrame({"pred": np.asarray(pred, dtype=np.float64).ravel(), "pred_low": low, "pred_high": high})
+    cols = {"pred": np.asarray(pred, dtype=np.float64).ravel()}
+    if cal.scale is not None:
+        cols["pred_label_scale"] = cal.to_label_scale(pred)
+    per_image = pd.DataFrame({**cols, "pred_low": low, "pred_high": high})
     per_gen = _group_table(pred, generators, cal, coverage).rename(columns={"group": "generator", "n": "n_images"})
     per_gen["coverage"] = float(coverage or cal.coverage)
     return per_image, per_gen
@@ -488,13 +625,16 @@ class CoverageStudy:
 
 def coverage_study(estimator, X, y, groups, *, prompts=None, coverage: float = 0.9, difficulty: str | None = None,
                    method: str = "balanced", split: str = "generator", n_prompt_folds: int = 5,
-                   n_members: int = 5, random_state: int = 0, progress: bool = False) -> CoverageStudy:
+                   n_members: int = 5, random_state: int = 0, progress: bool = False,
+                   rescale: bool | str = "auto") -> CoverageStudy:
     """For each generator g: fit a :class:`ConformalPredictor` (fit **and** calibration) on the other
     generators, predict intervals for g's items and g's mean, and record whether they contain the
     human scores. X (n, p), y (n,), groups (n,) generators (≥ 4 distinct); prompts (n,) for
     ``split="crossed"``, where g's items on each held-out prompt fold are predicted by a predictor
     fitted and calibrated on the other generators × the other prompt folds (the generator-mean
-    interval is then formed from all of g's items' predictions)."""
+    interval is then formed from all of g's items' predictions). ``rescale``: as in :class:`ConformalPredictor`
+    (each fold's scale line is fitted on its own calibration generators); predictions and intervals are then on
+    the label scale."""
     from .protocol import make_folds
 
     X = np.asarray(X, dtype=np.float64)
@@ -510,18 +650,22 @@ def coverage_study(estimator, X, y, groups, *, prompts=None, coverage: float = 0
 
         outer = tqdm(outer, desc="coverage study")
     p, lo, hi = (np.full(y.size, np.nan) for _ in range(3))
-    group_half = {}
+    group_half, rescaled = {}, False
     for f in outer:
         tr, te = f.train, f.test
         cp = ConformalPredictor(estimator, coverage=coverage, difficulty=difficulty, method=method, split=split,
                                 n_prompt_folds=n_prompt_folds, n_members=n_members,
-                                random_state=random_state).fit(X[tr], y[tr], gens[tr],
+                                random_state=random_state, rescale=rescale).fit(X[tr], y[tr], gens[tr],
                                                                None if pr is None else pr[tr])
         p[te], lo[te], hi[te] = cp.predict_interval(X[te])
         cal, n_g = cp.calibration_, int((gens == f.held_generator).sum())
         group_half.setdefault(f.held_generator, []).append(cal.group_quantile() * float(cal.group_scale(n_g)))
-    return _study(y, p, lo, hi, gens, {g: float(np.mean(v)) for g, v in group_half.items()},
-                  {"coverage": float(coverage), "difficulty": difficulty, "method": method, "split": split})
+        rescaled = cp.rescale_
+    settings = {"coverage": float(coverage), "difficulty": difficulty, "method": method, "split": split}
+    if rescaled:
+        settings["variant"] = ("nested: the scored generator neither fits nor calibrates; predictions mapped to the "
+                               "human scale by a line fitted on the calibration generators' held-out predictions")
+    return _study(y, p, lo, hi, gens, {g: float(np.mean(v)) for g, v in group_half.items()}, settings)
 
 
 def _study(y, p, lo, hi, gens, group_half: dict, settings: dict) -> CoverageStudy:
@@ -568,8 +712,9 @@ def oof_coverage_study(y, oof_pred, groups, *, coverage: float = 0.9, method: st
     residuals come from models that were trained on g's items (a cross-conformal / CV+-style estimate), and
     the model's recipe was fixed beforehand. Cost: O(n) per generator.
 
-    ``rescale=True`` first maps predictions to the human scale by the least-squares line of ``y`` on them fitted
-    on the calibration generators only (for models that predict in other units, e.g. ``anchored`` in raw-MID
+    ``rescale=True`` first maps predictions to the human scale by the line of :func:`scale_line` fitted on the
+    calibration generators only — the other generators' out-of-fold predictions — through
+    :func:`calibration_from_residuals` (for models that predict in other units, e.g. ``anchored`` in raw-MID
     units; a model already on the human scale gets a line close to the identity); the study is then on
     ``a + b·oof_pred``.
     """
@@ -583,13 +728,9 @@ def oof_coverage_study(y, oof_pred, groups, *, coverage: float = 0.9, method: st
     half = {}
     for g in uniq:
         te, tr = gens == g, gens != g
-        pg, ptr = p[te], p[tr]
-        if rescale:
-            b, a = np.polyfit(p[tr], y[tr], 1)
-            pg, ptr = a + b * pg, a + b * ptr
-            mapped[te] = pg
-        cal = calibration_from_residuals(y[tr], ptr, gens[tr], coverage=coverage, method=method)
-        lo[te], hi[te] = interval_from_calibration(pg, None, cal)
+        cal = calibration_from_residuals(y[tr], p[tr], gens[tr], coverage=coverage, method=method, rescale=rescale)
+        mapped[te] = cal.to_label_scale(p[te])
+        lo[te], hi[te] = interval_from_calibration(p[te], None, cal)
         half[g] = cal.group_quantile() * float(cal.group_scale(int(te.sum())))
     variant = "out-of-fold (recipe fixed, not nested)" + ("; predictions mapped to the human scale by a line "
                                                           "fitted on the calibration generators" if rescale else "")

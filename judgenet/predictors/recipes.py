@@ -52,6 +52,11 @@ class Family:
         bare: the estimator reads its input columns by position (e.g. ``anchored``: column 0 is the raw
             metric it is anchored on) and takes ``generators=``/``prompts=`` in ``fit``: it is built without
             scaler or PCA (a recipe asking for them is refused).
+        label_units: whether the family predicts on the scale of the human labels it is fitted to. False
+            for ``anchored`` (it predicts in the units of its raw metric, e.g. raw MID): its conformal
+            calibration maps predictions to the label scale by a line fitted on held-out-generator
+            predictions (:class:`~judgenet.evaluation.conformal.ConformalPredictor` ``rescale``). The one
+            place that says which families predict in other units.
     """
 
     kind: str
@@ -61,6 +66,7 @@ class Family:
     optuna_space: Callable[[Any], dict] | None = None
     seeded: bool = True
     bare: bool = False
+    label_units: bool = True
 
 
 def _mlp_space(trial) -> dict:
@@ -108,7 +114,8 @@ FAMILIES: dict[str, Family] = {
                       lambda t: {"C": t.suggest_float("C", 1e-2, 1e2, log=True)}, seeded=False),
     # [SPLIT] raw metric (column `anchor`, 0 = mid_pmi in the default column order) + shrunk correction
     "anchored": Family("pointwise", _anchored, {}, {"shrink": ["auto", 0.0]},
-                       lambda t: {"inner_prompt_folds": t.suggest_int("inner_prompt_folds", 2, 5)}, bare=True),
+                       lambda t: {"inner_prompt_folds": t.suggest_int("inner_prompt_folds", 2, 5)}, bare=True,
+                       label_units=False),
 }
 """Family name → :class:`Family`. Pairwise families are added by :mod:`judgenet.predictors.pairwise`
 through :func:`register` (imported at the end of this module)."""
