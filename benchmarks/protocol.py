@@ -253,14 +253,17 @@ def _get(args, name, default):
 
 
 def compare(cases: Mapping[str, Callable[[], Any]], args=None, *, repeat: int | None = None,
-            thread_list: Sequence[int] | None = None, warmup: bool = True) -> list[Timing]:
+            thread_list: Sequence[int] | None = None, warmup: bool = True, once: bool = False) -> list[Timing]:
     """Time every callable of ``cases`` interleaved (A, B, A, B, …) at each thread setting.
 
     ``repeat`` (≥ 5) and the thread settings come from ``args`` (see :func:`add_arguments`) unless given.
+    ``once=True`` is the declared exception for runs too long to repeat (e.g. 100,000-image pipeline parts):
+    one run per contender, no warm-up; the table's ``runs`` column says 1, so best = median is visible.
     Returns one :class:`Timing` per (thread setting, contender), in that order.
     """
-    repeat = int(repeat if repeat is not None else _get(args, "repeat", MIN_REPEAT))
-    if repeat < MIN_REPEAT:
+    repeat = 1 if once else int(repeat if repeat is not None else _get(args, "repeat", MIN_REPEAT))
+    warmup = warmup and not once
+    if repeat < MIN_REPEAT and not once:
         raise ValueError(f"the protocol needs at least {MIN_REPEAT} runs per contender, got {repeat}")
     if thread_list is None:
         thread_list = thread_settings(_get(args, "threads", "1,all"))

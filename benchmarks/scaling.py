@@ -244,8 +244,9 @@ def run(sizes, args, names=None) -> dict[str, dict[int, P.Timing]]:
                 cases[part.name] = part.setup(n)
         if not cases:
             continue
-        rows = P.compare(cases, args)
-        P.print_table(rows, title=f"n = {n:,}")
+        once = bool(args.once_from) and n >= args.once_from
+        rows = P.compare(cases, args, once=once)
+        P.print_table(rows, title=f"n = {n:,}" + (" (one run per part: --once-from)" if once else ""))
         for r in rows:
             if r.threads == min(x.threads for x in rows):
                 out.setdefault(r.name, {})[n] = r
@@ -340,6 +341,9 @@ def main(argv=None):
     ap.add_argument("--gmm", action="store_true", help="also compare the mixture fit with scikit-learn's default")
     ap.add_argument("--gmm-kmeanspp", action="store_true", help="--gmm also times the k-means++ initialization")
     ap.add_argument("--plot", default=None, help="write the log-log plot (PNG) here")
+    ap.add_argument("--once-from", type=int, default=0,
+                    help="sizes >= this run once per part without warm-up (runs too long to repeat 5 times; the "
+                         "table says runs = 1)")
     ap.add_argument("--pipeline", action="store_true",
                     help="time the pipeline parts (extraction, evaluation, score) instead of the metric parts")
     args = ap.parse_args(argv)
