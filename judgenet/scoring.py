@@ -11,7 +11,7 @@ from typing import Mapping, Sequence
 import numpy as np
 import pandas as pd
 
-__all__ = ["per_generator_table", "sort_generators", "win_rate_columns"]
+__all__ = ["per_generator_table", "sort_generators", "win_rate_columns", "interval_columns"]
 
 
 def per_generator_table(per_image: pd.DataFrame, *, set_columns: Mapping[str, np.ndarray] | None = None,
@@ -78,6 +78,43 @@ def win_rate_columns(per_image: pd.DataFrame, per_gen: pd.DataFrame, pred_col: s
                                             "generators (p_win left empty)")
     gen = gen.drop(columns="n_images").rename(columns={"coverage": "interval_coverage"})
     return per_gen.merge(gen, on="generator", how="left")
+
+
+def interval_columns(per_image: pd.DataFrame, per_gen: pd.DataFrame, pred_col: str, calibration,
+                     coverage: float | None = None) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Conformal prediction intervals of a per-item predictor (its predictions in ``per_image[pred_col]``, in the
+    model's own units; NaN rows are left empty). Returns ``(per_image, per_gen)`` with, per image, ``pred_low`` /
+    ``pred_high`` and, per generator, ``<pred_col>_interval_low`` / ``_interval_high`` and ``interval_coverage``.
+
+    Scales: when the calibration carries a scale line (a predictor that predicts in other units than the labels,
+    e.g. ``anchored`` in raw-MID units) the intervals are on the **label scale** around the mapped prediction —
+    per image ``pred_label_scale`` = a + b·``<pred_col>`` (``pred_low ≤ pred_label_scale ≤ pred_high``), per
+    generator ``<pred_col>_label_scale`` (mean of ``pred_label_scale``) beside the interval columns — while
+    ``<pred_col>`` and its bootstrap CI stay in the model's units. Without a line, ``<pred_col>`` is already on the
+    label scale and the intervals bracket it."""
+    import logging
+
+    from .evaluation.conformal import Calibration, score_intervals
+
+    cal = calibration if isinstance(calibration, Calibration) else Calibration.from_dict(calibration)
+    ok = np.isfinite(per_image[pred_col].to_numpy(dtype=np.float64))
+    img_iv, gen_iv = score_intervals(per_image[pred_col].to_numpy(dtype=np.float64)[ok],
+                                     per_image["generator"].to_numpy()[ok], cal, coverage=coverage)
+    img_cols = (["pred_label_scale"] if cal.scale is not None else []) + ["pred_low", "pred_high"]
+    for c in img_cols:
+        per_image[c] = np.nan
+        per_image.loc[ok, c] = img_iv[c].to_numpy()
+    names = {"pred_mean": f"{pred_col}_label_scale", "pred_mean_low": f"{pred_col}_interval_low",
+             "pred_mean_high": f"{pred_col}_interval_high", "coverage": "interval_coverage"}
+    keep = ["generator"] + [names[c] for c in ("pred_mean", "pred_mean_low", "pred_mean_high", "coverage")
+                            if c != "pred_mean" or cal.scale is not None]
+    gen_iv = gen_iv.rename(columns=names)[keep]
+    if cal.scale is not None:
+        logging.getLogger(__name__).info(
+            "%s is in the predictor's own units; pred_label_scale, pred_low/pred_high and the per-generator "
+            "%s_label_scale/_interval_low/_interval_high are on the label scale (line %.4g + %.4g x %s, fitted on "
+            "held-out generators)", pred_col, pred_col, cal.scale[0], cal.scale[1], pred_col)
+    return per_image, per_gen.merge(gen_iv, on="generator", how="left")
 
 
 def sort_generators(table: pd.DataFrame, pred_col: str | None = None) -> pd.DataFrame:
@@ -240,16 +277,7 @@ def run_score(root, generators, *, reference=None, prompts=None, reference_promp
     elif pred_col is not None and cal:
         from .evaluation.conformal import score_intervals
 
-        ok = np.isfinite(per_image[pred_col].to_numpy())
-        img_iv, gen_iv = score_intervals(per_image[pred_col].to_numpy()[ok], per_image["generator"].to_numpy()[ok],
-                                         cal, coverage=coverage)
-        for c in ("pred_low", "pred_high"):
-            per_image[c] = np.nan
-            per_image.loc[ok, c] = img_iv[c].to_numpy()
-        gen_iv = gen_iv.rename(columns={"pred_mean_low": f"{pred_col}_interval_low",
-                                        "pred_mean_high": f"{pred_col}_interval_high", "coverage": "interval_coverage"})
-        per_gen = per_gen.merge(gen_iv[["generator", f"{pred_col}_interval_low", f"{pred_col}_interval_high",
-                                        "interval_coverage"]], on="generator", how="left")
+        per_image, per_gen = interval_columns(per_image, per_gen, pred_col, cal, coverage)
     elif pred_col is not None:
         log.info("predictor %s has no conformal calibration: no prediction intervals", predictor)
     per_gen = sort_generators(per_gen, pred_col)
