@@ -240,3 +240,27 @@ def test_train_anchored_then_score_gives_label_scale_intervals(userdata, tmp_pat
     cols = list(pg.columns)
     i = cols.index("predicted_realism_label_scale")
     assert cols[i + 1: i + 3] == ["predicted_realism_interval_low", "predicted_realism_interval_high"]
+
+
+class _GroupSpy(LinearRegression):
+    """LinearRegression whose fit takes ``generators=``/``prompts=`` (like ``anchored``) and records them."""
+
+    seen: list = []
+
+    def fit(self, X, y, generators=None, prompts=None):
+        _GroupSpy.seen.append((None if generators is None else sorted(set(generators)),
+                               None if prompts is None else len(prompts)))
+        return super().fit(X, y)
+
+
+def test_calibration_folds_pass_the_training_parts_generators_and_prompts_like_evaluate():
+    """The calibration models are fitted as the held-out evaluation fits them (``anchored`` selects its shrinkage
+    on the training part's generators × prompts): each fold's fit sees the other generators only."""
+    X, y, g = _world(n_gen=4, n_per=6, seed=8)
+    prompts = np.tile(np.arange(6), 4)
+    _GroupSpy.seen = []
+    ConformalPredictor(_GroupSpy()).fit(X, y, g, prompts)
+    names = sorted(set(g))
+    assert [s for s, _ in _GroupSpy.seen[:4]] == [[h for h in names if h != out] for out in names]
+    assert _GroupSpy.seen[4] == (names, y.size)  # the final model: every generator and prompt
+    assert [n for _, n in _GroupSpy.seen[:4]] == [18] * 4

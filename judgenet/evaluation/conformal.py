@@ -431,8 +431,10 @@ class ConformalPredictor(RegressorMixin, BaseEstimator):
     def fit(self, X, y, groups=None, prompts=None):
         """X (n, p) float features; y (n,) human scores; groups (n,) generator of each item
         (≥ 3 distinct; the held-out unit); prompts (n,) prompt ids (needed for ``split="crossed"``).
-        Fits one model per fold for calibration and one model on everything for prediction."""
-        from .protocol import make_folds
+        Fits one model per fold for calibration and one model on everything for prediction, as the held-out
+        evaluation fits them: an estimator whose ``fit`` takes ``generators=``/``prompts=`` (``anchored``) gets
+        the training part's."""
+        from .protocol import _fit, make_folds
 
         if self.difficulty not in DIFFICULTIES:
             raise ConfigError(f"difficulty must be one of {DIFFICULTIES}, got {self.difficulty!r}")
@@ -453,7 +455,8 @@ class ConformalPredictor(RegressorMixin, BaseEstimator):
         if uniq.size < 3:
             raise ConfigError(f"conformal calibration on held-out generators needs >= 3 generators, got "
                               f"{list(uniq)}")
-        folds = make_folds(gens, prompts, split=self.split, n_prompt_folds=self.n_prompt_folds,
+        pr = None if prompts is None else np.asarray(prompts).astype(str).ravel()
+        folds = make_folds(gens, pr, split=self.split, n_prompt_folds=self.n_prompt_folds,
                            seed=0 if self.random_state is None else int(self.random_state))
         if self.split == "prompt":
             raise ConfigError("split='prompt' does not hold generators out; use 'generator' or 'crossed'")
@@ -463,7 +466,8 @@ class ConformalPredictor(RegressorMixin, BaseEstimator):
         sig = np.ones(y.size)
         for f in folds:
             te, tr = f.test, f.train
-            oof[te] = np.asarray(clone(base).fit(X[tr], y[tr]).predict(X[te]), dtype=np.float64).ravel()
+            model = _fit(clone(base), X[tr], y[tr], gens[tr], None if pr is None else pr[tr])
+            oof[te] = np.asarray(model.predict(X[te]), dtype=np.float64).ravel()
             if self.difficulty == "spread":
                 sig[te] = _spread(_fit_members(base, X[tr], y[tr], gens[tr], self.n_members,
                                                self.member_fraction, rng), X[te])
@@ -486,7 +490,7 @@ class ConformalPredictor(RegressorMixin, BaseEstimator):
                                                        sigma=sig, difficulty=self.difficulty, sigma_floor=floor,
                                                        rescale=rescale)
         self.oof_pred_, self.oof_sigma_, self.rescale_ = oof, sig, rescale
-        self.estimator_ = clone(base).fit(X, y)
+        self.estimator_ = _fit(clone(base), X, y, gens, pr)
         if self.difficulty == "spread":
             self.members_ = _fit_members(base, X, y, gens, self.n_members, self.member_fraction, rng)
         self.n_features_in_ = X.shape[1]
