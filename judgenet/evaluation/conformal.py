@@ -180,11 +180,7 @@ class Calibration:
     def to_label_scale(self, pred) -> np.ndarray:
         """(n,) float64: predictions ``pred`` (n,) in the model's units mapped to the label scale
         (``a + b·pred``; a copy of ``pred`` when the calibration has no scale line)."""
-        p = np.asarray(pred, dtype=np.float64).ravel()
-        if self.scale is None:
-            return p.copy()
-        a, b = self.scale
-        return a + b * p
+        return _apply_line(self.scale, pred)
 
     def item_quantile(self, coverage: float | None = None) -> float:
         return conformal_quantile(self.scores, coverage or self.coverage, groups=self.groups, method=self.method)
@@ -254,6 +250,12 @@ def _group_stats(resid: np.ndarray, groups: np.ndarray):
     return names, sizes, means, tau2, within
 
 
+def _apply_line(line, pred) -> np.ndarray:
+    """(n,) float64 ``a + b·pred`` for ``line = (a, b)``; a copy of ``pred`` when ``line`` is None."""
+    p = np.asarray(pred, dtype=np.float64).ravel()
+    return p.copy() if line is None else line[0] + line[1] * p
+
+
 def scale_line(pred, y) -> tuple[float, float]:
     """``(a, b)``: the least-squares line ``y ≈ a + b·pred`` with the slope constrained to ``b ≥ 0`` — the map
     of a model's predictions (n,) to the label scale of ``y`` (n,) (used with out-of-generator predictions).
@@ -311,7 +313,7 @@ def calibration_from_residuals(y, oof_pred, groups, *, coverage: float = 0.9, me
         raise ConfigError("y or the out-of-generator predictions contain NaN/inf")
     sig = np.ones(y.size) if sigma is None else np.asarray(sigma, dtype=np.float64).ravel()
     line = scale_line(oof, y) if rescale else None
-    resid = y - (oof if line is None else line[0] + line[1] * oof)
+    resid = y - _apply_line(line, oof)
     names, sizes, means, tau2, within = _group_stats(resid, gens)
     return Calibration(np.abs(resid) / sig, gens.copy(), list(names), sizes, means, tau2, within, difficulty,
                        float(sigma_floor), float(coverage), method, line)
@@ -474,7 +476,7 @@ class ConformalPredictor(RegressorMixin, BaseEstimator):
         if np.isnan(oof).any():
             raise ConfigError(f"{int(np.isnan(oof).sum())} items got no out-of-fold prediction")
         line = scale_line(oof, y) if rescale else None
-        resid = y - (oof if line is None else line[0] + line[1] * oof)
+        resid = y - _apply_line(line, oof)
         if self.difficulty == "residual":
             rmodel = self.residual_estimator if self.residual_estimator is not None else _default_residual_model()
             for f in folds:
