@@ -275,8 +275,6 @@ def run_score(root, generators, *, reference=None, prompts=None, reference_promp
     if pred_col is not None and win_cal:
         per_gen = win_rate_columns(per_image, per_gen, pred_col, win_cal, coverage)
     elif pred_col is not None and cal:
-        from .evaluation.conformal import score_intervals
-
         per_image, per_gen = interval_columns(per_image, per_gen, pred_col, cal, coverage)
     elif pred_col is not None:
         log.info("predictor %s has no conformal calibration: no prediction intervals", predictor)

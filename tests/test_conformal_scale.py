@@ -4,15 +4,23 @@ is known, and ``train --model anchored`` → ``score`` end to end."""
 import json
 import logging
 import math
+from typing import ClassVar
 
 import numpy as np
 import pytest
 from sklearn.linear_model import LinearRegression, Ridge
 
 from judgenet.errors import ConfigError
-from judgenet.evaluation.conformal import (Calibration, ConformalPredictor, calibration_from_residuals,
-                                           coverage_study, interval_from_calibration, oof_coverage_study,
-                                           scale_line, score_intervals)
+from judgenet.evaluation.conformal import (
+    Calibration,
+    ConformalPredictor,
+    calibration_from_residuals,
+    coverage_study,
+    interval_from_calibration,
+    oof_coverage_study,
+    scale_line,
+    score_intervals,
+)
 from judgenet.predictors.anchored import AnchoredRegressor
 
 pytestmark = pytest.mark.usefixtures("one_thread")
@@ -245,7 +253,7 @@ def test_train_anchored_then_score_gives_label_scale_intervals(userdata, tmp_pat
 class _GroupSpy(LinearRegression):
     """LinearRegression whose fit takes ``generators=``/``prompts=`` (like ``anchored``) and records them."""
 
-    seen: list = []
+    seen: ClassVar[list] = []
 
     def fit(self, X, y, generators=None, prompts=None):
         _GroupSpy.seen.append((None if generators is None else sorted(set(generators)),

@@ -362,11 +362,7 @@ def _resolve_rescale(rescale, estimator) -> bool:
     for name, fam in FAMILIES.items():
         if fam.kind != "pointwise" or fam.label_units:
             continue
-        try:
-            kind = type(fam.factory(**fam.defaults))
-        except Exception:  # a factory that cannot build with its defaults alone cannot be recognised
-            continue
-        if isinstance(est, kind):
+        if isinstance(est, type(fam.factory(**fam.defaults))):
             log.info("%s predicts in other units than the labels (family %r): intervals on a line to the "
                      "label scale", type(est).__name__, name)
             return True
