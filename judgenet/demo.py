@@ -140,18 +140,29 @@ def run_demo(root: Path, *, fast: bool = False, seed: int = 0, cache_dir=None, n
     y_e, ceiling_e, recipes_e = inputs[EFFICIENCY_QUESTION]
     sections += efficiency_section(root, fm, y_e, generators, prompt_ids, chosen[EFFICIENCY_QUESTION],
                                    recipes_e[chosen[EFFICIENCY_QUESTION]], ceiling_e, fast=fast, seed=seed,
-                                   n_resamples=sizes["n_resamples"])
+                                   n_resamples=sizes["n_resamples"], cache=cache)
     times["efficiency"] = time.perf_counter() - t
 
     t = time.perf_counter()
-    from .io import atomic_write_text
+    from .evaluation.cache import CODE_MODULES, cached_payload
+    from .io import atomic_write_text, sha256_text
     from .world.side_by_side import run_side_by_side
 
-    sbs = run_side_by_side(world, fm.X, fm.names, likert=ratings, item_ids=list(item_ids),
-                           n_resamples=sizes["n_resamples"], seed=seed)
+    def side_by_side() -> dict:
+        r = run_side_by_side(world, fm.X, fm.names, likert=ratings, item_ids=list(item_ids),
+                             n_resamples=sizes["n_resamples"], seed=seed)
+        return {"markdown": r.markdown(), **r.to_dict()}
+
+    # through the cache: keyed by the features, the world's manifest and Likert judgments, and the code of the
+    # evaluation and of the world (whose raters the side-by-side simulation calls)
+    sbs = cached_payload(side_by_side, [fm.X], [fm.names, item_ids],
+                         {"step": "demo-side-by-side", "resamples": sizes["n_resamples"], "seed": seed,
+                          "manifest": sha256_text(world.manifest.drop(columns="path").to_csv(index=False)),
+                          "likert": sha256_text(ratings.judgments.to_csv(index=False))},
+                         cache_dir=cache, code=CODE_MODULES + ("world",))
     results["side_by_side"] = sbs
     (root / "side-by-side").mkdir(exist_ok=True)
-    atomic_write_text(root / "side-by-side" / "report.md", sbs.markdown() + "\n")
+    atomic_write_text(root / "side-by-side" / "report.md", sbs["markdown"] + "\n")
     times["side_by_side"] = time.perf_counter() - t
     times["total"] = time.perf_counter() - t0
     summary = pd.DataFrame(rows)
@@ -214,8 +225,8 @@ def _write_summary(root: Path, summary: pd.DataFrame, times: dict, agreement: di
              "Per-question reports: " + ", ".join(f"[{q} / {s}]({s}/{q}/report.md)" for s in SPLITS
                                                   for q in QUESTIONS), "",
              *(["## Side-by-side judgments (SIMULATED raters)", "",
-                *[f"- {a['sentence']}" for a in side_by_side.answers.values()], "",
-                f"Budget assumption: {side_by_side.assumption}. Full tables: "
+                *[f"- {a['sentence']}" for a in side_by_side["answers"].values()], "",
+                f"Budget assumption: {side_by_side['assumption']}. Full tables: "
                 "[side-by-side/report.md](side-by-side/report.md).", ""] if side_by_side is not None else []),
              "Simulated inter-rater agreement: " + ", ".join(f"{k} {v:.3f}" if isinstance(v, float) else f"{k} {v}"
                                                             for k, v in agreement.items()), "",
@@ -224,7 +235,8 @@ def _write_summary(root: Path, summary: pd.DataFrame, times: dict, agreement: di
     atomic_write_text(root / "report.md", "\n".join(lines) + "\n")
     atomic_write_json(root / "summary.json", {"summary": summary.to_dict(orient="records"), "timings": times,
                                               "agreement": agreement,
-                                              "side_by_side": None if side_by_side is None else side_by_side.to_dict()})
+                                              "side_by_side": None if side_by_side is None else
+                                              {k: v for k, v in side_by_side.items() if k != "markdown"}})
 
 
 # ----------------------------------------------------------------------------------------------------------------
@@ -333,29 +345,22 @@ def _append_inception_section(root: Path, table: pd.DataFrame) -> None:
 # =============================================================================================
 # intervals and label efficiency (issue 15): cheap sections that reuse the evaluation's fits
 # =============================================================================================
-#: Families whose predictions are not in human-score units (``anchored`` predicts in raw-MID units): the coverage
-#: table maps them to the 1–5 scale by a line fitted on the calibration generators; their predictors get no stored
-#: calibration (an interval around a raw-MID-unit prediction would not be an interval of the human score).
-OTHER_UNITS = ("anchored",)
-
-
-def predictor_calibration(res, model: str, y, generators) -> dict | None:
+def predictor_calibration(res, model: str, y, generators) -> dict:
     """The conformal calibration of a demo predictor from the held-out evaluation's out-of-fold predictions of
     ``model`` (no refit: the folds are the ones :class:`~judgenet.evaluation.conformal.ConformalPredictor` would
-    use with the same split and seed), so ``judgenet score --predictor <demo>/predictor-<q>`` gives intervals;
-    None for a model in :data:`OTHER_UNITS`."""
+    use with the same split and seed), so ``judgenet score --predictor <demo>/predictor-<q>`` gives intervals.
+    A model whose family does not predict in label units (``anchored``: raw-MID units) gets the calibration's
+    line to the label scale (``score`` then adds ``pred_label_scale``)."""
     from .evaluation.conformal import calibration_from_residuals
-
-    if model in OTHER_UNITS:
-        return None
+    from .predictors.recipes import get_family
 
     oof = res.predictions[model].to_numpy(dtype=np.float64)
-    return calibration_from_residuals(y, oof, generators, coverage=0.9).to_dict()
+    return calibration_from_residuals(y, oof, generators, coverage=0.9,
+                                      rescale=not get_family(model).label_units).to_dict()
 
 
 def _calibration_extra(res, model: str, y, generators) -> dict:
-    cal = predictor_calibration(res, model, y, generators)
-    return {} if cal is None else {"conformal": cal}
+    return {"conformal": predictor_calibration(res, model, y, generators)}
 
 
 def intervals_section(root: Path, ys: dict, generators, results: dict, chosen: dict, *,
@@ -367,9 +372,11 @@ def intervals_section(root: Path, ys: dict, generators, results: dict, chosen: d
     from .evaluation.conformal import oof_coverage_study
     from .evaluation.report import render_markdown
     from .io import atomic_write_json, atomic_write_text
+    from .predictors.recipes import get_family
 
+    other_units = {q: not get_family(m).label_units for q, m in chosen.items()}
     studies = {q: oof_coverage_study(y, results[q].predictions[chosen[q]].to_numpy(dtype=np.float64), generators,
-                                     coverage=coverage, split="generator", rescale=chosen[q] in OTHER_UNITS)
+                                     coverage=coverage, split="generator", rescale=other_units[q])
                for q, y in ys.items()}
     per = {q: st.per_generator.set_index("generator") for q, st in studies.items()}
     sm = {q: st.summary for q, st in studies.items()}
@@ -399,20 +406,23 @@ def intervals_section(root: Path, ys: dict, generators, results: dict, chosen: d
             "per-generator-mean interval.", "",
             render_markdown([("table", header, body)]).rstrip(), "",
             "Details per generator: [intervals/report.md](intervals/report.md). "
-            + ("`anchored` predicts in raw-MID units: its coverage is measured on a line to the 1–5 scale fitted on "
-               "the calibration generators, and its saved predictor stores no calibration. "
-               if any(m in OTHER_UNITS for m in chosen.values()) else "")
-            + "Saved predictors of other models carry this calibration (crossed split): `judgenet score --predictor "
-            "predictor-<question>` adds `pred_low`/`pred_high` (`--coverage` sets the level).", ""]
+            + ("`anchored` predicts in raw-MID units: its intervals (this table and its saved predictor's) are on "
+               "a line to the 1–5 scale fitted on the calibration generators. " if any(other_units.values()) else "")
+            + "The saved predictors carry this calibration (crossed split): `judgenet score --predictor "
+            "predictor-<question>` adds `pred_low`/`pred_high` (`--coverage` sets the level)"
+            + (" around `pred_label_scale`, the prediction on the label scale" if any(other_units.values()) else "")
+            + ".", ""]
 
 
 def efficiency_section(root: Path, fm, y, generators, prompts, name: str, recipe, ceiling, *, fast: bool, seed: int,
-                       n_resamples: int, n_raters: int = 5) -> list[str]:
+                       n_resamples: int, n_raters: int = 5, cache=None) -> list[str]:
     """Label-efficiency curve of the chosen model ``name`` (its ``recipe``) for :data:`EFFICIENCY_QUESTION` on the
     leave-one-generator-out split: few budgets (:data:`EFFICIENCY_SHARES`), :data:`EFFICIENCY_REPEATS` repeats; a
     budget covering a fold's whole training part is fitted once. Writes ``efficiency/efficiency.png``,
-    ``efficiency.md`` and ``efficiency.json``; returns the report lines (the table, then the plot)."""
-    from .evaluation.efficiency import label_efficiency
+    ``efficiency.md`` and ``efficiency.json``; returns the report lines (the table, then the plot). The curve is
+    computed once per content key in the evaluation cache under ``cache`` (a warm demo reads it)."""
+    from .evaluation.cache import cached_payload
+    from .evaluation.efficiency import EfficiencyCurve, label_efficiency
     from .io import atomic_write_json, atomic_write_text
 
     gens = np.asarray(generators).astype(str)
@@ -422,11 +432,22 @@ def efficiency_section(root: Path, fm, y, generators, prompts, name: str, recipe
 
     # one thread: with torch's OpenMP runtime loaded beside scikit-learn's, multi-threaded HistGradientBoosting fits
     # stall for seconds each on a busy machine (measured 0.02 s at 1 thread vs 11 s)
-    with threadpool_limits(limits=1):
-        curve = label_efficiency(fm.X, y, gens, fm.names, None, models={name: recipe.build(random_state=seed)},
+    def compute() -> dict:
+        with threadpool_limits(limits=1):
+            c = label_efficiency(fm.X, y, gens, fm.names, None, models={name: recipe.build(random_state=seed)},
                                  prompts=prompts, budgets=budgets, judgments_per_item=n_raters,
                                  n_repeats=EFFICIENCY_REPEATS, split="generator", ceiling=ceiling,
                                  n_resamples=min(int(n_resamples), 500), seed=seed)
+        return {"table": c.table.to_dict(orient="list"), "baselines": c.baselines.to_dict(orient="list"),
+                "settings": c.settings}
+
+    # a warm demo reads the curve from the cache (keyed by the inputs, settings and the evaluation code)
+    got = cached_payload(compute, [fm.X, y], [fm.names, gens, prompts],
+                         {"step": "demo-efficiency", "model": name, "estimator": repr(recipe.build(random_state=seed)),
+                          "budgets": budgets, "n_raters": n_raters, "repeats": EFFICIENCY_REPEATS,
+                          "resamples": min(int(n_resamples), 500), "seed": seed, "ceiling": ceiling},
+                         cache_dir=cache)
+    curve = EfficiencyCurve(pd.DataFrame(got["table"]), pd.DataFrame(got["baselines"]), ceiling, got["settings"])
     d = root / "efficiency"
     d.mkdir(exist_ok=True)
     curve.plot(d / "efficiency.png", title=f"{EFFICIENCY_QUESTION}: {name} vs human judgments (SIMULATED)")

@@ -34,6 +34,17 @@ def test_demo_fast_end_to_end_and_report_rebuild(tmp_path):
         for split in ("generator", "crossed"):
             assert (out / split / q / "report.html").is_file() and (out / split / q / "results.json").is_file()
         assert (out / f"predictor-{q}" / "meta.json").is_file() and (out / f"predictor-{q}" / "reference").is_dir()
+    # a warm run (same cache) reads every step from the cache: no new evaluation-cache entries (the six
+    # evaluations, the label-efficiency curve, the side-by-side section) and the same reports
+    entries = sorted((tmp_path / "cache" / "evaluations").iterdir())
+    assert len(entries) == 8
+    jn("demo", "--fast", "--out", tmp_path / "warm", "--json", env={"JUDGENET_CACHE_DIR": str(tmp_path / "cache")})
+    assert sorted((tmp_path / "cache" / "evaluations").iterdir()) == entries
+    for f in ("efficiency/efficiency.json", "efficiency/efficiency.md", "side-by-side/report.md",
+              "intervals/coverage.json", "crossed/realism/results.json"):
+        assert (tmp_path / "warm" / f).read_text() == (out / f).read_text(), f
+    drop = lambda t: [ln for ln in t.splitlines() if not ln.startswith("Timings (s):")]  # noqa: E731
+    assert drop((tmp_path / "warm" / "report.md").read_text()) == drop((out / "report.md").read_text())
     # refuses to overwrite silently
     p = jn("demo", "--fast", "--out", out, check=False)
     assert p.returncode == 2 and "--overwrite" in p.stderr

@@ -3,6 +3,7 @@ calibration the demo's predictors carry — on a small synthetic world; the full
 import json
 
 import numpy as np
+import pandas as pd
 import pytest
 from sklearn.linear_model import Ridge
 
@@ -91,9 +92,10 @@ def test_fast_demo_report_has_the_coverage_table_and_the_efficiency_plot(tmp_pat
     assert res is not None
 
 
-def test_rescaled_coverage_study_is_unit_free_and_anchored_predictors_store_no_calibration():
+def test_rescaled_coverage_study_is_unit_free_and_anchored_predictors_store_the_line():
     """A model predicting in other units (anchored: raw-MID units) is studied on its line to the human scale fitted
-    on the calibration generators: an affine change of its units changes nothing."""
+    on the calibration generators: an affine change of its units changes nothing; its saved predictor stores that
+    line with the calibration."""
     from judgenet.demo import predictor_calibration
 
     X, y, g, p, names = _data(n_gen=8, n_prompts=15, seed=2)
@@ -106,6 +108,14 @@ def test_rescaled_coverage_study_is_unit_free_and_anchored_predictors_store_no_c
     assert raw["mean_item_width"] > 10 * oof_coverage_study(y, oof, g).summary["mean_item_width"]
 
     class _Res:
-        predictions = {"anchored": oof}
+        predictions = {"anchored": pd.Series(oof)}
 
-    assert predictor_calibration(_Res(), "anchored", y, g) is None
+    d = predictor_calibration(_Res(), "anchored", y, g)
+    b, a = np.polyfit(oof, y, 1)  # independent least-squares line of the labels on the out-of-fold predictions
+    assert d["format"] == "judgenet-conformal/2"
+    np.testing.assert_allclose([d["scale"]["intercept"], d["scale"]["slope"]], [a, b], rtol=1e-10)
+
+    class _Ridge:
+        predictions = {"ridge": pd.Series(oof)}
+
+    assert "scale" not in predictor_calibration(_Ridge(), "ridge", y, g)  # label units: no line stored

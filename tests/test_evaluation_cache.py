@@ -96,3 +96,23 @@ def test_unreadable_entries_are_misses(tmp_path):
     evcache.save(tmp_path, "k", {"x": 1})
     assert evcache.load(tmp_path, "k") == {"x": 1}
     assert evcache.load(tmp_path, "other") is None
+
+
+def test_cached_payload_computes_once_and_returns_the_json_round_trip(tmp_path):
+    calls = []
+
+    def compute():
+        calls.append(1)
+        return {"a": np.float64(1.5), "b": [np.nan, 2], "c": {"d": np.int64(3)}}
+
+    x = np.arange(6.0).reshape(3, 2)
+    first = evcache.cached_payload(compute, [x], [["u", "v"]], {"step": "t"}, cache_dir=tmp_path)
+    second = evcache.cached_payload(compute, [x], [["u", "v"]], {"step": "t"}, cache_dir=tmp_path)
+    assert calls == [1] and first == second == {"a": 1.5, "b": [None, 2], "c": {"d": 3}}
+    # another array, label, setting or code set is another entry
+    evcache.cached_payload(compute, [x + 1], [["u", "v"]], {"step": "t"}, cache_dir=tmp_path)
+    evcache.cached_payload(compute, [x], [["u", "w"]], {"step": "t"}, cache_dir=tmp_path)
+    evcache.cached_payload(compute, [x], [["u", "v"]], {"step": "t2"}, cache_dir=tmp_path)
+    evcache.cached_payload(compute, [x], [["u", "v"]], {"step": "t"}, cache_dir=tmp_path,
+                           code=evcache.CODE_MODULES + ("world",))
+    assert len(calls) == 5

@@ -18,7 +18,7 @@ from typing import Any, Mapping, Sequence
 
 import numpy as np
 
-__all__ = ["cached_evaluate", "evaluation_key", "code_hash", "load", "save", "CODE_MODULES"]
+__all__ = ["cached_evaluate", "cached_payload", "evaluation_key", "code_hash", "load", "save", "CODE_MODULES"]
 
 log = logging.getLogger(__name__)
 
@@ -56,9 +56,10 @@ def _versions() -> dict:
     return out
 
 
-def evaluation_key(arrays: Sequence[np.ndarray], labels: Sequence[Sequence[Any]], settings: Mapping[str, Any]) -> str:
+def evaluation_key(arrays: Sequence[np.ndarray], labels: Sequence[Sequence[Any]], settings: Mapping[str, Any], *,
+                   code: Sequence[str] = CODE_MODULES) -> str:
     """Content key: float64 bytes of ``arrays`` (features, targets, ...), the string lists in ``labels`` (column
-    names, generators, prompts, ...), ``settings``, library versions and :func:`code_hash`."""
+    names, generators, prompts, ...), ``settings``, library versions and :func:`code_hash` of ``code``."""
     h = hashlib.sha256()
     for a in arrays:
         a = np.ascontiguousarray(a, dtype=np.float64)
@@ -67,7 +68,7 @@ def evaluation_key(arrays: Sequence[np.ndarray], labels: Sequence[Sequence[Any]]
     from ..io import to_jsonable
 
     h.update(json.dumps([[list(map(str, x)) for x in labels], to_jsonable(dict(settings)), _versions(),
-                         code_hash()], sort_keys=True, default=str).encode())
+                         code_hash(tuple(code))], sort_keys=True, default=str).encode())
     return h.hexdigest()[:32]
 
 
@@ -121,3 +122,22 @@ def cached_evaluate(X, y, generators, feature_names, models: Mapping, *, cache_d
                    n_jobs=n_jobs, threads=1)
     save(root, key, res.to_dict())
     return res
+
+
+def cached_payload(compute, arrays: Sequence[np.ndarray], labels: Sequence[Sequence[Any]], settings: Mapping[str, Any],
+                   *, cache_dir=None, code: Sequence[str] = CODE_MODULES) -> dict:
+    """``compute()`` (a dict) through the cache, keyed by :func:`evaluation_key` of the inputs, ``settings`` and the
+    source code of ``code``. The result is always the JSON round trip of the dict (non-finite floats → None), so
+    a first run and a cache hit return the same values."""
+    from .. import config
+    from ..io import to_jsonable
+
+    key = evaluation_key(arrays, labels, settings, code=code)
+    root = config.cache_dir(cache_dir)
+    hit = load(root, key)
+    if hit is not None:
+        log.debug("cache hit %s", key)
+        return hit
+    payload = json.loads(json.dumps(to_jsonable(compute())))
+    save(root, key, payload)
+    return payload
