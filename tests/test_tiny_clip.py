@@ -95,3 +95,31 @@ def test_shipped_checkpoint_retrieval_well_above_chance():
     assert m["i2t_r1"] > 0.25 and m["t2i_r1"] > 0.25, m  # chance: 0.01
     assert m["i2t_r5"] > 0.5 and m["t2i_r5"] > 0.5, m  # chance: 0.05
     assert m["swap_acc"] > 0.65, m  # chance: 0.5
+
+
+def test_lazy_tiny_fingerprint_equals_the_built_models_and_cached_runs_never_build_it(tmp_path):
+    """The tiny backbone's fingerprint is computed without open_clip; it must equal the one the built network gives
+    (open_clip's preprocessing config, its version) — else a warm run would miss every cached feature."""
+
+    from judgenet.backbones import _preprocess_fp, load_backbone
+    from judgenet.features import extract
+
+    bb = load_backbone("tiny")
+    assert bb._build is not None  # not built yet
+    fp = dict(bb.fingerprint)
+    assert fp["preprocess"] == _preprocess_fp(bb.model)  # builds it: the eager definition
+    import open_clip
+    import torchvision
+
+    assert fp["open_clip"] == open_clip.__version__
+    assert fp["torchvision"] == torchvision.__version__.split("+")[0]
+    # a second backbone whose features are all cached is never built
+    for i in range(3):
+        Image.new("RGB", (16, 16), (40 * i, 10, 200)).save(tmp_path / f"{i}.png")
+    paths = [str(tmp_path / f"{i}.png") for i in range(3)]
+    first = extract(paths, bb, cache_dir=tmp_path / "c", progress=False)
+    again = load_backbone("tiny")
+    assert again.fingerprint_hash == bb.fingerprint_hash
+    second = extract(paths, again, cache_dir=tmp_path / "c", progress=False)
+    assert again._build is not None  # cache hit: the network was not built
+    np.testing.assert_array_equal(first.images["embedding"], second.images["embedding"])

@@ -133,14 +133,14 @@ def parse_backbone_name(name: str) -> BackboneName:
 
 
 def _versions() -> dict:
-    import torchvision
+    """Library versions in every fingerprint, read from the installed distributions' metadata (importing
+    torchvision and open_clip only to read ``__version__`` cost ~3 s of a warm run; the strings are equal, tested)."""
+    from importlib.metadata import PackageNotFoundError, version
 
-    out = {"torch": torch.__version__.split("+")[0], "torchvision": torchvision.__version__.split("+")[0]}
+    out = {"torch": torch.__version__.split("+")[0], "torchvision": version("torchvision").split("+")[0]}
     try:
-        import open_clip
-
-        out["open_clip"] = open_clip.__version__
-    except ImportError:  # pragma: no cover
+        out["open_clip"] = version("open_clip_torch")
+    except PackageNotFoundError:  # pragma: no cover
         pass
     return out
 
@@ -158,17 +158,22 @@ class Backbone:
         fingerprint: dict of everything that changes the numbers; ``fingerprint_hash``: 16 hex chars.
     """
 
-    def __init__(self, name: str, model: torch.nn.Module, transform: Callable | None, outputs: Sequence[str],
+    def __init__(self, name: str, model: torch.nn.Module | None, transform: Callable | None, outputs: Sequence[str],
                  fingerprint: dict, *, forward: Callable | None, tokenizer: Callable | None = None,
-                 encode_text: Callable | None = None, device: str = "cpu", source: str | None = None):
+                 encode_text: Callable | None = None, device: str = "cpu", source: str | None = None,
+                 build: Callable[[], tuple] | None = None):
+        """``build``: a lazy backbone — ``model``/``transform``/``tokenizer`` are None and ``build() -> (model,
+        transform, tokenizer)`` runs on first use of any of them (the fingerprint is known without the network, so
+        a run whose features are all cached never builds it)."""
         self.name = name
         self.source = source if source is not None else parse_backbone_name(name).source
-        self.model = model.eval().to(device)
-        self.transform = transform
-        self.outputs = tuple(outputs)
         self.device = device
-        self._forward = forward
+        self._build = build
+        self._model = None if model is None else model.eval().to(device)
+        self._transform = transform
         self._tokenizer = tokenizer
+        self.outputs = tuple(outputs)
+        self._forward = forward
         self._encode_text = encode_text
         self.fingerprint = {**fingerprint, "outputs": list(self.outputs), "dtype": "float32", **_versions()}
         canon = json.dumps(self.fingerprint, sort_keys=True, separators=(",", ":"), default=str)
@@ -185,6 +190,24 @@ class Backbone:
             raise ConfigError(self.unavailable_outputs[output])
         raise ConfigError(f"backbone {self.name!r} has no output {output!r}; its outputs are {list(self.outputs)}")
 
+    def _built(self) -> None:
+        if self._build is not None:
+            model, self._transform, self._tokenizer = self._build()
+            self._model = model.eval().to(self.device)
+            self._build = None
+
+    @property
+    def model(self) -> torch.nn.Module:
+        """The network (built on first use for a lazy backbone)."""
+        self._built()
+        return self._model
+
+    @property
+    def transform(self) -> Callable | None:
+        """PIL RGB image → float tensor (3, H, W); None for text-only encoders."""
+        self._built()
+        return self._transform
+
     @property
     def has_text(self) -> bool:
         return self._encode_text is not None
@@ -192,11 +215,12 @@ class Backbone:
     @property
     def tokenizer(self) -> Callable | None:
         """list of N strings → token tensor (N, L) for :meth:`encode_texts`; None without a text tower."""
+        self._built()
         return self._tokenizer
 
     @property
     def has_images(self) -> bool:
-        return self._forward is not None and self.transform is not None
+        return self._forward is not None and (self._build is not None or self._transform is not None)
 
     @torch.inference_mode()
     def forward_images(self, batch: torch.Tensor) -> dict[str, torch.Tensor]:
@@ -216,9 +240,9 @@ class Backbone:
         """List of N strings → (N, D) float32 text embeddings."""
         if self._encode_text is None:
             raise ConfigError(f"backbone {self.name!r} has no text tower; use tiny, an open_clip model or text:<model>")
-        if self._tokenizer is None:  # the encoder tokenizes itself (sentence-transformers)
+        if self.tokenizer is None:  # the encoder tokenizes itself (sentence-transformers)
             return self._encode_text(self.model, list(texts)).float().cpu()
-        tokens = self._tokenizer(list(texts)).to(self.device)
+        tokens = self.tokenizer(list(texts)).to(self.device)
         return self._encode_text(self.model, tokens).float().cpu()
 
     def __repr__(self) -> str:

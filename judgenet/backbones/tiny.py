@@ -24,7 +24,7 @@ from pathlib import Path
 
 import torch
 
-from . import ASSETS, Backbone, _clip_forward, _clip_text, _preprocess_fp, file_sha256
+from . import ASSETS, Backbone, _clip_forward, _clip_text, file_sha256
 from ..errors import WeightsNotFoundError
 
 __all__ = ["load_tiny", "MODEL_NAME"]
@@ -52,9 +52,23 @@ def _register(cfg: dict) -> None:
     open_clip.add_model_config(reg / f"{MODEL_NAME}.json")
 
 
+#: open_clip's ``PreprocessCfg`` defaults for the keys the tiny config does not set: the fingerprint of a lazy
+#: backbone is computed without importing open_clip (tested equal to the fingerprint of the built model).
+_OPEN_CLIP_PREPROCESS_DEFAULTS = {"mode": "RGB", "fill_color": 0}
+
+
+def _preprocess_fingerprint(pp: dict) -> dict:
+    keys = ("size", "mode", "mean", "std", "interpolation", "resize_mode", "fill_color")
+    full = {**_OPEN_CLIP_PREPROCESS_DEFAULTS, **pp}
+    return {k: (list(full[k]) if isinstance(full[k], (tuple, list)) else full[k]) for k in keys if k in full}
+
+
 def load_tiny(*, device: str = "cpu", checkpoint=None, force_random: bool = False,
               assets_dir: str | os.PathLike | None = None) -> Backbone:
     """Build the ``tiny`` backbone (or its ``tiny-random`` stand-in), offline.
+
+    The backbone is **lazy**: its fingerprint comes from the config and the weights file's hash, and the network
+    (open_clip, ~3 s of imports) is built on first use, so a run whose features are all cached never builds it.
 
     Args:
         checkpoint: a ``state_dict`` file to use instead of ``<assets>/tiny-clip.pt``; must exist.
@@ -63,9 +77,6 @@ def load_tiny(*, device: str = "cpu", checkpoint=None, force_random: bool = Fals
     Returns:
         Backbone with outputs ``("embedding",)`` of width ``embed_dim`` and a text tower.
     """
-    import open_clip
-    from open_clip.transform import PreprocessCfg, image_transform_v2
-
     d = Path(assets_dir) if assets_dir is not None else ASSETS
     cfg_path = d / f"{MODEL_NAME}.json"
     pt_path = Path(checkpoint).expanduser() if checkpoint is not None else d / f"{MODEL_NAME}.pt"
@@ -74,30 +85,37 @@ def load_tiny(*, device: str = "cpu", checkpoint=None, force_random: bool = Fals
                                    "file, or omit checkpoint to use the shipped judgenet/assets/tiny-clip.pt")
     cfg = json.loads(cfg_path.read_text()) if cfg_path.is_file() else json.loads(json.dumps(_TINY_FALLBACK_CFG))
     pp = cfg.pop("preprocess_cfg")
-    _register(cfg)
-    oc_log = logging.getLogger()  # open_clip logs "No pretrained weights loaded" on the root logger
-    level = oc_log.level
-    oc_log.setLevel(max(level, logging.ERROR))
-    try:
-        if pt_path.is_file() and cfg_path.is_file() and not force_random:
-            name, weights = "tiny", file_sha256(pt_path)
-            model = open_clip.create_model(MODEL_NAME, pretrained=None, force_preprocess_cfg=pp)
-            state = torch.load(pt_path, map_location="cpu", weights_only=True)
-            model.load_state_dict({k: v.float() for k, v in state.items()})
-        else:
-            if not force_random:
-                warnings.warn(f"{pt_path} not found: using a fixed-seed RANDOM tiny encoder ('tiny-random'); its "
-                              "numbers mean nothing. Train one with `python -m training.tiny_clip`", stacklevel=3)
-            name, weights = "tiny-random", "random-seed-0"
-            with torch.random.fork_rng():
-                torch.manual_seed(0)
+    trained = pt_path.is_file() and cfg_path.is_file() and not force_random
+    if not trained and not force_random:
+        warnings.warn(f"{pt_path} not found: using a fixed-seed RANDOM tiny encoder ('tiny-random'); its "
+                      "numbers mean nothing. Train one with `python -m training.tiny_clip`", stacklevel=3)
+    name, weights = ("tiny", file_sha256(pt_path)) if trained else ("tiny-random", "random-seed-0")
+
+    def build():
+        import open_clip
+        from open_clip.transform import PreprocessCfg, image_transform_v2
+
+        _register(cfg)
+        oc_log = logging.getLogger()  # open_clip logs "No pretrained weights loaded" on the root logger
+        level = oc_log.level
+        oc_log.setLevel(max(level, logging.ERROR))
+        try:
+            if trained:
                 model = open_clip.create_model(MODEL_NAME, pretrained=None, force_preprocess_cfg=pp)
-    finally:
-        oc_log.setLevel(level)
-    transform = image_transform_v2(PreprocessCfg(**model.visual.preprocess_cfg), is_train=False)
-    fp = {"backbone": name, "arch": cfg, "weights_sha256": weights, "preprocess": _preprocess_fp(model),
+                state = torch.load(pt_path, map_location="cpu", weights_only=True)
+                model.load_state_dict({k: v.float() for k, v in state.items()})
+            else:
+                with torch.random.fork_rng():
+                    torch.manual_seed(0)
+                    model = open_clip.create_model(MODEL_NAME, pretrained=None, force_preprocess_cfg=pp)
+        finally:
+            oc_log.setLevel(level)
+        transform = image_transform_v2(PreprocessCfg(**model.visual.preprocess_cfg), is_train=False)
+        return model, transform, open_clip.get_tokenizer(MODEL_NAME)
+
+    fp = {"backbone": name, "arch": cfg, "weights_sha256": weights, "preprocess": _preprocess_fingerprint(pp),
           "quick_gelu": bool(cfg.get("quick_gelu", False))}
-    bb = Backbone(name, model, transform, ("embedding",), fp, forward=_clip_forward,
-                  tokenizer=open_clip.get_tokenizer(MODEL_NAME), encode_text=_clip_text, device=device, source="tiny")
+    bb = Backbone(name, None, None, ("embedding",), fp, forward=_clip_forward, encode_text=_clip_text, device=device,
+                  source="tiny", build=build)
     bb.embed_dim = int(cfg["embed_dim"])
     return bb
