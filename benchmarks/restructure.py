@@ -52,7 +52,7 @@ def inputs(path: Path, cache: Path, fast: bool = True) -> None:
     """Today's features and the three questions' labels of the demo world, saved as ``path`` (no pickle)."""
     from judgenet.backbones import load_backbones
     from judgenet.dataset import embed_items, fit_reference
-    from judgenet.demo import SIZES
+    from judgenet.demonstration import SIZES
     from judgenet.world import make_world, simulate_raters
 
     s = SIZES[fast]

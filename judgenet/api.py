@@ -170,7 +170,7 @@ def demo(out: str | os.PathLike | None = None, *, fast: bool = False, seed: int 
     predictor per question (chosen on the new-prompts split) and writes the report. ``fast`` is the small variant
     used in tests; ``inception`` adds the genuine FID-Inception's pool features (needs ``judgenet[real]``).
     """
-    from .demo import run_demo
+    from .demonstration import run_demo
 
     with _output(out, "demo", overwrite) as root:
         summary, results, timings = run_demo(root, fast=fast, seed=seed, cache_dir=cache_dir, n_jobs=n_jobs,

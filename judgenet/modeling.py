@@ -2,7 +2,7 @@
 the evaluation cache, comparative labels through the pairwise protocol), the best model, its report, the
 label-efficiency curve, and fitting + saving a predictor (with conformal calibration for per-item labels).
 
-Used by :mod:`judgenet.api` (``train``, ``evaluate``, ``tune``) and :mod:`judgenet.demo`.
+Used by :mod:`judgenet.api` (``train``, ``evaluate``, ``tune``) and :mod:`judgenet.demonstration`.
 """
 from __future__ import annotations
 

@@ -294,3 +294,17 @@ def test_tiny_encoder_warning_reaches_the_output_files(userdata, cache, tmp_path
     assert TINY_WARNING in report
     meta = json.loads((tr.predictor / "meta.json").read_text())
     assert meta["extra"]["notes"] == [TINY_WARNING]
+
+
+def test_job_functions_stay_functions_after_their_modules_are_imported():
+    """Importing the module behind a job must not rebind the job's name on the package (``judgenet.demo`` was
+    replaced by the ``judgenet/demo.py`` module after the first ``jn.demo(...)``)."""
+    import importlib
+    import pkgutil
+
+    import judgenet as jn
+
+    for m in pkgutil.iter_modules(jn.__path__):
+        importlib.import_module(f"judgenet.{m.name}")
+    for name in ("demo", "extract", "train", "evaluate", "score", "tune", "report", "prepare"):
+        assert callable(getattr(jn, name)), name

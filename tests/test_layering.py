@@ -17,7 +17,7 @@ LAYERS = {
     "predictors": 7,
     "evaluation": 8,
     "tuning": 9, "world": 9,
-    "inputs": 10, "dataset": 10, "modeling": 10, "scoring": 10, "demo": 10, "selection": 10, "captions": 10,
+    "inputs": 10, "dataset": 10, "modeling": 10, "scoring": 10, "demonstration": 10, "selection": 10, "captions": 10,
     "api": 11, "cli": 11, "__init__": 11,
 }
 #: Modules that add subcommands through judgenet.cli.register_command (the documented plugin hook).

@@ -1,5 +1,8 @@
 """The ``demo`` job's recipe: the built-in **simulated** world end to end (see :func:`judgenet.demo`).
 
+(Not called ``judgenet/demo.py``: importing a submodule binds its name on the package, so ``judgenet.demo`` — the
+job — became this module after the first call, and a second ``jn.demo(...)`` in the same session failed.)
+
 world → simulated raters → tiny-encoder embeddings (cached) → feature builder fitted on the real images →
 held-out evaluation of predictors vs raw MID on both splits (``generator``: a new generator on prompts with
 human labels from other generators; ``crossed``: a new generator on new prompts) → a predictor per question
