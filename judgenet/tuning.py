@@ -483,14 +483,43 @@ def tune(objective: Objective, *, n_trials: int | None = 20, study_name: str = "
     trial_log.addFilter(quiet)
     if not progress:
         optuna.logging.set_verbosity(optuna.logging.WARNING)
+    started: list[int] = []  # trials this process asked for (Ctrl-C between ask and the objective: fail them)
+    ask = study.ask
+
+    def ask_and_note(*args, **kwargs):
+        t = ask(*args, **kwargs)
+        started.append(t._trial_id)
+        return t
+
+    study.ask = ask_and_note
     try:
         with _set_threads(threads):
             study.optimize(objective, n_trials=remaining, n_jobs=n_jobs, timeout=timeout, callbacks=callbacks,
                            show_progress_bar=progress, gc_after_trial=False, catch=(_OverBudget,))
+    except KeyboardInterrupt:
+        _fail_running(study, started)
+        raise
     finally:
+        del study.ask
         trial_log.removeFilter(quiet)
         optuna.logging.set_verbosity(verbosity)
     return study
+
+
+def _fail_running(study, trial_ids) -> None:
+    """Record as FAIL the trials of ``trial_ids`` still RUNNING after a Ctrl-C: Optuna fails a trial interrupted
+    inside the objective, but not one interrupted between its creation and the objective's first line (seen
+    under load), which would then count toward the total of every later run."""
+    from optuna.trial import TrialState
+
+    storage = study._storage
+    for tid in trial_ids:
+        try:
+            if storage.get_trial(tid).state == TrialState.RUNNING:
+                storage.set_trial_user_attr(tid, "interrupted", True)
+                storage.set_trial_state_values(tid, TrialState.FAIL)
+        except Exception:  # noqa: BLE001 — best effort while exiting on Ctrl-C
+            log.warning("could not record interrupted trial %s as failed", tid)
 
 
 class _QuietFailures(logging.Filter):
