@@ -426,8 +426,11 @@ def efficiency_section(root: Path, fm, y, generators, prompts, name: str, recipe
     computed once per content key in the evaluation cache under ``cache`` (a warm demo reads it)."""
     from .evaluation.cache import cached_payload
     from .evaluation.efficiency import EfficiencyCurve, label_efficiency
-    from .io import atomic_write_json, atomic_write_text
+    from .io import atomic_write_json, atomic_write_text, to_jsonable
 
+    from . import config
+
+    cache = config.cache_dir(cache)
     gens = np.asarray(generators).astype(str)
     most = max(int((gens != g).sum()) for g in pd.unique(gens))  # items in the largest fold's training part
     budgets = sorted({max(2, int(round(sh * most))) * n_raters for sh in EFFICIENCY_SHARES[bool(fast)]})
@@ -453,7 +456,19 @@ def efficiency_section(root: Path, fm, y, generators, prompts, name: str, recipe
     curve = EfficiencyCurve(pd.DataFrame(got["table"]), pd.DataFrame(got["baselines"]), ceiling, got["settings"])
     d = root / "efficiency"
     d.mkdir(exist_ok=True)
-    curve.plot(d / "efficiency.png", title=f"{EFFICIENCY_QUESTION}: {name} vs human judgments (SIMULATED)")
+    title = f"{EFFICIENCY_QUESTION}: {name} vs human judgments (SIMULATED)"
+
+    def draw():
+        curve.plot(d / "efficiency.png", title=title)
+        return [("label efficiency", "efficiency.png")]
+
+    import json
+
+    from .evaluation import efficiency as eff_module
+    from .evaluation.report import cached_drawing
+
+    cached_drawing(cache / "plots", (json.dumps(got, sort_keys=True), json.dumps(to_jsonable(ceiling), sort_keys=True),
+                                     title, Path(eff_module.__file__).read_text()), d, draw)
     md = curve.to_markdown()
     atomic_write_text(d / "efficiency.md", f"# Label efficiency — {EFFICIENCY_QUESTION}, {name}\n\n{md}\n")
     atomic_write_json(d / "efficiency.json", {"table": curve.table.to_dict(orient="list"),

@@ -74,6 +74,17 @@ def test_intervals_and_efficiency_sections_write_the_table_beside_the_plot(tmp_p
     most = 5 * 20  # the largest fold's training part: 5 generators x 20 items
     assert eff["settings"]["budgets"] == [5 * round(s * most) for s in (0.1, 0.35, 1.0)]
     assert eff["settings"]["n_repeats"] == 2 and "raw mid_pmi" in text
+    # a second run reads the curve and its plot from the cache: the same files
+    (tmp_path / "again").mkdir()
+    again = efficiency_section(tmp_path / "again", fm, y, g, p, "ridge", Recipe("ridge"), {"loo_kendall_tau_b": 0.4},
+                               fast=True, seed=0, n_resamples=50, n_raters=5)
+    assert again == lines
+    for f in ("efficiency.png", "efficiency.md", "efficiency.json"):
+        assert (tmp_path / "again" / "efficiency" / f).read_bytes() == (tmp_path / "efficiency" / f).read_bytes(), f
+    import os
+    from pathlib import Path
+
+    assert len(list((Path(os.environ["JUDGENET_CACHE_DIR"]) / "plots").glob("*/efficiency.png"))) == 1
 
 
 @pytest.mark.slow

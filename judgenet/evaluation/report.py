@@ -553,10 +553,17 @@ def report_title(res: EvaluationResults, title: str) -> str:
 
 def _cached_plots(results: EvaluationResults, out: Path, best: str, plot_cache: Path | None, text: str):
     """:func:`_plots`, or copies of the PNGs an earlier call made for the same results, model and plotting code
-    (``plot_cache/<key>/``: the PNGs and ``captions.json``; key = SHA-256 of the results JSON, the model, the
-    matplotlib version and this module's source)."""
+    (key: the results JSON, the model, the matplotlib version and this module's source)."""
     if plot_cache is None:
         return _plots(results, out, best)
+    return cached_drawing(plot_cache, (text, best, Path(__file__).read_text()), out,
+                          lambda: _plots(results, out, best))
+
+
+def cached_drawing(plot_cache, key_parts, out: Path, draw):
+    """``draw()`` — which writes files into ``out`` and returns ``[(caption, file name), ...]`` — or copies of
+    the files an earlier call made for the same ``key_parts`` (strings: the data drawn and the drawing code's
+    source) and matplotlib version (``plot_cache/<key>/``: the files and ``captions.json``, written last)."""
     import hashlib
     import json as _json
     import shutil
@@ -566,24 +573,24 @@ def _cached_plots(results: EvaluationResults, out: Path, best: str, plot_cache: 
     from ..io import atomic_path, atomic_write_json
 
     h = hashlib.sha256()
-    for part in (text, best, matplotlib.__version__, Path(__file__).read_text()):
-        h.update(part.encode())
+    for part in (*key_parts, matplotlib.__version__):
+        h.update(str(part).encode())
         h.update(b"\0")
     slot = Path(plot_cache) / h.hexdigest()[:32]
     try:
         made = [tuple(c) for c in _json.loads((slot / "captions.json").read_text())]
         for _, fn in made:
-            with atomic_path(out / fn) as tmp:
+            with atomic_path(Path(out) / fn) as tmp:
                 shutil.copyfile(slot / fn, tmp)
         return made
     except (OSError, ValueError, TypeError):
         pass  # no (complete) entry: draw
-    made = _plots(results, out, best)
+    made = draw()
     try:
         slot.mkdir(parents=True, exist_ok=True)
         for _, fn in made:
             with atomic_path(slot / fn) as tmp:
-                shutil.copyfile(out / fn, tmp)
+                shutil.copyfile(Path(out) / fn, tmp)
         atomic_write_json(slot / "captions.json", [list(c) for c in made])  # last: marks the entry complete
     except OSError as exc:  # a cache that cannot be written only costs time
         log.warning("plot cache %s not written: %s", slot, exc)
