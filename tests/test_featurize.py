@@ -153,6 +153,9 @@ def test_set_metrics_use_raw_features_and_say_what_they_are():
             F.kid(incep, gen_incep[idx], subsets=5, subset_size=int(idx.sum()), seed=0)[0], rel=1e-10)
         assert (fm.column("set.precision.inception")[i], fm.column("set.recall.inception")[i]) == pytest.approx(
             F.precision_recall(incep, gen_incep[idx], k=3))
+        # CLIP's realism features are L2-normalized, its set metrics raw: the reference radii of the raw rows
+        assert (fm.column("set.precision.clip")[i], fm.column("set.recall.clip")[i]) == pytest.approx(
+            F.precision_recall(real_img, gen_img[idx], k=3))
         assert fm.column("set.mid")[i] == pytest.approx(F.mid(real_img, real_txt, gen_img[idx], gen_txt[idx]),
                                                         rel=1e-9)
     with pytest.raises(ConfigError, match="generators"):

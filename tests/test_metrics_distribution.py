@@ -134,6 +134,13 @@ def test_precision_recall_and_realism_brute_force():
     # realism, official-code convention: squared distances, radii above the median dropped
     np.testing.assert_allclose(F.realism_score(real, fake, k=3, block=16), brute_realism(real, fake, 3), rtol=1e-9)
     assert F.precision_recall(real, real, k=3) == (1.0, 1.0)
+    # the reference's radii given (RealStats keeps them): the same numbers; wrong length refused
+    from judgenet.metrics import RealStats
+
+    rs = RealStats.fit(real, k=3)
+    assert F.precision_recall(real, fake, k=3, real_radii_sq=rs.radii_sq) == (pytest.approx(bp), pytest.approx(br))
+    with pytest.raises(ConfigError, match="real_radii_sq"):
+        F.precision_recall(real, fake, k=3, real_radii_sq=rs.radii_sq[:-1])
 
 
 # --- CLIPScore family ----------------------------------------------------------------------------

@@ -69,6 +69,7 @@ from ..io import atomic_path, atomic_write_json, read_format_json
 from ..metrics import MIDReference, Moments, RealStats
 from ..metrics import functional as F
 from ..metrics._util import content_hash, l2_normalize, load_npz, save_npz
+from ..metrics.streaming import knn_radii_sq
 
 __all__ = ["FEATURE_GROUPS", "DEFAULT_GROUPS", "FeatureMatrix", "FeatureBuilder", "set_metric_names",
            "is_spherical"]
@@ -502,6 +503,14 @@ class FeatureBuilder(TransformerMixin, BaseEstimator):
         def put(name, idx, v):
             set_cols.setdefault(name, np.full(m, np.nan))[idx] = v
 
+        real_radii: dict[str, np.ndarray] = {}  # the reference's k-NN radii: one O(N²) search, not one per generator
+
+        def radii(s: str) -> np.ndarray:
+            if s not in real_radii:
+                rs = self.realstats_[s]
+                real_radii[s] = rs.radii_sq if s not in self.real_raw_ else knn_radii_sq(self._raw_real(s), rs.k)
+            return real_radii[s]
+
         for g in dict.fromkeys(gens.tolist()):
             members = gens == g
             idx = np.flatnonzero(members & ok)
@@ -519,7 +528,8 @@ class FeatureBuilder(TransformerMixin, BaseEstimator):
                 put(names["kd"], idx, F.kid(real, gen_raw, subsets=self.kid_subsets, subset_size=size,
                                             seed=self.seed)[0] if size >= 2 else np.nan)
                 k = self.realstats_[s].k
-                pr = F.precision_recall(real, gen_raw, k=k) if idx.size > k else (np.nan, np.nan)
+                pr = (F.precision_recall(real, gen_raw, k=k, real_radii_sq=radii(s)) if idx.size > k
+                      else (np.nan, np.nan))
                 put(names["precision"], idx, pr[0])
                 put(names["recall"], idx, pr[1])
         rows = np.flatnonzero(ok)

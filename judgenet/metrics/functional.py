@@ -25,7 +25,7 @@ from ..errors import ConfigError, NumericalError
 from ..stats import Estimate, bootstrap_ci
 from ._util import as_2d, as_f64, as_rows, l2_normalize
 from .reference import MIDReference, kynkaanniemi_realism
-from .streaming import Moments, _reduce_blocks, knn_sqdist
+from .streaming import Moments, _reduce_blocks, knn_radii_sq
 
 __all__ = ["mid", "pmi", "clip_score", "ref_clip_score", "clip_r_precision", "fid", "fid_from_stats",
            "kid", "inception_score", "precision_recall", "realism_score"]
@@ -344,19 +344,28 @@ def _coverage(query: np.ndarray, support: np.ndarray, radii_sq: np.ndarray, bloc
     return inside > 0
 
 
-def precision_recall(real, fake, k: int = 3, *, block: int = 2048) -> tuple[float, float]:
+def precision_recall(real, fake, k: int = 3, *, block: int = 2048, real_radii_sq=None) -> tuple[float, float]:
     """Improved precision and recall (Kynkäänniemi et al. 2019), k-NN manifolds (k = 3 default).
 
     The manifold of a set is the union of balls around each of its points with radius the distance to
     its k-th nearest other point. Precision = share of ``fake`` (M, D) inside the real manifold;
     recall = share of ``real`` (N, D) inside the fake manifold. Distances are Euclidean, computed
     blockwise (``block`` rows at a time); a point on a ball's boundary counts as inside (as official).
+
+    ``real_radii_sq`` (N,): the real set's squared k-NN radii when already known (``RealStats.radii_sq``,
+    :func:`~judgenet.metrics.streaming.knn_radii_sq`): the real set's O(N²) k-NN search is then done once for
+    many fake sets.
     """
     r, f = as_2d(real, "real"), as_2d(fake, "fake")
     if r.shape[1] != f.shape[1]:
         raise ConfigError(f"feature dimensions differ: {r.shape[1]} vs {f.shape[1]}")
-    rr = knn_sqdist(r, r, k, exclude_self=True, block=block)[:, -1]
-    rf = knn_sqdist(f, f, k, exclude_self=True, block=block)[:, -1]
+    if real_radii_sq is None:
+        rr = knn_radii_sq(r, k, block=block)
+    else:
+        rr = np.asarray(real_radii_sq, dtype=np.float64).ravel()
+        if rr.shape[0] != r.shape[0]:
+            raise ConfigError(f"real_radii_sq has {rr.shape[0]} entries for {r.shape[0]} real rows")
+    rf = knn_radii_sq(f, k, block=block)
     precision = float(_coverage(f, r, rr, block).mean())
     recall = float(_coverage(r, f, rf, block).mean())
     return precision, recall
@@ -371,5 +380,5 @@ def realism_score(real, fake, k: int = 3, *, clamp_percentile: float | None = 50
     r, f = as_2d(real, "real"), as_2d(fake, "fake")
     if r.shape[1] != f.shape[1]:
         raise ConfigError(f"feature dimensions differ: {r.shape[1]} vs {f.shape[1]}")
-    rr = knn_sqdist(r, r, k, exclude_self=True, block=block)[:, -1]
+    rr = knn_radii_sq(r, k, block=block)
     return kynkaanniemi_realism(f, r, rr, clamp_percentile=clamp_percentile, eps=eps, block=block)

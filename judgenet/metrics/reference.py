@@ -15,7 +15,7 @@ import numpy as np
 from ..errors import ArtifactError, ConfigError, NumericalError
 from ._util import (as_2d, as_rows, cholesky, content_hash, joint_rows, load_npz, logdet_chol, nonfinite_error,
                     save_npz, solve_lower)
-from .streaming import Moments, _reduce_blocks, knn_sqdist
+from .streaming import Moments, _reduce_blocks, knn_radii_sq, knn_sqdist
 
 __all__ = ["MIDReference", "RealStats", "REALSTATS_FEATURES", "kynkaanniemi_realism"]
 
@@ -406,7 +406,7 @@ class RealStats(_SavedStats):
                                  "≤ D real images; use shrinkage='ledoit_wolf' (default) or eps > 0, or more images")
         mom = Moments.from_array(x)
         cov, delta = _regularized_cov(mom, eps, shrinkage)
-        radii_sq = knn_sqdist(x, x, k, exclude_self=True, block=block)[:, -1]
+        radii_sq = knn_radii_sq(x, k, block=block)
         gmm = None
         if gmm_components:
             if gmm_covariance not in ("diag", "full"):

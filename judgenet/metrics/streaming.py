@@ -17,7 +17,7 @@ import torch
 from ..errors import ConfigError, NumericalError
 from ._util import _row_norms, as_2d, as_rows, nonfinite_error
 
-__all__ = ["Moments", "blocked_sqdist", "knn_sqdist"]
+__all__ = ["Moments", "blocked_sqdist", "knn_sqdist", "knn_radii_sq"]
 
 
 class Moments:
@@ -345,3 +345,9 @@ def _reduce_blocks(query, ref, fn: Callable[[torch.Tensor, int], torch.Tensor], 
         if j0 + d.shape[1] >= np.shape(ref)[0]:
             out[i0:i0 + d.shape[0]] = acc.numpy()
     return out
+
+
+def knn_radii_sq(x, k: int = 3, *, block: int = 2048) -> np.ndarray:
+    """(N,) squared distance of each row of ``x`` (N, D) to its k-th nearest *other* row: the radii of the
+    k-NN manifold (precision/recall, realism score, ``RealStats``)."""
+    return knn_sqdist(x, x, k, exclude_self=True, block=block)[:, -1]
