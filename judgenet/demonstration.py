@@ -10,6 +10,7 @@ human labels from other generators; ``crossed``: a new generator on new prompts)
 """
 from __future__ import annotations
 
+import json
 import logging
 import time
 from pathlib import Path
@@ -53,7 +54,8 @@ def run_demo(root: Path, *, fast: bool = False, seed: int = 0, cache_dir=None, n
     from .backbones import load_backbones
     from .dataset import embed_items, fit_reference
     from .evaluation import write_report
-    from .evaluation.cache import cached_evaluate
+    from .evaluation.cache import cached_evaluate, cached_folder
+    from .io import sha256_text, to_jsonable
     from .labels import rater_ceiling
     from .predictors import save_predictor
     from .predictors.recipes import Recipe
@@ -121,13 +123,22 @@ def run_demo(root: Path, *, fast: bool = False, seed: int = 0, cache_dir=None, n
                          title=f"judgenet demo — {q}, {SPLIT_WORDS[split]} (SIMULATED world and raters)",
                          plot_cache=cache / "plots")
         best = results["crossed"][q].best_model("kendall_tau_b")
-        with threadpool_limits(1):  # torch's OpenMP beside sklearn's: threaded HistGradientBoosting fits stall
-            model = recipes[best].build(random_state=seed).fit(fm.X, y)
-        save_predictor(model, root / f"predictor-{q}", recipe=recipes[best], feature_names=fm.names,
-                       builder=builder, label_set=labels.name, question=q,
-                       cv_results=results["crossed"][q].to_dict(),
-                       extra={"simulated": True, "backbones": names, "split": "crossed",
-                              **_calibration_extra(results["crossed"][q], best, y, generators)})
+        cv = results["crossed"][q].to_dict()
+        extra = {"simulated": True, "backbones": names, "split": "crossed",
+                 **_calibration_extra(results["crossed"][q], best, y, generators)}
+
+        def fit_and_save(out, best=best, y=y, cv=cv, extra=extra, q=q):
+            with threadpool_limits(1):  # torch's OpenMP beside sklearn's: threaded HistGradientBoosting fits stall
+                model = recipes[best].build(random_state=seed).fit(fm.X, y)
+            save_predictor(model, out, recipe=recipes[best], feature_names=fm.names, builder=builder,
+                           label_set=labels.name, question=q, cv_results=cv, extra=extra)
+
+        # a warm demo copies the predictor folder its first run saved (same inputs, settings and code)
+        cached_folder(fit_and_save, root / f"predictor-{q}", [fm.X, y], [fm.names],
+                      {"step": "demo-predictor", "recipe": recipes[best].to_dict(), "seed": seed,
+                       "reference": builder.hash_, "label_set": labels.name, "question": q,
+                       "cv_results": sha256_text(json.dumps(to_jsonable(cv), sort_keys=True)),
+                       "extra": sha256_text(json.dumps(to_jsonable(extra), sort_keys=True))}, cache_dir=cache)
     times["evaluate"] = time.perf_counter() - t
     if inception:
         t = time.perf_counter()
@@ -462,8 +473,6 @@ def efficiency_section(root: Path, fm, y, generators, prompts, name: str, recipe
         curve.plot(d / "efficiency.png", title=title)
         return [("label efficiency", "efficiency.png")]
 
-    import json
-
     from .evaluation import efficiency as eff_module
     from .evaluation.report import cached_drawing
 
@@ -490,8 +499,6 @@ def efficiency_section(root: Path, fm, y, generators, prompts, name: str, recipe
 def _append_sections(root: Path, sections: list[str]) -> None:
     """Append the intervals / label-efficiency sections to ``report.md`` and their headline figures to
     ``summary.json``."""
-    import json
-
     from .io import atomic_write_json, atomic_write_text
 
     if not sections:

@@ -41,8 +41,9 @@ def test_demo_fast_end_to_end_and_report_rebuild(tmp_path):
     jn("demo", "--fast", "--out", tmp_path / "warm", "--json", env={"JUDGENET_CACHE_DIR": str(tmp_path / "cache")})
     assert sorted((tmp_path / "cache" / "evaluations").iterdir()) == entries
     for f in ("efficiency/efficiency.json", "efficiency/efficiency.md", "side-by-side/report.md",
-              "intervals/coverage.json", "crossed/realism/results.json"):
-        assert (tmp_path / "warm" / f).read_text() == (out / f).read_text(), f
+              "intervals/coverage.json", "crossed/realism/results.json", "predictor-realism/meta.json",
+              "predictor-overall/model.joblib"):
+        assert (tmp_path / "warm" / f).read_bytes() == (out / f).read_bytes(), f
     drop = lambda t: [ln for ln in t.splitlines() if not ln.startswith("Timings (s):")]  # noqa: E731
     assert drop((tmp_path / "warm" / "report.md").read_text()) == drop((out / "report.md").read_text())
     # refuses to overwrite silently

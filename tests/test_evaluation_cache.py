@@ -116,3 +116,26 @@ def test_cached_payload_computes_once_and_returns_the_json_round_trip(tmp_path):
     evcache.cached_payload(compute, [x], [["u", "v"]], {"step": "t"}, cache_dir=tmp_path,
                            code=evcache.CODE_MODULES + ("world",))
     assert len(calls) == 5
+
+
+def test_cached_folder_makes_once_then_copies_files(tmp_path):
+    made = []
+
+    def make(out):
+        made.append(out)
+        (out / "sub").mkdir(parents=True)
+        (out / "a.txt").write_text("A")
+        (out / "sub" / "b.bin").write_bytes(b"\x00\x01")
+
+    x = np.ones((2, 2))
+    assert evcache.cached_folder(make, tmp_path / "one", [x], [["c"]], {"s": 1}, cache_dir=tmp_path / "c") is False
+    assert evcache.cached_folder(make, tmp_path / "two", [x], [["c"]], {"s": 1}, cache_dir=tmp_path / "c") is True
+    assert made == [tmp_path / "one"]
+    assert (tmp_path / "two" / "a.txt").read_text() == "A"
+    assert (tmp_path / "two" / "sub" / "b.bin").read_bytes() == b"\x00\x01"
+    # another setting is another folder; an incomplete slot (no marker) is made again
+    assert evcache.cached_folder(make, tmp_path / "three", [x], [["c"]], {"s": 2}, cache_dir=tmp_path / "c") is False
+    for marker in (tmp_path / "c" / "folders").glob("*/.complete"):
+        marker.unlink()
+    assert evcache.cached_folder(make, tmp_path / "four", [x], [["c"]], {"s": 1}, cache_dir=tmp_path / "c") is False
+    assert len(made) == 3

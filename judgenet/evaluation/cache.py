@@ -18,7 +18,7 @@ from typing import Any, Mapping, Sequence
 
 import numpy as np
 
-__all__ = ["cached_evaluate", "cached_payload", "evaluation_key", "code_hash", "load", "save", "CODE_MODULES"]
+__all__ = ["cached_evaluate", "cached_payload", "cached_folder", "evaluation_key", "code_hash", "load", "save", "CODE_MODULES"]
 
 log = logging.getLogger(__name__)
 
@@ -141,3 +141,35 @@ def cached_payload(compute, arrays: Sequence[np.ndarray], labels: Sequence[Seque
     payload = json.loads(json.dumps(to_jsonable(compute())))
     save(root, key, payload)
     return payload
+
+
+def cached_folder(make, out, arrays: Sequence[np.ndarray], labels: Sequence[Sequence[Any]], settings: Mapping[str, Any],
+                  *, cache_dir=None, code: Sequence[str] = CODE_MODULES) -> bool:
+    """``make(out)`` — which writes the folder ``out`` (e.g. a saved predictor) — or a copy of the folder an earlier
+    call made for the same key (:func:`evaluation_key` of the inputs, ``settings`` and the source code of
+    ``code``). Files are copied, never unpickled. Returns True on a cache hit."""
+    import shutil
+    import uuid
+
+    from .. import config
+
+    key = evaluation_key(arrays, labels, settings, code=code)
+    slot = config.cache_dir(cache_dir) / "folders" / key
+    out = Path(out)
+    if (slot / ".complete").is_file():
+        try:
+            shutil.copytree(slot / "data", out, dirs_exist_ok=True)
+            return True
+        except OSError as exc:
+            log.warning("cached folder %s not copied (%s): making it", slot, exc)
+    make(out)
+    tmp = slot.parent / f".{key}.{uuid.uuid4().hex}.tmp"
+    try:
+        shutil.copytree(out, tmp / "data")
+        (tmp / ".complete").write_text(key)
+        shutil.rmtree(slot, ignore_errors=True)
+        os.replace(tmp, slot)
+    except OSError as exc:  # a cache that cannot be written only costs time
+        log.warning("folder cache %s not written: %s", slot, exc)
+        shutil.rmtree(tmp, ignore_errors=True)
+    return False
