@@ -49,10 +49,12 @@ def worktree(ref: str) -> Path:
     return path
 
 
-def contender(name: str, key: str, code: str, src: Path, fast: bool, work: Path, warm: bool, phases: dict):
+def contender(name: str, key: str, code: str, src: Path, fast: bool, work: Path, warm: bool, phases: dict,
+              cache: Path | None = None):
     """A callable running one demo in a subprocess; cold runs start from an empty cache (``work/cache-<name>``,
-    which the warm runs of the same ``name`` reuse); phase timings are collected under ``key``."""
-    cache = work / f"cache-{name}"
+    which the warm runs of the same ``name`` reuse, unless ``cache`` names a filled one); phase timings are
+    collected under ``key``."""
+    cache = cache or work / f"cache-{name}"
     out = work / f"out-{name}"
 
     def run():
@@ -73,6 +75,8 @@ def main(argv=None):
     ap.add_argument("--fast", action="store_true", help="the fast demo (what the tests run)")
     ap.add_argument("--old", default=None, help="also time the demo of this git commit (worktree under /tmp)")
     ap.add_argument("--no-warm", action="store_true", help="cold runs only")
+    ap.add_argument("--warm-cache", type=Path, default=None,
+                    help="warm runs only, on this cache folder (filled by an earlier run of the same demo)")
     ap.add_argument("--cold-runs", type=int, default=0,
                     help="cold runs per contender when fewer than the protocol's 5 fit the time (the full demo: "
                          "minutes per run): interleaved single runs, the table's runs column says how many")
@@ -85,10 +89,10 @@ def main(argv=None):
         srcs[f"old {args.old}"] = (CODE_OLD, worktree(args.old))
     phases: dict = {}
     rows = []
-    for warm in ([False] if args.no_warm else [False, True]):
+    for warm in ([True] if args.warm_cache else [False] if args.no_warm else [False, True]):
         label = "warm" if warm else "cold"
         cases = {f"{name} {label}": contender(name.replace(" ", "-"), f"{name} {label}", code, src, args.fast, work,
-                                              warm, phases)
+                                              warm, phases, cache=args.warm_cache)
                  for name, (code, src) in srcs.items()}
         # warm-up: the cold runs need none (each starts from nothing); a warm run needs its cache filled once
         if not warm and 0 < args.cold_runs < P.MIN_REPEAT:
