@@ -144,8 +144,14 @@ class FeatureCache:
     def _load_index(self, kind: str) -> dict[str, tuple[Path, int]]:
         idx = self._index.setdefault(kind, {})
         shards = self._shards.setdefault(kind, {})
-        for shard in sorted(self._kind_dir(kind).glob("shard-*")):
-            if shard in shards or not shard.is_dir():
+        d = self._kind_dir(kind)
+        try:
+            with os.scandir(d) as it:  # names only, and only the new shards sorted: this runs once per block
+                names = [e.name for e in it if e.name.startswith("shard-")]
+        except FileNotFoundError:
+            names = []
+        for shard in (d / n for n in sorted(n for n in names if d / n not in shards)):
+            if not shard.is_dir():
                 continue
             try:
                 sums = json.loads((shard / "checksum.json").read_text())
