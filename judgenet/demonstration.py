@@ -54,8 +54,8 @@ def run_demo(root: Path, *, fast: bool = False, seed: int = 0, cache_dir=None, n
     from .backbones import load_backbones
     from .dataset import embed_items, fit_reference
     from .evaluation import write_report
-    from .evaluation.cache import cached_evaluate, cached_folder
-    from .io import sha256_text, to_jsonable
+    from .evaluation.cache import CODE_MODULES, cached_evaluate, cached_folder, cached_payload
+    from .io import atomic_write_text, sha256_text, to_jsonable
     from .labels import rater_ceiling
     from .predictors import save_predictor
     from .predictors.recipes import Recipe
@@ -158,8 +158,6 @@ def run_demo(root: Path, *, fast: bool = False, seed: int = 0, cache_dir=None, n
     times["efficiency"] = time.perf_counter() - t
 
     t = time.perf_counter()
-    from .evaluation.cache import CODE_MODULES, cached_payload
-    from .io import atomic_write_text, sha256_text
     from .world.side_by_side import run_side_by_side
 
     def side_by_side() -> dict:

@@ -29,7 +29,6 @@ labels spent, active vs random). ``judgenet select`` is registered on import (se
 from __future__ import annotations
 
 import logging
-import os
 from pathlib import Path
 from typing import Sequence
 

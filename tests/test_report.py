@@ -198,3 +198,21 @@ def test_plot_cache_reuses_pngs_for_the_same_results_only(tmp_path, monkeypatch)
     other = _run({"lin_good": _col(1)})  # other results: a miss, so it must draw
     with pytest.raises(AssertionError, match="drew although"):
         write_report(other, tmp_path / "c", plot_cache=cache)
+
+
+def test_cached_drawing_draws_when_the_plot_cache_cannot_be_written(tmp_path, caplog):
+    """A plot cache that cannot be written only costs time: the drawing is kept and a warning says why (this
+    path once raised NameError: the module had no logger)."""
+    from judgenet.evaluation.report import cached_drawing
+
+    blocker = tmp_path / "not-a-folder"
+    blocker.write_text("x")  # the cache root is a file: mkdir fails
+
+    def draw():
+        (tmp_path / "out" / "a.png").write_bytes(b"png")
+        return [("a", "a.png")]
+
+    (tmp_path / "out").mkdir()
+    with caplog.at_level("WARNING"):
+        assert cached_drawing(blocker, ("key",), tmp_path / "out", draw) == [("a", "a.png")]
+    assert "not written" in caplog.text

@@ -290,7 +290,6 @@ def _pascal(root, scorer, n_resamples, seed, n_draws, ties) -> BenchmarkResult:
 
 
 def _thumb(root, scorer, n_resamples, seed) -> BenchmarkResult:
-    from ..stats import system_level
     res = BenchmarkResult()
     proto = PROTOCOLS[("thumb", "own-removed")]
     inst = thumb_instances(root, rows="all")

@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
-from ..errors import ConfigError, LabelError
+from ..errors import ConfigError
 from .refmetrics import normalize_whitespace
 
 __all__ = ["Protocol", "Instances", "PROTOCOLS", "flickr8k_expert_instances", "flickr8k_cf_instances",
@@ -131,7 +131,7 @@ def flickr8k_cf_instances(root=None, protocol: str = "clipscore-shared") -> Inst
     frame = pd.DataFrame({"candidate": cands, "image": images, "human": f["score"].to_numpy(np.float64),
                           "system": "flickr8k-retrieval", "item_id": f["item_id"].astype(str).to_numpy()})
     counts = np.bincount([len(r) for r in references], minlength=6)
-    notes = [f"reference-list sizes: " + ", ".join(f"{k} refs: {int(counts[k]):,}" for k in range(6) if counts[k])]
+    notes = ["reference-list sizes: " + ", ".join(f"{k} refs: {int(counts[k]):,}" for k in range(6) if counts[k])]
     return Instances("flickr8k-cf", proto, frame, references, notes)
 
 

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import base64
 import html
+import logging
 import os
 import re
 from pathlib import Path
@@ -25,6 +26,8 @@ from typing import Sequence
 import numpy as np
 
 from .protocol import FLOOR, EvaluationResults
+
+log = logging.getLogger(__name__)
 
 __all__ = ["write_report", "load_results", "render_markdown", "conclusion_sentence", "predictor_label"]
 
