@@ -99,6 +99,7 @@ def run_demo(root: Path, *, fast: bool = False, seed: int = 0, cache_dir=None, n
     generators = gen["generator"].to_numpy()
     prompt_ids = gen["prompt_id"].astype(str).to_numpy() if "prompt_id" in gen else gen["prompt"].to_numpy()
     results: dict = {s: {} for s in SPLITS}
+    chosen: dict[str, str] = {}  # question -> the saved predictor's model (best on the crossed split)
     rows = []
     inputs = {}  # question -> (y, ceiling, recipes), for the tiny-vs-Inception comparison
     for q in QUESTIONS:
@@ -122,7 +123,7 @@ def run_demo(root: Path, *, fast: bool = False, seed: int = 0, cache_dir=None, n
             write_report(results[split][q], root / split / q, question=q, others=others,
                          title=f"judgenet demo — {q}, {SPLIT_WORDS[split]} (SIMULATED world and raters)",
                          plot_cache=cache / "plots")
-        best = results["crossed"][q].best_model("kendall_tau_b")
+        best = chosen[q] = results["crossed"][q].best_model("kendall_tau_b")
         cv = results["crossed"][q].to_dict()
         extra = {"simulated": True, "backbones": names, "split": "crossed",
                  **_calibration_extra(results["crossed"][q], best, y, generators)}
@@ -146,7 +147,6 @@ def run_demo(root: Path, *, fast: bool = False, seed: int = 0, cache_dir=None, n
                                                  cache=cache, n_resamples=sizes["n_resamples"], seed=seed,
                                                  n_jobs=n_jobs)
         times["inception_comparison"] = time.perf_counter() - t
-    chosen = {q: results["crossed"][q].best_model("kendall_tau_b") for q in QUESTIONS}  # the saved predictors' models
     t = time.perf_counter()
     sections = intervals_section(root, {q: inputs[q][0] for q in QUESTIONS}, generators, results["generator"], chosen)
     times["intervals"] = time.perf_counter() - t

@@ -18,7 +18,8 @@ from typing import Any, Mapping, Sequence
 
 import numpy as np
 
-__all__ = ["cached_evaluate", "cached_payload", "cached_folder", "evaluation_key", "code_hash", "load", "save", "CODE_MODULES"]
+__all__ = ["cached_evaluate", "cached_payload", "cached_folder", "evaluation_key", "code_hash", "load", "save",
+           "CODE_MODULES"]
 
 log = logging.getLogger(__name__)
 
