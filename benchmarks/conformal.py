@@ -61,7 +61,7 @@ def world_data(size: str = "fast", seed: int = 0, cache=None) -> dict:
     from judgenet.world import make_world, simulate_raters
 
     from judgenet.backbones import load_backbones
-    from judgenet.dataset import embed_items, fit_reference
+    from judgenet.jobs.prepare import embed_items, fit_reference
 
     world = make_world(cache / "world" / size, seed=seed, **SIZES[size])
     ratings = simulate_raters(world, n_raters=5, seed=seed)
@@ -140,7 +140,7 @@ def run_efficiency(d, model, question, out, n_repeats=3, budgets=(50, 100, 200, 
 
 
 def run_selection(d, model, questions, out, n_seeds=5, initial=20, batch=20, rounds=8):
-    from judgenet.selection import active_learning_curve, compare_strategies
+    from judgenet.jobs.select import active_learning_curve, compare_strategies
 
     for q in questions:
         t = time.perf_counter()
@@ -164,7 +164,7 @@ def run_selection(d, model, questions, out, n_seeds=5, initial=20, batch=20, rou
 def run_costs(d, models, repeat=5):
     """Seconds per call, interleaved (A, B, A, B, ...), best and median of ``repeat``."""
     from judgenet.evaluation.conformal import ConformalPredictor
-    from judgenet.selection import select
+    from judgenet.jobs.select import select
 
     X, y, g = d["X"], d["y"]["realism"], d["generators"]
     jobs = {}

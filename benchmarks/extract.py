@@ -1,4 +1,4 @@
-"""Benchmark: naive per-image loop vs ``judgenet.features.extract`` cold vs warm (not a timed test).
+"""Benchmark: naive per-image loop vs ``judgenet.embeddings.extract`` cold vs warm (not a timed test).
 
     python benchmarks/extract.py [--n 300] [--backbone tiny] [--batch-size 64] [--workers 0] [--threads 1,all]
 
@@ -24,7 +24,7 @@ from PIL import Image, ImageDraw
 
 import protocol as P  # noqa: E402  (puts the checkout on sys.path)
 from judgenet.backbones import load_backbone  # noqa: E402
-from judgenet.features import extract  # noqa: E402
+from judgenet.embeddings import extract  # noqa: E402
 from judgenet.images import load_rgb  # noqa: E402
 
 

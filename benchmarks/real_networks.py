@@ -51,7 +51,7 @@ if str(ROOT) not in sys.path:
 
 from judgenet.backbones import genuine_inception_path, load_backbone  # noqa: E402
 from judgenet.backbones.inception import read_inception_weights  # noqa: E402
-from judgenet.features import embed  # noqa: E402
+from judgenet.embeddings import embed  # noqa: E402
 from judgenet.images import load_rgb  # noqa: E402
 
 CONVENTIONS = ("tf1", "antialias", "clean")

@@ -51,8 +51,8 @@ OLD = EVALUATE.format(imports="from judgenet.predictors import make_predictor", 
 def inputs(path: Path, cache: Path, fast: bool = True) -> None:
     """Today's features and the three questions' labels of the demo world, saved as ``path`` (no pickle)."""
     from judgenet.backbones import load_backbones
-    from judgenet.dataset import embed_items, fit_reference
-    from judgenet.demonstration import SIZES
+    from judgenet.jobs.prepare import embed_items, fit_reference
+    from judgenet.jobs.demo import SIZES
     from judgenet.world import make_world, simulate_raters
 
     s = SIZES[fast]

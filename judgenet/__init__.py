@@ -1,6 +1,6 @@
 """judgenet: learn to predict human judgments of generated images.
 
-Pipeline: backbones → features (embedding + cache) → metrics → featurize → labels → predictors → evaluation.
+Pipeline: backbones → embeddings (extraction + cache) → metrics → features → labels → predictors → evaluation → jobs.
 The user jobs are functions here with the CLI's option names as parameters (``--prompt-folds`` →
 ``prompt_folds``; repeatable options are plural)::
 
@@ -22,10 +22,10 @@ from .errors import JudgenetError  # noqa: F401
 
 if TYPE_CHECKING:  # editors and type checkers see the real signatures; at run time the imports stay lazy
     from .api import demo, evaluate, extract, report, score, train, tune  # noqa: F401
-    from .dataset import prepare  # noqa: F401
+    from .jobs.prepare import prepare  # noqa: F401
 
 _API = {"demo": "api", "extract": "api", "train": "api", "evaluate": "api", "score": "api", "tune": "api",
-        "report": "api", "prepare": "dataset"}
+        "report": "api", "prepare": "jobs.prepare"}
 
 
 def __getattr__(name):  # lazy: `import judgenet` stays cheap (no torch import)

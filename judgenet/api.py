@@ -4,10 +4,10 @@ are plural: ``--backbone`` → ``backbones``, ``evaluate --model`` → ``models`
 dataclass with the paths and tables it produced (``.to_json()`` is what ``--json`` prints).
 
 This module only wires named steps together; each step lives in its own module:
-:mod:`judgenet.inputs` (files and folders), :mod:`judgenet.backbones` / :mod:`judgenet.features` (embedding and
-cache), :mod:`judgenet.dataset` (reference fitting, label-set preparation), :mod:`judgenet.featurize` (features),
+:mod:`judgenet.jobs.inputs` (files and folders), :mod:`judgenet.backbones` / :mod:`judgenet.embeddings` (embedding and
+cache), :mod:`judgenet.jobs.prepare` (reference fitting, label-set preparation), :mod:`judgenet.features` (features),
 :mod:`judgenet.predictors` (recipes, artifacts), :mod:`judgenet.evaluation` (held-out protocol, cache, reports),
-:mod:`judgenet.scoring` (per-generator tables), :mod:`judgenet.tuning` (Optuna).
+:mod:`judgenet.jobs.score` (per-generator tables), :mod:`judgenet.tuning` (Optuna).
 
 Progress and results are reported through :mod:`logging` (logger ``judgenet``; the CLI configures it, ``--quiet``
 shows warnings only). In Python, ``logging.basicConfig(level=logging.INFO)`` shows the same messages.
@@ -26,7 +26,7 @@ import pandas as pd
 
 from . import config as _config
 from .errors import ConfigError
-from .modeling import (DEFAULT_MODELS, DEFAULT_PAIRWISE_MODELS, best_model, fit_and_save, held_out,
+from .jobs.train import (DEFAULT_MODELS, DEFAULT_PAIRWISE_MODELS, best_model, fit_and_save, held_out,
                        label_efficiency_report, write_failures, write_results)
 
 __all__ = ["demo", "extract", "train", "evaluate", "score", "tune", "report", "DemoResult", "ExtractResult",
@@ -145,7 +145,7 @@ class ReportResult:
 @contextlib.contextmanager
 def _output(out, prefix: str, overwrite: bool):
     """A fresh output folder for a job; removed again if the job is interrupted or fails before writing anything."""
-    from .inputs import run_dir
+    from .jobs.inputs import run_dir
 
     existed = out is not None and Path(out).exists()
     root = run_dir(out, prefix, overwrite)
@@ -170,7 +170,7 @@ def demo(out: str | os.PathLike | None = None, *, fast: bool = False, seed: int 
     predictor per question (chosen on the new-prompts split) and writes the report. ``fast`` is the small variant
     used in tests; ``inception`` adds the genuine FID-Inception's pool features (needs ``judgenet[real]``).
     """
-    from .demonstration import run_demo
+    from .jobs.demo import run_demo
 
     with _output(out, "demo", overwrite) as root:
         summary, results, timings = run_demo(root, fast=fast, seed=seed, cache_dir=cache_dir, n_jobs=n_jobs,
@@ -184,8 +184,8 @@ def extract(images: Sequence[str | os.PathLike], *, backbones: Sequence[str] | N
             batch_size: int = 64, workers: int | None = None, strict: bool = False) -> ExtractResult:
     """Embed image files/folders (and their prompts, from an ``image,prompt`` file) into the cache."""
     from .backbones import load_backbones
-    from .features import extract as _extract
-    from .inputs import image_folder, prompts_for, read_prompts
+    from .embeddings import extract as _extract
+    from .jobs.inputs import image_folder, prompts_for, read_prompts
 
     files: list[Path] = []
     texts: list[str] | None = [] if prompts is not None else None
@@ -227,10 +227,10 @@ def train(labels, *, images=None, reference=None, out=None, model: str = "auto",
 
     ``model="auto"`` evaluates ridge, hist_gb and mlp on held-out units (``split``) and keeps the best by Kendall
     tau-b (the CV results are stored in the artifact; they are optimistic for the chosen model — use
-    :func:`evaluate` for the nested estimate). ``prepare_options`` go to :func:`judgenet.dataset.prepare`
+    :func:`evaluate` for the nested estimate). ``prepare_options`` go to :func:`judgenet.jobs.prepare.prepare`
     (``label_root``, ``reference_prompts``, ``cache_dir``, ``group_by``, ``strict``, ``lenient``, ...).
     """
-    from .dataset import prepare
+    from .jobs.prepare import prepare
     from .predictors.recipes import Recipe
 
     with _output(out, "predictor", overwrite) as root:
@@ -263,7 +263,7 @@ def evaluate(labels, *, images=None, reference=None, out=None, models: Sequence[
     ``budget`` (numbers of human judgments, e.g. ``[50, 100, 200, 400]``) adds a label-efficiency curve of the first
     recipe: held-out agreement vs judgments used for training (sampled by prompt clusters, repeated), with raw MID
     and CLIPScore as baselines (``efficiency.md``, ``efficiency.png``)."""
-    from .dataset import prepare
+    from .jobs.prepare import prepare
     from .predictors.recipes import Recipe
 
     recipes = {}
@@ -310,7 +310,7 @@ def score(generators: Sequence[str | os.PathLike], *, reference=None, prompts=No
     prefer an image (a generator's images) over those of the other scored generators on the same prompt — with
     ``p_win_low``/``p_win_high`` at ``coverage`` per image and per generator.
     """
-    from .scoring import run_score
+    from .jobs.score import run_score
 
     with _output(out, "score", overwrite) as root:
         return run_score(root, generators, reference=reference, prompts=prompts, reference_prompts=reference_prompts,
@@ -334,7 +334,7 @@ def tune(labels, *, images=None, reference=None, out=None, trials: int = 20, stu
     rerunning the same command continues the study to its total.
     """
     from . import tuning
-    from .dataset import prepare
+    from .jobs.prepare import prepare
     from .io import atomic_write_json
 
     marker = "tune.json"

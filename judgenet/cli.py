@@ -391,11 +391,11 @@ CLI_ONLY = frozenset({"command", "quiet", "json", "debug"})
 
 def job_kwargs(fn, a: argparse.Namespace) -> dict:
     """The parsed options that are parameters of ``fn`` — or, for a job that passes ``**prepare_options`` on, of
-    :func:`judgenet.dataset.prepare` (CLI names = Python names; a test checks that every option of every command
+    :func:`judgenet.jobs.prepare.prepare` (CLI names = Python names; a test checks that every option of every command
     reaches its job)."""
     params = dict(inspect.signature(fn).parameters)
     if any(p.kind is p.VAR_KEYWORD for p in params.values()):
-        from .dataset import prepare
+        from .jobs.prepare import prepare
 
         params.update(inspect.signature(prepare).parameters)
     return {k: v for k, v in vars(a).items() if k in params and k not in CLI_ONLY}
@@ -467,7 +467,7 @@ def _one_line(exc: BaseException) -> str:
 
 
 #: Modules that add subcommands with :func:`register_command` when imported.
-PLUGINS = ("judgenet.captions.cli", "judgenet.selection")
+PLUGINS = ("judgenet.captions.cli", "judgenet.jobs.select")
 
 
 def _load_plugins() -> None:

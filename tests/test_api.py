@@ -149,7 +149,7 @@ def test_score_fid_is_the_fid_of_the_raw_features(userdata, cache, tmp_path):
     """Issue 17 item 0, end to end: every set-level number score prints equals its definition on the raw
     embeddings (read back from the cache), not on L2-normalized ones."""
     from judgenet.backbones import load_backbone
-    from judgenet.features import read_features
+    from judgenet.embeddings import read_features
     from judgenet.metrics import functional as F
 
     gdir = sorted(p for p in (userdata / "gen").iterdir() if p.is_dir())[0]
@@ -192,7 +192,7 @@ def test_report_rebuilds(trained):
 def test_image_only_backbone_with_prompts_leaves_alignment_out(userdata, cache, tmp_path, monkeypatch):
     """Prompts with no text tower among the backbones: realism features only, with a notice (not an error)."""
     import judgenet.backbones as jb
-    from judgenet.dataset import prepare
+    from judgenet.jobs.prepare import prepare
 
     real = jb.load_backbones
 
@@ -286,7 +286,7 @@ def test_crossed_split_through_evaluate_and_train(userdata, cache, tmp_path):
 
 def test_tiny_encoder_warning_reaches_the_output_files(userdata, cache, tmp_path):
     """Issue 18.5: with the tiny encoder on user images, train's report and saved predictor say so (not only the log)."""
-    from judgenet.dataset import TINY_WARNING
+    from judgenet.jobs.prepare import TINY_WARNING
 
     tr = jn.train(userdata / "labels.csv", images=userdata / "gen", reference=userdata / "real", out=tmp_path / "t",
                   model="ridge", question="realism", resamples=20, cache_dir=cache, backbones=["tiny"])
@@ -304,7 +304,7 @@ def test_job_functions_stay_functions_after_their_modules_are_imported():
 
     import judgenet as jn
 
-    for m in pkgutil.iter_modules(jn.__path__):
-        importlib.import_module(f"judgenet.{m.name}")
+    for m in pkgutil.walk_packages(jn.__path__, "judgenet."):
+        importlib.import_module(m.name)
     for name in ("demo", "extract", "train", "evaluate", "score", "tune", "report", "prepare"):
         assert callable(getattr(jn, name)), name

@@ -8,7 +8,7 @@ import pytest
 
 import judgenet as jn
 import judgenet.backbones as backbones
-from judgenet.dataset import TINY_WARNING, default_backbones
+from judgenet.jobs.prepare import TINY_WARNING, default_backbones
 
 
 def test_default_backbones_follow_the_installed_weights(monkeypatch, tmp_path):

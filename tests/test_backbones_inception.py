@@ -144,7 +144,7 @@ def test_weights_without_fc_expose_pool_only(tmp_path, random_inception):
 
 
 def test_logits_of_pool_only_backbone_fail_in_extract_and_read(tmp_path, random_inception):
-    from judgenet.features import extract, read_features
+    from judgenet.embeddings import extract, read_features
 
     sd = {k: v for k, v in random_inception.model.state_dict().items() if not k.startswith("fc.")}
     torch.save(sd, tmp_path / "nofc.pth")

@@ -42,7 +42,7 @@ def test_minilm_found_automatically_and_equals_sentence_transformers(minilm):
 
 @needs_minilm
 def test_text_backbone_in_embed_and_cache(minilm, tmp_path):
-    from judgenet.features import embed, extract_texts
+    from judgenet.embeddings import embed, extract_texts
 
     tiny = load_backbone("tiny")
     a = extract_texts(SENTENCES, minilm, cache_dir=tmp_path)

@@ -97,7 +97,7 @@ def test_strict_and_missing_weights_exit_2_with_one_line(folder, tmp_path, capsy
 def test_under_torchrun_two_ranks(folder, tmp_path):
     """`torchrun --nproc-per-node 2 -m judgenet.cli extract` = single-process extract (~30 s on 2 busy cores)."""
     from judgenet.backbones import load_backbone
-    from judgenet.features import read_features
+    from judgenet.embeddings import read_features
 
     torchrun = Path(sys.executable).parent / "torchrun"
     cache = tmp_path / "c"

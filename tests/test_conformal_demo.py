@@ -29,7 +29,7 @@ def _data(n_gen=6, n_prompts=12, seed=0):
 def test_predictor_calibration_from_the_evaluation_equals_a_conformal_refit(split):
     """The demo stores the calibration built from the evaluation's out-of-fold predictions; it must be exactly what
     ConformalPredictor computes by refitting on the same split and seed (same folds, same residuals)."""
-    from judgenet.demonstration import predictor_calibration
+    from judgenet.jobs.demo import predictor_calibration
 
     X, y, g, p, names = _data()
     res = evaluate(X, y, g, names, {"ridge": Ridge(alpha=1.0)}, prompts=p, split=split, n_prompt_folds=3,
@@ -43,8 +43,8 @@ def test_predictor_calibration_from_the_evaluation_equals_a_conformal_refit(spli
 
 
 def test_intervals_and_efficiency_sections_write_the_table_beside_the_plot(tmp_path):
-    from judgenet.demonstration import efficiency_section, intervals_section
-    from judgenet.featurize.builder import FeatureMatrix
+    from judgenet.jobs.demo import efficiency_section, intervals_section
+    from judgenet.features.builder import FeatureMatrix
     from judgenet.predictors.recipes import Recipe
 
     X, y, g, p, names = _data(n_gen=6, n_prompts=20, seed=1)
@@ -107,7 +107,7 @@ def test_rescaled_coverage_study_is_unit_free_and_anchored_predictors_store_the_
     """A model predicting in other units (anchored: raw-MID units) is studied on its line to the human scale fitted
     on the calibration generators: an affine change of its units changes nothing; its saved predictor stores that
     line with the calibration."""
-    from judgenet.demonstration import predictor_calibration
+    from judgenet.jobs.demo import predictor_calibration
 
     X, y, g, p, names = _data(n_gen=8, n_prompts=15, seed=2)
     oof = y + np.random.default_rng(0).normal(0, 0.7, y.size)

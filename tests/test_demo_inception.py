@@ -7,7 +7,7 @@ import pandas as pd
 import pytest
 from scipy.stats import kendalltau
 
-from judgenet.demonstration import INCEPTION_ARMS, SPLITS, compare_inception, inception_columns, inception_sentences
+from judgenet.jobs.demo import INCEPTION_ARMS, SPLITS, compare_inception, inception_columns, inception_sentences
 from judgenet.evaluation.cache import cached_evaluate
 from judgenet.predictors.recipes import Recipe
 
@@ -62,7 +62,7 @@ def test_paired_difference_equals_independent_tau(world, tmp_path):
 
 
 def test_report_section_states_the_paired_comparison(world, tmp_path):
-    from judgenet.demonstration import _append_inception_section
+    from judgenet.jobs.demo import _append_inception_section
 
     fm, y, gens, prompts, recipes, results = world
     table = compare_inception(fm, y, None, recipes, gens, prompts, results, tmp_path, cache=tmp_path,

@@ -1,4 +1,4 @@
-"""judgenet.features.embed and the backbone-name parser, through the Python API (issue 12, bugs 1-2).
+"""judgenet.embeddings.embed and the backbone-name parser, through the Python API (issue 12, bugs 1-2).
 
 Two open_clip backbones keep two sources; the texts are embedded by the first backbone with a text tower
 whatever the order; unreadable images give ok=False rows. Open_clip models are 1-layer random configs saved to
@@ -12,7 +12,7 @@ from PIL import Image
 
 from judgenet.backbones import BackboneName, load_backbone, load_backbones, parse_backbone_name
 from judgenet.errors import ConfigError
-from judgenet.features import Embedded, embed
+from judgenet.embeddings import Embedded, embed
 
 ARCHS = {"jn-embed-a": 16, "jn-embed-b": 12}
 

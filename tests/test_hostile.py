@@ -265,12 +265,12 @@ def test_disk_full_while_writing_outputs_is_one_line(env, capsys, tmp_path, monk
 
 
 def test_ctrl_c_before_any_output_leaves_no_empty_folder(env, capsys, tmp_path, monkeypatch):
-    import judgenet.dataset
+    import judgenet.jobs.prepare
 
     def interrupted(*a, **k):
         raise KeyboardInterrupt
 
-    monkeypatch.setattr(judgenet.dataset, "prepare", interrupted)
+    monkeypatch.setattr(judgenet.jobs.prepare, "prepare", interrupted)
     code, out, err = run(capsys, "train", *_label_args(env), "--out", tmp_path / "p")
     assert code == 130 and not (tmp_path / "p").exists()
 

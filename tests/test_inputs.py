@@ -1,10 +1,10 @@
-"""judgenet.inputs: generator names, label image confinement, output folders, prompt files."""
+"""judgenet.jobs.inputs: generator names, label image confinement, output folders, prompt files."""
 import os
 
 import pytest
 
 from judgenet.errors import ConfigError
-from judgenet.inputs import generator_names, prompts_for, read_prompts, resolve_label_images, run_dir
+from judgenet.jobs.inputs import generator_names, prompts_for, read_prompts, resolve_label_images, run_dir
 
 
 def test_generator_names_unique_from_path(tmp_path):

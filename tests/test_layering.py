@@ -10,18 +10,18 @@ LAYERS = {
     "errors": 0, "config": 0, "io": 0, "": 0,          # "" = the package root (__version__)
     "stats": 1, "images": 1, "folds": 1,
     "backbones": 2,
-    "features": 3,                                      # extraction, cache, multi-backbone embedding
+    "embeddings": 3,                                    # extraction, cache, multi-backbone embedding
     "metrics": 4,
-    "featurize": 5,                                     # embeddings → named features (fitted on real images)
+    "features": 5,                                      # embeddings → named features (fitted on real images)
     "labels": 6,
     "predictors": 7,
     "evaluation": 8,
     "tuning": 9, "world": 9,
-    "inputs": 10, "dataset": 10, "modeling": 10, "scoring": 10, "demonstration": 10, "selection": 10, "captions": 10,
+    "jobs": 10, "captions": 10,                         # the steps of the user jobs; the caption benchmark
     "api": 11, "cli": 11, "__init__": 11,
 }
 #: Modules that add subcommands through judgenet.cli.register_command (the documented plugin hook).
-PLUGINS = {"captions/cli.py", "selection.py"}
+PLUGINS = {"captions/cli.py", "jobs/select.py"}
 
 
 def _imports(path: Path, root: Path):

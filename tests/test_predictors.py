@@ -245,7 +245,7 @@ def test_recipe_round_trip_and_build_is_the_stated_pipeline():
 
 
 def test_recipe_columns_follow_feature_groups():
-    from judgenet.featurize import FeatureMatrix
+    from judgenet.features import FeatureMatrix
 
     fm = FeatureMatrix(np.zeros((2, 4)), ["mid_pmi", "r.a", "pca.0", "r.b"],
                        {"alignment": ["mid_pmi"], "realism": ["r.a", "r.b"], "activations": ["pca.0"]})
@@ -370,7 +370,7 @@ def test_tampered_model_is_not_unpickled(tmp_path):
 
 
 def test_predictor_carries_its_reference_and_refuses_another(tmp_path):
-    from judgenet.featurize import FeatureBuilder, embedded
+    from judgenet.features import FeatureBuilder, embedded
 
     rng = np.random.default_rng(0)
     fp = {"clip": {"backbone": "clip", "weights_sha256": "ab" * 32}}

@@ -49,7 +49,7 @@ def test_conventions_really_differ(equal):
 
 def test_blur_moves_fid_and_realism_the_right_way(photos, tmp_path):
     from judgenet.backbones import load_backbone
-    from judgenet.features import embed
+    from judgenet.embeddings import embed
     from judgenet.metrics import RealStats, fid
 
     bb = load_backbone("inception:fid")

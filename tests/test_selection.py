@@ -6,7 +6,7 @@ import pytest
 from sklearn.linear_model import Ridge
 
 from judgenet.errors import ConfigError
-from judgenet.selection import active_learning_curve, compare_strategies, select, write_selection
+from judgenet.jobs.select import active_learning_curve, compare_strategies, select, write_selection
 
 # one BLAS/OpenMP thread: with torch's OpenMP runtime loaded beside scikit-learn's (any earlier test that imports
 # torch), multi-threaded HistGradientBoosting fits stall for seconds each on a busy machine
@@ -121,7 +121,7 @@ def test_active_learning_harness_and_compare():
 def test_select_is_registered_as_a_cli_command():
     from judgenet import cli
 
-    import judgenet.selection  # noqa: F401  (registers on import)
+    import judgenet.jobs.select  # noqa: F401  (registers on import)
 
     assert "select" in cli.COMMANDS
     parser = cli.build_parser()

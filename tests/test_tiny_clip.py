@@ -102,7 +102,7 @@ def test_lazy_tiny_fingerprint_equals_the_built_models_and_cached_runs_never_bui
     (open_clip's preprocessing config, its version) — else a warm run would miss every cached feature."""
 
     from judgenet.backbones import _preprocess_fp, load_backbone
-    from judgenet.features import extract
+    from judgenet.embeddings import extract
 
     bb = load_backbone("tiny")
     assert bb._build is not None  # not built yet

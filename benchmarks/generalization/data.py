@@ -27,8 +27,8 @@ def build(variant: str = "full", seed: int = 0, cache=None, extra_backbones=(), 
           rater_kwargs=None, tag: str = "") -> Path:
     from judgenet import config
     from judgenet.backbones import load_backbones
-    from judgenet.features import embed
-    from judgenet.featurize import FeatureBuilder
+    from judgenet.embeddings import embed
+    from judgenet.features import FeatureBuilder
     from judgenet.world import make_world, simulate_raters
 
     cache = config.cache_dir(cache)

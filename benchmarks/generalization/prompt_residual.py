@@ -25,7 +25,7 @@ def residual_features(variant="full", alpha=1.0):
 
     from judgenet import config
     from judgenet.backbones import load_backbones
-    from judgenet.features import embed
+    from judgenet.embeddings import embed
     from judgenet.world import make_world
 
     cache = config.cache_dir(None)

@@ -28,7 +28,7 @@ IMAGE_METRICS = ("CLIP-S", "RefCLIP-S", "MID")
 def clip_embeddings(images: Sequence[str], texts: Sequence[str], images_dir, backbone, cache_dir=None):
     """Embed the distinct image files (``images_dir / name``) and texts with a CLIP backbone.
     Returns ``(image_vectors {name: (D,)}, text_vectors {text: (D,)})`` float64."""
-    from ..features.extract import extract, extract_texts
+    from ..embeddings.extract import extract, extract_texts
     if not (backbone.has_images and backbone.has_text):
         raise ConfigError(f"image metrics need a CLIP backbone with image and text towers, got {backbone.name!r}")
     root = Path(os.fspath(images_dir)).expanduser()

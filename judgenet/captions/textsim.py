@@ -28,8 +28,8 @@ class TextEmbeddings:
 
 def embed_texts(texts: Sequence[str], backbone, cache_dir=None) -> TextEmbeddings:
     """Embed the distinct ``texts`` with ``backbone`` (a :class:`judgenet.backbones.Backbone` with a text
-    tower) through the feature cache (:func:`judgenet.features.extract.extract_texts`)."""
-    from ..features.extract import extract_texts
+    tower) through the feature cache (:func:`judgenet.embeddings.extract.extract_texts`)."""
+    from ..embeddings.extract import extract_texts
     uniq = list(dict.fromkeys(str(t) for t in texts))
     vec = extract_texts(uniq, backbone, cache_dir)
     return TextEmbeddings(uniq, vec, backbone.source)

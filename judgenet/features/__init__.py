@@ -1,17 +1,12 @@
-"""judgenet.features — embeddings: cached extraction, multi-backbone embedding, aligned reading.
+"""judgenet.features — embeddings → named per-item features (above :mod:`judgenet.metrics`).
 
-* :func:`extract` embeds images/prompts with one backbone through the :class:`FeatureCache`
-  (batched, resumable, torchrun-sharded); :func:`extract_texts` embeds texts only;
-  :func:`read_features` reads aligned rows memory-mapped.
-* :func:`embed` runs every backbone of a list and returns an :class:`Embedded` keyed by source name,
-  with the prompts embedded by one recorded text tower.
-
-This package sits *below* the metrics; turning embeddings into per-item features (which uses the
-metrics) lives above them.
+* :class:`FeatureBuilder` — sklearn-style ``FeatureBuilder(**settings).fit(real).transform(generated)``
+  with realism, activation, alignment (MID, CLIPScore) and set-level feature groups; save/load as
+  ``.npz`` + JSON (no pickle), hash-verified.
+* :class:`FeatureMatrix` — the float64 matrix with column names and groups.
 """
-from .cache import FeatureCache, read_features, sha256_file, sha256_image, sha256_text
-from .embed import Embedded, embed
-from .extract import ExtractResult, extract, extract_texts
+from .builder import (DEFAULT_GROUPS, FEATURE_GROUPS, FeatureBuilder, FeatureMatrix, embedded, is_spherical,
+                      set_metric_names)
 
-__all__ = ["extract", "extract_texts", "ExtractResult", "embed", "Embedded", "FeatureCache", "read_features",
-           "sha256_file", "sha256_image", "sha256_text"]
+__all__ = ["FeatureBuilder", "FeatureMatrix", "DEFAULT_GROUPS", "FEATURE_GROUPS", "embedded", "is_spherical",
+           "set_metric_names"]

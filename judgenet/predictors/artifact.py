@@ -5,7 +5,7 @@
   question, CV results, package versions, the model file's SHA-256 and ``meta_sha256``, the SHA-256 of
   the canonical JSON of everything else in ``meta.json`` — so an edited ``meta.json`` (reordered feature
   names, another fingerprint) is refused too.
-* ``reference/`` — the fitted :class:`~judgenet.featurize.FeatureBuilder` (npz + JSON, no pickle) when
+* ``reference/`` — the fitted :class:`~judgenet.features.FeatureBuilder` (npz + JSON, no pickle) when
   one was given to :func:`save_predictor`.
 
 .. warning:: ``model.joblib`` is a pickle. Loading it runs code from the file, so **only load
@@ -51,7 +51,7 @@ def save_predictor(model, path: str | os.PathLike, *, recipe, feature_names: Seq
                    label_set: str | None = None, question: str | None = None, cv_results: Mapping | None = None,
                    extra: Mapping | None = None) -> Path:
     """Write one artifact directory ``path``: ``model.joblib``, ``meta.json`` and, with ``builder``,
-    ``reference/`` (the fitted :class:`~judgenet.featurize.FeatureBuilder`).
+    ``reference/`` (the fitted :class:`~judgenet.features.FeatureBuilder`).
 
     Args:
         model: the fitted estimator (``recipe.build(...).fit(X[:, recipe.columns(fm)], y)``).
@@ -119,7 +119,7 @@ def _check_fingerprints(path, stored: Mapping, expected: Mapping) -> None:
                             f"without them (on {sorted(stored)}); drop those --backbone options or retrain")
     for src in stored:
         if stored[src] != expected[src]:
-            from ..featurize.builder import describe_fingerprint  # here: importing predictors stays light
+            from ..features.builder import describe_fingerprint  # here: importing predictors stays light
 
             raise ArtifactError(
                 f"{path}: source {src!r} differs — predictor: {describe_fingerprint(stored[src])}; in use: "
@@ -184,9 +184,9 @@ def load_predictor(path: str | os.PathLike, *, expected_fingerprints: Mapping | 
 
 
 def load_reference(path: str | os.PathLike, *, expected_fingerprints: Mapping | None = None):
-    """The artifact's fitted :class:`~judgenet.featurize.FeatureBuilder` (``path/reference``), verified
+    """The artifact's fitted :class:`~judgenet.features.FeatureBuilder` (``path/reference``), verified
     against the ``reference_hash`` in ``meta.json`` (and ``expected_fingerprints`` when given)."""
-    from ..featurize import FeatureBuilder
+    from ..features import FeatureBuilder
 
     path = Path(path)
     meta = read_meta(path)

@@ -238,7 +238,7 @@ class Recipe:
     def columns(self, features=None, *, names: Sequence[str] | None = None,
                 groups: Mapping[str, Sequence[str]] | None = None) -> np.ndarray:
         """Indices (int array, matrix order) of the columns this recipe reads from a feature matrix
-        (anything with ``.names`` and ``.groups``, e.g. :class:`judgenet.featurize.FeatureMatrix`, or
+        (anything with ``.names`` and ``.groups``, e.g. :class:`judgenet.features.FeatureMatrix`, or
         ``names=``/``groups=``). All columns when ``feature_groups`` is None."""
         names = list(features.names if features is not None else names)
         groups = dict(features.groups if features is not None else groups or {})

@@ -15,7 +15,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Mapping, Sequence
 
-from .errors import ConfigError, OutputError
+from ..errors import ConfigError, OutputError
 
 __all__ = ["image_folder", "read_prompts", "find_prompts_file", "prompts_for", "resolve_label_images",
            "generator_names", "run_dir", "PROMPT_FILE_NAMES"]
@@ -54,7 +54,7 @@ def run_dir(out: str | os.PathLike | None, prefix: str, overwrite: bool = False)
 def image_folder(folder: str | os.PathLike, what: str = "image folder") -> list[Path]:
     """Image files under ``folder`` (see :func:`judgenet.images.list_images`); at least one. Links that cannot
     be followed (dangling, loops) are logged as skipped and listed in the result's ``.skipped``."""
-    from .images import IMAGE_EXTENSIONS, list_images
+    from ..images import IMAGE_EXTENSIONS, list_images
 
     d = Path(folder)
     if not d.is_dir():
@@ -75,7 +75,7 @@ def read_prompts(path: str | os.PathLike) -> dict[str, str]:
         raise ConfigError(f"prompts file {p} not found; expected a CSV or JSONL with columns image,prompt")
     try:
         if p.suffix == ".jsonl":
-            from .io import read_jsonl
+            from ..io import read_jsonl
 
             df = pd.DataFrame([r for _, r in read_jsonl(p, error=ConfigError)])
         else:

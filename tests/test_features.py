@@ -1,4 +1,4 @@
-"""judgenet.featurize.FeatureBuilder: columns vs the metric functions, text-source pairing, raw set metrics,
+"""judgenet.features.FeatureBuilder: columns vs the metric functions, text-source pairing, raw set metrics,
 persistence, unusable rows, and the sklearn estimator contract."""
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ from scipy import linalg
 from sklearn.base import clone
 
 from judgenet.errors import ArtifactError, ConfigError
-from judgenet.featurize import FeatureBuilder, embedded, set_metric_names
+from judgenet.features import FeatureBuilder, embedded, set_metric_names
 from judgenet.metrics import functional as F
 
 FIXTURES = Path(__file__).parent / "fixtures"

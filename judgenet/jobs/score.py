@@ -29,7 +29,7 @@ def per_generator_table(per_image: pd.DataFrame, *, set_columns: Mapping[str, np
         mean_columns: per-image columns averaged per generator when present (e.g. ``clip_score``).
     Returns a DataFrame with ``generator``, ``n_images`` and the columns above.
     """
-    from .stats import bootstrap_ci
+    from ..stats import bootstrap_ci
 
     gens = per_image["generator"].to_numpy()
     rows = []
@@ -63,7 +63,7 @@ def win_rate_columns(per_image: pd.DataFrame, per_gen: pd.DataFrame, pred_col: s
     scored generator on the same prompt (:func:`judgenet.evaluation.conformal.win_rate_intervals`)."""
     import logging
 
-    from .evaluation.conformal import win_rate_intervals
+    from ..evaluation.conformal import win_rate_intervals
 
     u = per_image[pred_col].to_numpy(dtype=np.float64)
     ok = np.isfinite(u)
@@ -94,7 +94,7 @@ def interval_columns(per_image: pd.DataFrame, per_gen: pd.DataFrame, pred_col: s
     label scale and the intervals bracket it."""
     import logging
 
-    from .evaluation.conformal import Calibration, score_intervals
+    from ..evaluation.conformal import Calibration, score_intervals
 
     cal = calibration if isinstance(calibration, Calibration) else Calibration.from_dict(calibration)
     ok = np.isfinite(per_image[pred_col].to_numpy(dtype=np.float64))
@@ -144,12 +144,12 @@ def run_score(root, generators, *, reference=None, prompts=None, reference_promp
     import logging
     from pathlib import Path
 
-    from .backbones import load_backbones
-    from .dataset import TINY_WARNING, builder_options, default_backbones, fit_reference, reference_inputs
-    from .errors import ArtifactError, ConfigError
-    from .features import embed
+    from ..backbones import load_backbones
+    from .prepare import TINY_WARNING, builder_options, default_backbones, fit_reference, reference_inputs
+    from ..errors import ArtifactError, ConfigError
+    from ..embeddings import embed
     from .inputs import find_prompts_file, generator_names, image_folder, prompts_for, read_prompts
-    from .io import atomic_write_json, atomic_write_text
+    from ..io import atomic_write_json, atomic_write_text
 
     log = logging.getLogger(__name__)
     progress = logging.getLogger("judgenet").isEnabledFor(logging.INFO)
@@ -173,8 +173,8 @@ def run_score(root, generators, *, reference=None, prompts=None, reference_promp
 
     meta = model = None
     if predictor is not None:
-        from .predictors import load_predictor
-        from .predictors.recipes import Recipe
+        from ..predictors import load_predictor
+        from ..predictors.recipes import Recipe
 
         _, meta = Recipe.from_predictor_dir(predictor, with_meta=True)
         saved = list(meta.get("extra", {}).get("backbones") or [])
@@ -194,7 +194,7 @@ def run_score(root, generators, *, reference=None, prompts=None, reference_promp
         with_prompts[:] = False
     groups = ("alignment", "realism", "activations", "set") if with_prompts.any() else ("realism", "activations", "set")
     if predictor is not None:
-        from .predictors.artifact import load_reference
+        from ..predictors.artifact import load_reference
 
         builder = load_reference(predictor, expected_fingerprints=fps)
         if reference is not None:
@@ -228,7 +228,7 @@ def run_score(root, generators, *, reference=None, prompts=None, reference_promp
     if idx_p.size and "alignment" in groups:  # prompts where they are known; NaN rows elsewhere (no alignment)
         import dataclasses
 
-        from .features import extract_texts
+        from ..embeddings import extract_texts
 
         text_bb = next(b for b in bbs if b.has_text)  # the same rule as embed(): the first text tower
         t = np.asarray(extract_texts([gprompts[i] for i in idx_p], text_bb, cache_dir=cache_dir), dtype=np.float64)

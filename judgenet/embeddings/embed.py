@@ -1,7 +1,7 @@
 """Multi-backbone embedding: every image with every image backbone, the prompts with one text tower.
 
 :func:`embed` is the step between backbones and everything above them (featurizing, metrics, predictors):
-it runs :func:`judgenet.features.extract` once per image backbone (through the feature cache), embeds the
+it runs :func:`judgenet.embeddings.extract` once per image backbone (through the feature cache), embeds the
 prompts with exactly one text tower, and returns an :class:`Embedded` keyed by *source* names
 (:attr:`judgenet.backbones.Backbone.source`), so two backbones never overwrite each other and the
 texts are paired with the right image features whatever order the backbones were given in.
@@ -61,14 +61,14 @@ def embed(paths: Sequence[str | os.PathLike], backbones: Sequence, *, prompts: S
     """Embed ``paths`` with every image backbone and ``prompts`` with one text tower, through the feature cache.
 
     Args:
-        paths: N image files (or in-memory images, see :func:`judgenet.features.extract`). With only text
+        paths: N image files (or in-memory images, see :func:`judgenet.embeddings.extract`). With only text
             backbones they are not read (they only name the rows).
         backbones: loaded :class:`judgenet.backbones.Backbone` objects with distinct ``source`` names (e.g.
             from :func:`judgenet.backbones.load_backbones`).
         prompts: N texts, or None.
         text_backbone: the source name of the backbone that embeds ``prompts``. Default: the *first* backbone
             in ``backbones`` that has a text tower — whichever position the image-only backbones take.
-        cache_dir, batch_size, num_workers, strict, progress: as for :func:`judgenet.features.extract`.
+        cache_dir, batch_size, num_workers, strict, progress: as for :func:`judgenet.embeddings.extract`.
     Returns:
         :class:`Embedded` (float64 arrays; each image backbone's main output, ``Backbone.outputs[0]``).
     Raises:

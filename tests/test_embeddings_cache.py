@@ -1,4 +1,4 @@
-"""judgenet.features: content-addressed cache, resumable/locked/verified shards, extract, torchrun.
+"""judgenet.embeddings: content-addressed cache, resumable/locked/verified shards, extract, torchrun.
 
 Cache mechanics are exercised with a small deterministic torch-only backbone (``FAKE`` below,
 written to a module so subprocesses can import it without open_clip); one test runs the real
@@ -18,7 +18,7 @@ import pytest
 from PIL import Image
 
 from judgenet.errors import CacheError, ConfigError, ImageError
-from judgenet.features import FeatureCache, extract, read_features
+from judgenet.embeddings import FeatureCache, extract, read_features
 
 FAKE = textwrap.dedent('''
     """A deterministic torch-only backbone with two outputs (test double for cache mechanics)."""
@@ -65,7 +65,7 @@ RUNNER = textwrap.dedent('''
     import json, sys
     sys.path.insert(0, sys.argv[1])
     from fakebb import FakeBackbone
-    from judgenet.features import extract
+    from judgenet.embeddings import extract
     die = int(sys.argv[3]) if sys.argv[3] != "-" else None
     bb = FakeBackbone(die_on_call=die, sleep=float(sys.argv[4]))
     r = extract(sys.argv[5:], bb, sys.argv[2], batch_size=2, progress=False)
@@ -298,7 +298,7 @@ TORCHRUN = textwrap.dedent('''
     sys.path.insert(0, sys.argv[1])
     import torch.distributed as dist
     from fakebb import FakeBackbone
-    from judgenet.features import extract
+    from judgenet.embeddings import extract
     bb = FakeBackbone()
     r = extract(sys.argv[4:], bb, sys.argv[2], batch_size=2, progress=False)
     with open(sys.argv[3] + f".{r.paths and __import__('os').environ['RANK']}.json", "w") as fh:
@@ -335,7 +335,7 @@ SPLIT_RUNNER = textwrap.dedent('''
     import json, os, sys, time
     sys.path.insert(0, sys.argv[1])
     from fakebb import FakeBackbone
-    from judgenet.features import extract
+    from judgenet.embeddings import extract
     open(sys.argv[3] + ".ready", "w").close()
     while not os.path.exists(sys.argv[4]):  # start together
         time.sleep(0.01)

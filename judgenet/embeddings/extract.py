@@ -303,7 +303,7 @@ def extract(paths: Sequence[str | os.PathLike], backbone, cache_dir=None, *, pro
     Args:
         paths: N inputs — image file paths (keyed by the SHA-256 of their bytes) and/or in-memory
             images (PIL, or uint8 arrays (H, W[, 3|4]); converted by :func:`judgenet.images.to_rgb`,
-            keyed by :func:`judgenet.features.sha256_image`, held in memory for the call) — or a
+            keyed by :func:`judgenet.embeddings.sha256_image`, held in memory for the call) — or a
             map-style ``torch.utils.data.Dataset`` yielding such items. prompts: N texts (optional;
             needs a text tower).
         backbone: a :class:`judgenet.backbones.Backbone`.

@@ -6,7 +6,7 @@ from PIL import Image
 
 from judgenet.backbones import load_backbone
 from judgenet.errors import ConfigError
-from judgenet.features import extract, read_features, sha256_image
+from judgenet.embeddings import extract, read_features, sha256_image
 from judgenet.images import load_rgb, to_rgb
 
 

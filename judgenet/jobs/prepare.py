@@ -1,7 +1,7 @@
 """The dataset step: real-image reference → fitted feature builder; label set → aligned features and targets.
 
 * :func:`reference_inputs` — the image files (and prompts) of a real-image folder.
-* :func:`fit_reference` — embed real images and fit the :class:`~judgenet.featurize.FeatureBuilder` on them. The
+* :func:`fit_reference` — embed real images and fit the :class:`~judgenet.features.FeatureBuilder` on them. The
   ONE place a real-image reference is fitted (``demo``, ``train``/``evaluate``/``tune`` and ``score`` use it).
 * :func:`embed_items` — embed generated items, dropping (and listing) the unreadable ones.
 * :func:`prepare` — a label set → :class:`Prepared` (features, targets, generators, prompts, item ids, the fitted
@@ -21,7 +21,7 @@ from typing import Sequence
 
 import numpy as np
 
-from .errors import ConfigError
+from ..errors import ConfigError
 
 __all__ = ["Prepared", "reference_inputs", "fit_reference", "embed_items", "prepare", "builder_options",
            "default_backbones", "TINY_WARNING"]
@@ -41,7 +41,7 @@ TINY_WARNING = ("the built-in tiny encoder only knows the simulated world: its F
 def default_backbones() -> list[str]:
     """Backbones for user images when none are named: the genuine FID-Inception when its weights are installed
     (``judgenet[real]``), else the built-in tiny encoder (with a loud warning: see :data:`TINY_WARNING`)."""
-    from .backbones import genuine_inception_path
+    from ..backbones import genuine_inception_path
 
     return ["inception:fid"] if genuine_inception_path() is not None else ["tiny"]
 
@@ -68,7 +68,7 @@ def reference_inputs(folder: str | os.PathLike, *, prompts_file=None, want_promp
 def embed_items(paths: Sequence[str], backbones, *, prompts=None, cache_dir=None, strict: bool = False,
                 batch_size: int = 64, workers: int | None = None):
     """Embed images (and prompts) with every backbone; returns ``(embedded_ok_rows, keep_mask, failures)``."""
-    from .features import embed
+    from ..embeddings import embed
 
     emb = embed(list(paths), backbones, prompts=prompts, cache_dir=cache_dir, batch_size=batch_size,
                 num_workers=workers, strict=strict, progress=_progress())
@@ -80,12 +80,12 @@ def embed_items(paths: Sequence[str], backbones, *, prompts=None, cache_dir=None
 
 def fit_reference(paths: Sequence[str], backbones, *, prompts=None, cache_dir=None, strict: bool = False,
                   groups=None, **options):
-    """Embed the real images (and their prompts) and fit a :class:`~judgenet.featurize.FeatureBuilder` on them.
+    """Embed the real images (and their prompts) and fit a :class:`~judgenet.features.FeatureBuilder` on them.
 
     ``options`` are FeatureBuilder settings (see :func:`builder_options`). Unreadable reference images are skipped
     and listed. Returns ``(builder, failures)``.
     """
-    from .featurize import DEFAULT_GROUPS, FeatureBuilder
+    from ..features import DEFAULT_GROUPS, FeatureBuilder
 
     emb, keep, failures = embed_items(paths, backbones, prompts=prompts, cache_dir=cache_dir, strict=strict)
     if keep.sum() < 2:
@@ -145,7 +145,7 @@ class Prepared:
 
 
 def _load_labels(labels, label_root, lenient):
-    from .labels import LabelSet, PairwiseLabelSet, load_label_set
+    from ..labels import LabelSet, PairwiseLabelSet, load_label_set
 
     ls = labels if isinstance(labels, (LabelSet, PairwiseLabelSet)) else \
         load_label_set(labels, root=label_root, **({"lenient": True} if lenient else {}))
@@ -165,8 +165,8 @@ def _featurize_items(items, *, images, reference, reference_prompts, backbones, 
     """Rated items (a frame with ``item_id, image, prompt``) → ``(items_kept, FeatureMatrix, builder, backbones,
     failures)``: images resolved under ``images`` (confined to it), the reference fitted on ``reference``, items
     whose image cannot be read dropped and listed."""
-    from .backbones import load_backbones
-    from .featurize import DEFAULT_GROUPS
+    from ..backbones import load_backbones
+    from ..features import DEFAULT_GROUPS
     from .inputs import resolve_label_images
 
     if reference is None:
@@ -219,7 +219,7 @@ def prepare(labels, *, images=None, reference=None, reference_prompts=None, back
     fit the feature builder on the real images and featurize the rated items. ``question`` defaults to the first
     question of the label set. Per-item (Likert) labels give targets ``y``; comparative labels (pairwise choices or
     rankings) give ``pairs`` over the items."""
-    from .labels import PairwiseLabelSet, rater_ceiling
+    from ..labels import PairwiseLabelSet, rater_ceiling
 
     if group_by not in ("generator", "prompt", "image"):
         raise ConfigError(f"group_by must be generator, prompt or image; got {group_by!r}")
@@ -246,7 +246,7 @@ def prepare(labels, *, images=None, reference=None, reference_prompts=None, back
     prompts = items["prompt"].astype(str).to_numpy() if has_prompts else None
     item_ids = items["item_id"].astype(str).to_numpy()
     if pairwise:
-        from .evaluation.pairwise import pairs_from_labels
+        from ..evaluation.pairwise import pairs_from_labels
 
         pairs = pairs_from_labels(ls, question, item_ids.tolist(), lenient=lenient or bool(failures))
         for msg in getattr(pairs, "skipped", None) or []:

@@ -36,7 +36,7 @@ import numpy as np
 import pandas as pd
 from sklearn.base import clone
 
-from .errors import ConfigError
+from ..errors import ConfigError
 
 __all__ = ["select", "write_selection", "active_learning_curve", "compare_strategies", "CRITERIA"]
 
@@ -268,7 +268,7 @@ def _select_pairs(budget, items, gens, prs, pred, P, coverage_vals, w, rng, note
 
 def write_selection(selection: pd.DataFrame, path) -> Path:
     """Write the selection as CSV (UTF-8, header, one row per item or pair) atomically."""
-    from .io import atomic_write_text
+    from ..io import atomic_write_text
 
     return atomic_write_text(Path(path), selection.to_csv(index=False))
 
@@ -287,7 +287,7 @@ def active_learning_curve(X, y, generators, prompts, model, *, strategy: str = "
     (``"random"``) — refit ``model`` and score Kendall tau-b on the held-out generators' items.
     Returns one row per round: ``labels`` (items labelled), ``kendall_tau_b``, ``strategy``, ``seed``.
     """
-    from .stats import kendall_tau_b
+    from ..stats import kendall_tau_b
 
     if strategy not in ("active", "random"):
         raise ConfigError(f"strategy must be 'active' or 'random', got {strategy!r}")
@@ -379,12 +379,12 @@ def select_folder(predictor, images: Sequence, budget: int, *, prompts=None, pai
     already selected, ``disagreement`` needs a ConformalPredictor with ``difficulty="spread"`` (its
     members), and ``coverage`` balances generators and prompts within the batch.
     """
-    from .backbones import load_backbones
-    from .features import embed
-    from .featurize import FeatureBuilder
+    from ..backbones import load_backbones
+    from ..embeddings import embed
+    from ..features import FeatureBuilder
     from .inputs import find_prompts_file, generator_names, image_folder, prompts_for, read_prompts
-    from .predictors import load_predictor
-    from .predictors.recipes import Recipe
+    from ..predictors import load_predictor
+    from ..predictors.recipes import Recipe
 
     _, meta = Recipe.from_predictor_dir(predictor, with_meta=True)
     backbones = list(meta.get("extra", {}).get("backbones") or ["tiny"])
@@ -452,7 +452,7 @@ def _run(args) -> dict:
 
 def main() -> None:
     """Register ``judgenet select`` (idempotent)."""
-    from .cli import register_command
+    from ..cli import register_command
 
     register_command("select", help="choose the images (or pairs) raters should label next",
                      description=__doc__.split("\n\n")[0], add_arguments=_add_arguments, run=_run, replace=True)

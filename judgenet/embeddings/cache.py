@@ -381,7 +381,7 @@ def read_features(items: Sequence[str | os.PathLike], backbone, cache_dir=None, 
             :func:`sha256_image`), or 64-hex content keys (``ExtractResult.keys``);
             for ``kind="texts"`` the prompt strings themselves.
         backbone: the :class:`judgenet.backbones.Backbone` whose features to read.
-        cache_dir: cache root as given to :func:`judgenet.features.extract` (its ``features/`` subfolder is read).
+        cache_dir: cache root as given to :func:`judgenet.embeddings.extract` (its ``features/`` subfolder is read).
         output: image output name (default: the backbone's main output).
         out: optional preallocated (N, D) float32 array, e.g. ``np.lib.format.open_memmap(...)``, filled
             shard by shard so that a million rows never have to be in memory at once.

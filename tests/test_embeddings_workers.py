@@ -9,9 +9,9 @@ from PIL import Image
 
 from judgenet.backbones import load_backbone
 from judgenet.errors import ImageError
-from judgenet.features import extract
+from judgenet.embeddings import extract
 
-E = importlib.import_module("judgenet.features.extract")
+E = importlib.import_module("judgenet.embeddings.extract")
 
 
 @pytest.fixture(scope="module")
@@ -108,7 +108,7 @@ def test_interrupted_run_keeps_finished_rows_and_restores_threads(tiny, tmp_path
 def test_nccl_rank_must_hold_its_backbone_on_its_own_gpu(monkeypatch):
     """Checked before any process group is created, so this runs without GPUs."""
     from judgenet.errors import ConfigError
-    from judgenet.features.extract import _dist_context
+    from judgenet.embeddings.extract import _dist_context
 
     monkeypatch.setenv("WORLD_SIZE", "2")
     monkeypatch.setenv("MASTER_ADDR", "127.0.0.1")

@@ -1,7 +1,7 @@
 """Turn embeddings into a named per-item feature matrix: :class:`FeatureBuilder`.
 
 This layer sits **above** :mod:`judgenet.metrics` (it uses them) and above the extraction of
-embeddings (:mod:`judgenet.features`). Everything that is *fitted* (realism statistics, the MID
+embeddings (:mod:`judgenet.embeddings`). Everything that is *fitted* (realism statistics, the MID
 reference Gaussian, PCA bases) is fitted on **real images only** (:meth:`FeatureBuilder.fit`);
 generated items are then featurized independently (:meth:`FeatureBuilder.transform`). A generated
 item's per-item features depend only on that item and on the real reference set — never on other
@@ -44,7 +44,7 @@ Feature groups (select by name):
 
 Inputs are "Embedded-like": anything with ``.images`` ({source: (N, D_s)}), ``.texts`` ((N, D_t) or
 None), ``.text_source`` (the source that embedded the texts) and ``.fingerprints`` ({source: dict});
-:func:`judgenet.features.embed` returns one. Rows that could not be embedded (non-finite image rows,
+:func:`judgenet.embeddings.embed` returns one. Rows that could not be embedded (non-finite image rows,
 or ``ok == False``) are left out of fitting and come back as NaN rows from :meth:`transform`; an item
 whose text row is non-finite (no prompt) gets NaN alignment features only. A plain (N, D) array is
 also accepted (one source named ``x``, no texts); :meth:`transform` then returns a plain array, so the

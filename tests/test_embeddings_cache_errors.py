@@ -3,7 +3,7 @@ import numpy as np
 import pytest
 
 from judgenet.errors import CacheError
-from judgenet.features import FeatureCache
+from judgenet.embeddings import FeatureCache
 
 FP = {"arch": "test", "dtype": "float32"}
 

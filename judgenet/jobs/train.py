@@ -2,7 +2,7 @@
 the evaluation cache, comparative labels through the pairwise protocol), the best model, its report, the
 label-efficiency curve, and fitting + saving a predictor (with conformal calibration for per-item labels).
 
-Used by :mod:`judgenet.api` (``train``, ``evaluate``, ``tune``) and :mod:`judgenet.demonstration`.
+Used by :mod:`judgenet.api` (``train``, ``evaluate``, ``tune``) and :mod:`judgenet.jobs.demo`.
 """
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ from typing import Sequence
 import numpy as np
 import pandas as pd
 
-from .errors import ConfigError
+from ..errors import ConfigError
 
 __all__ = ["DEFAULT_MODELS", "DEFAULT_PAIRWISE_MODELS", "held_out", "best_model", "write_results",
            "label_efficiency_report", "fit_and_save", "write_failures", "evaluate_recipes", "check_kind"]
@@ -27,7 +27,7 @@ DEFAULT_PAIRWISE_MODELS = ("bradley_terry", "pairwise_gb", "pairwise_mlp")
 
 def write_failures(root: Path, failures: Sequence) -> None:
     """``failures.csv`` (path, reason) of the skipped inputs, when there are any."""
-    from .io import atomic_write_text
+    from ..io import atomic_write_text
 
     if failures:
         df = pd.DataFrame([{"path": str(f.path), "reason": f.reason} for f in failures])
@@ -38,7 +38,7 @@ def write_failures(root: Path, failures: Sequence) -> None:
 def evaluate_recipes(prep, models: dict, *, split: str, prompt_folds: int, resamples: int, seed: int,
                       n_jobs: int | None = 1, cache_dir=None):
     """Held-out evaluation of ``models`` ({name: estimator}) on prepared data, through the evaluation cache."""
-    from .evaluation.cache import cached_evaluate
+    from ..evaluation.cache import cached_evaluate
 
     fm = prep.features
     return cached_evaluate(fm.X, prep.y, prep.generators, fm.names, models, cache_dir=cache_dir,
@@ -60,7 +60,7 @@ def held_out(prep, recipes: dict, *, split: str, prompt_folds: int, resamples: i
     """Held-out results of ``recipes`` ({name: Recipe}) on prepared data: per-item labels through the evaluation
     cache, comparative labels through the pairwise protocol. Each model reads its recipe's columns; the baselines
     (raw MID, CLIPScore, Mahalanobis) see the full matrix."""
-    from .predictors.recipes import column_pipeline
+    from ..predictors.recipes import column_pipeline
 
     check_kind(prep, recipes)
     n_cols = len(prep.features.names)
@@ -72,7 +72,7 @@ def held_out(prep, recipes: dict, *, split: str, prompt_folds: int, resamples: i
     if not prep.is_pairwise:
         return evaluate_recipes(prep, models, split=split, prompt_folds=prompt_folds, resamples=resamples,
                                  seed=seed, cache_dir=cache_dir)
-    from .evaluation.pairwise import evaluate_pairs
+    from ..evaluation.pairwise import evaluate_pairs
 
     fm = prep.features
     return evaluate_pairs(fm.X, prep.pairs, prep.generators, fm.names, models, prompts=prep.prompts, split=split,
@@ -90,8 +90,8 @@ def best_model(prep, res) -> str:
 
 def write_results(prep, res, out: Path, title: str) -> None:
     """The report of held-out results (pairwise results: markdown + pairwise_results.json)."""
-    from .evaluation import write_report
-    from .io import atomic_write_text
+    from ..evaluation import write_report
+    from ..io import atomic_write_text
 
     notes = "\n".join(f"- **Note: {n}**" for n in prep.notes)
     if not prep.is_pairwise:
@@ -104,8 +104,8 @@ def write_results(prep, res, out: Path, title: str) -> None:
 
 def label_efficiency_report(prep, recipes: dict, budget, root: Path, *, split, prompt_folds, resamples, seed) -> None:
     """Label-efficiency curve of the first recipe (``evaluate --budget``)."""
-    from .evaluation.efficiency import label_efficiency
-    from .io import atomic_write_text
+    from ..evaluation.efficiency import label_efficiency
+    from ..io import atomic_write_text
 
     if prep.is_pairwise:
         raise ConfigError("--budget is available for per-item labels only (pairwise budgets: see the demo's "
@@ -116,7 +116,7 @@ def label_efficiency_report(prep, recipes: dict, budget, root: Path, *, split, p
     name, recipe = next(iter(recipes.items()))
     fm = prep.features
     cols = recipe.columns(fm)
-    from .predictors.recipes import column_pipeline
+    from ..predictors.recipes import column_pipeline
 
     est = recipe.build(random_state=seed)
     est = est if len(cols) == len(fm.names) else column_pipeline(cols, est)
@@ -144,7 +144,7 @@ def fit_and_save(prep, recipe, out: Path, *, seed: int, cv_results=None, extra=N
     (the saved model still predicts in its own units). Pairwise (utility) predictors are calibrated on
     win rates over the same held-out generators (:func:`~judgenet.evaluation.conformal.calibrate_win_rates`,
     ``extra.conformal_pairs``): ``score`` gives ``p_win`` intervals."""
-    from .predictors import save_predictor
+    from ..predictors import save_predictor
 
     cols = recipe.columns(prep.features)
     X = prep.features.X[:, cols]
@@ -157,8 +157,8 @@ def fit_and_save(prep, recipe, out: Path, *, seed: int, cv_results=None, extra=N
         if cal is not None:
             extra["conformal_pairs"] = cal
     else:
-        from .evaluation.conformal import ConformalPredictor
-        from .predictors.recipes import get_family
+        from ..evaluation.conformal import ConformalPredictor
+        from ..predictors.recipes import get_family
 
         cal_split = split if split in ("generator", "crossed") and (split == "generator" or prep.prompts is not None) \
             else "generator"
@@ -177,7 +177,7 @@ def fit_and_save(prep, recipe, out: Path, *, seed: int, cv_results=None, extra=N
 def _win_rate_calibration(prep, recipe, X, *, seed: int) -> dict | None:
     """Win-rate calibration dict of a pairwise recipe on held-out generators, or None (with a notice) when the
     comparisons span fewer than 3 generators."""
-    from .evaluation.conformal import calibrate_win_rates, win_rate_dict
+    from ..evaluation.conformal import calibrate_win_rates, win_rate_dict
 
     try:
         cal = calibrate_win_rates(recipe.build(random_state=seed), X, prep.target, prep.generators, coverage=0.9)
