@@ -22,7 +22,7 @@ __all__ = ["MIDReference", "RealStats", "REALSTATS_FEATURES", "kynkaanniemi_real
 logger = logging.getLogger(__name__)
 
 _FORMAT_VERSION = 1
-_SHRINKAGES = (None, "ledoit_wolf")
+_SHRINKAGES = (None, "ledoit_wolf", "oas")
 
 
 def _regularized_cov(moments: Moments, eps: float, shrinkage: str | None) -> tuple[np.ndarray, float]:
@@ -30,8 +30,8 @@ def _regularized_cov(moments: Moments, eps: float, shrinkage: str | None) -> tup
         raise ConfigError(f"shrinkage must be one of {_SHRINKAGES}, got {shrinkage!r}")
     if eps < 0:
         raise ConfigError(f"eps must be >= 0, got {eps}")
-    if shrinkage == "ledoit_wolf":
-        cov, delta = moments.shrunk_cov(ddof=1)
+    if shrinkage is not None:
+        cov, delta = moments.shrunk_cov(ddof=1, method=shrinkage)
     else:
         cov, delta = moments.cov(ddof=1), 0.0
     if eps:
@@ -134,9 +134,10 @@ class MIDReference(_SavedStats):
                 L2-normalized CLIP features and does not normalize itself; with already normalized
                 input both agree). The same choice is applied to generated features later.
             eps: ridge added to the diagonal of Σz (hence of Σx, Σy) after shrinkage; 0 = official.
-            shrinkage: None (official, plain unbiased covariance) or ``"ledoit_wolf"``: Σz =
+            shrinkage: None (official, plain unbiased covariance), ``"ledoit_wolf"`` or ``"oas"``: Σz =
                 (1−δ)S + δ·tr(S)/p·I with S the unbiased sample covariance and δ the Ledoit–Wolf (2004)
-                intensity (as ``sklearn.covariance.ledoit_wolf_shrinkage``); Σx, Σy are its blocks.
+                intensity (as ``sklearn.covariance.ledoit_wolf_shrinkage``) or the OAS intensity of Chen et al.
+                (2010) (as ``sklearn.covariance.OAS().shrinkage_``); Σx, Σy are its blocks.
             limit: keep only the first ``limit`` reference pairs (official default 30,000); None = all.
             fingerprint: optional backbone fingerprint dict, stored and saved.
             chunk_size: None (default) makes one float64 copy of the N × (Dx+Dy) joint matrix (peak extra
@@ -337,7 +338,8 @@ class RealStats(_SavedStats):
     (:meth:`features`, all (M,) float64):
 
     * ``mahalanobis2`` — squared Mahalanobis distance to the real mean under the real covariance
-      (Ledoit–Wolf shrunk by default so that N ≤ D works; ``shrinkage=None, eps=0`` for the plain one);
+      (Ledoit–Wolf shrunk by default so that N ≤ D works, ``shrinkage="oas"`` for OAS; ``shrinkage=None, eps=0``
+      for the plain one);
     * ``knn_dist`` — Euclidean distance to the k-th nearest real feature;
     * ``knn_ratio`` — ``knn_dist`` divided by the real manifold radius, the median over real images of
       their own k-NN radius (distance to the k-th nearest *other* real image);

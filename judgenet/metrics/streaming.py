@@ -239,10 +239,29 @@ class Moments:
         beta = min(beta, delta)
         return 0.0 if beta <= 0 else float(beta / delta)
 
-    def shrunk_cov(self, ddof: int = 1) -> tuple[np.ndarray, float]:
-        """(Ledoit–Wolf shrunk covariance, intensity δ): (1−δ) S + δ (tr S / d) I with S = :meth:`cov`."""
+    def oas_shrinkage(self) -> float:
+        """Oracle Approximating Shrinkage intensity δ ∈ [0, 1] (Chen, Wiesel, Eldar & Hero 2010), identical to
+        ``sklearn.covariance.OAS().fit(x).shrinkage_``: with S the biased covariance, α = mean(S²) and
+        μ = tr S / d, δ = min((α + μ²) / ((n+1)(α − μ²/d)), 1) (1 when the denominator is 0; 0 when d = 1).
+        Needs only the scatter (no fourth moments); scale-free, so the same for the unbiased covariance."""
+        n, p = self.count, self.dim
+        if n < 2:
+            raise NumericalError(f"OAS shrinkage needs at least 2 rows, got {n}")
+        if p == 1:
+            return 0.0
+        emp = self.scatter / n
+        alpha = float(np.mean(emp * emp))
+        mu2 = (float(np.trace(emp)) / p) ** 2
+        den = (n + 1) * (alpha - mu2 / p)
+        return 1.0 if den == 0 else float(min((alpha + mu2) / den, 1.0))
+
+    def shrunk_cov(self, ddof: int = 1, method: str = "ledoit_wolf") -> tuple[np.ndarray, float]:
+        """(shrunk covariance, intensity δ): (1−δ) S + δ (tr S / d) I with S = :meth:`cov` and δ the
+        Ledoit–Wolf (``method="ledoit_wolf"``) or OAS (``"oas"``) intensity."""
         s = self.cov(ddof)
-        delta = self.ledoit_wolf_shrinkage()
+        if method not in ("ledoit_wolf", "oas"):
+            raise ConfigError(f"shrinkage method must be 'ledoit_wolf' or 'oas', got {method!r}")
+        delta = self.ledoit_wolf_shrinkage() if method == "ledoit_wolf" else self.oas_shrinkage()
         out = (1.0 - delta) * s
         out[np.diag_indices_from(out)] += delta * np.trace(s) / self.dim
         return out, delta
