@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-__version__ = "0.1.0"
+from ._version import __version__  # noqa: F401  (one place: pyproject.toml)
 
 from .errors import JudgenetError  # noqa: F401
 

@@ -17,7 +17,7 @@ import sys
 from dataclasses import dataclass
 from typing import Callable
 
-from . import __version__
+from ._version import __version__
 from .errors import JudgenetError
 
 DESCRIPTION = """\

@@ -38,6 +38,7 @@ from typing import Callable, Sequence
 
 import torch
 
+from .._version import versions
 from ..config import weights_dir as _weights_dir
 from ..errors import ConfigError, WeightsNotFoundError
 from ..io import sha256_file
@@ -133,16 +134,9 @@ def parse_backbone_name(name: str) -> BackboneName:
 
 
 def _versions() -> dict:
-    """Library versions in every fingerprint, read from the installed distributions' metadata (importing
-    torchvision and open_clip only to read ``__version__`` cost ~3 s of a warm run; the strings are equal, tested)."""
-    from importlib.metadata import PackageNotFoundError, version
-
-    out = {"torch": torch.__version__.split("+")[0], "torchvision": version("torchvision").split("+")[0]}
-    try:
-        out["open_clip"] = version("open_clip_torch")
-    except PackageNotFoundError:  # pragma: no cover
-        pass
-    return out
+    """Library versions in every fingerprint (without local build labels, so a CPU and a CUDA wheel of one release
+    share cached features), read from package metadata: importing torchvision/open_clip to read them cost ~3 s."""
+    return versions("torch", "torchvision", "open_clip", local=False)
 
 
 class Backbone:

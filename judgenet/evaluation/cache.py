@@ -18,6 +18,8 @@ from typing import Any, Mapping, Sequence
 
 import numpy as np
 
+from .._version import versions
+
 __all__ = ["cached_evaluate", "cached_payload", "cached_folder", "evaluation_key", "code_hash", "load", "save",
            "CODE_MODULES"]
 
@@ -43,20 +45,6 @@ def code_hash(modules: Sequence[str] = CODE_MODULES) -> str:
     return h.hexdigest()
 
 
-def _versions() -> dict:
-    import scipy
-    import sklearn
-
-    out = {"numpy": np.__version__, "scipy": scipy.__version__, "sklearn": sklearn.__version__}
-    try:
-        import torch
-
-        out["torch"] = torch.__version__
-    except ImportError:  # pragma: no cover
-        pass
-    return out
-
-
 def evaluation_key(arrays: Sequence[np.ndarray], labels: Sequence[Sequence[Any]], settings: Mapping[str, Any], *,
                    code: Sequence[str] = CODE_MODULES) -> str:
     """Content key: float64 bytes of ``arrays`` (features, targets, ...), the string lists in ``labels`` (column
@@ -68,7 +56,7 @@ def evaluation_key(arrays: Sequence[np.ndarray], labels: Sequence[Sequence[Any]]
         h.update(a.tobytes())
     from ..io import to_jsonable
 
-    h.update(json.dumps([[list(map(str, x)) for x in labels], to_jsonable(dict(settings)), _versions(),
+    h.update(json.dumps([[list(map(str, x)) for x in labels], to_jsonable(dict(settings)), versions("numpy", "scipy", "sklearn", "torch"),
                          code_hash(tuple(code))], sort_keys=True, default=str).encode())
     return h.hexdigest()[:32]
 

@@ -166,11 +166,11 @@ def save_npz(path, arrays: Mapping[str, np.ndarray], meta: Mapping[str, Any]) ->
     ``meta["versions"]`` (judgenet, numpy) is added here and is not part of the content hash, so a
     file's hash does not change when the software is upgraded.
     """
-    from .. import __version__
+    from .._version import versions
 
     payload = {k: np.asarray(v) for k, v in arrays.items()}
     meta = dict(meta)
-    meta["versions"] = {"judgenet": __version__, "numpy": np.__version__}
+    meta["versions"] = versions("judgenet", "numpy")
     payload["__meta__"] = np.array(_canonical(meta))
     with open(path, "wb") as fh:  # file handle: numpy won't append ".npz" to the user's name
         np.savez(fh, **payload)

@@ -23,22 +23,13 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Mapping, Sequence
 
-from .. import __version__
+from .._version import versions
 from ..errors import ArtifactError, ConfigError
 from ..io import atomic_path, atomic_write_json, read_format_json, sha256_file, sha256_text, to_jsonable
 
 __all__ = ["save_predictor", "load_predictor", "read_meta", "load_reference", "FORMAT"]
 
 FORMAT = "judgenet-predictor/2"
-
-
-def _versions() -> dict:
-    import numpy
-    import sklearn
-    import torch
-
-    return {"judgenet": __version__, "sklearn": sklearn.__version__, "torch": torch.__version__,
-            "numpy": numpy.__version__, "python": platform.python_version()}
 
 
 def _meta_digest(meta: Mapping) -> str:
@@ -84,7 +75,7 @@ def save_predictor(model, path: str | os.PathLike, *, recipe, feature_names: Seq
         "recipe": recipe.to_dict(), "feature_names": list(feature_names), "fingerprints": dict(fingerprints or {}),
         "reference_hash": reference_hash, "has_reference": builder is not None, "label_set": label_set,
         "question": question, "model_class": type(model).__name__,
-        "model_sha256": sha256_file(path / "model.joblib"), "versions": _versions(),
+        "model_sha256": sha256_file(path / "model.joblib"), "versions": versions("judgenet", "sklearn", "torch", "numpy", "python"),
         "cv_results": cv_results, "extra": dict(extra or {})})
     meta["meta_sha256"] = _meta_digest(meta)
     atomic_write_json(path / "meta.json", meta)
