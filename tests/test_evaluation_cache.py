@@ -56,9 +56,29 @@ def test_a_changed_model_parameter_or_label_misses(data, tmp_path, monkeypatch):
     y2[0] += 1e-9
     _, n = _run((X, y2, gens, prompts, names), tmp_path, monkeypatch)
     assert n == 1
-    key1 = evcache.evaluation_key([X, y], [names], {"models": {"r": repr(Ridge(alpha=1.0))}})
-    key2 = evcache.evaluation_key([X, y], [names], {"models": {"r": repr(Ridge(alpha=2.0))}})
-    assert key1 != key2
+    assert evcache.estimator_key(Ridge(alpha=1.0)) != evcache.estimator_key(Ridge(alpha=2.0))
+
+
+def test_a_parameter_the_repr_hides_misses(data, tmp_path, monkeypatch):
+    """Two column pipelines that differ in one column index in the middle of a long index array: numpy and
+    scikit-learn shorten that repr to the same text (asserted, so the test shows what a repr key would miss),
+    but they are different models — the second must be computed, not served from the first's entry."""
+    from judgenet.predictors.recipes import column_pipeline
+
+    X, y, gens, prompts, names = data
+    cols_a = np.zeros(1200, dtype=int)
+    cols_b = cols_a.copy()
+    cols_b[600] = 1
+    a, b = column_pipeline(cols_a, Ridge(alpha=1.0)), column_pipeline(cols_b, Ridge(alpha=1.0))
+    assert repr(a) == repr(b)
+    assert evcache.estimator_key(a) != evcache.estimator_key(b)
+    assert evcache.estimator_key(a) == evcache.estimator_key(column_pipeline(cols_a.copy(), Ridge(alpha=1.0)))
+    opts = dict(cache_dir=tmp_path, prompts=prompts, resamples=20, seed=0, baselines=["a"])
+    ra = evcache.cached_evaluate(X, y, gens, names, {"m": a}, **opts)
+    rb = evcache.cached_evaluate(X, y, gens, names, {"m": b}, **opts)
+    fresh = evcache.cached_evaluate(X, y, gens, names, {"m": b}, **{**opts, "cache_dir": tmp_path / "other"})
+    assert not np.allclose(ra.predictions["m"], rb.predictions["m"])
+    np.testing.assert_allclose(rb.predictions["m"], fresh.predictions["m"], rtol=1e-12)
 
 
 def test_a_code_change_misses(data, tmp_path, monkeypatch):

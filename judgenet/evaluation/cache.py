@@ -20,8 +20,8 @@ import numpy as np
 
 from .._version import versions
 
-__all__ = ["cached_evaluate", "cached_payload", "cached_folder", "evaluation_key", "code_hash", "load", "save",
-           "CODE_MODULES"]
+__all__ = ["cached_evaluate", "cached_payload", "cached_folder", "evaluation_key", "estimator_key", "code_hash", "load",
+           "save", "CODE_MODULES"]
 
 log = logging.getLogger(__name__)
 
@@ -61,6 +61,16 @@ def evaluation_key(arrays: Sequence[np.ndarray], labels: Sequence[Sequence[Any]]
     return h.hexdigest()[:32]
 
 
+def estimator_key(estimator) -> str:
+    """Content key of an unfitted estimator: its class and ``joblib.hash`` of ``get_params(deep=True)`` (every
+    parameter, nested estimators and arrays included). Not ``repr``: scikit-learn shortens long reprs (and numpy
+    summarizes long arrays), so two estimators differing in a parameter past the cut would share a key."""
+    import joblib
+
+    cls = type(estimator)
+    return f"{cls.__module__}.{cls.__qualname__}:{joblib.hash(estimator.get_params(deep=True))}"
+
+
 def _file(cache: Path, key: str) -> Path:
     return Path(cache) / "evaluations" / f"{key}.json"
 
@@ -92,13 +102,13 @@ def cached_evaluate(X, y, generators, feature_names, models: Mapping, *, cache_d
                     ceiling=None, split: str = "generator", prompt_folds: int = 5, resamples: int = 1000,
                     seed: int = 0, n_jobs: int | None = 1, baselines=None):
     """:func:`judgenet.evaluation.evaluate` through the cache: the same results for the same inputs, settings and
-    code, computed once. ``models`` maps a name to an unfitted estimator (its ``repr`` — every parameter — is part
-    of the key). Fits run with one BLAS/OpenMP thread per process (label sets are small; multi-threaded BLAS
+    code, computed once. ``models`` maps a name to an unfitted estimator (:func:`estimator_key` — every
+    parameter — is part of the key). Fits run with one BLAS/OpenMP thread per process (label sets are small; multi-threaded BLAS
     stalled the bootstrap on a busy machine: 385 s vs 13 s). Returns :class:`~judgenet.evaluation.EvaluationResults`."""
     from .. import config
     from . import EvaluationResults, evaluate
 
-    settings = {"models": {k: repr(v) for k, v in models.items()}, "split": split, "prompt_folds": prompt_folds,
+    settings = {"models": {k: estimator_key(v) for k, v in models.items()}, "split": split, "prompt_folds": prompt_folds,
                 "resamples": resamples, "seed": seed, "ceiling": ceiling, "baselines": baselines}
     key = evaluation_key([X, y], [feature_names, generators, [] if prompts is None else prompts], settings)
     root = config.cache_dir(cache_dir)
