@@ -220,49 +220,105 @@ def clip_r_precision(img, txt, r: int = 100, *, seed: int | None = 0, n_resample
 # =============================================================================================
 # FID, KID, IS
 # =============================================================================================
-def _trace_sqrt_product(s1: np.ndarray, s2: np.ndarray) -> float:
-    """tr √(Σ1 Σ2) for PSD Σ1, Σ2 = Σ √λ_i(Bᵀ Σ2 B) with Σ1 = B Bᵀ (Cholesky, or eigh if singular).
+def _cov_factor(cov: np.ndarray) -> np.ndarray:
+    """B (D, r) with Σ = B Bᵀ for a symmetric PSD Σ (D, D): rank-revealing pivoted Cholesky (LAPACK ``dpstrf``,
+    stopping at pivots ≤ D·ε·max diag, i.e. rounding noise or a negative direction, which is dropped). A rank-r
+    covariance costs O(D²·r) — ~D/r times less than a Cholesky or eigendecomposition of the full matrix."""
+    from scipy.linalg import lapack
 
-    The eigenvalues of Σ1Σ2 equal those of the symmetric PSD Bᵀ Σ2 B, so a symmetric eigensolver
-    replaces torchmetrics' general ``eigvals(Σ1 @ Σ2)``; tiny negative rounding is clipped to 0.
+    c, piv, rank, info = lapack.dpstrf(cov, tol=-1.0, lower=1)
+    if info < 0:  # pragma: no cover - LAPACK argument error
+        raise NumericalError(f"pivoted Cholesky failed (LAPACK dpstrf info={info})")
+    B = np.empty((cov.shape[0], rank))
+    B[piv - 1] = np.tril(c[:, :rank])
+    return B
+
+
+class _Gaussian:
+    """Mean, a factor B (D, r) with Σ = B Bᵀ, Σ itself when known, and tr Σ — what the Fréchet distance needs."""
+
+    __slots__ = ("mean", "factor", "cov", "trace")
+
+    def __init__(self, mean, factor, cov, trace):
+        self.mean, self.factor, self.cov, self.trace = mean, factor, cov, float(trace)
+
+    @classmethod
+    def from_cov(cls, mean: np.ndarray, cov: np.ndarray) -> "_Gaussian":
+        return cls(mean, _cov_factor(cov), cov, np.trace(cov))
+
+    @classmethod
+    def from_features(cls, feats, name: str) -> "_Gaussian":
+        """Unbiased (N−1) statistics of a feature set (N, D) or :class:`Moments`. With N ≤ D rows the centred
+        rows / √(N−1) are the factor (rank ≤ N−1) and no D × D matrix is formed."""
+        if isinstance(feats, Moments):
+            if feats.count < 2:
+                raise NumericalError(f"FID needs at least 2 samples per set, got {feats.count} in {name}")
+            return cls.from_cov(feats.mean, feats.cov(1))
+        x = as_2d(feats, name)
+        n, d = x.shape
+        if n < 2:
+            raise NumericalError(f"FID needs at least 2 samples per set, got {n} in {name}")
+        if n > d:
+            m = Moments.from_array(x, higher=False)
+            return cls.from_cov(m.mean, m.cov(1))
+        mean = x.mean(axis=0)
+        B = (x - mean).T
+        B /= np.sqrt(n - 1)
+        return cls(mean, B, None, np.einsum("ij,ij->", B, B))
+
+
+def _frechet(g1: _Gaussian, g2: _Gaussian) -> float:
+    """‖μ1−μ2‖² + tr Σ1 + tr Σ2 − 2 tr √(Σ1Σ2), the one FID computation (functional and class).
+
+    With Σi = Bi Biᵀ (Bi: D × ri), Σ1Σ2 has the nonzero eigenvalues of (B1ᵀB2)(B1ᵀB2)ᵀ, so tr √(Σ1Σ2) is the sum
+    of the singular values of the r1 × r2 matrix B1ᵀB2 — exact, and for N ≪ D (rank-deficient covariances) a
+    tiny problem instead of a D × D eigendecomposition. When one covariance has full rank the symmetric PSD
+    B1ᵀΣ2B1 (r1 × r1, r1 the smaller rank) goes to a symmetric eigensolver instead (cheaper than an SVD at
+    r = D; replaces torchmetrics' general ``eigvals(Σ1Σ2)``); tiny negative rounding is clipped to 0.
     """
-    try:
-        B = np.linalg.cholesky(s1)
-    except np.linalg.LinAlgError:
-        lam, V = np.linalg.eigh(s1)
-        B = V * np.sqrt(np.clip(lam, 0.0, None))
-    A = B.T @ s2 @ B
-    lam = np.linalg.eigvalsh((A + A.T) * 0.5)
-    return float(np.sqrt(np.clip(lam, 0.0, None)).sum())
+    if g1.factor.shape[1] > g2.factor.shape[1]:
+        g1, g2 = g2, g1
+    B1 = g1.factor
+    diff = g1.mean - g2.mean
+    if g2.cov is None or g2.factor.shape[1] < g2.factor.shape[0]:
+        from scipy.linalg import svdvals
+
+        tr_sqrt = float(svdvals(B1.T @ g2.factor, check_finite=False).sum())
+    else:
+        A = B1.T @ g2.cov @ B1
+        lam = np.linalg.eigvalsh((A + A.T) * 0.5)
+        tr_sqrt = float(np.sqrt(np.clip(lam, 0.0, None)).sum())
+    return float(diff @ diff + g1.trace + g2.trace - 2.0 * tr_sqrt)
 
 
 def fid_from_stats(mu1, sigma1, mu2, sigma2) -> float:
     """Fréchet distance ‖μ1−μ2‖² + tr(Σ1 + Σ2 − 2√(Σ1Σ2)) between N(μ1, Σ1) and N(μ2, Σ2), float64.
 
-    ``mu`` (D,), ``sigma`` (D, D) symmetric PSD. Same quantity as ``torchmetrics.image.fid._compute_fid``.
+    ``mu`` (D,), ``sigma`` (D, D) symmetric PSD. Same quantity as ``torchmetrics.image.fid._compute_fid``;
+    rank-deficient covariances are handled exactly through their pivoted-Cholesky factors.
     """
     mu1, mu2 = as_f64(mu1, "mu1").ravel(), as_f64(mu2, "mu2").ravel()
     s1, s2 = as_f64(sigma1, "sigma1"), as_f64(sigma2, "sigma2")
     d = mu1.shape[0]
     if mu2.shape != (d,) or s1.shape != (d, d) or s2.shape != (d, d):
         raise ConfigError(f"shapes must be (D,), (D, D): got {mu1.shape}, {s1.shape}, {mu2.shape}, {s2.shape}")
-    diff = mu1 - mu2
-    return float(diff @ diff + np.trace(s1) + np.trace(s2) - 2.0 * _trace_sqrt_product(s1, s2))
+    return _frechet(_Gaussian.from_cov(mu1, s1), _Gaussian.from_cov(mu2, s2))
 
 
 def fid(feats1, feats2) -> float:
     """FID (Heusel et al. 2017) between two feature sets (N1, D), (N2, D), e.g. Inception pool3 (D=2048).
 
-    Means and unbiased (N−1) covariances in float64 as torchmetrics / clean-fid, then
-    :func:`fid_from_stats`. Accepts :class:`Moments` for either argument (streamed statistics).
+    Means and unbiased (N−1) covariances in float64 as torchmetrics / clean-fid; the Fréchet distance of
+    :func:`fid_from_stats`, computed exactly at the covariances' rank: a set of N ≤ D rows enters through its
+    centred rows (a rank-(N−1) factor; e.g. 50 × 2,048 vs 50 × 2,048 is an SVD of a 50 × 50 matrix, not a
+    2,048² eigendecomposition). Accepts :class:`Moments` for either argument (streamed statistics; their
+    covariance is factored by a rank-revealing pivoted Cholesky).
     """
-    m1 = feats1 if isinstance(feats1, Moments) else Moments.from_array(feats1)
-    m2 = feats2 if isinstance(feats2, Moments) else Moments.from_array(feats2)
-    if m1.dim != m2.dim:
-        raise ConfigError(f"feature dimensions differ: {m1.dim} vs {m2.dim}")
-    if m1.count < 2 or m2.count < 2:
-        raise NumericalError(f"FID needs at least 2 samples per set, got {m1.count} and {m2.count}")
-    return fid_from_stats(m1.mean, m1.cov(1), m2.mean, m2.cov(1))
+    g1 = _Gaussian.from_features(feats1, "feats1")
+    g2 = _Gaussian.from_features(feats2, "feats2")
+    if g1.mean.shape != g2.mean.shape:
+        raise ConfigError(f"feature dimensions differ: {g1.mean.shape[0]} vs {g2.mean.shape[0]}")
+    return _frechet(g1, g2)
 
 
 def _poly_kernel(a, b, degree, gamma, coef):

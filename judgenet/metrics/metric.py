@@ -279,8 +279,8 @@ class FID(Metric):
     def __init__(self, dim: int = 2048, reset_real_features: bool = True):
         super().__init__()
         self.dim, self.reset_real_features = int(dim), reset_real_features
-        self.add_state("real", Moments(self.dim), "merge")
-        self.add_state("fake", Moments(self.dim), "merge")
+        self.add_state("real", Moments(self.dim, higher=False), "merge")  # FID needs no 4th moments
+        self.add_state("fake", Moments(self.dim, higher=False), "merge")
 
     def update(self, features, real: bool) -> None:
         """Add (n, D) features of real (``real=True``) or generated images."""
