@@ -139,7 +139,6 @@ def test_pascal_categories_importable():
 
 def test_sample_references_never_picks_a_candidate():
     pool = [f"ref {i}" for i in range(7)]
-    frame = SimpleNamespace()
     import pandas as pd
     f = pd.DataFrame({"image": ["im"] * 200, "caption_a": ["ref 0"] * 200, "caption_b": ["ref 1"] * 200})
     pairs = SimpleNamespace(references={"im": pool}, frame=f, name="t")

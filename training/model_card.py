@@ -71,8 +71,8 @@ def render_card(results: dict, sanity: pd.DataFrame | None, ablations: list[Path
         "not a substitute for real CLIP/Inception weights on real images.",
         "",
         "## Files",
-        f"- `tiny-clip.json` — open_clip model config (model name `tiny-clip`) plus a top-level "
-        f"`preprocess_cfg` declaring the training preprocessing.",
+        "- `tiny-clip.json` — open_clip model config (model name `tiny-clip`) plus a top-level "
+        "`preprocess_cfg` declaring the training preprocessing.",
         f"- `tiny-clip.pt` — plain `state_dict`, float16 tensors ({ex['checkpoint_bytes'] / 1e6:.2f} MB, "
         f"{ex['n_params'] / 1e6:.2f} M parameters); cast to float32 on load.",
         f"- sha256 of `tiny-clip.pt`: `{ex['checkpoint_sha256']}`",
@@ -122,7 +122,7 @@ def render_card(results: dict, sanity: pd.DataFrame | None, ablations: list[Path
         "",
         f"## Held-out results (simulated world, {ev['n_heldout']} unseen scenes)",
         "",
-        f"| measure | value | chance |",
+        "| measure | value | chance |",
         "|---|---|---|",
         f"| image→text Recall@1 among {ev['pool']} | {_pct(ev['i2t_r1'])} | {_pct(ev['chance_r1'])} |",
         f"| image→text Recall@5 among {ev['pool']} | {_pct(ev['i2t_r5'])} | {_pct(ev['chance_r5'])} |",

@@ -44,8 +44,6 @@ import torch.nn.functional as F  # noqa: E402
 
 from judgenet.world.render import render
 from judgenet.world.scenes import (
-    COLORS,
-    SHAPES,
     describe,
     sample_scene,
     swap_attribute,

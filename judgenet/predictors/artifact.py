@@ -18,24 +18,18 @@ from __future__ import annotations
 
 import json
 import os
-import platform
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Mapping, Sequence
 
 from .._version import versions
 from ..errors import ArtifactError, ConfigError
-from ..io import atomic_path, atomic_write_json, read_format_json, sha256_file, sha256_text, to_jsonable
+from ..io import atomic_path, atomic_write_json, sha256_file, to_jsonable
+from .meta import FORMAT, read_meta
+from .meta import meta_digest as _meta_digest
+from .recipes import Recipe
 
 __all__ = ["save_predictor", "load_predictor", "read_meta", "load_reference", "FORMAT"]
-
-FORMAT = "judgenet-predictor/2"
-
-
-def _meta_digest(meta: Mapping) -> str:
-    body = {k: v for k, v in meta.items() if k != "meta_sha256"}
-    return sha256_text(json.dumps(body, sort_keys=True, separators=(",", ":"), allow_nan=False))
-
 
 def save_predictor(model, path: str | os.PathLike, *, recipe, feature_names: Sequence[str], builder=None,
                    fingerprints: Mapping | None = None, reference_hash: str | None = None,
@@ -55,8 +49,6 @@ def save_predictor(model, path: str | os.PathLike, *, recipe, feature_names: Seq
     Every file is written atomically. Returns ``path``.
     """
     import joblib
-
-    from .recipes import Recipe
 
     if not isinstance(recipe, Recipe):
         raise ConfigError(f"recipe must be a judgenet.predictors.recipes.Recipe, got {type(recipe).__name__}")
@@ -80,22 +72,6 @@ def save_predictor(model, path: str | os.PathLike, *, recipe, feature_names: Seq
     meta["meta_sha256"] = _meta_digest(meta)
     atomic_write_json(path / "meta.json", meta)
     return path
-
-
-def read_meta(path: str | os.PathLike) -> dict:
-    """``meta.json`` of an artifact, verified (format and ``meta_sha256``); never opens the model file."""
-    mfile = Path(path) / "meta.json"
-    meta = read_format_json(mfile, FORMAT, what="predictor artifact",
-                            make="create one with `judgenet train` or save_predictor()",
-                            upgrade="retrain the predictor with this version")
-    try:
-        digest = _meta_digest(meta)
-    except ValueError as exc:  # NaN/inf smuggled into the JSON
-        raise ArtifactError(f"{mfile}: not canonical JSON ({exc}); the file was edited — retrain") from exc
-    if digest != meta.get("meta_sha256"):
-        raise ArtifactError(f"{mfile}: contents do not match its recorded SHA-256 (meta_sha256); the file was "
-                            "edited or is corrupt — refusing it; retrain or restore the original")
-    return meta
 
 
 def _check_fingerprints(path, stored: Mapping, expected: Mapping) -> None:
