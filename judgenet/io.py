@@ -26,7 +26,7 @@ from typing import Any, Iterator, Mapping
 from .errors import ArtifactError, OutputError
 
 __all__ = ["sha256_file", "sha256_text", "atomic_path", "atomic_write_bytes", "atomic_write_text",
-           "atomic_write_json", "read_jsonl", "read_format_json", "to_jsonable", "OutputError"]
+           "atomic_write_json", "read_jsonl", "iter_jsonl", "read_format_json", "to_jsonable", "OutputError"]
 
 
 def sha256_file(path: str | os.PathLike) -> str:
@@ -101,7 +101,11 @@ def read_jsonl(path: str | os.PathLike, *, error=ValueError) -> list[tuple[int, 
 
     A line that is not a JSON object raises ``error`` (an exception class) naming the file and line.
     """
-    out = []
+    return list(iter_jsonl(path, error=error))
+
+
+def iter_jsonl(path: str | os.PathLike, *, error=ValueError) -> Iterator[tuple[int, dict]]:
+    """:func:`read_jsonl` one record at a time (a reader can stop at the first bad record)."""
     with open(path, encoding="utf-8") as fh:
         for n, line in enumerate(fh, 1):
             if not line.strip():
@@ -113,8 +117,7 @@ def read_jsonl(path: str | os.PathLike, *, error=ValueError) -> list[tuple[int, 
                             "line must be one JSON object") from None
             if not isinstance(rec, dict):
                 raise error(f"{path}, row {n}: expected a JSON object per line, found {type(rec).__name__}")
-            out.append((n, rec))
-    return out
+            yield n, rec
 
 
 def read_format_json(path: str | os.PathLike, fmt: str, *, what: str, make: str, upgrade: str,
