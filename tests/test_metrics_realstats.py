@@ -3,7 +3,7 @@ import numpy as np
 import pytest
 from scipy.spatial.distance import cdist
 
-from judgenet.errors import ArtifactError, NumericalError
+from judgenet.errors import ArtifactError, ConfigError, NumericalError
 from judgenet.metrics import REALSTATS_FEATURES, RealStats, realism_score
 
 
@@ -80,19 +80,31 @@ def test_save_load_round_trip_and_hash(tmp_path):
         RealStats.load(bad)
 
 
-@pytest.mark.parametrize("init,n_init", [("kmeans", 1), ("kmeans", 3), ("k-means++", 1), ("k-means++", 3)])
-def test_own_diag_em_equals_sklearn_mixture(init, n_init):
-    """judgenet's diagonal EM (the default) is step for step scikit-learn's GaussianMixture."""
+@pytest.mark.parametrize("init,n_init", [("kmeans", 1), ("kmeans", 3), ("k-means++", 2), ("random", 2)])
+def test_mixture_equals_sklearn_on_overlapping_clusters(init, n_init):
+    """RealStats' mixture is scikit-learn's GaussianMixture with the same options. The clusters overlap (centres
+    one standard deviation apart), so a different initialization or stopping rule would end elsewhere."""
     from sklearn.mixture import GaussianMixture
 
-    real = _real(n=400, d=10, seed=5) + np.repeat(np.eye(10)[:4] * 6, 100, axis=0)  # 4 clusters
-    rs = RealStats.fit(real, gmm_components=4, seed=3, gmm_options={"n_init": n_init, "init_params": init})
-    gm = GaussianMixture(4, covariance_type="diag", random_state=3, init_params=init, n_init=n_init).fit(real)
-    np.testing.assert_allclose(rs.gmm["means"], gm.means_, rtol=1e-8, atol=1e-10)
-    np.testing.assert_allclose(rs.gmm["covariances"], gm.covariances_, rtol=1e-8)
-    np.testing.assert_allclose(rs.gmm["weights"], gm.weights_, rtol=1e-8)
-    gen = _real(30, d=10, seed=6)
-    np.testing.assert_allclose(rs.gmm_loglik(gen), gm.score_samples(gen), rtol=1e-9)
+    rng = np.random.default_rng(5)
+    real = rng.standard_normal((600, 8)) + np.repeat(rng.standard_normal((4, 8)) * 0.6, 150, axis=0)
+    opts = {"n_init": n_init, "init_params": init, "tol": 1e-4, "max_iter": 300}
+    rs = RealStats.fit(real, gmm_components=4, seed=3, gmm_options=opts)
+    gm = GaussianMixture(4, covariance_type="diag", random_state=3, **opts).fit(real)
+    assert gm.converged_ and gm.n_iter_ > 5  # a real EM run, not a first-step stop
+    np.testing.assert_allclose(rs.gmm["means"], gm.means_, rtol=1e-10, atol=1e-12)
+    np.testing.assert_allclose(rs.gmm["covariances"], gm.covariances_, rtol=1e-10)
+    np.testing.assert_allclose(rs.gmm["weights"], gm.weights_, rtol=1e-10)
+    gen = _real(30, d=8, seed=6)
+    np.testing.assert_allclose(rs.gmm_loglik(gen), gm.score_samples(gen), rtol=1e-10)
+
+
+def test_unknown_or_bad_gmm_options_are_one_line_config_errors():
+    real = _real(n=50, d=4, seed=8)
+    with pytest.raises(ConfigError, match=r"unknown gmm_options \['maxiter'\]; allowed: max_iter"):
+        RealStats.fit(real, gmm_components=2, gmm_options={"maxiter": 10})
+    with pytest.raises(ConfigError, match="gmm_options: .*init_params"):
+        RealStats.fit(real, gmm_components=2, gmm_options={"init_params": "best"})
 
 
 def test_gmm_not_converging_logs_a_fix_and_no_sklearn_warning(caplog, recwarn):

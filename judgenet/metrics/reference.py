@@ -393,11 +393,10 @@ class RealStats(_SavedStats):
         ``k``: neighbourhood size (Kynkäänniemi et al. use 3). ``gmm_components``/``gmm_covariance``
         (``"diag"`` or ``"full"``) and ``seed`` configure the Gaussian mixture (None disables it);
         ``gmm_options`` (JSON-able dict: ``max_iter`` 100, ``tol`` 1e-3, ``reg_covar`` 1e-6, ``n_init`` 1,
-        ``init_params`` ``"kmeans"`` or ``"k-means++"``) follow scikit-learn's ``GaussianMixture``. A diagonal
-        mixture is fitted by judgenet's own EM — step for step ``GaussianMixture`` with the same options,
-        which the tests check it equals — with X² computed once and every step a matrix product
-        (``benchmarks/scaling.py --gmm`` times it against scikit-learn); other options and ``"full"``
-        covariances use scikit-learn itself. A mixture that does not converge logs a warning with the fix.
+        ``init_params`` ``"kmeans"``, ``"k-means++"``, ``"random"`` or ``"random_from_data"``) are passed to
+        scikit-learn's ``GaussianMixture``, which fits the mixture (judgenet's own diagonal EM was removed: it was
+        only 1.05–1.15× faster, ``benchmarks/scaling.py --gmm``). A mixture that does not converge logs a warning
+        with the fix.
         ``shrinkage``/``eps`` regularize the covariance as in :meth:`MIDReference.fit`.
         """
         x = as_2d(features, "features")
@@ -486,90 +485,39 @@ class RealStats(_SavedStats):
         return f"RealStats(n={self.n}, dim={self.dim}, k={self.k}, hash={self.hash})"
 
 
-def _warn_not_converged(n_iter: int, change: float, tol: float) -> None:
-    logger.warning("RealStats: the Gaussian mixture for gmm_loglik did not converge in %d EM iterations (last "
-                   "change of the mean log-likelihood %.2g nats/image, tol %.0e); its log-likelihoods are still "
-                   "usable. To converge: gmm_options={'max_iter': %d} or fewer gmm_components.",
-                   n_iter, change, tol, 3 * n_iter)
+def _warn_not_converged(n_iter: int, tol: float) -> None:
+    logger.warning("RealStats: the Gaussian mixture for gmm_loglik did not converge in %d EM iterations (tol %.0e "
+                   "on the change of the mean log-likelihood per image); its log-likelihoods are still usable. "
+                   "To converge: gmm_options={'max_iter': %d} or fewer gmm_components.", n_iter, tol, 3 * n_iter)
+
+
+_GMM_OPTIONS = ("max_iter", "tol", "reg_covar", "n_init", "init_params")
 
 
 def _fit_gmm(x: np.ndarray, k: int, cov_type: str, seed, options: dict) -> dict[str, np.ndarray]:
-    """Fit the mixture; returns float64 ``weights`` (k,), ``means`` (k, D), ``covariances`` ((k, D) or (k, D, D))."""
-    opts = {"max_iter": 100, "tol": 1e-3, "reg_covar": 1e-6, "n_init": 1, "init_params": "kmeans"}
-    unknown = set(options) - set(opts)
-    if cov_type == "diag" and options.get("init_params", "kmeans") in ("kmeans", "k-means++") and not unknown:
-        opts.update(options)
-        return _diag_gmm_em(x, k, seed, max_iter=int(opts["max_iter"]), tol=float(opts["tol"]),
-                            reg_covar=float(opts["reg_covar"]), n_init=int(opts["n_init"]),
-                            init=str(opts["init_params"]))
+    """Fit scikit-learn's ``GaussianMixture``; returns float64 ``weights`` (k,), ``means`` (k, D), ``covariances``
+    ((k, D) or (k, D, D)). A mixture that does not converge logs a warning with the fix (no sklearn warning)."""
     import warnings
 
     from sklearn.exceptions import ConvergenceWarning
     from sklearn.mixture import GaussianMixture
 
+    unknown = sorted(set(options) - set(_GMM_OPTIONS))
+    if unknown:
+        raise ConfigError(f"unknown gmm_options {unknown}; allowed: {', '.join(_GMM_OPTIONS)}")
     gm = GaussianMixture(n_components=k, covariance_type=cov_type, random_state=seed, **options)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", ConvergenceWarning)
-        gm.fit(x)
+        try:
+            gm.fit(x)
+        except ValueError as exc:  # sklearn's parameter validation (InvalidParameterError is a ValueError)
+            if "parameter" not in str(exc):
+                raise
+            raise ConfigError(f"gmm_options: {str(exc).splitlines()[0]}") from None
     if not gm.converged_:
-        _warn_not_converged(gm.n_iter_, float("nan"), gm.tol)
+        _warn_not_converged(gm.n_iter_, gm.tol)
     return {"weights": gm.weights_.astype(np.float64), "means": gm.means_.astype(np.float64),
             "covariances": gm.covariances_.astype(np.float64)}
-
-
-def _diag_gmm_em(x: np.ndarray, k: int, seed, *, max_iter: int, tol: float, reg_covar: float,
-                 n_init: int, init: str = "kmeans") -> dict[str, np.ndarray]:
-    """EM for a diagonal-covariance Gaussian mixture, step for step scikit-learn's ``GaussianMixture(
-    covariance_type="diag", init_params=init)`` (same initialization — one k-means run, or k-means++ seeds —
-    M-step, E-step, stopping rule on the change of the mean log-likelihood, best of ``n_init``), with X²
-    formed once and every step a matrix product."""
-    from scipy.special import logsumexp
-    from sklearn.cluster import KMeans, kmeans_plusplus
-
-    n, d = x.shape
-    x2 = x * x
-    rng = np.random.RandomState(seed) if not isinstance(seed, np.random.RandomState) else seed
-    tiny = 10 * np.finfo(np.float64).eps
-    const = d * np.log(2 * np.pi)
-
-    def m_step(resp):
-        nk = resp.sum(axis=0) + tiny
-        means = (resp.T @ x) / nk[:, None]
-        cov = (resp.T @ x2) / nk[:, None] - means ** 2 + reg_covar
-        return nk / nk.sum(), means, cov
-
-    def e_step(w, means, cov):
-        prec = 1.0 / cov
-        logp = -0.5 * (const + np.sum(means ** 2 * prec, 1) - 2.0 * (x @ (means * prec).T) + x2 @ prec.T) \
-            - 0.5 * np.sum(np.log(cov), 1) + np.log(w)
-        norm = logsumexp(logp, axis=1)
-        return float(norm.mean()), np.exp(logp - norm[:, None])
-
-    best, best_lb, best_info = None, -np.inf, (0, np.inf)
-    for _ in range(max(1, n_init)):
-        resp = np.zeros((n, k))
-        if init == "kmeans":
-            resp[np.arange(n), KMeans(n_clusters=k, n_init=1, random_state=rng).fit(x).labels_] = 1.0
-        else:
-            _, idx = kmeans_plusplus(x, k, random_state=rng)
-            resp[idx, np.arange(k)] = 1.0
-        w0, means0, cov0 = m_step(resp)
-        params = (w0 * k / n, means0, cov0)  # scikit-learn's initial weights: nk / n_samples
-        lb, converged, change, it = -np.inf, False, np.inf, 0
-        for it in range(1, max_iter + 1):
-            prev = lb
-            lb, resp = e_step(*params)
-            params = m_step(resp)
-            change = lb - prev
-            if abs(change) < tol:
-                converged = True
-                break
-        if lb > best_lb or best is None:
-            best, best_lb, best_info = (params, converged), lb, (it, change)
-    (w, means, cov), converged = best
-    if not converged:
-        _warn_not_converged(best_info[0], abs(best_info[1]), tol)
-    return {"weights": w, "means": means, "covariances": cov}
 
 
 def _gmm_prepare(gmm, cov_type):
