@@ -74,15 +74,52 @@ backbones (--backbone, repeatable; default tiny):
                            pt_inception-2015-12-05-6726825d.pth from --inception-weights or --weights-dir
   Nothing is ever downloaded: missing weights fail at once, naming the file and where to put it.
 
-examples:
-  judgenet extract images/ --cache cache/
-  judgenet extract gen/ --prompts gen/prompts.csv --backbone tiny --backbone inception:fid \\
-      --weights-dir ~/weights --cache cache/ --json
-  torchrun --nproc-per-node 2 -m judgenet.cli extract images/ --cache cache/   # ranks split the images
-
 exit status: 0 done (unreadable files, if any, are listed) · 2 error (one line; --debug shows the traceback)
 · 130 interrupted (finished batches stay cached).
+
+examples:
+  torchrun --nproc-per-node 2 -m judgenet.cli extract images/ --cache cache/   # ranks split the images
+  judgenet extract gen/ --prompts gen/prompts.csv --backbone tiny --backbone inception:fid \\
+      --weights-dir ~/weights --cache cache/ --json
+  judgenet extract images/ --cache cache/
+
+More: docs/backbones.md
 """
+
+
+def _epilog(page: str, example: str) -> str:
+    """The end of a subcommand's --help: one example and its documentation page (tests/test_docs.py checks both)."""
+    return f"example:\n  {example}\n\nMore: {page}\n"
+
+
+#: Each subcommand's epilog, plugins' included (keyed by command name).
+EPILOGS = {
+    "demo": _epilog("docs/results.md", "judgenet demo --fast --out runs/demo"),
+    "extract": EXTRACT_EPILOG,
+    "train": _epilog("docs/evaluation.md", "judgenet train --labels labels.csv --images gen/ --reference real/ "
+                                           "--split crossed --out my-predictor"),
+    "evaluate": _epilog("docs/evaluation.md", "judgenet evaluate --labels labels.csv --images gen/ --reference real/ "
+                                              "--split crossed --model ridge --model anchored"),
+    "score": _epilog("docs/files.md", "judgenet score gen/model_a gen/model_b --reference real/ --prompts prompts.csv "
+                                      "--predictor my-predictor"),
+    "tune": _epilog("docs/tune.md", "judgenet tune --labels labels.csv --images gen/ --reference real/ --trials 50 "
+                                    "--out my-study"),
+    "report": _epilog("docs/evaluation.md", "judgenet report runs/demo"),
+    "benchmark": _epilog("docs/real-labels.md", "judgenet benchmark flickr8k-expert --label-root ../shared/label-sets "
+                                                "--out runs/bench"),
+    "select": _epilog("docs/intervals-and-selection.md", "judgenet select --predictor my-predictor --images pool/ "
+                                                         "--budget 50"),
+}
+
+
+class _HelpFormatter(argparse.RawDescriptionHelpFormatter):
+    """Keeps text with line breaks (lists, examples) as written and wraps one-paragraph descriptions as argparse
+    does."""
+
+    def _fill_text(self, text, width, indent):
+        if "\n" in text.strip("\n"):
+            return super()._fill_text(text, width, indent)
+        return argparse.HelpFormatter._fill_text(self, text, width, indent)
 
 log = logging.getLogger("judgenet")
 
@@ -266,7 +303,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"judgenet {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
 
-    p = sub.add_parser("demo", help="run everything offline on the built-in simulated world",
+    p = sub.add_parser("demo", epilog=EPILOGS["demo"], formatter_class=_HelpFormatter,
+                       help="run everything offline on the built-in simulated world",
                        description="Generate the built-in SIMULATED world and raters, extract and cache tiny-encoder "
                                    "features, train predictors, evaluate them on held-out generators against raw "
                                    "MID (on both splits: new generator on labelled prompts, and new generator on "
@@ -282,8 +320,8 @@ def build_parser() -> argparse.ArgumentParser:
     _common(p)
 
     p = sub.add_parser("extract", help="embed images (and prompts) into the feature cache",
-                       description=EXTRACT_DESCRIPTION, epilog=EXTRACT_EPILOG,
-                       formatter_class=argparse.RawDescriptionHelpFormatter)
+                       description=EXTRACT_DESCRIPTION, epilog=EPILOGS["extract"],
+                       formatter_class=_HelpFormatter)
     p.add_argument("images", nargs="+", help="image files, or folders searched recursively for image files "
                                              "(by extension: png, jpg, webp, bmp, tif, ...)")
     p.add_argument("--prompts", default=None, metavar="FILE",
@@ -301,7 +339,8 @@ def build_parser() -> argparse.ArgumentParser:
     _backbone_opts(p, default=("tiny",))
     _common(p, seed=False)
 
-    p = sub.add_parser("train", help="fit a predictor on a label set and save it",
+    p = sub.add_parser("train", epilog=EPILOGS["train"], formatter_class=_HelpFormatter,
+                       help="fit a predictor on a label set and save it",
                        description="Fit a predictor of human labels on cached features (MID, CLIPScore, realism "
                                    "distances, activation statistics) and save it with its CV results.")
     _label_opts(p)
@@ -312,7 +351,8 @@ def build_parser() -> argparse.ArgumentParser:
     _backbone_opts(p)
     _common(p)
 
-    p = sub.add_parser("evaluate", help="held-out-generator evaluation against raw MID",
+    p = sub.add_parser("evaluate", epilog=EPILOGS["evaluate"], formatter_class=_HelpFormatter,
+                       help="held-out-generator evaluation against raw MID",
                        description="Held-out evaluation (--split) of predictor recipes against raw MID, CLIPScore "
                                    "and Mahalanobis baselines, with bootstrap CIs and a report.")
     _label_opts(p)
@@ -327,7 +367,8 @@ def build_parser() -> argparse.ArgumentParser:
     _backbone_opts(p)
     _common(p)
 
-    p = sub.add_parser("score", help="score generator folders for realism and alignment",
+    p = sub.add_parser("score", epilog=EPILOGS["score"], formatter_class=_HelpFormatter,
+                       help="score generator folders for realism and alignment",
                        description="Per-image scores (predicted human judgment, PMI, CLIPScore, realism distances) "
                                    "and a per-generator table (mean predicted score with CI, set MID, FID, KID, "
                                    "precision/recall). Works without prompts (realism only) and without a "
@@ -353,7 +394,8 @@ def build_parser() -> argparse.ArgumentParser:
     _backbone_opts(p)
     _common(p)
 
-    p = sub.add_parser("tune", help="Optuna search over predictors",
+    p = sub.add_parser("tune", epilog=EPILOGS["tune"], formatter_class=_HelpFormatter,
+                       help="Optuna search over predictors",
                        description="Optuna search (TPE, median pruning) over model family, feature groups, PCA size, "
                                    "scaling and MLP settings, scored by held-out agreement on --split. The study "
                                    "lives in --storage (default sqlite:///<out>/study.db): rerun the same command to "
@@ -372,13 +414,14 @@ def build_parser() -> argparse.ArgumentParser:
     _backbone_opts(p)
     _common(p)
 
-    p = sub.add_parser("report", help="rebuild reports from saved results",
+    p = sub.add_parser("report", epilog=EPILOGS["report"], formatter_class=_HelpFormatter,
+                       help="rebuild reports from saved results",
                        description="Rebuild report.md / report.html and plots from every results.json under RUN_DIR.")
     p.add_argument("run_dir")
     _common(p, seed=False, cache=False)
     for cmd in COMMANDS.values():
-        p = sub.add_parser(cmd.name, help=cmd.help, description=cmd.description,
-                           formatter_class=argparse.RawDescriptionHelpFormatter)
+        p = sub.add_parser(cmd.name, help=cmd.help, description=cmd.description, epilog=EPILOGS.get(cmd.name),
+                           formatter_class=_HelpFormatter)
         cmd.add_arguments(p)
         if cmd.common:
             _common(p)
