@@ -229,22 +229,31 @@ def test_ctrl_c_between_a_trials_creation_and_its_objective_leaves_no_running_tr
     """Optuna fails a trial interrupted inside the objective, not one interrupted after ``ask`` and before the
     objective's first line (a race the CLI Ctrl-C test hit under load): judgenet fails it, so a rerun does not
     count a ghost RUNNING trial toward the total."""
-    import optuna.study._optimize as opt
+    import judgenet.tuning.study as study_module
 
     X, y, gens, names, groups, _ = _problem()
     obj = Objective(X, y, gens, names, groups, search_space_fn=_linear_space)
     url = f"sqlite:///{tmp_path / 's.db'}"
     tune(obj, n_trials=1, progress=False, storage=url, study_name="s")
-    real = opt.get_heartbeat_thread
+    real = study_module._sampler
 
-    def interrupted(*a, **k):  # entered after study.ask(), before the objective
-        raise KeyboardInterrupt
+    def interrupting(seed, started=None, **kw):  # Ctrl-C right after Optuna created the trial (in study.ask)
+        sampler = real(seed, started, **kw)
+        created = sampler.before_trial
 
-    monkeypatch.setattr(opt, "get_heartbeat_thread", interrupted)
+        def before_trial(study, trial):
+            created(study, trial)
+            raise KeyboardInterrupt
+
+        sampler.before_trial = before_trial
+        return sampler
+
+    monkeypatch.setattr(study_module, "_sampler", interrupting)
     with pytest.raises(KeyboardInterrupt):
         tune(obj, n_trials=3, progress=False, storage=url, study_name="s")
-    states = [t.state.name for t in optuna.load_study(study_name="s", storage=url).get_trials(deepcopy=False)]
-    assert states == ["COMPLETE", "FAIL"], states
-    monkeypatch.setattr(opt, "get_heartbeat_thread", real)
+    loaded = optuna.load_study(study_name="s", storage=url)
+    assert [t.state.name for t in loaded.get_trials(deepcopy=False)] == ["COMPLETE", "FAIL"]
+    assert loaded.user_attrs["interrupted_trials"] == [1]
+    monkeypatch.setattr(study_module, "_sampler", real)
     study = tune(obj, n_trials=3, progress=False, storage=url, study_name="s")  # resumes to the total
     assert [t.state.name for t in study.trials].count("COMPLETE") == 3

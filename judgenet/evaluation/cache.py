@@ -26,7 +26,7 @@ __all__ = ["cached_evaluate", "cached_payload", "cached_folder", "evaluation_key
 log = logging.getLogger(__name__)
 
 #: Modules (relative to the judgenet package) whose source code changes evaluation numbers.
-CODE_MODULES = ("evaluation", "stats.py", "predictors", "labels/agreement.py", "tuning.py")
+CODE_MODULES = ("evaluation", "stats.py", "predictors", "labels/agreement.py", "tuning")
 
 
 @functools.lru_cache(maxsize=None)
