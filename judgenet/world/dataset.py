@@ -14,8 +14,15 @@ Items:
   severity uses the same prompt (prompt scene ``j``, stream 1), so generators can be compared
   side by side on the same prompt.
 
+Two versions (``world=``): ``v2`` (default) gives every prompt a content difficulty that every generator
+suffers from, drawn as visible defects and lowering the latent qualities
+(:mod:`judgenet.world.difficulty`; calibrated to THumB's between-image share of score variance,
+``data_cards/world-simulated.md``); ``v1`` is the world before that (≈1% of the variance between prompts),
+byte-identical to what judgenet wrote before ``v2`` existed, kept so older tables can be reproduced.
+
 Manifest columns: ``item_id, path, image, prompt, prompt_id, generator, severity,
-true_realism, true_alignment, scene, prompt_scene, simulated, sha256`` (of the PNG's bytes). ``path``/``image`` are absolute
+true_realism, true_alignment, scene, prompt_scene, simulated, sha256`` (of the PNG's bytes); ``v2`` adds
+``difficulty`` (the prompt scene's, in [0, 1]; for real items their own scene's, without any penalty). ``path``/``image`` are absolute
 in the returned frame and relative to ``root`` in the file. A second call with the same
 arguments reuses what is on disk after checking every image against its recorded SHA-256 (a
 missing, truncated or altered image is logged and the world is rebuilt); different arguments
@@ -41,14 +48,21 @@ from PIL import Image
 
 from ..errors import ConfigError
 from ..io import sha256_file
+from .difficulty import ALIGNMENT_PENALTY, REALISM_PENALTY, scene_difficulty, with_defects
 from .generators import GENERATORS, WorldContext, get_generator
 from .render import render
 from .scenes import sample_caption, sample_scene
 
-__all__ = ["World", "make_world", "load_world", "WORLD_VERSION", "real_scene", "prompt_scene"]
+__all__ = ["World", "make_world", "load_world", "WORLD_VERSION", "WORLDS", "DEFAULT_WORLD", "real_scene",
+           "prompt_scene"]
 
-#: Bump when rendering, scenes or generators change the bytes produced for a given config.
-WORLD_VERSION = 1
+#: The world versions ``make_world(world=...)`` builds, and the config ``version`` each writes. Add a new
+#: version (never change an old one) when rendering, scenes or generators change the bytes of a config.
+WORLDS = {"v1": 1, "v2": 2}
+DEFAULT_WORLD = "v2"
+WORLD_VERSION = WORLDS[DEFAULT_WORLD]
+#: PNG compression per version: v1 keeps its bytes; v2 writes faster (level 1, ~0.3 ms less per image).
+_PNG_LEVEL = {1: 6, 2: 1}
 MANIFEST = "manifest.jsonl"
 META = "world.json"
 MARKER = ".judgenet-world"
@@ -91,7 +105,10 @@ def _caption(scene: dict, seed: int, stream: int, index: int) -> str:
     return sample_caption(scene, np.random.default_rng([int(seed), stream, int(index), 17]))[0]
 
 
-def _config(n_real, n_per_generator, generators, severities, seed, size) -> dict:
+def _config(n_real, n_per_generator, generators, severities, seed, size, world=DEFAULT_WORLD) -> dict:
+    if world not in WORLDS:
+        raise ConfigError(f"unknown world {world!r}; expected one of {', '.join(WORLDS)} (v2: calibrated prompt "
+                          "difficulty, the default; v1: the world before it)")
     if generators is None:
         generators = list(GENERATORS)
     generators = [str(g) for g in generators]
@@ -105,7 +122,7 @@ def _config(n_real, n_per_generator, generators, severities, seed, size) -> dict
     if int(n_real) < 0 or int(n_per_generator) < 0:
         raise ConfigError(f"n_real and n_per_generator must be >= 0, got {n_real}, {n_per_generator}")
     return {
-        "version": WORLD_VERSION,
+        "version": WORLDS[world],
         "n_real": int(n_real),
         "n_per_generator": int(n_per_generator),
         "generators": generators,
@@ -119,11 +136,11 @@ def _hash(config: dict) -> str:
     return hashlib.sha256(json.dumps(config, sort_keys=True).encode()).hexdigest()[:16]
 
 
-def _write_png(path: Path, img: np.ndarray) -> str:
+def _write_png(path: Path, img: np.ndarray, level: int = 6) -> str:
     """Write ``img`` as PNG; returns the SHA-256 of the bytes written."""
     # compress_level fixed so bytes are identical across runs; no timestamps in PNG by PIL.
     buf = io.BytesIO()
-    Image.fromarray(img).save(buf, format="PNG", compress_level=6)
+    Image.fromarray(img).save(buf, format="PNG", compress_level=level)
     data = buf.getvalue()
     path.write_bytes(data)
     return hashlib.sha256(data).hexdigest()
@@ -131,12 +148,13 @@ def _write_png(path: Path, img: np.ndarray) -> str:
 
 def _iter_items(cfg: dict) -> Iterable[tuple[dict, np.ndarray]]:
     seed, size = cfg["seed"], cfg["size"]
+    v2 = cfg["version"] >= 2
     reals = [real_scene(seed, i, size) for i in range(cfg["n_real"])]
     if not reals:  # memorized still needs something to memorize
         reals = [real_scene(seed, i, size) for i in range(64)]
     for i in range(cfg["n_real"]):
         sc = reals[i]
-        yield {
+        row = {
             "item_id": f"real-{i:05d}",
             "prompt": _caption(sc, seed, 0, i),
             "prompt_id": f"real-{i:05d}",
@@ -146,28 +164,41 @@ def _iter_items(cfg: dict) -> Iterable[tuple[dict, np.ndarray]]:
             "true_alignment": 1.0,
             "scene": sc,
             "prompt_scene": sc,
-        }, render(sc)
+        }
+        if v2:
+            row["difficulty"] = round(scene_difficulty(sc), 6)
+        yield row, render(sc)
     ctx = WorldContext(real_scenes=reals, seed=seed, size=size)
     prompts = [prompt_scene(seed, j, size) for j in range(cfg["n_per_generator"])]
     captions = [_caption(sc, seed, 1, j) for j, sc in enumerate(prompts)]
+    difficulty = [scene_difficulty(sc) for sc in prompts] if v2 else [0.0] * len(prompts)
+    handed = [with_defects(sc, d) for sc, d in zip(prompts, difficulty)] if v2 else prompts
     for name in cfg["generators"]:
         gen = GENERATORS[name]
         gid = zlib.crc32(name.encode())
         for sev in cfg["severities"]:
             for j, psc in enumerate(prompts):
                 rng = np.random.default_rng([seed, 2, gid, int(round(sev * 1000)), j])
-                out = gen.generate(psc, sev, rng, ctx)
-                yield {
+                out = gen.generate(handed[j], sev, rng, ctx)
+                realism, align = float(out.true_realism), float(out.true_alignment)
+                if v2:  # the defects drawn (none where the generator drew another scene) lower both qualities
+                    defect = float(out.scene.get("defect", 0.0))
+                    realism *= 1.0 - REALISM_PENALTY * defect
+                    align *= 1.0 - ALIGNMENT_PENALTY * defect
+                row = {
                     "item_id": f"{name}-s{int(round(sev * 100)):03d}-{j:05d}",
                     "prompt": captions[j],
                     "prompt_id": f"p{j:05d}",
                     "generator": name,
                     "severity": float(sev),
-                    "true_realism": round(float(out.true_realism), 6),
-                    "true_alignment": round(float(out.true_alignment), 6),
+                    "true_realism": round(realism, 6),
+                    "true_alignment": round(align, 6),
                     "scene": out.scene,
                     "prompt_scene": psc,
-                }, out.image
+                }
+                if v2:
+                    row["difficulty"] = round(difficulty[j], 6)
+                yield row, out.image
 
 
 def _load(root: Path) -> World:
@@ -232,6 +263,7 @@ def make_world(
     seed: int = 0,
     size: int = 64,
     progress: bool = False,
+    world: str = DEFAULT_WORLD,
 ) -> World:
     """Write (or reuse) the **simulated** world under ``root`` and return it.
 
@@ -244,13 +276,15 @@ def make_world(
         seed: world seed; the same arguments give byte-identical PNGs and manifest.
         size: image side in pixels (64–128).
         progress: print a line per 1000 images.
+        world: ``"v2"`` (default: prompt difficulty calibrated to real judgments) or ``"v1"`` (the world
+            before it, byte-identical to its earlier output); see the module docstring.
 
     The manifest is written last and atomically, so an interrupted call leaves no manifest
     that claims missing images; a file lock serializes concurrent calls on the same root.
     """
     from filelock import FileLock
 
-    cfg = _config(n_real, n_per_generator, generators, severities, seed, size)
+    cfg = _config(n_real, n_per_generator, generators, severities, seed, size, world)
     h = _hash(cfg)
     root = Path(root)
     root.mkdir(parents=True, exist_ok=True)
@@ -273,7 +307,7 @@ def make_world(
         rows = []
         for k, (row, img) in enumerate(_iter_items(cfg)):
             rel = f"images/{row['item_id']}.png"
-            row["sha256"] = _write_png(root / rel, img)
+            row["sha256"] = _write_png(root / rel, img, _PNG_LEVEL[cfg["version"]])
             row["path"] = rel
             row["simulated"] = True
             rows.append(row)
@@ -282,6 +316,8 @@ def make_world(
         elapsed = time.perf_counter() - t0
         cols = ["item_id", "path", "prompt", "prompt_id", "generator", "severity", "true_realism",
                 "true_alignment", "scene", "prompt_scene", "simulated", "sha256"]
+        if cfg["version"] >= 2:
+            cols.append("difficulty")
         manifest = "".join(json.dumps({c: row[c] for c in cols}, sort_keys=False, separators=(",", ":")) + "\n"
                            for row in rows)
         meta = {

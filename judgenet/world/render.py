@@ -3,7 +3,8 @@
 ``render(scene) -> uint8 array (H, W, 3)`` is a pure function of the scene dict (its ``seed``
 drives the background noise), so a stored scene re-renders bit-identically. Objects share one
 light direction (consistent shading); textures are solid, striped or dotted; backgrounds are
-plain, gradient, smooth noise, low-contrast checker or stripes.
+plain, gradient, smooth noise, low-contrast checker or stripes. An object's optional ``wobble`` (world
+``v2``'s defects, :mod:`judgenet.world.difficulty`) bends its outline by that fraction of its radius.
 """
 from __future__ import annotations
 
@@ -117,8 +118,10 @@ def render(scene: dict) -> np.ndarray:
     lx, ly = math.cos(scene["light"]), math.sin(scene["light"])
     for o in scene["objects"]:
         r = o["r"]
-        x0, x1 = max(int(o["x"] - 1.3 * r - 2), 0), min(int(o["x"] + 1.3 * r + 3), size)
-        y0, y1 = max(int(o["y"] - 1.3 * r - 2), 0), min(int(o["y"] + 1.3 * r + 3), size)
+        wobble = float(o.get("wobble", 0.0))  # world v2: outline defect (judgenet.world.difficulty)
+        reach = (1.3 + wobble) * r if wobble else 1.3 * r
+        x0, x1 = max(int(o["x"] - reach - 2), 0), min(int(o["x"] + reach + 3), size)
+        y0, y1 = max(int(o["y"] - reach - 2), 0), min(int(o["y"] + reach + 3), size)
         if x1 <= x0 or y1 <= y0:
             continue
         px = xx[y0:y1, x0:x1] - o["x"]
@@ -126,6 +129,10 @@ def render(scene: dict) -> np.ndarray:
         c, s = math.cos(o["rot"]), math.sin(o["rot"])
         qx, qy = c * px + s * py, -s * px + c * py
         d = shape_sdf(o["shape"], qx, qy, r)
+        if wobble:
+            th = np.arctan2(qy, qx)
+            ph = o["tex_angle"]
+            d = d - wobble * r * (0.6 * np.sin(3 * th + ph) + 0.4 * np.sin(5 * th + 2 * ph)).astype(np.float32)
         cover = np.clip(0.5 - d, 0.0, 1.0)
         color = np.clip(np.asarray(COLORS[o["color"]], np.float32) + np.asarray(o.get("jitter", (0, 0, 0)), np.float32), 0, 1)
         shade = 1.0 + 0.18 * (px * lx + py * ly) / max(r, 1.0)
