@@ -113,3 +113,48 @@ def test_every_subcommand_help_ends_with_an_example_and_a_docs_page():
         # the example is a valid command line of this CLI
         args = parser.parse_args(shlex.split(example.split("#")[0])[1:])
         assert args.command == name
+
+
+def _dotted_names(text: str):
+    """`judgenet.x.y` names written in inline code (a call's arguments cut off)."""
+    for span in re.findall(r"`([^`\n]+)`", text):
+        yield from re.findall(r"(?<![\w.])(judgenet(?:\.\w+)+)", span)
+
+
+def _resolve(name: str):
+    """Import the longest module prefix of ``name`` and walk the rest as attributes."""
+    import importlib
+
+    parts = name.split(".")
+    for i in range(len(parts), 0, -1):
+        try:
+            obj = importlib.import_module(".".join(parts[:i]))
+        except ModuleNotFoundError as exc:
+            if exc.name and not exc.name.startswith("judgenet"):
+                raise  # an optional dependency: the caller skips
+            continue
+        for attr in parts[i:]:
+            obj = getattr(obj, attr)
+        return obj
+    raise ImportError(name)
+
+
+@pytest.mark.parametrize("page", [README, *sorted(DOCS.glob("*.md")), ROOT / "data_cards" / "README.md"],
+                         ids=lambda p: str(p.relative_to(ROOT)))
+def test_every_python_name_in_the_docs_exists(page):
+    """Module, class and function names quoted in the docs resolve (they go stale when code moves)."""
+    missing = []
+    for name in sorted(set(_dotted_names(page.read_text()))):
+        try:
+            _resolve(name)
+        except ModuleNotFoundError:  # needs an optional extra that is not installed here
+            continue
+        except (AttributeError, ImportError):
+            missing.append(name)
+    assert not missing, f"{page.relative_to(ROOT)} names what judgenet lacks: {missing}"
+
+
+def test_dotted_name_check_can_fail():
+    with pytest.raises(AttributeError):
+        _resolve("judgenet.metrics.no_such_metric")
+    assert list(_dotted_names("`judgenet.tuning.Objective(x)` and judgenet.prose.name")) == ["judgenet.tuning.Objective"]
