@@ -57,11 +57,10 @@ def world_data(size: str = "fast", seed: int = 0, cache=None) -> dict:
                 "generators": z["generators"].astype(str), "prompts": z["prompts"].astype(str),
                 "item_ids": z["item_ids"].astype(str), "ceiling": meta["ceiling"],
                 "raters_per_item": meta["raters_per_item"]}
-    from judgenet.labels import rater_ceiling
-    from judgenet.world import make_world, simulate_raters
-
     from judgenet.backbones import load_backbones
     from judgenet.jobs.prepare import embed_items, fit_reference
+    from judgenet.labels import rater_ceiling
+    from judgenet.world import make_world, simulate_raters
 
     world = make_world(cache / "world" / size, seed=seed, **SIZES[size])
     ratings = simulate_raters(world, n_raters=5, seed=seed)
@@ -93,7 +92,7 @@ def _model(name: str, seed: int = 0):
 
 
 def run_coverage(d, models, questions, coverage=0.9, difficulties=(None,), split="generator", out=None):
-    from judgenet.evaluation.conformal import coverage_study
+    from judgenet.evaluation.coverage import coverage_study
 
     rows = []
     for q in questions:
@@ -259,9 +258,11 @@ def run_pairs(d, question="realism", coverage=0.9, seed=0, size="full"):
     each held-out generator g, calibration (inner leave-one-generator-out) and the model use only pairs without
     g; g's items are then predicted against their judged opponents (training generators) and checked against the
     share of judgments they won (items) and the generator's share (generator means)."""
-    from judgenet.evaluation.conformal import calibrate_win_rates
+    from scipy.special import expit as _sigmoid
+
+    from judgenet.evaluation.conformal_pairs import calibrate_win_rates
     from judgenet.evaluation.pairwise import pairs_from_labels
-    from judgenet.predictors.pairwise import BradleyTerry, _sigmoid
+    from judgenet.predictors.pairwise import BradleyTerry
     from judgenet.world import make_world
     from judgenet.world.side_by_side import simulate_side_by_side
 

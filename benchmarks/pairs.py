@@ -69,7 +69,7 @@ def main(argv=None) -> dict:
     for t in sorted({r.threads for r in rows}):
         sub = [r for r in rows if r.threads == t]
         expo = P.fit_exponent(sizes, [r.median for r in sub])
-        acc = {r.name: round(r.value.metrics["all"]["bt"]["accuracy"].value, 3) for r in sub}
+        acc = {r.name: round(r.value.metrics["bt"]["accuracy"].value, 3) for r in sub}
         print(f"threads={t}: time grows as pairs^{expo:.2f} (median times); 2AFC of bt: {acc}")
     if args.json:
         P.write_json(args.json, info, rows)

@@ -9,8 +9,9 @@ from sklearn.base import clone
 from sklearn.linear_model import LinearRegression, LogisticRegression
 
 from judgenet.errors import ConfigError, JudgenetError
-from judgenet.evaluation.conformal import (Calibration, ConformalPredictor, conformal_quantile, coverage_study,
-                                           cross_conformal_pairs, score_intervals)
+from judgenet.evaluation.conformal import Calibration, ConformalPredictor, conformal_quantile, score_intervals
+from judgenet.evaluation.conformal_pairs import cross_conformal_pairs
+from judgenet.evaluation.coverage import coverage_study
 
 # one BLAS/OpenMP thread: with torch's OpenMP runtime loaded beside scikit-learn's (any earlier test that imports
 # torch), multi-threaded HistGradientBoosting fits stall for seconds each on a busy machine
@@ -233,7 +234,7 @@ def test_oof_coverage_study_equals_a_hand_computation():
     """The demo's cheap study: each generator's intervals from the other generators' out-of-fold residuals.
     Equal group sizes make the balanced item quantile the ⌈(n+1)c⌉-th order statistic; the generator-mean rule
     is the K+1 rule on |e_h| / sqrt(τ² + s_w²/n_h) — all recomputed here by hand."""
-    from judgenet.evaluation.conformal import oof_coverage_study
+    from judgenet.evaluation.coverage import oof_coverage_study
 
     X, y, g, _ = _world(11, 20, 0.5, 7)
     rng = np.random.default_rng(1)

@@ -8,7 +8,8 @@ import pytest
 from sklearn.linear_model import Ridge
 
 from judgenet.evaluation import evaluate
-from judgenet.evaluation.conformal import ConformalPredictor, oof_coverage_study
+from judgenet.evaluation.conformal import ConformalPredictor
+from judgenet.evaluation.coverage import oof_coverage_study
 
 # one BLAS/OpenMP thread: with torch's OpenMP runtime loaded beside scikit-learn's (any earlier test that imports
 # torch), multi-threaded HistGradientBoosting fits stall for seconds each on a busy machine
@@ -43,8 +44,8 @@ def test_predictor_calibration_from_the_evaluation_equals_a_conformal_refit(spli
 
 
 def test_intervals_and_efficiency_sections_write_the_table_beside_the_plot(tmp_path):
-    from judgenet.jobs.demo import efficiency_section, intervals_section
     from judgenet.features.builder import FeatureMatrix
+    from judgenet.jobs.demo import efficiency_section, intervals_section
     from judgenet.predictors.recipes import Recipe
 
     X, y, g, p, names = _data(n_gen=6, n_prompts=20, seed=1)

@@ -10,7 +10,8 @@ import pandas as pd
 import pytest
 
 from judgenet.errors import ConfigError
-from judgenet.evaluation.conformal import Calibration, calibrate_win_rates, win_rate_dict, win_rate_intervals
+from judgenet.evaluation.conformal import Calibration
+from judgenet.evaluation.conformal_pairs import calibrate_win_rates, win_rate_dict, win_rate_intervals
 from judgenet.predictors.pairwise import BradleyTerry
 
 # one BLAS/OpenMP thread: with torch's OpenMP runtime loaded beside scikit-learn's (any earlier test that imports

@@ -15,12 +15,11 @@ from judgenet.evaluation.conformal import (
     Calibration,
     ConformalPredictor,
     calibration_from_residuals,
-    coverage_study,
     interval_from_calibration,
-    oof_coverage_study,
     scale_line,
     score_intervals,
 )
+from judgenet.evaluation.coverage import coverage_study, oof_coverage_study
 from judgenet.predictors.anchored import AnchoredRegressor
 
 pytestmark = pytest.mark.usefixtures("one_thread")
@@ -145,7 +144,7 @@ def test_a_model_that_does_not_rise_with_the_labels_gets_the_flat_line(case, cap
     g = np.repeat([f"g{i}" for i in range(5)], 8)
     y = rng.normal(size=g.size)
     pred = -3.0 * y + rng.normal(0, 0.1, y.size) if case == "decreasing" else np.full(y.size, 7.0)
-    with caplog.at_level(logging.WARNING, logger="judgenet.evaluation.conformal"):
+    with caplog.at_level(logging.WARNING, logger="judgenet.evaluation.calibration"):
         cal = calibration_from_residuals(y, pred, g, rescale=True, coverage=0.8)
     assert "flat line" in caplog.text
     assert cal.scale == (pytest.approx(y.mean(), abs=1e-12), 0.0)

@@ -9,8 +9,7 @@ import pytest
 from sklearn.base import BaseEstimator
 
 from judgenet.errors import ConfigError
-from judgenet.evaluation.pairwise import (Pairs, cv_pairs, evaluate_pairs, pair_measures, pairwise_objective,
-                                          pairwise_rater_ceiling)
+from judgenet.evaluation.pairwise import Pairs, cv_pairs, evaluate_pairs, pair_measures, pairwise_rater_ceiling
 from judgenet.predictors.pairwise import BradleyTerry, _PairwiseMixin
 
 
@@ -94,14 +93,15 @@ def test_protocol_pairs_folds_and_measures_recomputed_from_predictions():
         h, d = np.sign(sub["preference"] - 0.5), np.sign(sub["d:bt"])
         keep = h != 0
         direct = np.mean(np.where(d[keep] == 0, 0.5, (d[keep] == h[keep]).astype(float)))
-        e = res.metrics[kind]["bt"]["accuracy"]
+        e = res.by_pairs[kind]["bt"]["accuracy"]
         assert e.value == pytest.approx(direct) and e.low <= e.value <= e.high
-    assert res.metrics["all"]["bt"]["accuracy"].value > 0.7
-    assert res.metrics["all"]["signal"]["accuracy"].value > 0.7
-    assert "system_accuracy" in res.metrics["all"]["bt"]
-    comp = res.comparisons[("bt", "signal", "accuracy", "all")]
-    assert comp.value == pytest.approx(res.metrics["all"]["bt"]["accuracy"].value
-                                       - res.metrics["all"]["signal"]["accuracy"].value)
+    assert res.metrics["bt"]["accuracy"].value > 0.7
+    assert res.metrics["signal"]["accuracy"].value > 0.7
+    assert "system_accuracy" in res.metrics["bt"]
+    comp = res.comparisons[("bt", "signal", "accuracy")]
+    assert comp == res.comparisons_by_pairs[("bt", "signal", "accuracy", "all")]
+    assert comp.value == pytest.approx(res.metrics["bt"]["accuracy"].value
+                                       - res.metrics["signal"]["accuracy"].value)
     assert "| all | bt |" in res.markdown()
     assert res.to_json()
 
@@ -124,7 +124,7 @@ def test_system_accuracy_direct():
         if human == 0.5:
             continue
         right.append(0.5 if share == 0.5 else float((share > 0.5) == (human > 0.5)))
-    assert res.metrics["all"]["signal"]["system_accuracy"].value == pytest.approx(np.mean(right))
+    assert res.metrics["signal"]["system_accuracy"].value == pytest.approx(np.mean(right))
 
 
 class _Spy(_PairwiseMixin, BaseEstimator):
@@ -176,12 +176,14 @@ def test_nested_selection_and_crossed_split_and_tuning_hook():
     assert all("chosen_params" in f for f in res.folds)
     res = evaluate_pairs(X, pairs, gens, ["s", "n", "a"], {"bt": BradleyTerry()}, prompts=prompts, baselines=[],
                          split="crossed", n_prompt_folds=2, n_resamples=20)
-    assert res.metrics["all"]["bt"]["accuracy"].value > 0.6
+    assert res.metrics["bt"]["accuracy"].value > 0.6
     assert cv_pairs(BradleyTerry(), X, pairs, gens, prompts) > 0.6
-    optuna = pytest.importorskip("optuna")
-    optuna.logging.set_verbosity(optuna.logging.WARNING)
-    study = optuna.create_study(direction="maximize", sampler=optuna.samplers.TPESampler(seed=0))
-    study.optimize(pairwise_objective(X, pairs, gens, prompts, family="bradley_terry"), n_trials=2)
+    pytest.importorskip("optuna")
+    from judgenet.tuning import PairwiseObjective, tune
+
+    names = ["s", "n", "a"]
+    obj = PairwiseObjective(X, pairs, gens, names, {"all": names}, prompts=prompts, families=("bradley_terry",))
+    study = tune(obj, n_trials=2, progress=False)
     assert study.best_value > 0.6
 
 
@@ -259,7 +261,7 @@ def test_pascal50s_caption_pairs_with_text_features_only():
     res = evaluate_pairs(X, pairs, items["generator"].to_numpy(), ["length", "words"], ["bradley_terry"],
                          baselines=["length"], n_resamples=100)
     assert res.settings["bootstrap_unit"] == "prompt"  # clustered by image
-    acc = res.metrics["all"]["bradley_terry"]["accuracy"]
+    acc = res.metrics["bradley_terry"]["accuracy"]
     assert 0.4 < acc.value < 0.8 and acc.low < acc.value < acc.high
     assert 0.6 < res.ceiling["rater_vs_majority"].value < 1.0
 

@@ -9,9 +9,10 @@ from sklearn.preprocessing import StandardScaler
 
 from judgenet.errors import ConfigError
 from judgenet.predictors import load_predictor, save_predictor
-from judgenet.predictors.pairwise import (PAIRWISE_FAMILIES, BradleyTerry, PairwiseGB, PairwiseMLP, is_pairwise,
-                                          likert_implied_pairs, make_pairwise, pair_array, pairwise_accuracy_soft,
-                                          split_pairs)
+from judgenet.predictors.families import PAIRWISE
+from judgenet.predictors.pairwise import (BradleyTerry, PairwiseGB, PairwiseMLP, is_pairwise, likert_implied_pairs,
+                                          pair_array, pairwise_accuracy_soft, split_pairs)
+from judgenet.predictors.recipes import make_pairwise
 from judgenet.stats import kendall_tau_b
 
 
@@ -51,7 +52,7 @@ def test_pairwise_accuracy_soft_by_hand():
     assert np.isnan(pairwise_accuracy_soft([1.0], [0.0], [0.5]))
 
 
-@pytest.mark.parametrize("name", list(PAIRWISE_FAMILIES))
+@pytest.mark.parametrize("name", PAIRWISE)
 def test_families_recover_the_utility_and_follow_the_api(name):
     X, u, y = _data(nonlinear=name == "pairwise_gb")
     m = make_pairwise(name, random_state=0, **({"max_epochs": 30, "lr": 1e-2} if name == "pairwise_mlp" else {}))

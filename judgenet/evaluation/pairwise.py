@@ -56,178 +56,46 @@ from __future__ import annotations
 
 import logging
 import warnings
-from dataclasses import dataclass, field
+from abc import ABC, abstractmethod
 from typing import Callable, Mapping, Sequence
 
 import numpy as np
 import pandas as pd
+from scipy.special import expit
 from sklearn.base import clone
 from sklearn.model_selection import ParameterGrid
 
-from ..errors import ConfigError, LabelError
-from ..io import to_jsonable as _clean
+from ..errors import ConfigError
 from ..stats import Estimate, _percentile, resample_weights
-from .protocol import DEFAULT_BASELINES, HeldOutResults, make_folds, resolve_baselines
+from .pairs import TIE_POLICIES, Pairs, _clusters, _ratio, pairs_from_labels, pairwise_rater_ceiling
+from .protocol import DEFAULT_BASELINES, make_folds, resolve_baselines
+from .results import LOWER_IS_BETTER, PairwiseResults
 
 log = logging.getLogger(__name__)
 
 __all__ = ["Pairs", "pairs_from_labels", "evaluate_pairs", "PairwiseResults", "pair_measures",
-           "pairwise_rater_ceiling", "cv_pairs", "pairwise_objective", "FoldScorer", "LikertBudgetScorer",
-           "MixedEvidenceScorer", "PAIR_MEASURES", "LOWER_IS_BETTER", "TIE_POLICIES"]
+           "pairwise_rater_ceiling", "cv_pairs", "FoldScorer", "PAIR_MEASURES", "LOWER_IS_BETTER", "TIE_POLICIES"]
 
 PAIR_MEASURES = ("accuracy", "margin_accuracy", "log_loss", "brier", "vote_agreement")
 SYSTEM = "system_accuracy"
-LOWER_IS_BETTER = frozenset({"log_loss", "brier"})
-TIE_POLICIES = ("exclude", "half")
 KINDS = ("all", "within", "cross")
 _EPS = 1e-12
 
 
 # ---------------------------------------------------------------------------------------------
-# data
-# ---------------------------------------------------------------------------------------------
-@dataclass
-class Pairs:
-    """Pairwise judgments aggregated per unordered item pair (``a < b`` as item indices).
-
-    Attributes (n_pairs,): ``a``, ``b`` (int rows of ``X_items``), ``preference`` (weighted mean
-    P(a ≻ b), float64), ``n_votes`` (judgments), ``weight`` (summed judgment weights — the
-    training weight), ``prompt`` (str or None). ``judgments``: DataFrame ``pair, rater_id,
-    preference, weight`` (one row per judgment, preference oriented to the pair's a) or None.
-    """
-
-    a: np.ndarray
-    b: np.ndarray
-    preference: np.ndarray
-    n_votes: np.ndarray
-    weight: np.ndarray
-    prompt: np.ndarray | None = None
-    judgments: pd.DataFrame | None = None
-    skipped: list = field(default_factory=list)
-
-    def __len__(self) -> int:
-        return int(self.a.size)
-
-    @classmethod
-    def from_judgments(cls, idx_a, idx_b, preference, *, rater_id=None, weight=None, prompt=None) -> "Pairs":
-        """Aggregate judgments (one per row; a pair may be given in either order) per unordered pair."""
-        ia, ib = np.asarray(idx_a, dtype=np.intp).ravel(), np.asarray(idx_b, dtype=np.intp).ravel()
-        p = np.asarray(preference, dtype=np.float64).ravel()
-        w = np.ones_like(p) if weight is None else np.asarray(weight, dtype=np.float64).ravel()
-        if not (ia.shape == ib.shape == p.shape == w.shape) or ia.size == 0:
-            raise ConfigError("idx_a, idx_b, preference (and weight) must be non-empty and of equal length")
-        if (ia == ib).any():
-            raise ConfigError(f"judgment {int(np.flatnonzero(ia == ib)[0])} compares an item with itself")
-        if ((p < 0) | (p > 1) | ~np.isfinite(p)).any() or (w < 0).any():
-            raise ConfigError("preferences must lie in [0, 1] and weights be >= 0")
-        flip = ia > ib
-        lo, hi = np.where(flip, ib, ia), np.where(flip, ia, ib)
-        po = np.where(flip, 1.0 - p, p)
-        key = pd.MultiIndex.from_arrays([lo, hi])
-        codes, uniq = pd.factorize(key)
-        n = len(uniq)
-        wsum = np.bincount(codes, w, n)
-        pref = np.divide(np.bincount(codes, w * po, n), wsum, out=np.full(n, 0.5), where=wsum > 0)
-        a = np.asarray([k[0] for k in uniq], dtype=np.intp)
-        b = np.asarray([k[1] for k in uniq], dtype=np.intp)
-        pr = None
-        if prompt is not None:
-            prm = np.asarray(prompt, dtype=object).ravel()
-            first = pd.Series(prm).groupby(codes, sort=True).first()
-            pr = first.to_numpy(dtype=object)
-        judg = pd.DataFrame({"pair": codes, "rater_id": None if rater_id is None else np.asarray(rater_id, object),
-                             "preference": po, "weight": w})
-        return cls(a, b, pref, np.bincount(codes, minlength=n).astype(np.float64), wsum, pr, judg)
-
-    def pair_array(self) -> np.ndarray:
-        """(n_pairs, 4) ``[a, b, preference, weight]`` for a pairwise model's ``fit``."""
-        return np.c_[self.a, self.b, self.preference, self.weight].astype(np.float64)
-
-
-def pairs_from_labels(labels, question: str | None = None, item_ids: Sequence[str] | None = None, *,
-                      lenient: bool = False) -> Pairs:
-    """A :class:`~judgenet.labels.PairwiseLabelSet` → :class:`Pairs` over ``item_ids`` (the rows of
-    ``X_items``, in order; default: ``labels.items()["item_id"]``). A judgment naming an item not in
-    ``item_ids`` is a :class:`LabelError` naming the item, its row and the fix; with ``lenient=True``
-    such judgments are dropped and listed in ``Pairs.skipped`` (e.g. images that could not be read).
-
-    The bootstrap cluster of a pair is its ``prompt`` (or, for caption sets without prompts, its
-    ``image``). Rows without ``rater_id`` that carry vote counts (``n_votes``, ``votes_a``, optional
-    ``votes_tie``; e.g. Pascal-50S) are expanded to one judgment per vote, each with the row's
-    ``weight`` (as rater-level rows would be), so the rater ceiling can be computed from the vote
-    split."""
-    f = labels.frame
-    question = question or labels.questions[0]
-    f = f[f["question"].astype(str) == question]
-    if f.empty:
-        raise LabelError(f"{labels.name}: no pairwise judgments for question {question!r}")
-    if item_ids is None:
-        item_ids = labels.items()["item_id"].tolist()
-    pos = {str(k): i for i, k in enumerate(item_ids)}
-    src = labels.source or labels.name
-    va, vb = f["item_a"].astype(str).map(pos), f["item_b"].astype(str).map(pos)
-    unknown = (va.isna() | vb.isna()).to_numpy()
-    skipped = []
-    if unknown.any():
-        for i in np.flatnonzero(unknown):
-            col = "item_a" if pd.isna(va.iloc[i]) else "item_b"
-            skipped.append(f"{src}: judgment {i + 1} of {question!r}, column {col!r}: item {f[col].iloc[i]!r} has no "
-                           "features")
-        if not lenient:
-            raise LabelError(f"{skipped[0]} ({int(unknown.sum())} judgment(s) name items without features); give "
-                             "every item an image (or text) that can be read, or drop its judgments (lenient=True / "
-                             "--lenient skips and lists them)")
-        f, va, vb = f[~unknown], va[~unknown], vb[~unknown]
-        if f.empty:
-            raise LabelError(f"{src}: no judgment of {question!r} names two items with features")
-    idx = [va.to_numpy(dtype=np.intp), vb.to_numpy(dtype=np.intp)]
-    w = f["weight"].to_numpy(np.float64) if "weight" in f.columns else np.ones(len(f))
-    prompt = None
-    for col in ("prompt", "image"):  # caption sets (Pascal-50S): the image plays the prompt's part
-        if col in f.columns and f[col].notna().all():
-            prompt = f[col].astype(str).to_numpy(object)
-            break
-    rater = f["rater_id"].to_numpy(object) if "rater_id" in f.columns else None
-    pref = f["preference"].to_numpy(np.float64)
-    if "n_votes" in f.columns and "votes_a" in f.columns and (rater is None or pd.isna(rater).all()):
-        # one row per pair with its vote counts (e.g. Pascal-50S): expand to one judgment per vote
-        n = f["n_votes"].to_numpy(np.int64)
-        va = f["votes_a"].to_numpy(np.int64)
-        vt = f["votes_tie"].to_numpy(np.int64) if "votes_tie" in f.columns else np.zeros_like(n)
-        rep = np.repeat(np.arange(len(f)), n)
-        k = np.arange(rep.size) - np.repeat(np.cumsum(n) - n, n)  # vote number within its pair
-        vote = np.where(k < va[rep], 1.0, np.where(k < va[rep] + vt[rep], 0.5, 0.0))
-        out = Pairs.from_judgments(idx[0][rep], idx[1][rep], vote, weight=w[rep],
-                                   prompt=None if prompt is None else prompt[rep])
-    else:
-        out = Pairs.from_judgments(idx[0], idx[1], pref, rater_id=rater, weight=w, prompt=prompt)
-    out.skipped = skipped
-    return out
-
-
-# ---------------------------------------------------------------------------------------------
 # per-pair contributions (numerator, denominator) — every measure is sum(num) / sum(den)
 # ---------------------------------------------------------------------------------------------
-def _sigmoid(d):
-    return 0.5 * (1.0 + np.tanh(0.5 * np.asarray(d, dtype=np.float64)))
-
-
 def pair_measures(d, q, p, tie_policy: str = "exclude") -> dict[str, tuple[np.ndarray, np.ndarray]]:
     """Per-pair ``(numerator, denominator)`` of each of :data:`PAIR_MEASURES`.
 
     d: (n,) predicted score difference s_a − s_b; q: (n,) predicted P(a ≻ b); p: (n,) soft human
     preference. A measure over a set of pairs is Σ num / Σ den (module docstring)."""
-    if tie_policy not in TIE_POLICIES:
-        raise ConfigError(f"tie_policy must be one of {TIE_POLICIES}, got {tie_policy!r}")
+    from ..predictors.pairwise import pair_accuracy_terms  # the one definition (predictors stay lazy here)
+
     d, q, p = (np.asarray(v, dtype=np.float64) for v in (d, q, p))
-    h = np.sign(p - 0.5)
+    acc = pair_accuracy_terms(d, p, tie_policy)
     s = np.sign(d)
-    correct = np.where(s == 0, 0.5, (s == h).astype(np.float64))
-    tie = h == 0
-    if tie_policy == "exclude":
-        acc = (np.where(tie, 0.0, correct), (~tie).astype(np.float64))
-    else:
-        acc = (np.where(tie, 0.5, correct), np.ones_like(d))
+    correct = np.where(s == 0, 0.5, (s == np.sign(p - 0.5)).astype(np.float64))
     margin = np.abs(2.0 * p - 1.0)
     qc = np.clip(q, _EPS, 1 - _EPS)
     one = np.ones_like(d)
@@ -235,11 +103,6 @@ def pair_measures(d, q, p, tie_policy: str = "exclude") -> dict[str, tuple[np.nd
     return {"accuracy": acc, "margin_accuracy": (margin * correct, margin),
             "log_loss": (-(p * np.log(qc) + (1 - p) * np.log(1 - qc)), one), "brier": ((q - p) ** 2, one),
             "vote_agreement": (vote, one)}
-
-
-def _ratio(num, den):
-    with np.errstate(invalid="ignore", divide="ignore"):
-        return np.where(den > 0, num / np.where(den > 0, den, 1.0), np.nan)
 
 
 def _fit_beta(d, p, w) -> float:
@@ -251,7 +114,7 @@ def _fit_beta(d, p, w) -> float:
     x = d / scale
     beta = 0.0
     for _ in range(50):
-        q = _sigmoid(beta * x)
+        q = expit(beta * x)
         g = np.sum(w * (q - p) * x)
         h = np.sum(w * q * (1 - q) * x * x) + 1e-12
         step = g / h
@@ -262,77 +125,16 @@ def _fit_beta(d, p, w) -> float:
 
 
 # ---------------------------------------------------------------------------------------------
-# rater ceiling
-# ---------------------------------------------------------------------------------------------
-def _ceiling_contrib(pairs: Pairs, tie_policy: str):
-    """Per judgment: (num, den) of rater-vs-majority-of-others, and per pair: (agreeing, compared)
-    rater pairs; with each one's pair index."""
-    j = pairs.judgments
-    if j is None or j.empty:
-        raise ConfigError("the rater ceiling needs the rater-level judgments (Pairs.judgments)")
-    pair = j["pair"].to_numpy(np.intp)
-    pref = j["preference"].to_numpy(np.float64)
-    w = j["weight"].to_numpy(np.float64)
-    n = len(pairs)
-    wsum = np.bincount(pair, w, n)
-    psum = np.bincount(pair, w * pref, n)
-    cnt = np.bincount(pair, minlength=n)
-    ok = cnt[pair] >= 2
-    w_other = wsum[pair] - w
-    m_other = _ratio(psum[pair] - w * pref, w_other)
-    h = np.sign(np.nan_to_num(m_other - 0.5))
-    r = np.sign(pref - 0.5)
-    correct = np.where(r == 0, 0.5, (r == h).astype(np.float64))
-    tie = (h == 0) | (w_other <= 0)
-    if tie_policy == "exclude":
-        num, den = np.where(tie, 0.0, correct), (~tie).astype(np.float64)
-    else:
-        num, den = np.where(tie, 0.5, correct), np.ones_like(correct)
-    num, den = np.where(ok, num * w, 0.0), np.where(ok, den * w, 0.0)
-    na = np.bincount(pair, (pref > 0.5).astype(float), n)
-    nb = np.bincount(pair, (pref < 0.5).astype(float), n)
-    agree = na * (na - 1) / 2 + nb * (nb - 1) / 2
-    total = (na + nb) * (na + nb - 1) / 2
-    return pair, num, den, agree, total
-
-
-def _clusters(pairs: Pairs) -> np.ndarray:
-    """Cluster id (prompt) of every pair; pairs without a prompt are their own cluster."""
-    if pairs.prompt is None:
-        return np.arange(len(pairs))
-    return pd.factorize(pd.Series(pairs.prompt).astype(str))[0]
-
-
-def pairwise_rater_ceiling(pairs: Pairs, *, tie_policy: str = "exclude", n_resamples: int = 1000, seed: int = 0,
-                           confidence: float = 0.95) -> dict:
-    """Rater ceiling for pairwise labels (module docstring) → ``{"rater_vs_majority": Estimate,
-    "rater_pair_agreement": Estimate, "n_judgments": int, "n_pairs_multi": int, "tie_policy"}``.
-    CIs resample prompts (or pairs without prompts)."""
-    pair, num, den, agree, total = _ceiling_contrib(pairs, tie_policy)
-    cl = _clusters(pairs)
-    K = cl.max() + 1
-    cj = cl[pair]
-    sums = [np.bincount(cj, num, K), np.bincount(cj, den, K), np.bincount(cl, agree, K), np.bincount(cl, total, K)]
-    W = resample_weights(K, None, n_resamples, seed)
-    out = {}
-    for name, (a, b) in {"rater_vs_majority": (sums[0], sums[1]), "rater_pair_agreement": (sums[2], sums[3])}.items():
-        point = float(_ratio(a.sum(), b.sum()))
-        out[name] = Estimate(point, *_percentile(_ratio(W @ a, W @ b), confidence), n_resamples, confidence)
-    cnt = np.bincount(pair, minlength=len(pairs))
-    out.update({"n_judgments": int(pair.size), "n_pairs_multi": int((cnt >= 2).sum()), "tie_policy": tie_policy})
-    return out
-
-
-# ---------------------------------------------------------------------------------------------
 # models
 # ---------------------------------------------------------------------------------------------
 def _as_pairwise_estimator(name: str, spec, seed: int):
-    from ..predictors.pairwise import PAIRWISE_FAMILIES, is_pairwise, make_pairwise
+    from ..predictors.pairwise import is_pairwise
+    from ..predictors.families import PAIRWISE
+    from ..predictors.recipes import make_pairwise
 
     if isinstance(spec, str):
-        if spec not in PAIRWISE_FAMILIES:
-            raise ConfigError(f"model {name!r}: {spec!r} is not a pairwise family; choose from "
-                              f"{', '.join(PAIRWISE_FAMILIES)}")
+        if spec not in PAIRWISE:
+            raise ConfigError(f"model {name!r}: {spec!r} is not a pairwise family; choose from {', '.join(PAIRWISE)}")
         est = make_pairwise(spec, random_state=seed)
     elif hasattr(spec, "fit") and hasattr(spec, "get_params") and not isinstance(spec, type):
         est = clone(spec)
@@ -395,35 +197,7 @@ def cv_pairs(estimator, X_items, pairs: Pairs, generators, prompts=None, *, spli
     return float(np.mean(scores)) if scores else float("nan")
 
 
-def pairwise_objective(X_items, pairs: Pairs, generators, prompts=None, *, family: str = "bradley_terry",
-                       split: str = "generator", n_prompt_folds: int = 5, seed: int = 0):
-    """Optuna objective (maximize): samples the family's space (``PAIRWISE_FAMILIES[family]
-    ["optuna_space"]``), scores it with :func:`cv_pairs` and reports the running mean after each
-    fold so a pruner can stop it (``optuna.TrialPruned``)."""
-    from ..predictors.pairwise import PAIRWISE_FAMILIES, make_pairwise
-
-    if family not in PAIRWISE_FAMILIES:
-        raise ConfigError(f"unknown pairwise family {family!r}; choose from {', '.join(PAIRWISE_FAMILIES)}")
-
-    def objective(trial) -> float:
-        params = PAIRWISE_FAMILIES[family]["optuna_space"](trial)
-        est = make_pairwise(family, random_state=seed, **params)
-
-        def report(k, value):
-            if np.isfinite(value):
-                trial.report(value, k)
-                if trial.should_prune():
-                    import optuna
-
-                    raise optuna.TrialPruned()
-
-        return cv_pairs(est, X_items, pairs, generators, prompts, split=split, n_prompt_folds=n_prompt_folds,
-                        seed=seed, on_fold=report)
-
-    return objective
-
-
-class FoldScorer:
+class FoldScorer(ABC):
     """A scorer that needs more than a fold's training pairs (e.g. per-item Likert labels): it gets
     the fold and returns a score for every item. Implement :meth:`fold_scores`; it must use labels of
     ``train_items`` only (the protocol cannot check what it reads). ``calibrated = True`` when
@@ -432,75 +206,10 @@ class FoldScorer:
 
     calibrated = False
 
+    @abstractmethod
     def fold_scores(self, X, pairs: Pairs, train_items: np.ndarray, train_pairs: np.ndarray,
-                    fold_index: int) -> np.ndarray:  # pragma: no cover - interface
-        raise NotImplementedError
-
-
-class LikertBudgetScorer(FoldScorer):
-    """Pointwise model trained on Likert judgments with the **same rater time** as the fold's
-    training pairs: ``pair_cost`` × (training pair judgments) Likert judgments drawn at random
-    (seeded per fold) from those of the fold's training items, averaged per item (MOS), and a
-    ``model`` (default standardize → ridge) fitted to the MOS. ``items`` / ``scores``: (n_judgments,)
-    item row and rating of every Likert judgment. Each fold's draw is appended to ``log``."""
-
-    def __init__(self, items, scores, *, pair_cost: float = 2.0, model=None, seed: int = 0, log: list | None = None):
-        self.items = np.asarray(items, dtype=np.intp)
-        self.scores = np.asarray(scores, dtype=np.float64)
-        if self.items.shape != self.scores.shape:
-            raise ConfigError("items and scores must have one entry per Likert judgment")
-        if not pair_cost > 0:
-            raise ConfigError(f"pair_cost must be > 0, got {pair_cost}")
-        self.pair_cost, self.model, self.seed = float(pair_cost), model, int(seed)
-        self.log = log if log is not None else []
-
-    def fold_scores(self, X, pairs, train_items, train_pairs, fold_index):
-        from sklearn.linear_model import Ridge
-        from sklearn.pipeline import make_pipeline
-        from sklearn.preprocessing import StandardScaler
-
-        elig = np.flatnonzero(np.isin(self.items, train_items))
-        n_pair = float(pairs.n_votes[train_pairs].sum())
-        budget = int(round(self.pair_cost * n_pair))
-        rng = np.random.default_rng([self.seed, int(fold_index)])
-        take = elig if budget >= elig.size else rng.choice(elig, budget, replace=False)
-        if take.size == 0:
-            raise ConfigError(f"fold {fold_index}: no Likert judgments of training items within the budget")
-        it, inv = np.unique(self.items[take], return_inverse=True)
-        mos = np.bincount(inv, self.scores[take]) / np.bincount(inv)
-        model = clone(self.model) if self.model is not None else make_pipeline(StandardScaler(), Ridge(alpha=1.0))
-        model.fit(X[it], mos)
-        self.log.append({"fold_index": int(fold_index), "pair_judgments": n_pair, "likert_budget": budget,
-                         "likert_used": int(take.size), "likert_available": int(elig.size), "items": int(it.size)})
-        return np.asarray(model.predict(X), dtype=np.float64)
-
-
-class MixedEvidenceScorer(FoldScorer):
-    """Bradley–Terry on the fold's training pairs **plus** the soft pairs implied by the Likert
-    judgments of its training items (:func:`judgenet.predictors.pairwise.likert_implied_pairs`,
-    same prompt only, each implied pair with ``weight`` relative to one pairwise judgment): the
-    documented combined loss. ``items``, ``scores``, ``prompts``: (n_judgments,) per Likert judgment."""
-
-    calibrated = True
-
-    def __init__(self, items, scores, prompts, *, weight: float = 1.0, C: float = 1.0):
-        self.items = np.asarray(items, dtype=np.intp)
-        self.scores = np.asarray(scores, dtype=np.float64)
-        self.prompts = np.asarray(prompts, dtype=object)
-        self.weight, self.C = float(weight), float(C)
-
-    def fold_scores(self, X, pairs, train_items, train_pairs, fold_index):
-        from ..predictors.pairwise import BradleyTerry, likert_implied_pairs
-
-        keep = np.isin(self.items, train_items)
-        implied = likert_implied_pairs(self.items[keep], self.scores[keep], self.prompts[keep], weight=self.weight)
-        human = pairs.pair_array()[train_pairs]
-        y = np.vstack([human, implied]) if len(implied) else human
-        pos = np.full(X.shape[0], -1, dtype=np.intp)
-        pos[train_items] = np.arange(np.asarray(train_items).size)
-        y = np.c_[pos[y[:, 0].astype(np.intp)], pos[y[:, 1].astype(np.intp)], y[:, 2], y[:, 3]]
-        model = BradleyTerry(C=self.C).fit(X[train_items], y)
-        return model.predict(X)
+                    fold_index: int) -> np.ndarray:
+        """(n_items,) a score for every row of ``X``, from the labels of ``train_items`` only."""
 
 
 def _select(est, grid, X, pairs, train_items, gens, prompts, split, n_prompt_folds, seed):
@@ -527,85 +236,6 @@ def _select(est, grid, X, pairs, train_items, gens, prompts, split, n_prompt_fol
 
 
 # ---------------------------------------------------------------------------------------------
-# results
-# ---------------------------------------------------------------------------------------------
-@dataclass(kw_only=True)
-class PairwiseResults(HeldOutResults):
-    """Everything :func:`evaluate_pairs` produced.
-
-    Attributes:
-        predictions: one row per (fold, test pair): ``fold``, ``fold_index``, ``pair``, ``a``, ``b``,
-            ``generator_a``, ``generator_b``, ``kind`` (within / cross), ``prompt``, ``preference``,
-            ``n_votes``, then ``d:<predictor>`` (score difference s_a − s_b) and ``q:<predictor>``
-            (predicted P(a ≻ b)).
-        metrics: {kind: {predictor: {measure: Estimate}}}, kind in all / within / cross;
-            ``system_accuracy`` under ``all``.
-        comparisons: {(model, baseline, measure, kind): Estimate of model − baseline}.
-        p_not_better: same keys.
-        models, baselines: names. ceiling: :func:`pairwise_rater_ceiling` dict (or None).
-        folds: one dict per fold (held-out generator, pair counts, chosen params, beta per baseline).
-        settings: split, tie policy, resamples, notes, skipped folds.
-    """
-
-    def table(self) -> pd.DataFrame:
-        """Tidy: kind, predictor, role (model / baseline), measure, value, low, high."""
-        rows = []
-        for kind, by_pred in self.metrics.items():
-            for p, ms in by_pred.items():
-                for m, e in ms.items():
-                    rows.append({"kind": kind, "predictor": p, "role": "model" if p in self.models else "baseline",
-                                 "measure": m, "value": e.value, "low": e.low, "high": e.high})
-        return pd.DataFrame(rows)
-
-    def comparison_table(self) -> pd.DataFrame:
-        """model, baseline, measure, kind, difference, low, high, p_not_better, excludes_zero."""
-        rows = [{"model": a, "baseline": b, "measure": m, "kind": k, "difference": e.value, "low": e.low,
-                 "high": e.high, "p_not_better": self.p_not_better[(a, b, m, k)],
-                 "excludes_zero": bool(np.isfinite(e.low) and (e.low > 0 or e.high < 0))}
-                for (a, b, m, k), e in self.comparisons.items()]
-        return pd.DataFrame(rows)
-
-    def to_dict(self) -> dict:
-        return _clean({
-            "format": "judgenet-pairwise-evaluation/1",
-            "predictions": self.predictions.to_dict(orient="list"),
-            "metrics": {k: {p: {m: e.to_dict() for m, e in ms.items()} for p, ms in bp.items()}
-                        for k, bp in self.metrics.items()},
-            "comparisons": [{"model": a, "baseline": b, "measure": m, "kind": k, **e.to_dict(),
-                             "p_not_better": self.p_not_better[(a, b, m, k)]}
-                            for (a, b, m, k), e in self.comparisons.items()],
-            "models": self.models, "baselines": self.baselines,
-            "ceiling": None if self.ceiling is None else {k: (v.to_dict() if isinstance(v, Estimate) else v)
-                                                          for k, v in self.ceiling.items()},
-            "folds": self.folds, "settings": self.settings})
-
-    def markdown(self, measures: Sequence[str] = ("accuracy", "log_loss", "vote_agreement")) -> str:
-        """A markdown section: measures per kind, comparisons on accuracy, the rater ceiling."""
-        lines = [f"Held-out protocol for pairs: split={self.settings.get('split')}, human ties "
-                 f"{self.settings.get('tie_policy')}d" if self.settings.get('tie_policy') == "exclude" else
-                 f"Held-out protocol for pairs: split={self.settings.get('split')}, human ties count 0.5", ""]
-        head = "| kind | predictor | " + " | ".join(measures) + " |"
-        lines += [head, "|" + "---|" * (len(measures) + 2)]
-        for kind, bp in self.metrics.items():
-            for p, ms in bp.items():
-                cells = [str(ms[m]) if m in ms else "" for m in measures]
-                lines.append(f"| {kind} | {p} | " + " | ".join(cells) + " |")
-        if self.ceiling:
-            c = self.ceiling
-            lines += ["", f"Rater ceiling: rater vs majority of the others {c['rater_vs_majority']}; two raters "
-                          f"agree {c['rater_pair_agreement']} ({c['n_judgments']} judgments)."]
-        ct = self.comparison_table()
-        if len(ct):
-            sub = ct[(ct["measure"] == "accuracy") & ct["kind"].isin(["all", "cross"])]
-            lines += ["", "| model − baseline (accuracy) | kind | difference [95% CI] | p(not better) |",
-                      "|---|---|---|---|"]
-            for r in sub.itertuples():
-                lines.append(f"| {r.model} − {r.baseline} | {r.kind} | {r.difference:+.3f} [{r.low:+.3f}, "
-                             f"{r.high:+.3f}] | {r.p_not_better:.3f} |")
-        return "\n".join(lines)
-
-
-# ---------------------------------------------------------------------------------------------
 # the protocol
 # ---------------------------------------------------------------------------------------------
 def evaluate_pairs(X_items, pairs: Pairs, generators, feature_names: Sequence[str], models, *, prompts=None,
@@ -621,7 +251,7 @@ def evaluate_pairs(X_items, pairs: Pairs, generators, feature_names: Sequence[st
         generators: (n_items,) generator (system) of each item — the held-out unit.
         feature_names: (n_features,) column names (for the baselines).
         models: {name: pairwise estimator | factory | family name | :class:`FoldScorer`} or a list
-            of family names (:data:`judgenet.predictors.pairwise.PAIRWISE_FAMILIES`). Every model is
+            of pairwise family names (:data:`judgenet.predictors.families.PAIRWISE`). Every model is
             compared with every baseline and with every other model (paired bootstrap).
         prompts: (n_items,) prompt of each item (needed for split prompt/crossed; the bootstrap
             unit is the prompt of each pair).
@@ -716,7 +346,7 @@ def evaluate_pairs(X_items, pairs: Pairs, generators, feature_names: Sequence[st
                     raise ConfigError(f"scorer {name!r} gave non-finite scores on fold {fold.name!r}")
                 beta = 1.0 if spec.calibrated else _fit_beta(dtr, pairs.preference[tr_p], pairs.weight[tr_p])
                 dq[f"d:{name}"].append(d)
-                dq[f"q:{name}"].append(_sigmoid(beta * d))
+                dq[f"q:{name}"].append(expit(beta * d))
                 continue
             est = _as_pairwise_estimator(name, spec, seed)
             if name in grids:
@@ -728,7 +358,7 @@ def evaluate_pairs(X_items, pairs: Pairs, generators, feature_names: Sequence[st
             if not np.isfinite(d).all():
                 raise ConfigError(f"model {name!r} gave non-finite scores on fold {fold.name!r}")
             dq[f"d:{name}"].append(d)
-            dq[f"q:{name}"].append(_sigmoid(d))
+            dq[f"q:{name}"].append(expit(d))
         betas = {}
         tr_a, tr_b = pairs.a[tr_p], pairs.b[tr_p]
         for label, i, sign in base:
@@ -736,7 +366,7 @@ def evaluate_pairs(X_items, pairs: Pairs, generators, feature_names: Sequence[st
             betas[label] = _fit_beta(s[tr_a] - s[tr_b], pairs.preference[tr_p], pairs.weight[tr_p])
             d = s[pa] - s[pb]
             dq[f"d:{label}"].append(d)
-            dq[f"q:{label}"].append(_sigmoid(betas[label] * d))
+            dq[f"q:{label}"].append(expit(betas[label] * d))
         info["beta"] = betas
         if chosen:
             info["chosen_params"] = chosen
@@ -769,9 +399,9 @@ def evaluate_pairs(X_items, pairs: Pairs, generators, feature_names: Sequence[st
                 "n_items": int(X.shape[0]), "n_pairs": len(pairs)}
     for s in skipped:
         log.warning("skipped: %s", s)
-    return PairwiseResults(predictions=preds, metrics=metrics, comparisons=comparisons, p_not_better=pnb,
-                           models=list(models), baselines=[b for b, _, _ in base], ceiling=ceil, folds=fold_info,
-                           settings=settings)
+    return PairwiseResults.from_pairs(by_pairs=metrics, comparisons_by_pairs=comparisons, p_not_better_by_pairs=pnb,
+                                      predictions=preds, models=list(models), baselines=[b for b, _, _ in base],
+                                      ceiling=ceil, folds=fold_info, settings=settings)
 
 
 def _system_rows(preds: pd.DataFrame, predictors, tie_policy):

@@ -15,8 +15,9 @@ For every fold, each model is fitted on the training part and predicts the test 
 gets exactly one out-of-fold prediction. When a hyperparameter grid is given, the configuration is
 chosen by an *inner* run of the same split over the training part only (scored by the pooled inner
 out-of-fold Kendall tau-b), then refitted on the whole training part: no held-out generator or
-held-out prompt reaches training or model selection. Estimators whose ``fit`` takes ``generators=``
-and ``prompts=`` receive those of the training part (for their own inner splits). Folds can run in parallel processes
+held-out prompt reaches training or model selection. Estimators (or Pipeline steps) that request ``generators=``
+and ``prompts=`` through scikit-learn's metadata routing receive those of the training part (for their own inner
+splits). Folds can run in parallel processes
 (``n_jobs``) with identical results.
 
 Measures
@@ -50,10 +51,7 @@ to every measure that has a counterpart (:data:`CEILING_KEYS`).
 from __future__ import annotations
 
 import contextlib
-import json
 import warnings
-from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Callable, Mapping, Sequence
 
 import numpy as np
@@ -74,6 +72,7 @@ from ..stats import (
     resample_weights,
     weighted_measures,
 )
+from .results import CEILING_KEYS, FLOOR, SYSTEM_MEASURE, WITHIN_MEASURE, EvaluationResults
 
 __all__ = ["evaluate", "EvaluationResults", "make_folds", "Fold", "prompt_fold_ids", "SPLITS", "resolve_baselines",
            "DEFAULT_MEASURES", "WITHIN_MEASURE", "COMPARE_MEASURES", "DEFAULT_BASELINES", "CEILING_KEYS", "FLOOR",
@@ -81,19 +80,8 @@ __all__ = ["evaluate", "EvaluationResults", "make_folds", "Fold", "prompt_fold_i
 
 DEFAULT_MEASURES = ("kendall_tau_b", "kendall_tau_c", "spearman", "pearson", "pairwise_accuracy")
 COMPARE_MEASURES = ("kendall_tau_b", "pairwise_accuracy")
-SYSTEM_MEASURE = "system_kendall_tau_b"
-WITHIN_MEASURE = "within_generator_kendall_tau_b"
-"""Mean over generators of the Kendall tau-b *inside* each generator (how well a predictor ranks one
-generator's images), with the same prompt bootstrap; generators where it is undefined are skipped."""
-FLOOR = "training_mean"
 DEFAULT_BASELINES = ("mid_pmi", "clip_score", "-realism.tiny.mahalanobis2")
 """Default baselines; ``-realism.tiny.mahalanobis2`` also matches ``-realism.<source>.mahalanobis2``."""
-CEILING_KEYS = {"kendall_tau_b": "loo_kendall_tau_b", "kendall_tau_c": "loo_kendall_tau_c",
-                "spearman": "loo_spearman", "pairwise_accuracy": "pairwise_agreement"}
-"""Measure → key of ``labels.rater_ceiling``'s dict reported next to it. These are human–human
-agreements of *one* rater with the others (leave-one-rater-out: one rater vs the mean of the
-rest; pairwise: rater vs rater), while predictors are scored against the mean of *all* raters —
-a less noisy target — so a predictor can exceed them; read them as "as good as one more rater"."""
 
 
 
@@ -187,168 +175,6 @@ def _grids_for(param_grid, models: Mapping) -> dict:
     return {m: param_grid for m in models}  # one grid for every model
 
 
-def _est(d: Mapping) -> Estimate:
-    return Estimate(_f(d["value"]), _f(d["low"]), _f(d["high"]), int(d["n_resamples"]), float(d["confidence"]))
-
-
-def _f(v):
-    return float("nan") if v is None else float(v)
-
-
-# ---------------------------------------------------------------------------------------------
-# results
-# ---------------------------------------------------------------------------------------------
-@dataclass(kw_only=True)
-class HeldOutResults:
-    """What both held-out protocols (per-item scores: :class:`EvaluationResults`; pairs:
-    :class:`~judgenet.evaluation.pairwise.PairwiseResults`) produce; see those classes for the shapes."""
-
-    predictions: pd.DataFrame
-    metrics: dict
-    comparisons: dict
-    p_not_better: dict
-    models: list
-    baselines: list
-    ceiling: dict | None = None
-    folds: list = field(default_factory=list)
-    settings: dict = field(default_factory=dict)
-
-    def to_json(self, path: str | Path | None = None) -> str:
-        """JSON text of the subclass's ``to_dict()`` (each protocol writes its own format); also written
-        (atomically) to ``path`` when given."""
-        text = json.dumps(self.to_dict(), indent=1)
-        if path is not None:
-            from ..io import atomic_write_text
-
-            atomic_write_text(path, text)
-        return text
-
-
-@dataclass(kw_only=True)
-class EvaluationResults(HeldOutResults):
-    """Everything the held-out-generator protocol produced; JSON round-trippable.
-
-    Attributes:
-        predictions: DataFrame, one row per item: ``item`` (row index in the inputs),
-            ``generator``, ``prompt`` (if given), ``y``, ``fold`` (held-out generator of the fold
-            that predicted the item, = its generator), ``fold_index``, then one column per
-            predictor (models, baselines, ``training_mean``) with its held-out score.
-        metrics: {predictor: {measure: Estimate}} on pooled held-out predictions, measures
-            :data:`DEFAULT_MEASURES` (or those asked for) plus ``system_kendall_tau_b``.
-        per_generator: tidy DataFrame — generator, predictor, n, human_mean, predicted_mean,
-            kendall_tau_b (+ _low/_high), spearman, pairwise_accuracy, within each generator.
-        comparisons: {(model, baseline, measure): Estimate of model − baseline} (paired bootstrap).
-        p_not_better: same keys; share of resamples where the model does not beat the baseline.
-        models, baselines: predictor names (baselines include ``training_mean``).
-        ceiling: the rater-ceiling dict passed in (or None).
-        folds: one dict per fold — generator, fold_index, n_train, n_test, n_dropped_by_prompt,
-            chosen_params {model: params} when nested selection ran.
-        settings: protocol, seeds, resamples, bootstrap unit, measures, etc.
-    """
-
-    per_generator: pd.DataFrame
-
-    # -- views ----------------------------------------------------------------------------------
-    @property
-    def system(self) -> dict:
-        """{predictor: system-level Kendall tau-b of per-generator means}."""
-        return {p: ms[SYSTEM_MEASURE].value for p, ms in self.metrics.items() if SYSTEM_MEASURE in ms}
-
-    @property
-    def chosen_params(self) -> dict:
-        """{model: {fold name: chosen params}} (empty without nested selection)."""
-        out: dict = {}
-        for f in self.folds:
-            for m, p in (f.get("chosen_params") or {}).items():
-                out.setdefault(m, {})[f.get("name", f.get("generator"))] = p
-        return out
-
-    @property
-    def measures(self) -> list[str]:
-        return list(next(iter(self.metrics.values())).keys()) if self.metrics else []
-
-    def ceiling_for(self, measure: str) -> tuple[float, float, float]:
-        """(value, low, high) of the rater ceiling matching ``measure``; NaNs if none."""
-        key = CEILING_KEYS.get(measure)
-        c = self.ceiling or {}
-
-        def num(k):
-            v = c.get(k)
-            return float(v) if isinstance(v, (int, float)) and not isinstance(v, bool) else float("nan")
-
-        if key is None:
-            return float("nan"), float("nan"), float("nan")
-        return num(key), num(f"{key}_low"), num(f"{key}_high")
-
-    def table(self) -> pd.DataFrame:
-        """Tidy table: predictor, kind (model/baseline/floor), measure, value, low, high,
-        n_resamples, and the rater ceiling for that measure (ceiling, ceiling_low, ceiling_high;
-        NaN where the labels package has no counterpart)."""
-        rows = []
-        for p, ms in self.metrics.items():
-            kind = "model" if p in self.models else ("floor" if p == FLOOR else "baseline")
-            for m, e in ms.items():
-                c, cl, ch = self.ceiling_for(m)
-                rows.append({"predictor": p, "kind": kind, "measure": m, "value": e.value, "low": e.low,
-                             "high": e.high, "n_resamples": e.n_resamples, "ceiling": c, "ceiling_low": cl,
-                             "ceiling_high": ch})
-        return pd.DataFrame(rows)
-
-    def comparison_table(self) -> pd.DataFrame:
-        """model, baseline, measure, difference, low, high, p_not_better, excludes_zero."""
-        rows = [{"model": a, "baseline": b, "measure": m, "difference": e.value, "low": e.low, "high": e.high,
-                 "p_not_better": self.p_not_better[(a, b, m)],
-                 "excludes_zero": bool(np.isfinite(e.low) and (e.low > 0 or e.high < 0))}
-                for (a, b, m), e in self.comparisons.items()]
-        return pd.DataFrame(rows, columns=["model", "baseline", "measure", "difference", "low", "high",
-                                           "p_not_better", "excludes_zero"])
-
-    def best_model(self, measure: str = "kendall_tau_b") -> str:
-        """The model with the highest pooled ``measure`` (NaN counts as worst)."""
-        vals = {m: self.metrics[m][measure].value for m in self.models}
-        vals = {m: (v if np.isfinite(v) else -np.inf) for m, v in vals.items()}
-        return max(vals, key=vals.get)
-
-    # -- serialization --------------------------------------------------------------------------
-    def to_dict(self) -> dict:
-        """Plain JSON-ready dict (NaN → None)."""
-        return _clean({
-            "format": "judgenet-evaluation/1",
-            "predictions": self.predictions.to_dict(orient="list"),
-            "metrics": {p: {m: e.to_dict() for m, e in ms.items()} for p, ms in self.metrics.items()},
-            "per_generator": self.per_generator.to_dict(orient="records"),
-            "comparisons": [{"model": a, "baseline": b, "measure": m, **e.to_dict(),
-                             "p_not_better": self.p_not_better[(a, b, m)]}
-                            for (a, b, m), e in self.comparisons.items()],
-            "models": self.models, "baselines": self.baselines, "ceiling": self.ceiling,
-            "folds": self.folds, "settings": self.settings,
-        })
-
-    @classmethod
-    def from_dict(cls, d: Mapping) -> "EvaluationResults":
-        comps, pnb = {}, {}
-        for c in d["comparisons"]:
-            key = (c["model"], c["baseline"], c["measure"])
-            comps[key] = _est(c)
-            pnb[key] = _f(c["p_not_better"])
-        metrics = {p: {m: _est(e) for m, e in ms.items()} for p, ms in d["metrics"].items()}
-        preds = pd.DataFrame(d["predictions"])
-        for col in [*d["models"], *d["baselines"], "y"]:
-            if col in preds:
-                preds[col] = pd.to_numeric(preds[col], errors="coerce").astype(np.float64)
-        per_gen = pd.DataFrame(d["per_generator"])
-        for col in per_gen.columns:
-            if col not in ("generator", "predictor"):
-                per_gen[col] = pd.to_numeric(per_gen[col], errors="coerce")
-        return cls(predictions=preds, metrics=metrics, per_generator=per_gen, comparisons=comps, p_not_better=pnb,
-                   models=list(d["models"]), baselines=list(d["baselines"]), ceiling=d.get("ceiling"),
-                   folds=list(d.get("folds", [])), settings=dict(d.get("settings", {})))
-
-    @classmethod
-    def from_json(cls, path: str | Path) -> "EvaluationResults":
-        return cls.from_dict(json.loads(Path(path).read_text()))
-
-
 # ---------------------------------------------------------------------------------------------
 # the protocol
 # ---------------------------------------------------------------------------------------------
@@ -380,13 +206,12 @@ def _within_generator(y, scores: Mapping[str, np.ndarray], gens, unit, n_resampl
 
 
 def _fit(est, X, y, gens, prompts):
-    """``est.fit(X, y)``; estimators whose fit takes ``generators=``/``prompts=`` (e.g.
-    :class:`judgenet.predictors.anchored.AnchoredRegressor`) also get the training part's."""
-    from ..predictors.anchored import accepts_groups
+    """``est.fit(X, y)``; estimators (or Pipeline steps) that request ``generators=``/``prompts=`` through
+    scikit-learn's metadata routing (e.g. :class:`judgenet.predictors.anchored.AnchoredRegressor`) also get the
+    training part's (:func:`~judgenet.predictors.anchored.fit_routed`)."""
+    from ..predictors.anchored import fit_routed
 
-    if accepts_groups(est):
-        return est.fit(X, y, generators=gens, prompts=prompts)
-    return est.fit(X, y)
+    return fit_routed(est, X, y, generators=gens, prompts=prompts)
 
 
 def _fit_predict(est, Xtr, ytr, Xte, gens=None, prompts=None):
@@ -531,6 +356,11 @@ def evaluate(X, y, generators=None, feature_names: Sequence[str] = None, models=
     fold_list = make_folds(gens, prompts_arr, split=split, n_prompt_folds=n_prompt_folds, seed=seed)
     if not isinstance(models, Mapping):
         models = {str(m): str(m) for m in models}
+    if any(isinstance(spec, str) for spec in models.values()):  # model names: built here, knowing the columns
+        from ..predictors.recipes import Recipe
+
+        models = {m: Recipe(spec).build(seed, feature_names=names) if isinstance(spec, str) else spec
+                  for m, spec in models.items()}
     if not models:
         raise ConfigError("no models to evaluate")
     clash = [m for m in models if m in names or m in (FLOOR, "y", "generator", "prompt", "fold", "item")]

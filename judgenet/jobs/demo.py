@@ -379,9 +379,9 @@ def intervals_section(root: Path, ys: dict, generators, results: dict, chosen: d
                       coverage: float = 0.9) -> list[str]:
     """Coverage of 90% intervals per held-out generator for each question's chosen model (``chosen[q]``), from the
     leave-one-generator-out evaluation's predictions (``results[q]``;
-    :func:`~judgenet.evaluation.conformal.oof_coverage_study`: no refits, recipe fixed, not nested). Writes
+    :func:`~judgenet.evaluation.coverage.oof_coverage_study`: no refits, recipe fixed, not nested). Writes
     ``intervals/report.md`` and ``intervals/coverage.json``; returns the lines of the report section."""
-    from ..evaluation.conformal import oof_coverage_study
+    from ..evaluation.coverage import oof_coverage_study
     from ..evaluation.report import render_markdown
     from ..io import atomic_write_json, atomic_write_text
     from ..predictors.recipes import get_family

@@ -60,10 +60,10 @@ def win_rate_columns(per_image: pd.DataFrame, per_gen: pd.DataFrame, pred_col: s
     ``p_win``, ``p_win_low``, ``p_win_high`` to ``per_image`` in place (NaN where the utility is missing) and returns
     ``per_gen`` with ``p_win``, ``p_win_low``, ``p_win_high``, ``n_opponents`` and ``interval_coverage`` merged in.
     ``p_win`` = predicted probability that raters prefer the image (the generator's images) over an image of another
-    scored generator on the same prompt (:func:`judgenet.evaluation.conformal.win_rate_intervals`)."""
+    scored generator on the same prompt (:func:`judgenet.evaluation.conformal_pairs.win_rate_intervals`)."""
     import logging
 
-    from ..evaluation.conformal import win_rate_intervals
+    from ..evaluation.conformal_pairs import win_rate_intervals
 
     u = per_image[pred_col].to_numpy(dtype=np.float64)
     ok = np.isfinite(u)

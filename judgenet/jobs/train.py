@@ -142,7 +142,7 @@ def fit_and_save(prep, recipe, out: Path, *, seed: int, cv_results=None, extra=N
     labels (``Family.label_units`` False, e.g. ``anchored`` in raw-MID units) is calibrated with ``rescale``: the
     calibration stores the line that maps its predictions to the label scale, and the intervals are on that scale
     (the saved model still predicts in its own units). Pairwise (utility) predictors are calibrated on
-    win rates over the same held-out generators (:func:`~judgenet.evaluation.conformal.calibrate_win_rates`,
+    win rates over the same held-out generators (:func:`~judgenet.evaluation.conformal_pairs.calibrate_win_rates`,
     ``extra.conformal_pairs``): ``score`` gives ``p_win`` intervals."""
     from ..predictors import save_predictor
 
@@ -177,7 +177,7 @@ def fit_and_save(prep, recipe, out: Path, *, seed: int, cv_results=None, extra=N
 def _win_rate_calibration(prep, recipe, X, *, seed: int) -> dict | None:
     """Win-rate calibration dict of a pairwise recipe on held-out generators, or None (with a notice) when the
     comparisons span fewer than 3 generators."""
-    from ..evaluation.conformal import calibrate_win_rates, win_rate_dict
+    from ..evaluation.conformal_pairs import calibrate_win_rates, win_rate_dict
 
     try:
         cal = calibrate_win_rates(recipe.build(random_state=seed), X, prep.target, prep.generators, coverage=0.9)

@@ -30,6 +30,7 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
+from scipy.special import expit
 from sklearn.base import BaseEstimator
 from sklearn.linear_model import LogisticRegression
 from sklearn.preprocessing import StandardScaler
@@ -40,7 +41,7 @@ from ..errors import ConfigError
 from .mlp import MLPRegressor
 
 __all__ = ["BradleyTerry", "PairwiseMLP", "PairwiseGB", "preference_from_choice", "pair_array", "split_pairs",
-           "pairwise_accuracy_soft", "likert_implied_pairs", "PAIRWISE_FAMILIES", "is_pairwise"]
+           "pair_accuracy_terms", "pairwise_accuracy_soft", "likert_implied_pairs", "is_pairwise"]
 
 
 def preference_from_choice(choice) -> np.ndarray:
@@ -106,22 +107,34 @@ def split_pairs(y, n_items: int | None = None):
     return ia, ib, p, w
 
 
+def pair_accuracy_terms(d, preference, tie_policy: str = "exclude") -> tuple[np.ndarray, np.ndarray]:
+    """Per-pair ``(numerator, denominator)`` of 2AFC accuracy against the human majority — the one
+    definition of pairwise accuracy for comparative labels. ``d`` (n,): predicted score difference
+    s_a − s_b; ``preference`` (n,): soft human P(a preferred). A pair scores 1 when the higher-scored
+    item is the human majority, 0 when it is the minority, 0.5 when the scores tie. Human ties
+    (preference exactly 0.5): ``tie_policy="exclude"`` gives them denominator 0, ``"half"`` scores
+    them 0.5 whatever the prediction. Accuracy over a set of pairs is Σ w·num / Σ w·den."""
+    if tie_policy not in ("exclude", "half"):
+        raise ConfigError(f"tie_policy must be one of ('exclude', 'half'), got {tie_policy!r}")
+    d = np.asarray(d, dtype=np.float64)
+    h = np.sign(np.asarray(preference, dtype=np.float64) - 0.5)
+    s = np.sign(d)
+    correct = np.where(s == 0, 0.5, (s == h).astype(np.float64))
+    tie = h == 0
+    if tie_policy == "exclude":
+        return np.where(tie, 0.0, correct), (~tie).astype(np.float64)
+    return np.where(tie, 0.5, correct), np.ones_like(d)
+
+
 def pairwise_accuracy_soft(score_a, score_b, preference, weight=None) -> float:
-    """Weighted 2AFC of utilities against soft labels: a pair counts 1 when the higher-scored item
-    is the human majority, 0 when it is the minority, 0.5 when the scores tie; human ties (0.5)
-    are excluded. NaN when every pair is a human tie."""
+    """Weighted 2AFC of utilities against soft labels (:func:`pair_accuracy_terms`, human ties
+    excluded). NaN when every pair is a human tie."""
     d = np.asarray(score_a, dtype=np.float64) - np.asarray(score_b, dtype=np.float64)
-    h = np.asarray(preference, dtype=np.float64) - 0.5
+    num, den = pair_accuracy_terms(d, preference)
     w = np.ones_like(d) if weight is None else np.asarray(weight, dtype=np.float64)
-    keep = h != 0
-    if not keep.any():
+    if not (den > 0).any():
         return float("nan")
-    c = np.where(d == 0, 0.5, (np.sign(d) == np.sign(h)).astype(np.float64))
-    return float((w[keep] * c[keep]).sum() / w[keep].sum())
-
-
-def _sigmoid(d):
-    return 0.5 * (1.0 + np.tanh(0.5 * np.asarray(d, dtype=np.float64)))
+    return float((w * num).sum() / (w * den).sum())
 
 
 class _PairwiseMixin:
@@ -141,7 +154,7 @@ class _PairwiseMixin:
     def predict_proba_pairs(self, X, idx_a, idx_b) -> np.ndarray:
         """(n_pairs,) P(a ≻ b) = σ(u_a − u_b)."""
         u = np.asarray(self.predict(X), dtype=np.float64)
-        return _sigmoid(u[np.asarray(idx_a, dtype=np.intp)] - u[np.asarray(idx_b, dtype=np.intp)])
+        return expit(u[np.asarray(idx_a, dtype=np.intp)] - u[np.asarray(idx_b, dtype=np.intp)])
 
     def score(self, X, y, sample_weight=None) -> float:
         """Weighted pairwise accuracy (2AFC) of the utilities on the pair array ``y``."""
@@ -266,7 +279,7 @@ class PairwiseGB(_PairwiseMixin, BaseEstimator):
         u = np.zeros(n)
         self.trees_, self.leaf_values_, self.train_loss_ = [], [], []
         for _ in range(int(self.n_estimators)):
-            q = _sigmoid(u[ia] - u[ib])
+            q = expit(u[ia] - u[ib])
             gp, hp = w * (q - p), w * q * (1.0 - q)
             g = np.bincount(ia, gp, n) - np.bincount(ib, gp, n)
             h = np.bincount(ia, hp, n) + np.bincount(ib, hp, n)
@@ -284,7 +297,7 @@ class PairwiseGB(_PairwiseMixin, BaseEstimator):
             self.trees_.append(tree)
             self.leaf_values_.append(values)
             eps = 1e-12
-            qn = np.clip(_sigmoid(u[ia] - u[ib]), eps, 1 - eps)
+            qn = np.clip(expit(u[ia] - u[ib]), eps, 1 - eps)
             self.train_loss_.append(float(np.sum(-w * (p * np.log(qn) + (1 - p) * np.log(1 - qn))) / w.sum()))
         return self
 
@@ -334,49 +347,3 @@ def likert_implied_pairs(items, scores, prompts=None, *, weight: float = 1.0) ->
     if not out:
         return np.empty((0, 4))
     return np.vstack(out).astype(np.float64)
-
-
-def _bt_space(trial):
-    return {"C": trial.suggest_float("C", 1e-3, 1e2, log=True)}
-
-
-def _mlp_space(trial):
-    return {"hidden_sizes": (trial.suggest_int("width", 8, 128, log=True),),
-            "lr": trial.suggest_float("lr", 1e-4, 1e-2, log=True),
-            "weight_decay": trial.suggest_float("weight_decay", 1e-6, 1e-1, log=True)}
-
-
-def _gb_space(trial):
-    return {"n_estimators": trial.suggest_int("n_estimators", 20, 400, log=True),
-            "learning_rate": trial.suggest_float("learning_rate", 0.01, 0.3, log=True),
-            "max_depth": trial.suggest_int("max_depth", 1, 5),
-            "min_samples_leaf": trial.suggest_int("min_samples_leaf", 2, 30, log=True),
-            "l2": trial.suggest_float("l2", 1e-3, 10.0, log=True)}
-
-
-PAIRWISE_FAMILIES = {
-    "bradley_terry": {"factory": BradleyTerry, "defaults": {"C": 1.0}, "grid": {"C": [0.01, 0.1, 1.0, 10.0]},
-                      "optuna_space": _bt_space, "seeded": False},
-    "pairwise_mlp": {"factory": PairwiseMLP, "defaults": {"hidden_sizes": (32,), "max_epochs": 100, "lr": 3e-3},
-                     "grid": {"hidden_sizes": [(16,), (64,)], "weight_decay": [1e-4, 1e-2]},
-                     "optuna_space": _mlp_space, "seeded": True},
-    "pairwise_gb": {"factory": PairwiseGB, "defaults": {"n_estimators": 100, "learning_rate": 0.1, "max_depth": 3},
-                    "grid": {"max_depth": [2, 3], "n_estimators": [50, 200]}, "optuna_space": _gb_space,
-                    "seeded": True},
-}
-"""Pairwise families: name → factory, defaults, CV grid, Optuna space (``f(trial) -> params``),
-and whether the factory takes ``random_state``. Registered in ``predictors.recipes.FAMILIES``
-with ``kind="pairwise"``; :func:`make_pairwise` builds one."""
-
-
-def make_pairwise(name: str, *, random_state: int = 0, **params):
-    """A pairwise family by name with its defaults overridden by ``params`` — built through the one
-    recipe table (``Recipe(name, params).build(random_state)``); other kinds are refused."""
-    from .recipes import Recipe, get_family
-
-    if name not in PAIRWISE_FAMILIES or get_family(name).kind != "pairwise":
-        raise ConfigError(f"unknown pairwise model {name!r}; choose from {', '.join(PAIRWISE_FAMILIES)}")
-    return Recipe(name, params, scaler=None).build(random_state)
-
-
-__all__ += ["make_pairwise"]

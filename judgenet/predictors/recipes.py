@@ -1,10 +1,7 @@
-"""One recipe core: ONE table of model families and the :class:`Recipe` that is saved in artifacts.
+"""One recipe core: the :class:`Recipe` that is saved in artifacts, built from the family table.
 
-:data:`FAMILIES` maps a family name to a :class:`Family` — its kind (``"pointwise"``: fit on per-item
-scores; ``"pairwise"``: fit on preferences between items, registered by
-:mod:`judgenet.predictors.pairwise`), the estimator factory, its default parameters, the small CV grid
-(nested selection in :func:`judgenet.evaluation.evaluate`) and the Optuna search space
-(:mod:`judgenet.tuning`). Nothing else lists families, defaults, grids or spaces.
+The families (kind, factory, defaults, CV grid, Optuna space) are listed once, in
+:mod:`judgenet.predictors.families` (:data:`FAMILIES`, re-exported here).
 
 A :class:`Recipe` is everything needed to rebuild a predictor exactly: family, parameters (defaults
 overridden), PCA size, scaler and the feature groups it reads. It is saved in ``meta.json`` of a
@@ -17,126 +14,21 @@ import json
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Mapping, Sequence
+from typing import Any, Mapping, Sequence
 
 import numpy as np
-from sklearn.ensemble import HistGradientBoostingRegressor, RandomForestRegressor
-from sklearn.linear_model import ElasticNet, Ridge
-from sklearn.neighbors import KNeighborsRegressor
 from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import FunctionTransformer, RobustScaler, StandardScaler
-from sklearn.svm import SVR
 
 from ..errors import ArtifactError, ConfigError
-from .mlp import MLPRegressor
-from .models import ClippedPCA, OrdinalRegressor
+from .families import FAMILIES, PAIRWISE, POINTWISE, Family, get_family
+from .meta import read_meta
+from .models import ClippedPCA
 
-__all__ = ["Family", "FAMILIES", "POINTWISE", "Recipe", "register", "get_family", "make_predictor",
+__all__ = ["Family", "FAMILIES", "POINTWISE", "PAIRWISE", "Recipe", "get_family", "make_predictor", "make_pairwise",
            "default_param_grid", "column_pipeline", "SCALERS"]
 
 SCALERS = ("standard", "robust", None)
-
-
-@dataclass(frozen=True)
-class Family:
-    """One model family.
-
-    Attributes:
-        kind: ``"pointwise"`` or ``"pairwise"``.
-        factory: ``factory(**params) -> unfitted estimator`` (``random_state=`` added when ``seeded``).
-        defaults: judgenet's default parameters (override the estimator's own).
-        grid: small CV grid, ``{param: [values]}`` (unprefixed parameter names).
-        optuna_space: ``f(trial) -> params``; parameter names are unprefixed here — :mod:`judgenet.tuning`
-            prefixes them with the family name in the study (``ridge.alpha``).
-        seeded: whether the factory takes ``random_state``.
-        bare: the estimator reads its input columns by position (e.g. ``anchored``: column 0 is the raw
-            metric it is anchored on) and takes ``generators=``/``prompts=`` in ``fit``: it is built without
-            scaler or PCA (a recipe asking for them is refused).
-        label_units: whether the family predicts on the scale of the human labels it is fitted to. False
-            for ``anchored`` (it predicts in the units of its raw metric, e.g. raw MID): its conformal
-            calibration maps predictions to the label scale by a line fitted on held-out-generator
-            predictions (:class:`~judgenet.evaluation.conformal.ConformalPredictor` ``rescale``). The one
-            place that says which families predict in other units.
-    """
-
-    kind: str
-    factory: Callable[..., Any]
-    defaults: Mapping[str, Any] = field(default_factory=dict)
-    grid: Mapping[str, Sequence[Any]] = field(default_factory=dict)
-    optuna_space: Callable[[Any], dict] | None = None
-    seeded: bool = True
-    bare: bool = False
-    label_units: bool = True
-
-
-def _mlp_space(trial) -> dict:
-    width = trial.suggest_int("width", 16, 256, log=True)
-    depth = trial.suggest_int("depth", 1, 3)
-    return {"hidden_sizes": tuple([width] * depth), "lr": trial.suggest_float("lr", 1e-4, 1e-2, log=True),
-            "weight_decay": trial.suggest_float("weight_decay", 1e-6, 1e-1, log=True),
-            "max_epochs": trial.suggest_int("max_epochs", 20, 200, log=True)}
-
-
-def _anchored(**params):
-    from .anchored import AnchoredRegressor
-
-    return AnchoredRegressor(**params)
-
-
-FAMILIES: dict[str, Family] = {
-    "ridge": Family("pointwise", Ridge, {"alpha": 1.0}, {"alpha": [0.1, 1.0, 10.0, 100.0]},
-                    lambda t: {"alpha": t.suggest_float("alpha", 1e-3, 1e3, log=True)}, seeded=False),
-    "elasticnet": Family("pointwise", ElasticNet, {"alpha": 0.01, "l1_ratio": 0.5, "max_iter": 10000},
-                         {"alpha": [0.001, 0.01, 0.1], "l1_ratio": [0.2, 0.8]},
-                         lambda t: {"alpha": t.suggest_float("alpha", 1e-4, 10.0, log=True),
-                                    "l1_ratio": t.suggest_float("l1_ratio", 0.05, 1.0)}),
-    "svr": Family("pointwise", SVR, {"C": 1.0, "epsilon": 0.1}, {"C": [0.3, 1.0, 3.0], "epsilon": [0.05, 0.2]},
-                  lambda t: {"C": t.suggest_float("C", 1e-2, 1e2, log=True),
-                             "epsilon": t.suggest_float("epsilon", 1e-3, 1.0, log=True)}, seeded=False),
-    "knn": Family("pointwise", KNeighborsRegressor, {"n_neighbors": 15, "weights": "distance"},
-                  {"n_neighbors": [5, 15, 40]},
-                  lambda t: {"n_neighbors": t.suggest_int("n_neighbors", 3, 50, log=True)}, seeded=False),
-    "random_forest": Family("pointwise", RandomForestRegressor,
-                            {"n_estimators": 200, "min_samples_leaf": 5, "n_jobs": 1},
-                            {"min_samples_leaf": [2, 5, 20]},
-                            lambda t: {"n_estimators": t.suggest_int("n_estimators", 50, 300, step=50),
-                                       "max_depth": t.suggest_int("max_depth", 2, 16, log=True),
-                                       "min_samples_leaf": t.suggest_int("min_samples_leaf", 1, 20, log=True)}),
-    "hist_gb": Family("pointwise", HistGradientBoostingRegressor,
-                      {"learning_rate": 0.05, "max_leaf_nodes": 15, "max_iter": 200, "l2_regularization": 1.0},
-                      {"learning_rate": [0.03, 0.1], "max_leaf_nodes": [7, 15]},
-                      lambda t: {"learning_rate": t.suggest_float("learning_rate", 0.01, 0.3, log=True),
-                                 "max_leaf_nodes": t.suggest_int("max_leaf_nodes", 4, 64, log=True),
-                                 "l2_regularization": t.suggest_float("l2_regularization", 1e-6, 10.0, log=True)}),
-    "mlp": Family("pointwise", MLPRegressor, {"hidden_sizes": (64,)},
-                  {"hidden_sizes": [(32,), (64, 64)], "weight_decay": [1e-4, 1e-2]}, _mlp_space),
-    "ordinal": Family("pointwise", OrdinalRegressor, {}, {"C": [0.1, 1.0, 10.0]},
-                      lambda t: {"C": t.suggest_float("C", 1e-2, 1e2, log=True)}, seeded=False),
-    # [SPLIT] raw metric (column `anchor`, 0 = mid_pmi in the default column order) + shrunk correction
-    "anchored": Family("pointwise", _anchored, {}, {"shrink": ["auto", 0.0]},
-                       lambda t: {"inner_prompt_folds": t.suggest_int("inner_prompt_folds", 2, 5)}, bare=True,
-                       label_units=False),
-}
-"""Family name → :class:`Family`. Pairwise families are added by :mod:`judgenet.predictors.pairwise`
-through :func:`register` (imported at the end of this module)."""
-
-POINTWISE = tuple(n for n, f in FAMILIES.items() if f.kind == "pointwise")
-"""The pointwise family names (accepted by :func:`make_predictor`)."""
-
-
-def register(name: str, family: Family) -> None:
-    """Add (or replace) a family in :data:`FAMILIES`."""
-    if family.kind not in ("pointwise", "pairwise"):
-        raise ConfigError(f"family kind must be 'pointwise' or 'pairwise', got {family.kind!r}")
-    FAMILIES[name] = family
-
-
-def get_family(name: str) -> Family:
-    """The :class:`Family` called ``name``, or a :class:`ConfigError` listing the choices."""
-    try:
-        return FAMILIES[name]
-    except (KeyError, TypeError):
-        raise ConfigError(f"unknown model {name!r}; choose from {', '.join(FAMILIES)}") from None
 
 
 def _jsonable(v):
@@ -187,7 +79,7 @@ class Recipe:
             raise ConfigError(f"{self.family} is a pairwise family: PCA is not part of its recipe")
         if fam.bare:
             if self.pca:
-                raise ConfigError(f"{self.family} reads its columns by position: PCA is not part of its recipe")
+                raise ConfigError(f"{self.family} reads raw columns by name: PCA is not part of its recipe")
             object.__setattr__(self, "scaler", None)
 
     @property
@@ -211,12 +103,15 @@ class Recipe:
         return cls(d["family"], dict(d.get("params") or {}), d.get("pca"), d.get("scaler", "standard"),
                    d.get("feature_groups"))
 
-    def build(self, random_state: int = 0):
+    def build(self, random_state: int = 0, feature_names: Sequence[str] | None = None):
         """The unfitted estimator. Pointwise: ``Pipeline([scale], [pca], model)`` (step names ``scale``,
         ``pca``, ``model``; hyperparameters addressed as ``model__alpha``); pairwise: the family's
-        estimator (it standardizes its own inputs)."""
+        estimator (it standardizes its own inputs). ``feature_names``: the names of the columns the estimator
+        will be given (those of :meth:`columns`); bare families (``anchored``) find their raw column by name."""
         fam = get_family(self.family)
         kw = {**fam.defaults, **self.params}
+        if fam.bare and feature_names is not None:
+            kw["feature_names"] = [str(n) for n in feature_names]
         if fam.seeded:
             kw.setdefault("random_state", random_state)
         try:
@@ -258,8 +153,6 @@ class Recipe:
     def from_predictor_dir(cls, path: str | os.PathLike, *, with_meta: bool = False):
         """The recipe saved in a predictor artifact, from ``meta.json`` alone (verified; the model file
         is never opened). Returns the :class:`Recipe`, or ``(recipe, meta)`` with ``with_meta``."""
-        from .artifact import read_meta
-
         meta = read_meta(path)
         if not isinstance(meta.get("recipe"), Mapping):
             raise ArtifactError(f"{Path(path) / 'meta.json'}: no recipe recorded (written by an older judgenet); "
@@ -281,6 +174,13 @@ def make_predictor(name: str, *, pca: int | None = None, scaler: str | None = "s
     return Recipe(name, params, pca, scaler).build(random_state)
 
 
+def make_pairwise(name: str, *, random_state: int = 0, **params):
+    """``Recipe(name, params).build(random_state)`` for a pairwise family (its estimator standardizes its own
+    inputs); other kinds are refused."""
+    get_family(name, "pairwise")
+    return Recipe(name, params, scaler=None).build(random_state)
+
+
 def default_param_grid(name: str) -> dict:
     """The family's CV grid keyed as the built estimator addresses them: pipeline step names (``model__<param>``)
     for pointwise pipelines, plain names for pairwise and bare families — as GridSearchCV and
@@ -300,13 +200,3 @@ def column_pipeline(columns: Sequence[int], estimator) -> Pipeline:
     cols = np.asarray(columns, dtype=int)
     return Pipeline([("columns", FunctionTransformer(_take, kw_args={"cols": cols})), ("recipe", estimator)])
 
-
-def _register_pairwise() -> None:
-    from . import pairwise
-
-    for name, spec in getattr(pairwise, "PAIRWISE_FAMILIES", {}).items():
-        register(name, Family("pairwise", spec["factory"], dict(spec.get("defaults", {})),
-                              dict(spec.get("grid", {})), spec.get("optuna_space"), bool(spec.get("seeded", True))))
-
-
-_register_pairwise()

@@ -178,12 +178,12 @@ class SideBySideResult:
 
 
 def _answer(results, a: str, b: str, kind: str, what: str) -> dict:
-    e = results.comparisons.get((a, b, "accuracy", kind))
+    e = results.comparisons_by_pairs.get((a, b, "accuracy", kind))
     if e is None:
         return {"difference": None, "sentence": f"{what}: not measurable (no {kind} test pairs)"}
     verdict = ("yes" if e.low > 0 else "no — worse" if e.high < 0 else "not distinguishable")
     return {"difference": e.value, "low": e.low, "high": e.high, "kind": kind,
-            "p_not_better": results.p_not_better[(a, b, "accuracy", kind)],
+            "p_not_better": results.p_not_better_by_pairs[(a, b, "accuracy", kind)],
             "sentence": f"{what}: {verdict} (2AFC difference {e.value:+.3f}, 95% CI [{e.low:+.3f}, {e.high:+.3f}], "
                         f"{kind} test pairs)"}
 
@@ -210,8 +210,9 @@ def run_side_by_side(world, X, feature_names, *, likert=None, item_ids=None, que
         bt_grid: values of the Bradley–Terry ``C`` chosen by nested selection inside each fold
             (inner folds of the same split, training pairs only); empty: C = 1.
     """
-    from ..evaluation.pairwise import LikertBudgetScorer, MixedEvidenceScorer, evaluate_pairs, pairs_from_labels
+    from ..evaluation.pairwise import evaluate_pairs, pairs_from_labels
     from ..predictors.pairwise import BradleyTerry
+    from .scorers import LikertBudgetScorer, MixedEvidenceScorer
 
     sbs = simulate_side_by_side(world, n_raters=n_raters, pairs_per_prompt=pairs_per_prompt, question=question,
                                 seed=seed)
@@ -247,7 +248,7 @@ def run_side_by_side(world, X, feature_names, *, likert=None, item_ids=None, que
     pm = "pairs: bradley_terry"
     answers = {"pairs_vs_mid": _answer(results, pm, mid, "all",
                                        "Does the model trained on pairs beat raw MID on held-out generators")}
-    if "cross" in results.metrics:
+    if "cross" in results.by_pairs:
         answers["pairs_vs_mid_cross"] = _answer(results, pm, mid, "cross", "... on pairs against other generators")
     if likert is not None:
         lk = next(m for m in models if m.startswith("likert"))
