@@ -17,7 +17,6 @@ from __future__ import annotations
 import contextlib
 import logging
 import os
-import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Sequence
@@ -143,18 +142,29 @@ class ReportResult:
 # small wiring helpers
 # =============================================================================================
 @contextlib.contextmanager
-def _output(out, prefix: str, overwrite: bool):
-    """A fresh output folder for a job; removed again if the job is interrupted or fails before writing anything."""
-    from .jobs.inputs import run_dir
+def _output(out, prefix: str, overwrite: bool, *, job: dict | None = None, inputs=(), keep=()):
+    """The output folder of a job (:func:`judgenet.jobs.inputs.open_run`): locked while the job writes, marked
+    unfinished until it ends (the identical rerun resumes into it), refused inside an input folder; what a failed or
+    interrupted job wrote is removed (except ``keep``), a folder it made and left empty too."""
+    from .jobs.inputs import open_run
 
-    existed = out is not None and Path(out).exists()
-    root = run_dir(out, prefix, overwrite)
-    try:
+    with open_run(out, prefix, overwrite, job=job, inputs=inputs, keep=keep) as root:
         yield root
-    except BaseException:
-        if not existed and root.is_dir() and not any(root.iterdir()):
-            shutil.rmtree(root, ignore_errors=True)
-        raise
+
+
+def _job(command: str, params: dict) -> dict:
+    """What identifies a run for resuming: the command and its options (``out``/``overwrite`` aside; ``params`` is
+    the job's ``locals()``, whose imported names are left out)."""
+    from .io import to_jsonable
+
+    opts = {k: v for k, v in params.items()
+            if k not in ("out", "overwrite", "prepare_options") and not callable(v) and not hasattr(v, "__path__")
+            and type(v).__name__ != "module"}
+    return {"command": command, "options": to_jsonable({**opts, **params.get("prepare_options", {})})}
+
+
+def _label_inputs(reference, images) -> list:
+    return [("reference folder", reference), ("--images folder", images)]
 
 
 # =============================================================================================
@@ -172,7 +182,7 @@ def demo(out: str | os.PathLike | None = None, *, fast: bool = False, seed: int 
     """
     from .jobs.demo import run_demo
 
-    with _output(out, "demo", overwrite) as root:
+    with _output(out, "demo", overwrite, job=_job("demo", locals())) as root:
         summary, results, timings = run_demo(root, fast=fast, seed=seed, cache_dir=cache_dir, n_jobs=n_jobs,
                                              inception=inception)
         return DemoResult(root, summary, results, timings)
@@ -188,12 +198,14 @@ def extract(images: Sequence[str | os.PathLike], *, backbones: Sequence[str] | N
     from .jobs.inputs import image_folder, prompts_for, read_prompts
 
     files: list[Path] = []
+    unlinked: list = []  # image-named links that cannot be followed: listed with every backbone's failures
     texts: list[str] | None = [] if prompts is not None else None
     table = read_prompts(prompts) if prompts is not None else None
     for item in images:
         p = Path(item)
         if p.is_dir():
-            fs = image_folder(p)
+            fs = image_folder(p, strict=strict)
+            unlinked += fs.skipped
         elif p.is_file():
             fs = [p]
             p = p.parent
@@ -212,9 +224,10 @@ def extract(images: Sequence[str | os.PathLike], *, backbones: Sequence[str] | N
                        prompts=texts if (texts is not None and bb.has_text) else None, batch_size=batch_size,
                        num_workers=workers, strict=strict, progress=progress)
         summary[bb.name] = {"fingerprint": bb.fingerprint_hash, "computed": res.n_computed, "cached": res.n_cached,
-                            "failures": [{"path": str(f.path), "reason": f.reason} for f in res.failures]}
+                            "failures": [{"path": str(f.path), "reason": f.reason}
+                                         for f in [*unlinked, *res.failures]]}
         log.info("%s: %d images — %d computed, %d from cache, %d unreadable", bb.name, len(files), res.n_computed,
-                 res.n_cached, len(res.failures))
+                 res.n_cached, len(unlinked) + len(res.failures))
         for f in res.failures:
             log.warning("  skipped %s: %s", f.path, f.reason)
     return ExtractResult(len(files), _config.cache_dir(cache_dir), summary)
@@ -233,7 +246,8 @@ def train(labels, *, images=None, reference=None, out=None, model: str = "auto",
     from .jobs.prepare import prepare
     from .predictors.recipes import Recipe
 
-    with _output(out, "predictor", overwrite) as root:
+    with _output(out, "predictor", overwrite, job=_job("train", locals()),
+                 inputs=_label_inputs(reference, images)) as root:
         prep = prepare(labels, images=images, reference=reference, backbones=backbones,
                        question=question, seed=seed, **prepare_options)
         auto = DEFAULT_PAIRWISE_MODELS if prep.is_pairwise else DEFAULT_MODELS
@@ -266,6 +280,7 @@ def evaluate(labels, *, images=None, reference=None, out=None, models: Sequence[
     from .jobs.prepare import prepare
     from .predictors.recipes import Recipe
 
+    job = _job("evaluate", locals())
     recipes = {}
     if predictor is not None:
         if models:
@@ -274,7 +289,7 @@ def evaluate(labels, *, images=None, reference=None, out=None, models: Sequence[
         recipes[recipe.family] = recipe
         question = question or meta.get("question")
         backbones = backbones or meta.get("extra", {}).get("backbones")
-    with _output(out, "evaluate", overwrite) as root:
+    with _output(out, "evaluate", overwrite, job=job, inputs=_label_inputs(reference, images)) as root:
         prep = prepare(labels, images=images, reference=reference, backbones=backbones,
                        question=question, seed=seed, **prepare_options)
         if not recipes:
@@ -312,7 +327,9 @@ def score(generators: Sequence[str | os.PathLike], *, reference=None, prompts=No
     """
     from .jobs.score import run_score
 
-    with _output(out, "score", overwrite) as root:
+    job = _job("score", locals())
+    inputs = [("reference folder", reference)] + [("generator folder", g) for g in generators]
+    with _output(out, "score", overwrite, job=job, inputs=inputs) as root:
         return run_score(root, generators, reference=reference, prompts=prompts, reference_prompts=reference_prompts,
                          predictor=predictor, backbones=backbones, cache_dir=cache_dir, weights_dir=weights_dir,
                          clip_checkpoint=clip_checkpoint, inception_weights=inception_weights, quick_gelu=quick_gelu,
@@ -337,9 +354,11 @@ def tune(labels, *, images=None, reference=None, out=None, trials: int = 20, stu
     from .jobs.prepare import prepare
     from .io import atomic_write_json
 
+    job = _job("tune", locals())
     marker = "tune.json"
     resuming = out is not None and (Path(out) / marker).is_file() and _same_study(Path(out) / marker, study_name)
-    with _output(out, "tune", overwrite or resuming) as root:
+    with _output(out, "tune", overwrite or resuming, job=job, inputs=_label_inputs(reference, images),
+                 keep=(marker, "study.db", "study.db-journal", "study.db-wal", "study.db-shm")) as root:
         storage = storage or f"sqlite:///{(root / 'study.db').resolve()}"
         prep = prepare(labels, images=images, reference=reference, backbones=backbones,
                        question=question, seed=seed, **prepare_options)

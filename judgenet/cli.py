@@ -127,15 +127,16 @@ log = logging.getLogger("judgenet")
 # ------------------------------------------------------------------------------------------------
 # argument types: bad values fail at parse time with one line (argparse exits 2)
 # ------------------------------------------------------------------------------------------------
-def _number(cast, low, *, inclusive: bool, what: str):
-    """An argparse type: ``cast(v)`` that must be > ``low`` (or >= with ``inclusive``)."""
+def _number(cast, low, *, inclusive: bool, what: str, high=None):
+    """An argparse type: ``cast(v)`` that must be finite, > ``low`` (or >= with ``inclusive``) and <= ``high``."""
 
     def parse(v: str):
         try:
             x = cast(v)
         except ValueError:
             raise argparse.ArgumentTypeError(f"expected {what}, got {v!r}") from None
-        if not (x >= low if inclusive else x > low):  # also refuses NaN
+        # also refuses NaN and infinities
+        if not (x >= low if inclusive else x > low) or not x < float("inf") or (high is not None and x > high):
             raise argparse.ArgumentTypeError(f"expected {what}, got {x}")
         return x
 
@@ -148,7 +149,9 @@ positive_int = _number(int, 1, inclusive=True, what="a whole number >= 1")
 #: An integer >= 0 (worker counts: 0 = in the main thread).
 nonneg_int = _number(int, 0, inclusive=True, what="a whole number >= 0")
 positive_float = _number(float, 0.0, inclusive=False, what="a positive number")
-nonneg_float = _number(float, 0.0, inclusive=True, what="a number >= 0")
+nonneg_float = _number(float, 0.0, inclusive=True, what="a finite number >= 0")
+#: A random seed: what numpy, scikit-learn and torch accept (0 … 2**32 - 1); every command's --seed.
+seed_int = _number(int, 0, inclusive=True, high=2**32 - 1, what="a seed between 0 and 4294967295 (2**32 - 1)")
 
 
 def fraction(v: str) -> float:
@@ -194,7 +197,8 @@ def _common(p: argparse.ArgumentParser, *, seed: bool = True, cache: bool = True
     p.add_argument("--json", action="store_true", help="print a machine-readable JSON summary on stdout")
     p.add_argument("--debug", action="store_true", help="debug logging and tracebacks")
     if seed:
-        p.add_argument("--seed", type=int, default=0, help="seed of everything random (default 0)")
+        p.add_argument("--seed", type=seed_int, default=0, help="seed of everything random, 0 … 2**32 - 1 "
+                                                              "(default 0)")
     if cache:
         p.add_argument("--cache", dest="cache_dir", default=None,
                        help="feature cache directory ($JUDGENET_CACHE_DIR)")

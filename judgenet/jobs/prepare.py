@@ -52,17 +52,35 @@ def builder_options(*, mid_eps: float = 0.0, mid_shrinkage: str | None = None, s
     return {"mid_eps": float(mid_eps), "mid_shrinkage": shrink, "seed": seed, **other}
 
 
-def reference_inputs(folder: str | os.PathLike, *, prompts_file=None, want_prompts: bool = True
-                     ) -> tuple[list[str], list[str] | None]:
+def reference_inputs(folder: str | os.PathLike, *, prompts_file=None, want_prompts: bool = True,
+                     strict: bool = False) -> tuple[list[str], list[str] | None, list]:
     """Files of a real-image folder and, when ``want_prompts`` and a prompts file exists (``prompts_file`` or a
-    ``prompts.csv`` inside the folder), their prompts (every image must have one)."""
+    ``prompts.csv`` inside the folder), their prompts, and the skipped inputs (:class:`~judgenet.images.ImageFailure`):
+    links that cannot be followed, and images without a prompt row (when some have one; none having one is an
+    error). ``strict``: the first skipped input is an :class:`~judgenet.errors.ImageError` instead."""
+    from ..errors import ImageError
+    from ..images import ImageFailure
     from .inputs import find_prompts_file, image_folder, prompts_for, read_prompts
 
     root = Path(folder)
-    files = image_folder(root, "reference folder")
+    files = image_folder(root, "reference folder", strict=strict)
+    skipped = list(files.skipped)
     pf = prompts_file or find_prompts_file(root)
-    prompts = prompts_for(files, root, read_prompts(pf)) if (pf and want_prompts) else None
-    return [str(f) for f in files], prompts
+    if not (pf and want_prompts):
+        return [str(f) for f in files], None, skipped
+    table = read_prompts(pf)
+    prompts = prompts_for(files, root, table, require_all=not any(
+        table.get(Path(f).relative_to(root).as_posix(), table.get(Path(f).name)) for f in files))
+    lost = [f for f, t in zip(files, prompts) if t is None]
+    if lost and strict:
+        raise ImageError(f"{lost[0]}: no prompt row in {pf}; add a row image,prompt for it, or drop --strict to skip "
+                         "and list it")
+    for f in lost:
+        log.warning("skipped %s: no prompt row in %s", f, pf)
+    skipped += [ImageFailure(str(f), f"no prompt row in {pf} (MID needs the prompt of every reference image)")
+                for f in lost]
+    kept = [(str(f), t) for f, t in zip(files, prompts) if t is not None]
+    return [f for f, _ in kept], [t for _, t in kept], skipped
 
 
 def embed_items(paths: Sequence[str], backbones, *, prompts=None, cache_dir=None, strict: bool = False,
@@ -146,7 +164,10 @@ class Prepared:
 
 def _load_labels(labels, label_root, lenient):
     from ..labels import LabelSet, PairwiseLabelSet, load_label_set
+    from .inputs import check_path
 
+    if isinstance(labels, (str, os.PathLike)):
+        check_path(labels, "label file")
     ls = labels if isinstance(labels, (LabelSet, PairwiseLabelSet)) else \
         load_label_set(labels, root=label_root, **({"lenient": True} if lenient else {}))
     if isinstance(ls, tuple):
@@ -194,8 +215,8 @@ def _featurize_items(items, *, images, reference, reference_prompts, backbones, 
         prompts, has_prompts_for_text = None, False
     else:
         has_prompts_for_text = has_prompts
-    ref_paths, ref_prompts = reference_inputs(reference, prompts_file=reference_prompts,
-                                              want_prompts=has_prompts_for_text)
+    ref_paths, ref_prompts, ref_skipped = reference_inputs(reference, prompts_file=reference_prompts,
+                                                           want_prompts=has_prompts_for_text, strict=strict)
     groups = list(feature_groups or DEFAULT_GROUPS)
     if prompts is None or ref_prompts is None:
         groups = [g for g in groups if g != "alignment"]
@@ -206,7 +227,8 @@ def _featurize_items(items, *, images, reference, reference_prompts, backbones, 
     items = items[keep].reset_index(drop=True)
     if len(items) < 3:
         raise ConfigError(f"only {len(items)} rated item(s) have readable images; see the skipped files above")
-    return items, builder.transform(emb), builder, backbones, ref_failures + failures, has_prompts, notes
+    return (items, builder.transform(emb), builder, backbones, ref_skipped + ref_failures + failures, has_prompts,
+            notes)
 
 
 def prepare(labels, *, images=None, reference=None, reference_prompts=None, backbones: Sequence[str] | None = None,

@@ -11,7 +11,45 @@ from typing import Mapping, Sequence
 import numpy as np
 import pandas as pd
 
-__all__ = ["per_generator_table", "sort_generators", "win_rate_columns", "interval_columns"]
+__all__ = ["per_generator_table", "sort_generators", "win_rate_columns", "interval_columns", "provenance",
+           "score_report"]
+
+
+def provenance(backbones, *, predictor_meta=None) -> dict:
+    """What made a set of scores, for ``score.json`` and the report's title block: per backbone its source, the
+    fingerprint hash (the feature-cache key), the weights file's SHA-256 and the preprocessing (for
+    ``inception:fid`` the resize convention ``tf1``/``antialias``/``clean``); the versions of judgenet and the
+    libraries that compute the numbers; with a predictor, the versions it was trained with."""
+    from .._version import versions
+
+    out = {"backbone_fingerprints": {
+        b.name: {"source": b.source, "fingerprint_hash": b.fingerprint_hash,
+                 "weights_sha256": b.fingerprint.get("weights_sha256"),
+                 "preprocess": b.fingerprint.get("preprocess")} for b in backbones},
+        "versions": versions()}
+    if predictor_meta is not None and predictor_meta.get("versions"):
+        out["predictor_versions"] = predictor_meta["versions"]
+    return out
+
+
+def score_report(per_gen: pd.DataFrame, prov: dict, notes, *, n_skipped: int = 0) -> str:
+    """``report.md`` of a score run: a title block (backbones with fingerprint, weights SHA-256 and preprocessing;
+    versions), the notes, and the per-generator table."""
+    lines = ["# judgenet score", ""]
+    for name, b in prov["backbone_fingerprints"].items():
+        pre = b.get("preprocess") or {}
+        pre_s = ", ".join(f"{k} {v}" for k, v in pre.items()) if isinstance(pre, dict) else str(pre)
+        lines.append(f"- backbone **{name}** — fingerprint `{b['fingerprint_hash']}`, weights SHA-256 "
+                     f"`{b.get('weights_sha256')}`" + (f", preprocessing: {pre_s}" if pre_s else ""))
+    lines.append("- versions: " + ", ".join(f"{k} {v}" for k, v in prov["versions"].items()))
+    if prov.get("predictor_versions"):
+        lines.append("- predictor trained with: " + ", ".join(f"{k} {v}" for k, v in prov["predictor_versions"].items()))
+    if n_skipped:
+        lines.append(f"- {n_skipped} input(s) skipped: see failures.csv")
+    if notes:
+        lines += ["", "## Notes", ""] + [f"- **Note: {n}**" for n in notes]
+    table = per_gen.to_string(index=False, float_format=lambda v: f"{v:.4g}")
+    return "\n".join(lines + ["", "## Per generator", "", "```", table, "```", ""])
 
 
 def per_generator_table(per_image: pd.DataFrame, *, set_columns: Mapping[str, np.ndarray] | None = None,
@@ -158,18 +196,24 @@ def run_score(root, generators, *, reference=None, prompts=None, reference_promp
     files, gens, gprompts, unprompted, unlinked = [], [], [], [], []
     for g, name in zip(generators, names):
         gdir = Path(g)
-        fs = image_folder(gdir, "generator folder")
-        unlinked += list(getattr(fs, "skipped", []))
+        fs = image_folder(gdir, "generator folder", strict=strict)
+        unlinked += list(fs.skipped)
         t = table if table is not None else (read_prompts(pf) if (pf := find_prompts_file(gdir)) else None)
         if t is None:
             unprompted.append(name)
         files += [str(f) for f in fs]
         gens += [name] * len(fs)
         gprompts += prompts_for(fs, gdir, t) if t is not None else [None] * len(fs)
+    notes: list[str] = []  # what the outputs must carry (score.json "notes", report.md), each also logged once
+
+    def note(msg: str) -> None:
+        log.warning("note: %s", msg)
+        notes.append(msg)
+
     with_prompts = np.array([p is not None for p in gprompts])
     if unprompted and with_prompts.any():
-        log.warning("no prompts for generator(s) %s: only their realism is scored (MID and CLIPScore need an "
-                    "image,prompt file; add a prompts.csv to the folder or pass --prompts)", ", ".join(unprompted))
+        note(f"no prompts for generator(s) {', '.join(unprompted)}: only their realism is scored (MID and CLIPScore "
+             "need an image,prompt file; add a prompts.csv to the folder or pass --prompts)")
 
     meta = model = None
     if predictor is not None:
@@ -183,14 +227,13 @@ def run_score(root, generators, *, reference=None, prompts=None, reference_promp
     bbs = load_backbones(backbones, weights_dir=weights_dir, clip_checkpoint=clip_checkpoint,
                          inception_weights=inception_weights, quick_gelu=quick_gelu,
                          resize=resize, text_model=text_model)
-    notes = []
+    ref_skipped, ref_failures = [], []
     if any(b.source == "tiny" for b in bbs):
-        log.warning("note: %s", TINY_WARNING)
-        notes.append(TINY_WARNING)
+        note(TINY_WARNING)
     fps = {b.source: b.fingerprint for b in bbs}
     if with_prompts.any() and not any(b.has_text for b in bbs):
-        log.warning("note: no backbone with a text tower (%s): prompts are not used and MID/CLIPScore are not "
-                    "scored; add an open_clip backbone for alignment", ", ".join(backbones))
+        note(f"no backbone with a text tower ({', '.join(backbones)}): prompts are not used and MID/CLIPScore are "
+             "not scored; add an open_clip backbone for alignment")
         with_prompts[:] = False
     groups = ("alignment", "realism", "activations", "set") if with_prompts.any() else ("realism", "activations", "set")
     if predictor is not None:
@@ -198,9 +241,10 @@ def run_score(root, generators, *, reference=None, prompts=None, reference_promp
 
         builder = load_reference(predictor, expected_fingerprints=fps)
         if reference is not None:
-            ref_paths, ref_prompts = reference_inputs(reference, prompts_file=reference_prompts,
-                                                      want_prompts=builder.mid_ref_ is not None)
-            mine, _ = fit_reference(ref_paths, bbs, prompts=ref_prompts, cache_dir=cache_dir, strict=strict,
+            ref_paths, ref_prompts, ref_skipped = reference_inputs(reference, prompts_file=reference_prompts,
+                                                                   want_prompts=builder.mid_ref_ is not None,
+                                                                   strict=strict)
+            mine, ref_failures = fit_reference(ref_paths, bbs, prompts=ref_prompts, cache_dir=cache_dir, strict=strict,
                                     **{k: v for k, v in builder.get_params().items()})
             if mine.hash_ != builder.hash_:
                 raise ArtifactError(f"--reference {reference} gives a different real-image reference than the one "
@@ -215,8 +259,8 @@ def run_score(root, generators, *, reference=None, prompts=None, reference_promp
         if reference is None:
             raise ConfigError("--reference REAL_DIR is required without --predictor: a folder of real images "
                               "(with a prompts.csv of image,prompt for MID)")
-        ref_paths, ref_prompts = reference_inputs(reference, prompts_file=reference_prompts,
-                                                  want_prompts=bool(with_prompts.any()))
+        ref_paths, ref_prompts, ref_skipped = reference_inputs(reference, prompts_file=reference_prompts,
+                                                               want_prompts=bool(with_prompts.any()), strict=strict)
         if ref_prompts is None:
             groups = tuple(g for g in groups if g != "alignment")
         builder, ref_failures = fit_reference(ref_paths, bbs, prompts=ref_prompts, cache_dir=cache_dir,
@@ -238,11 +282,15 @@ def run_score(root, generators, *, reference=None, prompts=None, reference_promp
     keep = np.asarray(emb.ok, dtype=bool)
     for f in emb.failures:
         log.warning("skipped %s: %s", f.path, f.reason)
-    failures = unlinked + list(emb.failures)
+    failures = ref_skipped + ref_failures + unlinked + list(emb.failures)
     emb = emb.subset(keep) if not keep.all() else emb
     gens_k = [g for g, k in zip(gens, keep) if k]
     if not gens_k:
         raise ConfigError("no readable images in the generator folders; see the skipped files above")
+    lost = [n for n in names if n not in set(gens_k)]
+    if lost:
+        note(f"no readable image in generator folder(s) {', '.join(lost)} (each file is listed in failures.csv): "
+             "they have a row with n_images 0 and no scores")
     fm = builder.transform(emb, generators=gens_k)
     per_image = pd.DataFrame({"generator": gens_k, "image": [f for f, k in zip(files, keep) if k]})
     if with_prompts.any():
@@ -278,17 +326,23 @@ def run_score(root, generators, *, reference=None, prompts=None, reference_promp
         per_image, per_gen = interval_columns(per_image, per_gen, pred_col, cal, coverage)
     elif pred_col is not None:
         log.info("predictor %s has no conformal calibration: no prediction intervals", predictor)
+    if lost:
+        per_gen = pd.concat([per_gen, pd.DataFrame({"generator": lost, "n_images": 0})], ignore_index=True)
     per_gen = sort_generators(per_gen, pred_col)
     atomic_write_text(root / "per_image.csv", per_image.to_csv(index=False))
     atomic_write_text(root / "per_image.jsonl", per_image.to_json(orient="records", lines=True))
     atomic_write_text(root / "per_generator.csv", per_gen.to_csv(index=False))
-    atomic_write_json(root / "score.json", {"backbones": backbones, "predictor": str(predictor) if predictor else None,
-                                            "reference": str(reference) if reference else None,
-                                            "generators": dict(zip(names, map(str, generators))),
-                                            "unprompted_generators": unprompted, "notes": notes,
-                                            "n_skipped": len(failures)})
+    prov = provenance(bbs, predictor_meta=meta)
     if failures:
         df = pd.DataFrame([{"path": str(f.path), "reason": f.reason} for f in failures])
         atomic_write_text(root / "failures.csv", df.to_csv(index=False))
+        log.warning("%d input(s) skipped; listed in %s", len(failures), root / "failures.csv")
+    atomic_write_json(root / "score.json", {"backbones": backbones, "predictor": str(predictor) if predictor else None,
+                                            "reference": str(reference) if reference else None,
+                                            "generators": dict(zip(names, map(str, generators))),
+                                            "unprompted_generators": unprompted,
+                                            "unreadable_generators": lost, "notes": notes,
+                                            "n_skipped": len(failures), **prov})
+    atomic_write_text(root / "report.md", score_report(per_gen, prov, notes, n_skipped=len(failures)))
     log.info("%s\n\nscores: %s", per_gen.to_string(index=False, float_format=lambda v: f"{v:.4g}"), root)
     return result_type(root, per_image, per_gen, failures)
