@@ -82,13 +82,13 @@ def _download(arch: str, tag: str, cfg: dict, cands: Sequence[str], weights_dir)
         raise WeightsNotFoundError(f"{what}: its weights ({fname}) are not in open_clip's cache and downloads are "
                                    f"off ($JUDGENET_OFFLINE or $HF_HUB_OFFLINE); "
                                    f"{where_to_put(cands, weights_dir, '--clip-checkpoint')}")
-    log.info("%s: weights through open_clip's pretrained mechanism (%s; downloaded once, then cached)", what, where)
+    log.debug("%s: weights through open_clip's pretrained mechanism (%s; downloaded once, then cached)", what, where)
     try:
         path = ocp.download_pretrained(cfg)
     except Exception as exc:  # noqa: BLE001 - hub, HTTP, checksum and file errors all mean "not available here"
-        why = " ".join(str(exc).split())[:200] or type(exc).__name__
-        raise WeightsNotFoundError(f"{what}: its weights ({fname} from {where}) are not cached here and the "
-                                   f"download failed ({type(exc).__name__}: {why}); "
+        why = " ".join(str(exc).split()).rsplit("Last error: ", 1)[-1][:200] or type(exc).__name__
+        raise WeightsNotFoundError(f"{what}: its weights ({fname} from {where}) are not cached here and "
+                                   f"downloading them failed ({why}); "
                                    f"{where_to_put(cands, weights_dir, '--clip-checkpoint')}") from None
     if not path or not Path(path).is_file():
         raise WeightsNotFoundError(f"{what}: open_clip gave no weights file for this tag; "
