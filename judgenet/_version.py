@@ -15,7 +15,8 @@ except PackageNotFoundError:  # pragma: no cover - running from a source tree th
 #: key in the returned dict -> distribution name on the package index
 _DISTRIBUTIONS = {"judgenet": "judgenet", "numpy": "numpy", "scipy": "scipy", "sklearn": "scikit-learn",
                   "pandas": "pandas", "torch": "torch", "torchvision": "torchvision", "open_clip": "open_clip_torch",
-                  "optuna": "optuna", "sentence_transformers": "sentence-transformers", "transformers": "transformers"}
+                  "optuna": "optuna", "sentence_transformers": "sentence-transformers", "transformers": "transformers",
+                  "pycocoevalcap": "pycocoevalcap"}
 #: what a results file records when nothing narrower is asked for
 DEFAULT_PACKAGES = ("judgenet", "python", "numpy", "scipy", "sklearn", "pandas", "torch", "torchvision", "open_clip")
 

@@ -129,7 +129,13 @@ def test_thumb_instances_remove_candidate_from_own_references(tmp_path):
     assert "Human 1" in inst.notes[0]
     m = thumb_instances(tmp_path, rows="machine")
     assert len(m) == len(inst) - (inst.frame["system"] == "Human").sum() and "Human" not in set(m.frame["system"])
-    np.testing.assert_allclose(inst.frame["human"], (inst.frame["P"] + inst.frame["R"]) / 2, atol=0.51)
+    # every row carries the file's own numbers: human_score, P and R of its (seg_id, SYS) record, and the file's
+    # identity human_score = (P + R) / 2 + Fl + Con + Inc holds for them (SOURCES.md: exactly, in every row)
+    raw = {f"{r['seg_id']}|{r['SYS']}": r for r in recs}
+    for item, h, p_, r_ in zip(inst.frame["item_id"], inst.frame["human"], inst.frame["P"], inst.frame["R"]):
+        rec = raw[item]
+        assert (h, p_, r_) == (rec["human_score"], rec["P"], rec["R"]), item
+        assert h == pytest.approx((rec["P"] + rec["R"]) / 2 + rec["Fl"] + rec["Con"] + rec["Inc"], abs=1e-12)
 
 
 # ------------------------------------------------------------------ Pascal-50S fixes
@@ -178,13 +184,19 @@ def test_pascal_accuracy_point_and_bootstrap():
 
 
 # ------------------------------------------------------------------ published values
-def test_published_values_have_sources():
-    assert all(p.source and p.table and p.row for p in PUBLISHED)
-    assert published_for("flickr8k-expert", "CIDEr-D").value == 43.9
-    assert published_for("flickr8k-cf", "CIDEr-D").value == 24.6
-    assert published_for("pascal50s", "length", "HC").value == 65.4  # Table 7: the bundled 11 votes
-    assert published_for("pascal50s", "length", "HC", labels="48-vote").value == 51.7
-    assert published_for("thumb", "BLEU-4") is None
+def test_published_values_have_sources_and_the_lookup_keeps_protocols_apart():
+    """The values themselves are transcriptions (checked against the computed tables by the slow tests on the real
+    files); here: every entry is sourced and in range, one entry per key, and the lookup never mixes label
+    protocols or invents a value."""
+    assert all(p.source and p.table and p.row and 0 <= p.value <= 100 for p in PUBLISHED)
+    keys = [(p.set, p.metric, p.measure, p.subset, p.labels) for p in PUBLISHED]
+    assert len(keys) == len(set(keys))
+    for p in PUBLISHED:
+        assert published_for(p.set, p.metric, p.subset, labels=p.labels) is p
+    same, consensus = (published_for("pascal50s", "length", "HC", labels=lab) for lab in ("same", "48-vote"))
+    assert same.labels == "same" and consensus.labels == "48-vote" and same.table != consensus.table
+    assert published_for("thumb", "BLEU-4") is None and published_for("flickr8k-expert", "no-such-metric") is None
+    assert all("issue" not in p.source.lower() for p in PUBLISHED)  # users read these lines in the reports
 
 
 # ------------------------------------------------------------------ learned vs raw
@@ -388,3 +400,36 @@ def test_benchmark_all_on_fixture_covers_every_set_and_published_row():
             assert r.note.startswith("not computed: "), r  # the reason is stated
     computed = {r.metric for r in res.rows if np.isfinite(r.ours.value)}
     assert computed == {"BLEU-4", "length"}
+
+
+def test_benchmark_rendering_keeps_measures_sources_and_caveats():
+    """The console table names each row's measure (THumB gives Pearson and tau-b per metric), every report opens with
+    the reproduction count (recounted here from the rows), differences never print as -0.0, a source's caveat stays
+    beside its value, and a caption-trained encoder's rows carry their caveat."""
+    from judgenet.captions.benchmark import BenchmarkResult, BenchmarkRow, signed
+    from judgenet.captions.published import MID_PAPER
+    from judgenet.stats import Estimate
+
+    def est(v):
+        return Estimate(v, v - 0.01, v + 0.01, 10, 0.95)
+
+    pub = {p.metric: p for p in PUBLISHED if p.set == "flickr8k-expert" and p.labels == "same"}
+    mid = next(p for p in PUBLISHED if p.source == MID_PAPER and p.labels == "same")
+    cider = pub["CIDEr-D"]
+    rows = [BenchmarkRow("flickr8k-expert", "p", "all", "describes", "CIDEr-D", cider.measure,
+                         est(cider.value / 100 - 0.0004), cider),                  # differs by -0.04: prints 0.0
+            BenchmarkRow(mid.set, "p", mid.subset, "t", mid.metric, mid.measure, est(float("nan")), mid),
+            BenchmarkRow("thumb", "p", "all", "human", "text-all-MiniLM-L6-v2-mean", "pearson", est(0.5)),
+            BenchmarkRow("thumb", "p", "all", "human", "text-all-MiniLM-L6-v2-mean", "kendall_tau_b", est(0.4))]
+    res = BenchmarkResult(rows=rows, settings={"n_resamples": 10, "seed": 0})
+    text, md = res.to_text(), res.to_markdown()
+    done = [r for r in rows if r.published is not None and np.isfinite(r.ours.value)]
+    close = sum(abs(100 * r.ours.value - r.published.value) <= 0.1 for r in done)
+    assert text.splitlines()[0].startswith(f"{close}/{len(done)} computed published values reproduced within 0.1")
+    assert f"**{res.conclusion()}**" in md and "1 published value(s) not computed here" in res.conclusion()
+    assert "measure" in text.splitlines()[1] and "pearson" in text and "kendall_tau_b" in text
+    assert "-0.0" not in text + md and signed(-0.04) == "0.0" and signed(-0.06) == "-0.1" and signed(0.3) == "+0.3"
+    assert "not re-read" in md and "not re-read" in res.to_html()
+    assert "may be inflated" in md and sum("may be inflated" in line for line in md.splitlines() if "MiniLM" in line) >= 2
+    d = res.to_dict()
+    assert d["versions"]["numpy"] == np.__version__ and d["rows"][2]["caveat"]

@@ -24,6 +24,7 @@ from .protocols import (PROTOCOLS, SETS, Instances, flickr8k_cf_instances, flick
                         pascal50s_pairs, pascal_reference_draws, thumb_instances)
 from .published import PublishedValue, published_for
 from .refmetrics import REFERENCE_METRICS, SPICE_NOTICE, reference_metrics
+from .textsim import training_caveat
 
 __all__ = ["BenchmarkRow", "BenchmarkResult", "run_benchmark", "write_benchmark", "score_instances",
            "pascal_accuracy", "BENCHMARK_SETS"]
@@ -31,6 +32,18 @@ __all__ = ["BenchmarkRow", "BenchmarkResult", "run_benchmark", "write_benchmark"
 log = logging.getLogger(__name__)
 
 BENCHMARK_SETS = SETS + ("all",)
+
+
+def signed(v: float, digits: int = 1) -> str:
+    """``+1.2`` / ``-0.3``; a value that rounds to zero prints ``0.0``, never ``-0.0``."""
+    s = f"{v:+.{digits}f}"
+    return s[1:] if float(s) == 0 else s
+
+
+def source_line(p: PublishedValue) -> str:
+    """Author and year, table and row — and the source's caveat (the text after ``;``) when it has one."""
+    caveat = p.source.split(";", 1)[1].strip() if ";" in p.source else ""
+    return f"{p.source.split(',')[0]}, {p.table}, row {p.row}" + (f" ({caveat})" if caveat else "")
 _PASCAL_CATS = ("HC", "HI", "HM", "MM", "mean")
 
 
@@ -52,7 +65,7 @@ class BenchmarkRow:
                 "metric": self.metric, "measure": self.measure, "ours": self.ours.to_dict(),
                 "published": self.published.to_dict() if self.published else None,
                 "published_48vote": self.published_other.to_dict() if self.published_other else None,
-                "note": self.note}
+                "note": self.note, "caveat": training_caveat(self.metric)}
 
 
 @dataclass
@@ -68,8 +81,12 @@ class BenchmarkResult:
         self.protocols.update(other.protocols)
 
     def to_dict(self) -> dict:
-        return {"rows": [r.to_dict() for r in self.rows], "notices": self.notices, "protocols": self.protocols,
-                "settings": self.settings}
+        from .._version import versions
+
+        return {"conclusion": self.conclusion(), "rows": [r.to_dict() for r in self.rows], "notices": self.notices,
+                "protocols": self.protocols, "settings": self.settings,
+                "versions": versions("judgenet", "python", "numpy", "scipy", "sklearn", "torch",
+                                     "sentence_transformers", "transformers", "pycocoevalcap")}
 
     # ------------------------------------------------------------------ rendering
     def _table(self):
@@ -80,18 +97,34 @@ class BenchmarkResult:
             o = r.ours
             ours = f"{100 * o.value:.1f} [{100 * o.low:.1f}, {100 * o.high:.1f}]" if np.isfinite(o.value) else "—"
             pub = f"{r.published.value:.1f}" if r.published else "—"
-            diff = f"{100 * o.value - r.published.value:+.1f}" if r.published and np.isfinite(o.value) else ""
-            src = f"{r.published.source.split(',')[0]}, {r.published.table}, row {r.published.row}" if r.published else ""
-            note = r.note
+            diff = signed(100 * o.value - r.published.value) if r.published and np.isfinite(o.value) else ""
+            src = source_line(r.published) if r.published else ""
+            note = "; ".join(n for n in (r.note, training_caveat(r.metric)) if n)
             if r.published_other:
                 note = (note + "; " if note else "") + (f"48-vote consensus labels (not these): "
                                                         f"{r.published_other.value:.1f} ({r.published_other.table})")
             body.append([r.set, r.protocol, r.subset, r.target, r.metric, r.measure, ours, pub, diff, src, note])
         return head, body
 
+    def conclusion(self, within: float = 0.1) -> str:
+        """One line: how many published values were reproduced within ``within`` (×100 points), how many could not
+        be computed here, and the largest difference."""
+        pub = [r for r in self.rows if r.published is not None]
+        done = [r for r in pub if np.isfinite(r.ours.value)]
+        if not pub:
+            return "No published value exists for these rows (ours are shown alone)."
+        d = [abs(100 * r.ours.value - r.published.value) for r in done]
+        close = sum(x <= within + 1e-9 for x in d)
+        line = f"{close}/{len(done)} computed published values reproduced within {within:g} points"
+        if done:
+            line += f" (largest difference {max(d):.1f})"
+        if len(done) < len(pub):
+            line += f"; {len(pub) - len(done)} published value(s) not computed here (see notes)"
+        return line + "."
+
     def to_markdown(self) -> str:
         head, body = self._table()
-        lines = ["# judgenet benchmark: caption metrics vs real human judgments", ""]
+        lines = ["# judgenet benchmark: caption metrics vs real human judgments", "", f"**{self.conclusion()}**", ""]
         lines += ["Our value beside the published one; 95% percentile bootstrap CIs resample whole images "
                   f"({self.settings.get('n_resamples')} resamples, seed {self.settings.get('seed')}).", ""]
         lines += ["## Protocols", ""] + [f"* **{k}**: {v}" for k, v in self.protocols.items()] + [""]
@@ -108,6 +141,7 @@ class BenchmarkResult:
                  "<style>body{font-family:sans-serif}td,th{border:1px solid #ccc;padding:2px 6px;font-size:13px}"
                  "table{border-collapse:collapse}</style></head><body>",
                  "<h1>judgenet benchmark: caption metrics vs real human judgments</h1>",
+                 f"<p><b>{e(self.conclusion())}</b></p>",
                  f"<p>95% percentile bootstrap CIs resample whole images ({self.settings.get('n_resamples')} "
                  f"resamples, seed {self.settings.get('seed')}).</p><h2>Protocols</h2><ul>"]
         parts += [f"<li><b>{e(k)}</b>: {e(v)}</li>" for k, v in self.protocols.items()] + ["</ul>"]
@@ -121,11 +155,13 @@ class BenchmarkResult:
 
     def to_text(self) -> str:
         head, body = self._table()
-        keep = [0, 1, 2, 3, 4, 6, 7, 8]
+        keep = [0, 1, 2, 3, 4, 5, 6, 7, 8]
         rows = [[head[i] for i in keep]] + [[b[i] for i in keep] for b in body]
         w = [max(len(r[i]) for r in rows) for i in range(len(keep))]
-        out = ["  ".join(c.ljust(w[i]) for i, c in enumerate(r)) for r in rows]
+        out = [self.conclusion()] + ["  ".join(c.ljust(w[i]) for i, c in enumerate(r)).rstrip() for r in rows]
         out += [f"note: {n}" for n in self.notices]
+        caveats = sorted({c for r in self.rows if (c := training_caveat(r.metric))})
+        out += [f"caveat: {c}" for c in caveats]
         return "\n".join(out)
 
 

@@ -170,7 +170,7 @@ def thumb_learned_vs_raw(root=None, *, text_backbone="text:all-MiniLM-L6-v2", sp
     images = f["image"].to_numpy().astype(str)
     models, grids = learned_models(names, n_pca=n_pca, seed=seed)
     baselines = [m for m in RAW_METRICS if m in names] + [RAW_TEXTSIM]
-    out: dict = {"features": names, "notices": rm.notices, "n": int(len(y))}
+    out: dict = {"features": names, "notices": rm.notices, "n": int(len(y)), "text_backbone": tb.name}
     for split in splits:
         if split not in ("generator", "crossed"):
             raise ConfigError(f"split must be generator or crossed, got {split!r}")
@@ -280,16 +280,29 @@ def learned_markdown(out: dict, *, raw_rows: Sequence[str] = ("METEOR", "CIDEr-D
     difference from the best raw n-gram metric and from the raw sentence-encoder similarity (paired
     bootstrap over images, with the share of resamples where the predictor is not better) and the
     system-level tau-b (n = 5)."""
+    from .benchmark import signed
+
     def ci(v, lo, hi, sign=False):
-        f = "{:+.3f}" if sign else "{:.3f}"
-        return f"{f.format(v)} [{f.format(lo)}, {f.format(hi)}]"
+        f = (lambda x: signed(x, 3)) if sign else "{:.3f}".format
+        return f"{f(v)} [{f(lo)}, {f(hi)}]"
 
     head = ["split", "predictor", "pooled tau-b [95% CI]", "pooled Pearson", "within-system tau-b, mean of 5 [95% CI]",
             "within − best raw [95% CI]", "p(not better)", f"within − {RAW_TEXTSIM} raw [95% CI]", "p(not better)",
             "system tau-b (n=5)"]
-    lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+    from .textsim import training_caveat
+
+    caveat = training_caveat(out.get("text_backbone", "all-MiniLM-L6-v2"))
+    lines = ["# THumB: learned predictors vs raw caption metrics on held-out systems", "",
+             "Predictors are fitted on four of THumB's five captioning systems and scored on the fifth (Kendall "
+             "tau-b with the human total score; 95% CIs by bootstrap over images). Split (a) holds out a system on "
+             "images whose other captions were seen in training; (b) holds out a system *and* its images. "
+             "'within' is the mean of the five systems' own tau-b (ranking captions of one system); the differences "
+             "are paired over the same resamples.", ""]
+    if caveat:
+        lines += [f"Caveat: {caveat} — the {RAW_TEXTSIM} row and the predictors using it carry that caveat.", ""]
+    lines += ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     label = {"best_raw": "best raw n-gram (chosen on training part, linear map)",
-             RAW_TEXTSIM: f"{RAW_TEXTSIM} (MiniLM, raw)"}
+             RAW_TEXTSIM: f"{RAW_TEXTSIM} (MiniLM, raw{'; caption-trained, may be inflated' if caveat else ''})"}
     for split in ("generator", "crossed"):
         if split not in out:
             continue
@@ -348,8 +361,11 @@ def main(argv=None) -> int:
     d = Path(a.out)
     d.mkdir(parents=True, exist_ok=True)
     atomic_write_text(d / "thumb-learned.md", md + f"\nSettings: {json.dumps(settings)}\n")
+    from .._version import versions
+
     atomic_write_json(d / "thumb-learned.json", to_jsonable({
-        "settings": settings, "features": out["features"], "table": learned_table(out).to_dict("records"),
+        "settings": settings, "versions": versions("judgenet", "python", "numpy", "scipy", "sklearn", "torch",
+                                                   "sentence_transformers", "transformers"), "features": out["features"], "table": learned_table(out).to_dict("records"),
         **{split: {k: out[split][k] for k in ("within", "within_vs_textsim", "chosen_raw", "system")}
            for split in ("generator", "crossed") if split in out}}))
     print(md)

@@ -10,7 +10,7 @@ Values are as printed (×100). Sources:
 * MID — Kim et al., "Mutual Information Divergence: A Unified Metric for Multimodal Generative
   Models", NeurIPS 2022 (arXiv 2205.13445), caption-evaluation table, MID (CLIP ViT-L/14) row:
   Flickr8K-Expert 54.9, Flickr8K-CF 37.3, Pascal-50S mean 85.2 (the 48-vote labels). These three
-  values are as quoted in judgenet issue 13; the table itself was not re-read here.
+  values are as quoted to the project; the paper's table itself was not re-read here (the reports say so).
 * THumB — Kasai et al., NAACL 2022: no value is entered (reports show "—"). The paper's metric tables
   (2 and 4) were computed on the pre-fix file with misaligned ``Human`` captions; the author's
   corrected tables exist only as screenshots in ``jungokasai/THumB`` issue #1 (2022-01-12), and the
@@ -23,7 +23,7 @@ from dataclasses import asdict, dataclass
 __all__ = ["PublishedValue", "PUBLISHED", "published_for", "METRIC_ALIASES"]
 
 CLIPSCORE = "Hessel et al. 2021 (CLIPScore), arXiv 2104.08718v3"
-MID_PAPER = "Kim et al. 2022 (MID), NeurIPS 2022; value as quoted in issue 13"
+MID_PAPER = "Kim et al. 2022 (MID), NeurIPS 2022; as quoted, not re-read from the paper's table"
 
 
 @dataclass(frozen=True)

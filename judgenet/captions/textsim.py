@@ -8,9 +8,22 @@ import numpy as np
 
 from ..metrics._util import l2_normalize
 
-__all__ = ["DEFAULT_TEXT_BACKBONE", "TextEmbeddings", "embed_texts", "reference_similarity"]
+__all__ = ["DEFAULT_TEXT_BACKBONE", "TextEmbeddings", "embed_texts", "reference_similarity", "training_caveat"]
 
 DEFAULT_TEXT_BACKBONE = "text:all-MiniLM-L6-v2"
+
+#: Sentence encoders whose training data contains image captions: their similarity rows on caption benchmarks
+#: (Flickr8k shares images with Flickr30k; THumB uses COCO images and captions) may be inflated.
+_CAPTION_TRAINED = {
+    "all-MiniLM-L6-v2": "all-MiniLM-L6-v2 was trained on caption paraphrase pairs (its model card lists Flickr30k "
+                        "captions; the sentence-transformers training data includes COCO captions): its correlations "
+                        "on Flickr8k and THumB may be inflated",
+}
+
+
+def training_caveat(name: str) -> str:
+    """The caveat for a metric or backbone name built on a caption-trained sentence encoder, else ``""``."""
+    return next((v for k, v in _CAPTION_TRAINED.items() if k.lower() in str(name).lower()), "")
 
 
 class TextEmbeddings:
