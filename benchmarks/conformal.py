@@ -139,7 +139,7 @@ def run_efficiency(d, model, question, out, n_repeats=3, budgets=(50, 100, 200, 
 
 
 def run_selection(d, model, questions, out, n_seeds=5, initial=20, batch=20, rounds=8):
-    from judgenet.jobs.select import active_learning_curve, compare_strategies
+    from judgenet.evaluation.active_study import active_learning_curve, compare_strategies
 
     for q in questions:
         t = time.perf_counter()
@@ -163,7 +163,7 @@ def run_selection(d, model, questions, out, n_seeds=5, initial=20, batch=20, rou
 def run_costs(d, models, repeat=5):
     """Seconds per call, interleaved (A, B, A, B, ...), best and median of ``repeat``."""
     from judgenet.evaluation.conformal import ConformalPredictor
-    from judgenet.jobs.select import select
+    from judgenet.evaluation.active import select
 
     X, y, g = d["X"], d["y"]["realism"], d["generators"]
     jobs = {}

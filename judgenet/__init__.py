@@ -21,11 +21,11 @@ from ._version import __version__  # noqa: F401  (one place: pyproject.toml)
 from .errors import JudgenetError  # noqa: F401
 
 if TYPE_CHECKING:  # editors and type checkers see the real signatures; at run time the imports stay lazy
-    from .api import demo, evaluate, extract, report, score, train, tune  # noqa: F401
+    from .api import benchmark, demo, evaluate, extract, load_predictor, report, score, select, train, tune  # noqa: F401
     from .jobs.prepare import prepare  # noqa: F401
 
 _API = {"demo": "api", "extract": "api", "train": "api", "evaluate": "api", "score": "api", "tune": "api",
-        "report": "api", "prepare": "jobs.prepare"}
+        "report": "api", "select": "api", "benchmark": "api", "load_predictor": "api", "prepare": "jobs.prepare"}
 
 
 def __getattr__(name):  # lazy: `import judgenet` stays cheap (no torch import)

@@ -28,8 +28,9 @@ from .errors import ConfigError
 from .jobs.train import (DEFAULT_MODELS, DEFAULT_PAIRWISE_MODELS, best_model, fit_and_save, held_out,
                        label_efficiency_report, write_failures, write_results)
 
-__all__ = ["demo", "extract", "train", "evaluate", "score", "tune", "report", "DemoResult", "ExtractResult",
-           "TrainResult", "EvaluateResult", "ScoreResult", "TuneResult", "ReportResult"]
+__all__ = ["demo", "extract", "train", "evaluate", "score", "tune", "report", "select", "benchmark", "load_predictor",
+           "DemoResult", "ExtractResult", "TrainResult", "EvaluateResult", "ScoreResult", "TuneResult", "ReportResult",
+           "SelectResult"]
 
 log = logging.getLogger(__name__)
 
@@ -190,10 +191,15 @@ def demo(out: str | os.PathLike | None = None, *, fast: bool = False, seed: int 
 
 def extract(images: Sequence[str | os.PathLike], *, backbones: Sequence[str] | None = None, prompts=None,
             cache_dir=None, weights_dir=None, clip_checkpoint=None, inception_weights=None, quick_gelu=None,
-            resize=None, text_model=None,
+            resize=None, text_model=None, device: str = "cpu",
             batch_size: int = 64, workers: int | None = None, strict: bool = False) -> ExtractResult:
-    """Embed image files/folders (and their prompts, from an ``image,prompt`` file) into the cache."""
+    """Embed image files/folders (and their prompts, from an ``image,prompt`` file) into the cache.
+
+    ``backbones`` defaults to the backbones ``score``/``train`` use for user images
+    (:func:`judgenet.jobs.prepare.default_backbones`), so extracting first warms the cache they read.
+    ``device``: ``cpu`` (default), ``cuda``, ``cuda:N``, ``mps`` or ``auto``."""
     from .backbones import load_backbones
+    from .jobs.prepare import default_backbones
     from .embeddings import extract as _extract
     from .jobs.inputs import image_folder, prompts_for, read_prompts
 
@@ -214,9 +220,9 @@ def extract(images: Sequence[str | os.PathLike], *, backbones: Sequence[str] | N
         files += fs
         if table is not None:
             texts += prompts_for(fs, p, table)
-    bbs = load_backbones(list(backbones or ["tiny"]), weights_dir=weights_dir, clip_checkpoint=clip_checkpoint,
-                         inception_weights=inception_weights, quick_gelu=quick_gelu,
-                         resize=resize, text_model=text_model)
+    bbs = load_backbones(list(backbones or default_backbones()), weights_dir=weights_dir,
+                         clip_checkpoint=clip_checkpoint, inception_weights=inception_weights, quick_gelu=quick_gelu,
+                         resize=resize, text_model=text_model, device=device)
     summary = {}
     progress = logging.getLogger("judgenet").isEnabledFor(logging.INFO)
     for bb in bbs:
@@ -311,7 +317,8 @@ def score(generators: Sequence[str | os.PathLike], *, reference=None, prompts=No
           weights_dir=None, clip_checkpoint=None, inception_weights=None, quick_gelu=None, resize=None, text_model=None,
           resamples: int = 1000,
           kid_subset_size: int = 1000, seed: int = 0, strict: bool = False, mid_eps: float = 0.0,
-          mid_shrinkage: str | None = None, coverage: float = 0.9) -> ScoreResult:
+          mid_shrinkage: str | None = None, coverage: float = 0.9, device: str = "cpu",
+          batch_size: int = 64) -> ScoreResult:
     """Score generator folders for realism (and alignment where prompts are known).
 
     Each folder in ``generators`` is one generator (named by its folder, disambiguated by parent folders when two
@@ -335,7 +342,8 @@ def score(generators: Sequence[str | os.PathLike], *, reference=None, prompts=No
                          clip_checkpoint=clip_checkpoint, inception_weights=inception_weights, quick_gelu=quick_gelu,
                          resize=resize, text_model=text_model,
                          resamples=resamples, kid_subset_size=kid_subset_size, seed=seed, strict=strict,
-                         mid_eps=mid_eps, mid_shrinkage=mid_shrinkage, coverage=coverage, result_type=ScoreResult)
+                         mid_eps=mid_eps, mid_shrinkage=mid_shrinkage, coverage=coverage, device=device,
+                         batch_size=batch_size, result_type=ScoreResult)
 
 
 def tune(labels, *, images=None, reference=None, out=None, trials: int = 20, study_name: str = "judgenet",
@@ -407,6 +415,73 @@ def report(run_dir: str | os.PathLike) -> ReportResult:
     out = []
     for f in found:
         res = load_results(f.parent)
-        out.append(write_report(res, f.parent, title=f"judgenet report — {f.parent.relative_to(root)}"))
+        title = _saved_title(f.parent, res) or f"judgenet report — {f.parent.relative_to(root)}"
+        out.append(write_report(res, f.parent, title=title))
         log.info("rebuilt %s", f.parent / "report.md")
     return ReportResult(out)
+
+
+def _saved_title(folder: Path, res) -> str | None:
+    """The title the job gave the report in ``folder`` (its report.md's first heading, without the split suffix
+    :func:`~judgenet.evaluation.report.report_title` appends again), or None."""
+    from .evaluation.report import report_title
+
+    try:
+        first = (folder / "report.md").read_text(encoding="utf-8").split("\n", 1)[0]
+    except OSError:
+        return None
+    if not first.startswith("# "):
+        return None
+    title, suffix = first[2:].strip(), report_title(res, "")
+    return (title[:-len(suffix)] if suffix and title.endswith(suffix) else title) or None
+
+
+# =============================================================================================
+# a saved predictor as an object; the plug-in jobs (select, benchmark)
+# =============================================================================================
+def load_predictor(path: str | os.PathLike, **options):
+    """A saved predictor as an object to call on images: ``p.predict(images)``, ``p.predict_embeddings(...)``,
+    ``p.score(folders)``, ``p.meta``, ``p.recipe`` — see :func:`judgenet.jobs.predictor.load_predictor` for the
+    options (the backbone options of :func:`score`, ``device``, ``batch_size``, ``cache_dir``)."""
+    from .jobs.predictor import load_predictor as _load
+
+    return _load(path, **options)
+
+
+@dataclass
+class SelectResult:
+    """The chosen items (or pairs), most useful first, and the CSV they were written to."""
+
+    out: Path | None
+    selection: pd.DataFrame
+
+    def to_json(self) -> dict:
+        return {"out": str(self.out) if self.out else None, "n_selected": int(len(self.selection)),
+                "notes": list(self.selection.attrs.get("notes", []))}
+
+
+def select(predictor, images: Sequence[str | os.PathLike], budget: int, *, prompts=None, pairs: bool = False,
+           out: str | os.PathLike | None = "selection.csv", weights: Sequence[float] = (1.0, 1.0, 1.0),
+           cache_dir=None, seed: int = 0, device: str = "cpu", batch_size: int = 64) -> SelectResult:
+    """``judgenet select``: which of the unlabelled images in the pool folders ``images`` (one folder per
+    generator) raters should label next, ranked with a saved ``predictor`` (uncertainty, disagreement, coverage of
+    generators and prompts, weighted by ``weights``); ``pairs`` picks side-by-side pairs. Writes ``out`` (CSV)
+    unless it is None. See :func:`judgenet.jobs.select.select_folder`."""
+    from .jobs.select import select_folder
+
+    sel = select_folder(predictor, list(images), budget, prompts=prompts, pairs=pairs, out=out, cache_dir=cache_dir,
+                        weights=tuple(weights), seed=seed, device=device, batch_size=batch_size)
+    return SelectResult(Path(out) if out is not None else None, sel)
+
+
+def benchmark(set_name: str, *, label_root=None, out=None, **options):
+    """``judgenet benchmark SET``: caption metrics against real human judgments, beside the published values
+    (:func:`judgenet.captions.benchmark.run_benchmark`; ``options`` are its keyword arguments: ``metrics``,
+    ``text_backbone``, ``images``, ``clip_backbone``, ``n_resamples``, ...). With ``out``, writes
+    ``benchmark-<set>.md/.html/.json`` there. Returns the :class:`~judgenet.captions.benchmark.BenchmarkResult`."""
+    from .captions.benchmark import run_benchmark, write_benchmark
+
+    res = run_benchmark(set_name, label_root, **options)
+    if out is not None:
+        write_benchmark(res, out, stem=f"benchmark-{set_name}")
+    return res

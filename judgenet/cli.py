@@ -33,8 +33,9 @@ judgenet — learn to predict human judgments of generated images.
   judgenet benchmark SET             caption metrics vs real human judgments, beside published values
   judgenet select ...                which items to send to human raters next
 
-Weights are never downloaded: pass --clip-checkpoint / --inception-weights or put files in
---weights-dir (or $JUDGENET_WEIGHTS_DIR). The feature cache lives in --cache
+Weights: a file you pass (--clip-checkpoint / --inception-weights), a file in --weights-dir (or
+$JUDGENET_WEIGHTS_DIR), or for open_clip:ARCH:TAG and inception:fid a download by name, once, when
+online ($JUDGENET_OFFLINE=1 forbids it). --device cpu|cuda|auto picks where networks run. The feature cache lives in --cache
 (or $JUDGENET_CACHE_DIR, default ~/.cache/judgenet). Errors are one line with exit status 2;
 unreadable images are skipped and listed (--strict stops instead); Ctrl-C exits 130 and a rerun
 resumes.
@@ -64,15 +65,18 @@ Decoding:
 """
 
 EXTRACT_EPILOG = """\
-backbones (--backbone, repeatable; default tiny):
+backbones (--backbone, repeatable; default the same as score/train: inception:fid when its weights are
+on this machine, else tiny):
   tiny                     built-in image-text encoder trained on the simulated world; no files needed
   open_clip:ARCH[:TAG]     any open_clip architecture, e.g. open_clip:ViT-B-32:laion2b_s34b_b79k; weights
-                           from --clip-checkpoint FILE or <weights-dir>/ARCH-TAG.pt (.bin, .safetensors).
-                           A TAG open_clip knows also sets that checkpoint's preprocessing. OpenAI weights on
-                           a GELU architecture need an explicit --quick-gelu (or --no-quick-gelu).
+                           from --clip-checkpoint FILE, <weights-dir>/ARCH-TAG.pt (.bin, .safetensors), or for
+                           a TAG open_clip knows its own download (once, when online; then its cache). The TAG
+                           also sets that checkpoint's preprocessing. OpenAI weights on a GELU architecture
+                           need an explicit --quick-gelu (or --no-quick-gelu).
   inception:fid            FID Inception-v3 (2048-d pool, 1008 logits), weights
-                           pt_inception-2015-12-05-6726825d.pth from --inception-weights or --weights-dir
-  Nothing is ever downloaded: missing weights fail at once, naming the file and where to put it.
+                           pt_inception-2015-12-05-6726825d.pth from --inception-weights, --weights-dir,
+                           judgenet[real], or downloaded once from pytorch-fid's release (SHA-256 checked)
+  Offline, missing weights fail at once in one line naming the file to pass.
 
 exit status: 0 done (unreadable files, if any, are listed) · 2 error (one line; --debug shows the traceback)
 · 130 interrupted (finished batches stay cached).
@@ -173,6 +177,26 @@ def budgets(v: str) -> list[int]:
     return out
 
 
+def device_name(v: str) -> str:
+    """Where networks run: ``auto`` (CUDA when usable), ``cpu``, ``cuda``, ``cuda:N`` or ``mps`` (whether the machine
+    has it is checked when the backbones load: a one-line error, exit 2)."""
+    d = v.strip().lower()
+    if d in ("auto", "cpu", "cuda", "mps") or (d.startswith("cuda:") and d[5:].isdigit()):
+        return d
+    raise argparse.ArgumentTypeError(f"expected auto, cpu, cuda, cuda:N or mps, got {v!r}")
+
+
+def add_device_options(p: argparse.ArgumentParser, *, batch_size: bool = True) -> None:
+    """``--device`` (and ``--batch-size``) for a command that embeds images; plugins call it too."""
+    p.add_argument("--device", type=device_name, default="cpu", metavar="DEVICE",
+                   help="where the backbones run: cpu (default), cuda, cuda:N, mps, or auto (CUDA when usable); "
+                        "features are the same up to floating-point tolerance and share the cache")
+    if batch_size:
+        p.add_argument("--batch-size", type=positive_int, default=64, metavar="N",
+                       help="images per forward pass and per cache shard (default 64; on CPU the forward runs 16 at "
+                            "a time)")
+
+
 def storage_url(v: str) -> str:
     """An Optuna RDB URL (``sqlite:///path.db``, ``postgresql://...``); a sqlite file's folder must exist."""
     from urllib.parse import urlparse
@@ -204,15 +228,19 @@ def _common(p: argparse.ArgumentParser, *, seed: bool = True, cache: bool = True
                        help="feature cache directory ($JUDGENET_CACHE_DIR)")
 
 
-def _backbone_opts(p: argparse.ArgumentParser,
-                   default=("inception:fid when judgenet[real] is installed, else tiny with a warning",)) -> None:
+def _backbone_opts(p: argparse.ArgumentParser, *, batch_size: bool = True) -> None:
     p.add_argument("--backbone", dest="backbones", action="append", default=None,
-                   help="backbone name, repeatable: tiny (built-in), open_clip:<arch>[:<tag>], inception:fid "
-                        f"(default: {' '.join(default)})")
+                   help="backbone name, repeatable: tiny (built-in), open_clip:<arch>[:<tag>] (e.g. "
+                        "open_clip:ViT-B-32:laion2b_s34b_b79k, a text tower for MID and CLIPScore), inception:fid "
+                        "(default, the same for every command: inception:fid when its weights are on this machine, "
+                        "else tiny with a warning)")
     p.add_argument("--weights-dir", default=None, help="folder searched for weight files ($JUDGENET_WEIGHTS_DIR)")
-    p.add_argument("--clip-checkpoint", default=None, help="local open_clip checkpoint file")
+    p.add_argument("--clip-checkpoint", default=None,
+                   help="local open_clip checkpoint file (without it, a TAG open_clip knows is downloaded once when "
+                        "online)")
     p.add_argument("--inception-weights", default=None,
-                   help="local FID-Inception weights (pt_inception-2015-12-05-6726825d.pth)")
+                   help="local FID-Inception weights (pt_inception-2015-12-05-6726825d.pth; without it, "
+                        "judgenet[real]'s or a verified download, once, when online)")
     p.add_argument("--quick-gelu", action=argparse.BooleanOptionalAction, default=None,
                    help="QuickGELU activations (required choice for OpenAI CLIP weights)")
     p.add_argument("--resize", default=None, choices=("tf1", "antialias", "clean"),
@@ -220,6 +248,7 @@ def _backbone_opts(p: argparse.ArgumentParser,
                         "antialias=False), antialias (torchmetrics' default), clean (clean-fid, PIL bicubic)")
     p.add_argument("--text-model", default=None,
                    help="sentence-transformers model directory for a text:<name> backbone")
+    add_device_options(p, batch_size=batch_size)
 
 
 def _mid_opts(p: argparse.ArgumentParser) -> None:
@@ -340,7 +369,7 @@ def build_parser() -> argparse.ArgumentParser:
                         "a GPU min(CPUs - 1, 8) processes)")
     p.add_argument("--strict", action="store_true",
                    help="abort (exit 2) on the first unreadable image instead of listing it and going on")
-    _backbone_opts(p, default=("tiny",))
+    _backbone_opts(p, batch_size=False)
     _common(p, seed=False)
 
     p = sub.add_parser("train", epilog=EPILOGS["train"], formatter_class=_HelpFormatter,
@@ -351,7 +380,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--model", default="auto", help="a model family (ridge, hist_gb, mlp, ...; see "
                                                     "judgenet.predictors.recipes.FAMILIES) or auto (best of "
                                                     "ridge/hist_gb/mlp by held-out tau-b on --split)")
-    p.add_argument("--resamples", type=positive_int, default=1000, help="bootstrap resamples for CIs")
+    p.add_argument("--resamples", type=positive_int, default=1000, help="bootstrap resamples for the CIs (default 1000)")
     _backbone_opts(p)
     _common(p)
 
@@ -367,7 +396,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--budget", type=budgets, default=None, metavar="N,N,...",
                    help="label-efficiency curve: held-out agreement of the first recipe vs the number of human "
                         "judgments used for training, e.g. 50,100,200,400 (writes efficiency.md / .png)")
-    p.add_argument("--resamples", type=positive_int, default=1000, help="bootstrap resamples for CIs")
+    p.add_argument("--resamples", type=positive_int, default=1000, help="bootstrap resamples for the CIs (default 1000)")
     _backbone_opts(p)
     _common(p)
 
@@ -385,11 +414,17 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--prompts", default=None, help="image,prompt file for the generated images")
     p.add_argument("--reference-prompts", default=None, help="image,prompt file for the reference images")
     p.add_argument("--predictor", default=None, help="predictor artifact directory (from train/tune/demo)")
-    p.add_argument("--out", default=None)
-    p.add_argument("--overwrite", action="store_true")
+    p.add_argument("--out", default=None,
+                   help="output folder for per_image.csv, per_generator.csv, score.json (default: a new timestamped "
+                        "judgenet-runs/score-<time> folder)")
+    p.add_argument("--overwrite", action="store_true",
+                   help="allow writing into a non-empty --out (its earlier files are replaced)")
     p.add_argument("--strict", action="store_true", help="stop at the first unreadable image")
-    p.add_argument("--resamples", type=positive_int, default=1000, help="bootstrap resamples for CIs")
-    p.add_argument("--kid-subset-size", type=positive_int, default=1000, help="KID subset size (default 1000)")
+    p.add_argument("--resamples", type=positive_int, default=1000,
+                   help="bootstrap resamples for the CIs (default 1000)")
+    p.add_argument("--kid-subset-size", type=positive_int, default=1000,
+                   help="KID subset size (default 1000); a generator or reference with fewer images uses all of "
+                        "them, and a note says so")
     p.add_argument("--coverage", type=fraction, default=0.9,
                    help="coverage of the prediction intervals of a calibrated predictor (default 0.9): pred_low/"
                         "pred_high per image and an interval for each generator's mean, calibrated on held-out "
@@ -406,8 +441,11 @@ def build_parser() -> argparse.ArgumentParser:
                                    "continue; several workers may share one storage. Inspect with "
                                    "`optuna-dashboard <storage>`.")
     _label_opts(p)
-    p.add_argument("--trials", type=positive_int, default=20, help="total finished trials the study should reach")
-    p.add_argument("--study-name", default="judgenet")
+    p.add_argument("--trials", type=positive_int, default=20,
+                   help="total finished trials the study should reach, counting earlier runs' (default 20)")
+    p.add_argument("--study-name", default="judgenet",
+                   help="name of the Optuna study in --storage (default judgenet); runs with the same name and "
+                        "storage continue one study")
     p.add_argument("--storage", type=storage_url, default=None,
                    help="Optuna storage URL (sqlite:///..., postgresql://...)")
     p.add_argument("--n-jobs", type=positive_int, default=1, help="parallel trials in this process")

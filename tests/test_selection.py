@@ -3,10 +3,12 @@ the simulated-oracle harness and the CLI registration."""
 import numpy as np
 import pandas as pd
 import pytest
+from sklearn.base import BaseEstimator, RegressorMixin
 from sklearn.linear_model import Ridge
 
 from judgenet.errors import ConfigError
-from judgenet.jobs.select import active_learning_curve, compare_strategies, select, write_selection
+from judgenet.evaluation.active import select, write_selection
+from judgenet.evaluation.active_study import active_learning_curve, compare_strategies
 
 # one BLAS/OpenMP thread: with torch's OpenMP runtime loaded beside scikit-learn's (any earlier test that imports
 # torch), multi-threaded HistGradientBoosting fits stall for seconds each on a busy machine
@@ -36,9 +38,13 @@ def test_reproducible_under_a_seed_and_seed_matters():
     pd.testing.assert_frame_equal(a, b)
     assert a["item"].is_unique and len(a) == 10 and list(a["rank"]) == list(range(1, 11))
     assert a["reason"].str.match(r"^(uncertainty|disagreement|coverage): ").all()
-    # another seed draws other ensemble members: the disagreement values change
-    c = select(Ridge(), X[~lab], 10, **_kw(X, y, gens, prompts, lab), seed=4)
-    assert not np.allclose(a["disagreement"], c.set_index("item").reindex(a["item"])["disagreement"].fillna(-1))
+    # another seed draws other ensemble members: the disagreement of every pool item changes (whole pool ranked,
+    # so both seeds report every item)
+    n = int((~lab).sum())
+    full3 = select(Ridge(), X[~lab], n, **_kw(X, y, gens, prompts, lab), seed=3).set_index("item").sort_index()
+    full4 = select(Ridge(), X[~lab], n, **_kw(X, y, gens, prompts, lab), seed=4).set_index("item").sort_index()
+    assert list(full3.index) == list(full4.index)
+    assert not np.allclose(full3["disagreement"], full4["disagreement"])
 
 
 def test_coverage_only_picks_unlabelled_generators_first_and_spreads():
@@ -66,14 +72,28 @@ def test_uncertainty_only_is_farthest_point_first():
     assert s["uncertainty"].iloc[0] == pytest.approx(d.max())
 
 
+class _ScaledMean(RegressorMixin, BaseEstimator):
+    """predict(X) = mean(y seen at fit) · X[:, 0]: members fitted on different generators disagree in proportion to
+    |x0|, whichever generators each member drew — so the spread's ranking is known without the ensemble's draws."""
+
+    def fit(self, X, y):
+        self.mean_ = float(np.mean(y))
+        return self
+
+    def predict(self, X):
+        return self.mean_ * np.asarray(X)[:, 0]
+
+
 def test_disagreement_only_takes_largest_ensemble_spread():
     X, y, gens, prompts = _pool()
+    y = y + np.repeat(np.arange(5.0), 20) * 3  # generators differ in mean: members fitted on other halves differ
     lab = np.zeros(len(y), bool)
-    lab[:40] = True
-    s = select(Ridge(), X[~lab], 5, weights=(0, 1, 0), **_kw(X, y, gens, prompts, lab), seed=1)
-    full = select(Ridge(), X[~lab], int((~lab).sum()), weights=(0, 1, 0), **_kw(X, y, gens, prompts, lab), seed=1)
-    top = full.sort_values("disagreement", ascending=False)["item"].head(5)
-    assert set(s["item"]) == set(top)
+    lab[:60] = True
+    s = select(_ScaledMean(), X[~lab], 5, weights=(0, 1, 0), **_kw(X, y, gens, prompts, lab), seed=1)
+    top = np.argsort(-np.abs(X[~lab][:, 0]))[:5]
+    assert sorted(s.attrs["rows"]) == sorted(top.tolist())
+    ratio = s["disagreement"].to_numpy() / np.abs(X[~lab][s.attrs["rows"], 0])
+    np.testing.assert_allclose(ratio, ratio[0], rtol=1e-9)  # spread = |x0| · std of the members' means
 
 
 def test_pairs_compare_generators_on_one_prompt(tmp_path):
@@ -113,9 +133,20 @@ def test_active_learning_harness_and_compare():
                                       initial=10, batch=5, rounds=2, seed=seed)
             assert list(c["labels"]) == [10, 15, 20]
             curves.append(c)
-    res = compare_strategies(pd.concat(curves), n_resamples=100)
-    assert set(res["table"]["strategy"]) == {"active", "random"}
-    assert len(res["differences"]) == 3
+    all_curves = pd.concat(curves)
+    assert all_curves["kendall_tau_b"].between(-1, 1).all()
+    res = compare_strategies(all_curves, n_resamples=200)
+    # independent recomputation with pandas: means per (strategy, labels), paired differences, the target
+    means = all_curves.groupby(["strategy", "labels"])["kendall_tau_b"].mean()
+    for _, r in res["table"].iterrows():
+        assert r["kendall_tau_b"] == pytest.approx(means[(r["strategy"], r["labels"])], abs=1e-12)
+        assert r["low"] <= r["kendall_tau_b"] + 1e-12 and r["kendall_tau_b"] <= r["high"] + 1e-12
+    wide = all_curves.pivot_table(index=["seed", "labels"], columns="strategy", values="kendall_tau_b")
+    diff = (wide["active"] - wide["random"]).groupby(level="labels").mean()
+    np.testing.assert_allclose(res["differences"]["active_minus_random"], diff.to_numpy(), atol=1e-12)
+    assert res["target"] == pytest.approx(means[("random", 20)], abs=1e-12)
+    if res["labels_active"] is not None and res["labels_random"] is not None:
+        assert res["saving"] == pytest.approx(1 - res["labels_active"] / res["labels_random"])
 
 
 def test_select_is_registered_as_a_cli_command():

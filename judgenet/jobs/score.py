@@ -177,7 +177,7 @@ def run_score(root, generators, *, reference=None, prompts=None, reference_promp
               backbones=None, cache_dir=None, weights_dir=None, clip_checkpoint=None, inception_weights=None,
               quick_gelu=None, resize=None, text_model=None, resamples: int = 1000, kid_subset_size: int = 1000,
               seed: int = 0, strict: bool = False, mid_eps: float = 0.0, mid_shrinkage=None, coverage: float = 0.9,
-              result_type=None):
+              device: str = "cpu", batch_size: int = 64, result_type=None):
     """The body of :func:`judgenet.score` (see there); writes into the existing folder ``root``."""
     import logging
     from pathlib import Path
@@ -226,14 +226,15 @@ def run_score(root, generators, *, reference=None, prompts=None, reference_promp
     backbones = list(backbones or default_backbones())
     bbs = load_backbones(backbones, weights_dir=weights_dir, clip_checkpoint=clip_checkpoint,
                          inception_weights=inception_weights, quick_gelu=quick_gelu,
-                         resize=resize, text_model=text_model)
+                         resize=resize, text_model=text_model, device=device)
     ref_skipped, ref_failures = [], []
     if any(b.source == "tiny" for b in bbs):
         note(TINY_WARNING)
     fps = {b.source: b.fingerprint for b in bbs}
     if with_prompts.any() and not any(b.has_text for b in bbs):
-        note(f"no backbone with a text tower ({', '.join(backbones)}): prompts are not used and MID/CLIPScore are "
-             "not scored; add an open_clip backbone for alignment")
+        from ..backbones import NO_TEXT_TOWER
+
+        note(NO_TEXT_TOWER)
         with_prompts[:] = False
     groups = ("alignment", "realism", "activations", "set") if with_prompts.any() else ("realism", "activations", "set")
     if predictor is not None:
@@ -245,7 +246,7 @@ def run_score(root, generators, *, reference=None, prompts=None, reference_promp
                                                                    want_prompts=builder.mid_ref_ is not None,
                                                                    strict=strict)
             mine, ref_failures = fit_reference(ref_paths, bbs, prompts=ref_prompts, cache_dir=cache_dir, strict=strict,
-                                    **{k: v for k, v in builder.get_params().items()})
+                                               batch_size=batch_size, **{k: v for k, v in builder.get_params().items()})
             if mine.hash_ != builder.hash_:
                 raise ArtifactError(f"--reference {reference} gives a different real-image reference than the one "
                                     f"predictor {predictor} was trained with (hash {mine.hash_} vs {builder.hash_}); "
@@ -264,10 +265,11 @@ def run_score(root, generators, *, reference=None, prompts=None, reference_promp
         if ref_prompts is None:
             groups = tuple(g for g in groups if g != "alignment")
         builder, ref_failures = fit_reference(ref_paths, bbs, prompts=ref_prompts, cache_dir=cache_dir,
-                                              strict=strict, groups=groups,
+                                              strict=strict, groups=groups, batch_size=batch_size,
                                               **builder_options(mid_eps=mid_eps, mid_shrinkage=mid_shrinkage,
                                                                 seed=seed, kid_subset_size=kid_subset_size))
-    emb = embed(files, bbs, cache_dir=cache_dir, strict=strict, progress=progress)  # images of every folder
+    emb = embed(files, bbs, cache_dir=cache_dir, strict=strict, progress=progress,  # images of every folder
+                batch_size=batch_size)
     idx_p = np.flatnonzero(with_prompts)
     if idx_p.size and "alignment" in groups:  # prompts where they are known; NaN rows elsewhere (no alignment)
         import dataclasses
@@ -275,7 +277,8 @@ def run_score(root, generators, *, reference=None, prompts=None, reference_promp
         from ..embeddings import extract_texts
 
         text_bb = next(b for b in bbs if b.has_text)  # the same rule as embed(): the first text tower
-        t = np.asarray(extract_texts([gprompts[i] for i in idx_p], text_bb, cache_dir=cache_dir), dtype=np.float64)
+        t = np.asarray(extract_texts([gprompts[i] for i in idx_p], text_bb, cache_dir=cache_dir, batch_size=batch_size),
+                       dtype=np.float64)
         texts = np.full((len(files), t.shape[1]), np.nan)
         texts[idx_p] = t
         emb = dataclasses.replace(emb, texts=texts, text_source=text_bb.source)
@@ -291,6 +294,11 @@ def run_score(root, generators, *, reference=None, prompts=None, reference_promp
     if lost:
         note(f"no readable image in generator folder(s) {', '.join(lost)} (each file is listed in failures.csv): "
              "they have a row with n_images 0 and no scores")
+    smallest = min([pd.Series(gens_k).value_counts().min(), int(builder.n_real_)])
+    if "set" in builder.groups and kid_subset_size > smallest:
+        note(f"--kid-subset-size {kid_subset_size} is larger than the smallest image set here ({smallest} images): "
+             "KID and KD use subsets of min(kid_subset_size, set size) per generator, so compare KID only between "
+             "runs with the same set sizes")
     fm = builder.transform(emb, generators=gens_k)
     per_image = pd.DataFrame({"generator": gens_k, "image": [f for f, k in zip(files, keep) if k]})
     if with_prompts.any():
