@@ -25,7 +25,7 @@ import pandas as pd
 
 from . import config as _config
 from .errors import ConfigError
-from .jobs.train import (DEFAULT_MODELS, DEFAULT_PAIRWISE_MODELS, best_model, fit_and_save, held_out,
+from .jobs.train import (DEFAULT_MODELS, DEFAULT_PAIRWISE_MODELS, check_model, fit_and_save, held_out,
                        label_efficiency_report, write_failures, write_results)
 
 __all__ = ["demo", "extract", "train", "evaluate", "score", "tune", "report", "select", "benchmark", "load_predictor",
@@ -246,9 +246,14 @@ def train(labels, *, images=None, reference=None, out=None, model: str = "auto",
 
     ``model="auto"`` evaluates ridge, hist_gb and mlp on held-out units (``split``) and keeps the best by Kendall
     tau-b (the CV results are stored in the artifact; they are optimistic for the chosen model — use
-    :func:`evaluate` for the nested estimate). ``prepare_options`` go to :func:`judgenet.jobs.prepare.prepare`
+    :func:`evaluate` for the nested estimate). The chosen model is then compared with the best raw baseline (raw
+    MID, CLIPScore, Mahalanobis) on the same held-out folds (:mod:`judgenet.evaluation.verdict`): when it is not
+    better (paired-bootstrap CI) or not above chance, one warning line and the report say so, and with
+    ``model="auto"`` the raw baseline itself is saved (family ``raw``). ``prepare_options`` go to
+    :func:`judgenet.jobs.prepare.prepare`
     (``label_root``, ``reference_prompts``, ``cache_dir``, ``group_by``, ``strict``, ``lenient``, ...).
     """
+    from .evaluation.verdict import summary_line
     from .jobs.prepare import prepare
     from .predictors.recipes import Recipe
 
@@ -261,15 +266,20 @@ def train(labels, *, images=None, reference=None, out=None, model: str = "auto",
         recipes = {m: Recipe(m, feature_groups=tuple(prep.features.groups)) for m in candidates}
         res = held_out(prep, recipes, split=split, prompt_folds=prompt_folds, resamples=resamples, seed=seed,
                         cache_dir=prepare_options.get("cache_dir"))
-        best = best_model(prep, res) if model == "auto" else model
-        fit_and_save(prep, recipes[best], root, seed=seed, cv_results=res.to_dict(), split=split,
+        evaluated = res.best_model() if model == "auto" else model
+        best, recipe, check, section = check_model(prep, res, evaluated, recipes[evaluated],
+                                                   keep_baseline=model == "auto")
+        fit_and_save(prep, recipe, root, seed=seed, cv_results=res.to_dict(), split=split,
                       prompt_folds=prompt_folds,
-                      extra={"split": split, "labels": "pairwise" if prep.is_pairwise else "per-item"})
+                      extra={"split": split, "labels": "pairwise" if prep.is_pairwise else "per-item",
+                             "baseline_check": check.to_dict()})
         (root / "report").mkdir(exist_ok=True)
-        write_results(prep, res, root / "report", f"judgenet train — {prep.labels.name} / {prep.question}")
+        write_results(prep, res, root / "report", f"judgenet train — {prep.labels.name} / {prep.question}",
+                      check=section)
         write_failures(root, prep.failures)
-        log.info("%s\n\npredictor (%s) saved to %s", res.table().to_string(index=False), best, root)
-        return TrainResult(root, recipes[best], res, prep.failures)
+        log.info("%s\npredictor (%s) saved to %s\nreport: %s", summary_line(prep.question, split, res, evaluated),
+                 best, root, root / "report" / "report.md")
+        return TrainResult(root, recipe, res, prep.failures)
 
 
 def evaluate(labels, *, images=None, reference=None, out=None, models: Sequence[str] | None = None, predictor=None,
@@ -283,6 +293,7 @@ def evaluate(labels, *, images=None, reference=None, out=None, models: Sequence[
     ``budget`` (numbers of human judgments, e.g. ``[50, 100, 200, 400]``) adds a label-efficiency curve of the first
     recipe: held-out agreement vs judgments used for training (sampled by prompt clusters, repeated), with raw MID
     and CLIPScore as baselines (``efficiency.md``, ``efficiency.png``)."""
+    from .evaluation.verdict import summary_line
     from .jobs.prepare import prepare
     from .predictors.recipes import Recipe
 
@@ -308,7 +319,7 @@ def evaluate(labels, *, images=None, reference=None, out=None, models: Sequence[
             label_efficiency_report(prep, recipes, budget, root, split=split, prompt_folds=prompt_folds,
                                     resamples=resamples, seed=seed)
         write_failures(root, prep.failures)
-        log.info("%s\n\nreport: %s", res.table().to_string(index=False), root / "report.md")
+        log.info("%s\nreport: %s", summary_line(prep.question, split, res), root / "report.md")
         return EvaluateResult(root, res, prep.failures)
 
 
@@ -353,12 +364,15 @@ def tune(labels, *, images=None, reference=None, out=None, trials: int = 20, stu
          **prepare_options) -> TuneResult:
     """Optuna search over predictors with held-out CV on ``split`` (see :mod:`judgenet.tuning`); the best
     configuration is refitted on all data and saved as a predictor artifact (with study name and trial number).
+    Its recipe is evaluated on the held-out folds against the raw baselines (``report/``); when it is not better
+    than the best one, or not above chance, a warning line and the report say so.
 
     Storage defaults to ``sqlite:///<out>/study.db``. ``out`` behaves like the other jobs' (a non-empty folder
     needs ``overwrite``), except that the folder of an earlier ``tune`` run of the same study is reused, so
     rerunning the same command continues the study to its total.
     """
     from . import tuning
+    from .evaluation.verdict import summary_line
     from .jobs.prepare import prepare
     from .io import atomic_write_json
 
@@ -384,14 +398,22 @@ def tune(labels, *, images=None, reference=None, out=None, trials: int = 20, stu
                             timeout=timeout, seed=seed,
                             progress=logging.getLogger("judgenet").isEnabledFor(logging.INFO))
         recipe = tuning.best_recipe(study)
+        # the tuned recipe against the raw baselines on the same held-out folds (the study's value is optimistic)
+        res = held_out(prep, {recipe.family: recipe}, split=split, prompt_folds=prompt_folds, resamples=1000,
+                       seed=seed, cache_dir=prepare_options.get("cache_dir"))
+        _, _, check, section = check_model(prep, res, recipe.family, recipe, keep_baseline=False)
+        (root / "report").mkdir(exist_ok=True)
         art = fit_and_save(prep, recipe, root / "predictor", seed=seed, split=split, prompt_folds=prompt_folds,
                             extra={"study_name": study_name, "trial": study.best_trial.number,
                                    "best_value": study.best_value, "measure": obj.measure, "storage": storage,
-                                   "split": split})
+                                   "split": split, "baseline_check": check.to_dict()})
+        write_results(prep, res, root / "report", f"judgenet tune — {prep.labels.name} / {prep.question}: the best "
+                      f"trial's recipe on held-out folds", check=section)
         tuning.write_study_plots(study, root)
         write_failures(root, prep.failures)
-        log.info("best %s %.4f (trial %d): %s\npredictor saved to %s\ninspect: optuna-dashboard %s", obj.measure,
-                 study.best_value, study.best_trial.number, recipe.to_dict(), art, storage)
+        log.info("best %s %.4f (trial %d): %s\n%s\npredictor saved to %s\nreport: %s\ninspect: optuna-dashboard %s",
+                 obj.measure, study.best_value, study.best_trial.number, recipe.to_dict(),
+                 summary_line(prep.question, split, res, recipe.family), art, root / "report" / "report.md", storage)
         return TuneResult(root, study, art, recipe)
 
 

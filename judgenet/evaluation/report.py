@@ -328,14 +328,26 @@ def _ceiling_blocks(res: EvaluationResults) -> list[tuple]:
     return [("h2", "Rater ceiling"), ("table", ["statistic", "value [95% CI]"], rows), ("p", cover)]
 
 
+def _sections(sections) -> list[tuple]:
+    B: list[tuple] = []
+    for sec in sections or []:
+        if isinstance(sec, (tuple, list)) and len(sec) == 2:
+            B += [("h2", ("t", str(sec[0]))), ("md", str(sec[1]))]
+        else:
+            B.append(("md", str(sec)))
+    return B
+
+
 def _blocks(res: EvaluationResults, best: str, images: list[tuple[str, str]], title: str,
-            extra_sections: Sequence | None, question: str | None = None, others: Sequence = ()) -> list[tuple]:
+            extra_sections: Sequence | None, question: str | None = None, others: Sequence = (),
+            lead_sections: Sequence | None = None) -> list[tuple]:
     s = res.settings
     mid = _mid_baseline(res)
     measures = res.measures
     B: list[tuple] = [("h1", ("t", title))]
     sentences = [_conclusion_parts(r, question) for r in [res, *others]]
     B.append(("conclusion", sentences))
+    B += _sections(lead_sections)
     split = s.get("split", "generator")
     prompts = "" if s.get("n_prompts") is None else f" ({s['n_prompts']} prompts)"
     pf = f", {s.get('n_prompt_folds')} prompt folds" if s.get("n_prompt_folds") else ""
@@ -428,12 +440,7 @@ def _blocks(res: EvaluationResults, best: str, images: list[tuple[str, str]], ti
         B.append(("h2", "Plots"))
     for cap, fn in images:
         B.append(("img", cap, fn))
-    for sec in extra_sections or []:
-        if isinstance(sec, (tuple, list)) and len(sec) == 2:
-            B += [("h2", ("t", str(sec[0]))), ("md", str(sec[1]))]
-        else:
-            B.append(("md", str(sec)))
-    return B
+    return B + _sections(extra_sections)
 
 
 def _verdict(e) -> str:
@@ -602,7 +609,8 @@ def cached_drawing(plot_cache, key_parts, out: Path, draw):
 
 def write_report(results: EvaluationResults, out_dir: str | os.PathLike, *, title: str = "judgenet evaluation",
                  extra_sections: Sequence | None = None, model: str | None = None, question: str | None = None,
-                 others: Sequence[EvaluationResults] = (), plot_cache: str | os.PathLike | None = None) -> Path:
+                 others: Sequence[EvaluationResults] = (), plot_cache: str | os.PathLike | None = None,
+                 lead_sections: Sequence | None = None) -> Path:
     """Write ``results.json``, the PNG plots, ``report.md`` and a standalone ``report.html``
     (images embedded as base64) into ``out_dir``; every file is written atomically.
 
@@ -612,6 +620,7 @@ def write_report(results: EvaluationResults, out_dir: str | os.PathLike, *, titl
         out_dir: directory (created if missing).
         title: report title; the split and what it models are appended.
         extra_sections: markdown strings, or ``(heading, markdown)`` pairs, appended at the end.
+        lead_sections: the same, placed right after the conclusion (e.g. the check against raw baselines).
         model: the model the plots and per-generator table feature; default the best by pooled tau-b.
         question: named in the conclusion sentence (e.g. ``"realism"``).
         others: results of the same question on other splits; their conclusion sentences open the
@@ -632,7 +641,7 @@ def write_report(results: EvaluationResults, out_dir: str | os.PathLike, *, titl
                                        else results.measures[0])
     images = _cached_plots(results, out, best, plot_cache, text)
     full_title = report_title(results, title)
-    blocks = _blocks(results, best, images, full_title, extra_sections, question, others)
+    blocks = _blocks(results, best, images, full_title, extra_sections, question, others, lead_sections)
     atomic_write_text(out / "report.md", render_markdown(blocks))
     atomic_write_text(out / "report.html", _render_html(blocks, out, full_title))
     return out / "report.md"

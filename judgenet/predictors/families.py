@@ -22,6 +22,7 @@ from ..errors import ConfigError
 from .mlp import MLPRegressor
 from .models import OrdinalRegressor
 from .pairwise import BradleyTerry, PairwiseGB, PairwiseMLP
+from .raw import RawFeature
 
 __all__ = ["Family", "FAMILIES", "POINTWISE", "PAIRWISE", "KINDS", "get_family"]
 
@@ -36,9 +37,9 @@ class Family:
         kind: ``"pointwise"`` or ``"pairwise"``.
         factory: ``factory(**params) -> unfitted estimator`` (``random_state=`` added when ``seeded``).
         defaults: judgenet's default parameters (override the estimator's own).
-        grid: small CV grid, ``{param: [values]}`` (unprefixed parameter names).
+        grid: small CV grid, ``{param: [values]}`` (unprefixed parameter names); empty for ``raw``.
         optuna_space: ``f(trial) -> params``; parameter names are unprefixed here — :mod:`judgenet.tuning`
-            prefixes them with the family name in the study (``ridge.alpha``).
+            prefixes them with the family name in the study (``ridge.alpha``). None: not tuned (``raw``).
         seeded: whether the factory takes ``random_state``.
         bare: the estimator reads its input columns by position (e.g. ``anchored``: column 0 is the raw
             metric it is anchored on) and takes ``generators=``/``prompts=`` in ``fit``: it is built without
@@ -128,6 +129,8 @@ FAMILIES: Mapping[str, Family] = {
     "anchored": Family("pointwise", _anchored, {}, {"shrink": ["auto", 0.0]},
                        lambda t: {"inner_prompt_folds": t.suggest_int("inner_prompt_folds", 2, 5)}, bare=True,
                        label_units=False),
+    # a raw feature column as the prediction (column by position, sign ±1): the kept baseline of `train --model auto`
+    "raw": Family("pointwise", RawFeature, {}, {}, None, seeded=False, bare=True, label_units=False),
     # -- pairwise: fitted on preferences between items (predict a per-item utility) --------------------------------
     "bradley_terry": Family("pairwise", BradleyTerry, {"C": 1.0}, {"C": [0.01, 0.1, 1.0, 10.0]},
                             lambda t: {"C": t.suggest_float("C", 1e-3, 1e2, log=True)}, seeded=False),
