@@ -433,7 +433,7 @@ def efficiency_section(root: Path, fm, y, generators, prompts, name: str, recipe
     budget covering a fold's whole training part is fitted once. Writes ``efficiency/efficiency.png``,
     ``efficiency.md`` and ``efficiency.json``; returns the report lines (the table, then the plot). The curve is
     computed once per content key in the evaluation cache under ``cache`` (a warm demo reads it)."""
-    from ..evaluation.cache import cached_payload
+    from ..evaluation.cache import cached_payload, estimator_key
     from ..evaluation.efficiency import EfficiencyCurve, label_efficiency
     from ..io import atomic_write_json, atomic_write_text, to_jsonable
 
@@ -458,7 +458,8 @@ def efficiency_section(root: Path, fm, y, generators, prompts, name: str, recipe
 
     # a warm demo reads the curve from the cache (keyed by the inputs, settings and the evaluation code)
     got = cached_payload(compute, [fm.X, y], [fm.names, gens, prompts],
-                         {"step": "demo-efficiency", "model": name, "estimator": repr(recipe.build(random_state=seed)),
+                         {"step": "demo-efficiency", "model": name,
+                          "estimator": estimator_key(recipe.build(random_state=seed)),
                           "budgets": budgets, "n_raters": n_raters, "repeats": EFFICIENCY_REPEATS,
                           "resamples": min(int(n_resamples), 500), "seed": seed, "ceiling": ceiling},
                          cache_dir=cache)
