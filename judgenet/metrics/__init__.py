@@ -5,7 +5,9 @@
   ``inception_score``, ``precision_recall``, ``realism_score``).
 * Fitted references reused across generators: :class:`MIDReference`, :class:`RealStats`
   (save/load ``.npz`` without pickle, content ``hash``, backbone ``fingerprint``).
-* Streaming: :class:`Moments` (exact mergeable float64 mean/covariance), :func:`knn_sqdist`.
+* Streaming: :class:`Moments` (exact mergeable float64 mean/covariance).
+* :mod:`judgenet.metrics.knn` — the one exact k-NN kernel (:func:`knn_sqdist`, radii, coverage, realism):
+  blocked float32 matrix products, float64 answers.
 * torchmetrics-style classes (no torchmetrics needed at run time): :class:`MID`,
   :class:`CLIPScore`, :class:`FID`, :class:`KID` on the small :class:`Metric` base.
 

@@ -25,7 +25,8 @@ from ..errors import ConfigError, NumericalError
 from ..stats import Estimate, bootstrap_ci
 from ._util import as_2d, as_f64, as_rows, l2_normalize
 from .reference import MIDReference, kynkaanniemi_realism
-from .streaming import Moments, _reduce_blocks, knn_radii_sq
+from .knn import coverage, knn_radii_sq
+from .streaming import Moments
 
 __all__ = ["mid", "pmi", "clip_score", "ref_clip_score", "clip_r_precision", "fid", "fid_from_stats",
            "kid", "inception_score", "precision_recall", "realism_score"]
@@ -391,22 +392,14 @@ def inception_score(logits, splits: int = 10, seed: int | None = None) -> tuple[
 # =============================================================================================
 # Precision / recall / realism (Kynkäänniemi et al. 2019)
 # =============================================================================================
-def _coverage(query: np.ndarray, support: np.ndarray, radii_sq: np.ndarray, block: int) -> np.ndarray:
-    import torch
-
-    rt = torch.from_numpy(radii_sq)
-    inside = _reduce_blocks(query, support, lambda d, j0: (d <= rt[j0:j0 + d.shape[1]][None, :]).any(1).double(),
-                            0.0, torch.maximum, block)
-    return inside > 0
-
-
 def precision_recall(real, fake, k: int = 3, *, block: int = 2048, real_radii_sq=None) -> tuple[float, float]:
     """Improved precision and recall (Kynkäänniemi et al. 2019), k-NN manifolds (k = 3 default).
 
     The manifold of a set is the union of balls around each of its points with radius the distance to
     its k-th nearest other point. Precision = share of ``fake`` (M, D) inside the real manifold;
-    recall = share of ``real`` (N, D) inside the fake manifold. Distances are Euclidean, computed
-    blockwise (``block`` rows at a time); a point on a ball's boundary counts as inside (as official).
+    recall = share of ``real`` (N, D) inside the fake manifold. Distances are Euclidean, exact, searched by
+    the blocked float32 kernel of :mod:`judgenet.metrics.knn` (``block`` rows at a time); a point on a ball's
+    boundary counts as inside (as official).
 
     ``real_radii_sq`` (N,): the real set's squared k-NN radii when already known (``RealStats.radii_sq``,
     :func:`~judgenet.metrics.streaming.knn_radii_sq`): the real set's O(N²) k-NN search is then done once for
@@ -422,8 +415,8 @@ def precision_recall(real, fake, k: int = 3, *, block: int = 2048, real_radii_sq
         if rr.shape[0] != r.shape[0]:
             raise ConfigError(f"real_radii_sq has {rr.shape[0]} entries for {r.shape[0]} real rows")
     rf = knn_radii_sq(f, k, block=block)
-    precision = float(_coverage(f, r, rr, block).mean())
-    recall = float(_coverage(r, f, rf, block).mean())
+    precision = float(coverage(f, r, rr, block=block).mean())
+    recall = float(coverage(r, f, rf, block=block).mean())
     return precision, recall
 
 

@@ -15,7 +15,8 @@ import numpy as np
 from ..errors import ArtifactError, ConfigError, NumericalError
 from ._util import (as_2d, as_rows, cholesky, content_hash, joint_rows, load_npz, logdet_chol, nonfinite_error,
                     save_npz, solve_lower)
-from .streaming import Moments, _reduce_blocks, knn_radii_sq, knn_sqdist
+from .knn import knn_radii_sq, knn_sqdist, realism_max
+from .streaming import Moments
 
 __all__ = ["MIDReference", "RealStats", "REALSTATS_FEATURES", "kynkaanniemi_realism"]
 
@@ -317,11 +318,7 @@ def kynkaanniemi_realism(query: np.ndarray, real: np.ndarray, radii_sq: np.ndarr
     r2 = np.array(radii_sq, dtype=np.float64)
     if clamp_percentile is not None:
         r2[r2 > np.percentile(r2, clamp_percentile)] = 0.0
-    import torch
-
-    rt = torch.from_numpy(r2)
-    return _reduce_blocks(query, real, lambda d, j0: (rt[j0:j0 + d.shape[1]][None, :] / (d + eps)).amax(1),
-                          0.0, torch.maximum, block)
+    return realism_max(query, real, r2, eps=eps, block=block)
 
 
 # =============================================================================================

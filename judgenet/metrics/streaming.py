@@ -4,20 +4,18 @@
   (n, d) batches, in float64, O(d²) memory. Batches and partial results from shards/processes
   are combined with the pairwise update of Chan, Golub & LeVeque (1979), which is exact in exact
   arithmetic and numerically stable (no "sum of squares minus n·mean²" cancellation).
-* :func:`knn_sqdist` / :func:`blocked_sqdist` — squared Euclidean distances computed block by block
-  with ``torch.matmul``; at most ``block × block`` distances exist at any time.
+* :func:`knn_sqdist` / :func:`knn_radii_sq` — re-exported from :mod:`judgenet.metrics.knn`, the one exact
+  blocked k-NN kernel (float32 matrix products, float64 answers).
 """
 from __future__ import annotations
 
-from typing import Callable, Iterator
-
 import numpy as np
-import torch
 
 from ..errors import ConfigError, NumericalError
 from ._util import _row_norms, as_2d, as_rows, nonfinite_error
+from .knn import knn_radii_sq, knn_sqdist
 
-__all__ = ["Moments", "blocked_sqdist", "knn_sqdist", "knn_radii_sq"]
+__all__ = ["Moments", "knn_sqdist", "knn_radii_sq"]
 
 
 class Moments:
@@ -296,77 +294,3 @@ def _recentre(m3: np.ndarray, m4: float, scatter: np.ndarray, n: int, d: np.ndar
     m4n = m4 + 4.0 * float(d @ sd) + n * c * c - 4.0 * float(d @ m3) + 2.0 * c * tr
     m3n = m3 - 2.0 * sd - d * (tr + n * c)
     return m3n, m4n
-
-
-# ---------------------------------------------------------------------------------------------
-# blocked distances
-# ---------------------------------------------------------------------------------------------
-def _t(a: np.ndarray) -> torch.Tensor:
-    return torch.from_numpy(np.ascontiguousarray(a, dtype=np.float64))
-
-
-def blocked_sqdist(query, ref, block: int = 2048) -> Iterator[tuple[int, int, torch.Tensor]]:
-    """Yield ``(i0, j0, D)`` with D[a, b] = ‖query[i0+a] − ref[j0+b]‖² (float64 tensor, clamped ≥ 0),
-    for blocks of at most ``block`` × ``block``; all blocks of query rows ``i0`` come in a row."""
-    q, r = _t(as_2d(query, "query")), _t(as_2d(ref, "ref", None))
-    if q.shape[1] != r.shape[1]:
-        raise ConfigError(f"query and reference dimensions differ: {q.shape[1]} vs {r.shape[1]}")
-    qn = (q * q).sum(1)
-    rn = (r * r).sum(1)
-    for i0 in range(0, q.shape[0], block):
-        qb, qnb = q[i0:i0 + block], qn[i0:i0 + block]
-        for j0 in range(0, r.shape[0], block):
-            rb = r[j0:j0 + block]
-            d = qnb[:, None] - 2.0 * (qb @ rb.T) + rn[None, j0:j0 + block]
-            yield i0, j0, d.clamp_(min=0.0)
-
-
-def knn_sqdist(query, ref, k: int, *, exclude_self: bool = False, block: int = 2048) -> np.ndarray:
-    """Squared Euclidean distances to the ``k`` nearest rows of ``ref``: (n_query, k) float64, ascending.
-
-    With ``exclude_self=True`` (query is ref) each row's own index is skipped, so column k−1 is the
-    distance to the k-th *other* point (Kynkäänniemi et al. 2019's neighbourhood radius).
-    Memory: O(block² + n_query·k); never the full n_query × n_ref matrix.
-    """
-    q = as_2d(query, "query")
-    r = as_2d(ref, "ref", q.shape[1])
-    n_avail = r.shape[0] - (1 if exclude_self else 0)
-    if not 1 <= k <= n_avail:
-        raise ConfigError(f"k={k} nearest neighbours requested but only {n_avail} reference rows available")
-    if exclude_self and q.shape[0] != r.shape[0]:
-        raise ConfigError("exclude_self=True needs query and ref to be the same rows")
-    out = np.empty((q.shape[0], k))
-    best = None
-    for i0, j0, d in blocked_sqdist(q, r, block):
-        if exclude_self:
-            rows = torch.arange(d.shape[0])
-            cols = rows + i0 - j0
-            ok = (cols >= 0) & (cols < d.shape[1])
-            d[rows[ok], cols[ok]] = float("inf")
-        if j0 == 0:
-            best = torch.full((d.shape[0], k), float("inf"), dtype=torch.float64)
-        cand = torch.cat([best, d], dim=1)
-        best = torch.topk(cand, k, dim=1, largest=False, sorted=True).values
-        if j0 + d.shape[1] >= r.shape[0]:
-            out[i0:i0 + d.shape[0]] = best.numpy()
-    return out
-
-
-def _reduce_blocks(query, ref, fn: Callable[[torch.Tensor, int], torch.Tensor], init: float,
-                   combine: Callable, block: int) -> np.ndarray:
-    """Row-wise reduction over ``ref`` of ``fn(D_block, j0)`` (helper for precision/realism)."""
-    q = as_2d(query, "query")
-    out = np.full(q.shape[0], init)
-    acc = None
-    for i0, j0, d in blocked_sqdist(q, ref, block):
-        v = fn(d, j0)
-        acc = v if j0 == 0 else combine(acc, v)
-        if j0 + d.shape[1] >= np.shape(ref)[0]:
-            out[i0:i0 + d.shape[0]] = acc.numpy()
-    return out
-
-
-def knn_radii_sq(x, k: int = 3, *, block: int = 2048) -> np.ndarray:
-    """(N,) squared distance of each row of ``x`` (N, D) to its k-th nearest *other* row: the radii of the
-    k-NN manifold (precision/recall, realism score, ``RealStats``)."""
-    return knn_sqdist(x, x, k, exclude_self=True, block=block)[:, -1]
