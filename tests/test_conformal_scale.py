@@ -38,7 +38,7 @@ def _world(n_gen=10, n_per=60, seed=0):
 
 
 def _anchor_only():
-    return AnchoredRegressor(shrink=0.0)  # predicts z itself (column 0): in raw units, not on the label scale
+    return AnchoredRegressor(anchor=0, shrink=0.0)  # predicts z itself (column 0): in raw units, not on the label scale
 
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -250,8 +250,10 @@ def test_train_anchored_then_score_gives_label_scale_intervals(userdata, tmp_pat
 
 
 class _GroupSpy(LinearRegression):
-    """LinearRegression whose fit takes ``generators=``/``prompts=`` (like ``anchored``) and records them."""
+    """LinearRegression whose fit requests ``generators=``/``prompts=`` (metadata routing, like ``anchored``) and
+    records them."""
 
+    __metadata_request__fit = {"generators": True, "prompts": True}
     seen: ClassVar[list] = []
 
     def fit(self, X, y, generators=None, prompts=None):

@@ -110,14 +110,14 @@ class Recipe:
         will be given (those of :meth:`columns`); bare families (``anchored``) find their raw column by name."""
         fam = get_family(self.family)
         kw = {**fam.defaults, **self.params}
-        if fam.bare and feature_names is not None:
-            kw["feature_names"] = [str(n) for n in feature_names]
         if fam.seeded:
             kw.setdefault("random_state", random_state)
         try:
             est = fam.factory(**kw)
         except TypeError as exc:
             raise ConfigError(f"bad parameters for model {self.family!r}: {exc}") from None
+        if fam.bare and feature_names is not None and "feature_names" in est.get_params(deep=False):
+            est.set_params(feature_names=[str(n) for n in feature_names])
         if fam.kind == "pairwise" or fam.bare:
             return est
         steps = []

@@ -190,8 +190,14 @@ class Objective(_RecipeObjective):
         pred = np.full(self.y.shape, np.nan)
         per_fold: list[float] = []
         fn = MEASURES[self.measure]
-        for step, fold in enumerate(self.folds):
-            model = recipe.build(random_state=self.seed).fit(X[fold.train], self.y[fold.train])
+        from sklearn.base import clone
+
+        from ..predictors.anchored import fit_routed
+
+        est = recipe.build(random_state=self.seed, feature_names=[self.feature_names[i] for i in cols])
+        for step, fold in enumerate(self.folds):  # anchored gets the training part's generators and prompts
+            model = fit_routed(clone(est), X[fold.train], self.y[fold.train], generators=self.generators[fold.train],
+                               prompts=None if self.prompts is None else np.asarray(self.prompts)[fold.train])
             pred[fold.test] = model.predict(X[fold.test])
             per_fold.append(_quiet(fn, self.y[fold.test], pred[fold.test]) if fold.test.size > 1 else float("nan"))
             if trial is not None and step >= 1:
