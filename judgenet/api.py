@@ -253,7 +253,7 @@ def train(labels, *, images=None, reference=None, out=None, model: str = "auto",
     :func:`judgenet.jobs.prepare.prepare`
     (``label_root``, ``reference_prompts``, ``cache_dir``, ``group_by``, ``strict``, ``lenient``, ...).
     """
-    from .evaluation.verdict import summary_line
+    from .evaluation.verdict import summary_text
     from .jobs.prepare import prepare
     from .predictors.recipes import Recipe
 
@@ -277,8 +277,8 @@ def train(labels, *, images=None, reference=None, out=None, model: str = "auto",
         write_results(prep, res, root / "report", f"judgenet train — {prep.labels.name} / {prep.question}",
                       check=section)
         write_failures(root, prep.failures)
-        log.info("%s\npredictor (%s) saved to %s\nreport: %s", summary_line(prep.question, split, res, evaluated),
-                 best, root, root / "report" / "report.md")
+        log.info("%s\npredictor (%s) saved to %s", summary_text(res, prep.question, split, evaluated,
+                                                                report=root / "report" / "report.md"), best, root)
         return TrainResult(root, recipe, res, prep.failures)
 
 
@@ -293,7 +293,7 @@ def evaluate(labels, *, images=None, reference=None, out=None, models: Sequence[
     ``budget`` (numbers of human judgments, e.g. ``[50, 100, 200, 400]``) adds a label-efficiency curve of the first
     recipe: held-out agreement vs judgments used for training (sampled by prompt clusters, repeated), with raw MID
     and CLIPScore as baselines (``efficiency.md``, ``efficiency.png``)."""
-    from .evaluation.verdict import summary_line
+    from .evaluation.verdict import summary_text
     from .jobs.prepare import prepare
     from .predictors.recipes import Recipe
 
@@ -319,7 +319,7 @@ def evaluate(labels, *, images=None, reference=None, out=None, models: Sequence[
             label_efficiency_report(prep, recipes, budget, root, split=split, prompt_folds=prompt_folds,
                                     resamples=resamples, seed=seed)
         write_failures(root, prep.failures)
-        log.info("%s\nreport: %s", summary_line(prep.question, split, res), root / "report.md")
+        log.info("%s", summary_text(res, prep.question, split, report=root / "report.md"))
         return EvaluateResult(root, res, prep.failures)
 
 
@@ -372,7 +372,7 @@ def tune(labels, *, images=None, reference=None, out=None, trials: int = 20, stu
     rerunning the same command continues the study to its total.
     """
     from . import tuning
-    from .evaluation.verdict import summary_line
+    from .evaluation.verdict import summary_text
     from .jobs.prepare import prepare
     from .io import atomic_write_json
 
@@ -411,9 +411,10 @@ def tune(labels, *, images=None, reference=None, out=None, trials: int = 20, stu
                       f"trial's recipe on held-out folds", check=section)
         tuning.write_study_plots(study, root)
         write_failures(root, prep.failures)
-        log.info("best %s %.4f (trial %d): %s\n%s\npredictor saved to %s\nreport: %s\ninspect: optuna-dashboard %s",
+        log.info("best %s %.4f (trial %d): %s\n%s\npredictor saved to %s\ninspect: optuna-dashboard %s",
                  obj.measure, study.best_value, study.best_trial.number, recipe.to_dict(),
-                 summary_line(prep.question, split, res, recipe.family), art, root / "report" / "report.md", storage)
+                 summary_text(res, prep.question, split, recipe.family, report=root / "report" / "report.md"), art,
+                 storage)
         return TuneResult(root, study, art, recipe)
 
 

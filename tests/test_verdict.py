@@ -12,7 +12,7 @@ from scipy.stats import kendalltau
 from sklearn.linear_model import Ridge
 
 from judgenet.evaluation import evaluate
-from judgenet.evaluation.verdict import MIN_GENERATORS, best_raw_baseline, check_against_baselines, summary_line
+from judgenet.evaluation.verdict import MIN_GENERATORS, best_raw_baseline, check_against_baselines, summary_text
 from judgenet.predictors.recipes import column_pipeline
 
 pytestmark = pytest.mark.usefixtures("one_thread")
@@ -65,14 +65,19 @@ def test_enough_generators_are_not_flagged_too_small():
     assert not any("generators" in t for t in check_against_baselines(res, "noise_ridge").too_small)
 
 
-def test_summary_line_fits_100_columns_and_carries_the_numbers():
+def test_summary_is_the_demo_format_within_100_columns_with_the_numbers(tmp_path):
     res, _ = _evaluate()
-    line = summary_line("realism", "generator", res, "noise_ridge")
+    text = summary_text(res, "realism", "generator", "noise_ridge", report=tmp_path / "report.md")
     e = res.comparisons[("noise_ridge", "mid_pmi", "kendall_tau_b")]
-    assert len(line) <= 100 and line.startswith("realism · generator: worse — noise_ridge")
-    assert f"{e.value:+.3f} [{e.low:+.3f}, {e.high:+.3f}]" in line
-    long = summary_line("a_rather_long_question_name", "crossed", res, "noise_ridge")
-    assert len(long) <= 100 and f"{e.value:+.3f}" in long
+    lines = text.splitlines()
+    assert all(len(x) <= 100 for x in lines) and lines[-1] == f"report: {tmp_path / 'report.md'}"
+    row = next(x for x in lines if x.startswith("realism · generator"))
+    assert "worse" in row and "noise_ridge" in row and f"{e.value:+.3f} [{e.low:+.3f}, {e.high:+.3f}]" in row
+    # without a raw-MID column the line compares with the best raw baseline
+    no_mid, _ = _evaluate()
+    no_mid.baselines = ["clip_score"]
+    c = no_mid.comparisons[("noise_ridge", "clip_score", "kendall_tau_b")]
+    assert f"{c.value:+.3f} [{c.low:+.3f}, {c.high:+.3f}]" in summary_text(no_mid, "realism", "generator", "noise_ridge")
 
 
 def test_train_auto_keeps_the_raw_baseline_when_the_learned_models_are_worse(userdata, tmp_path, caplog):

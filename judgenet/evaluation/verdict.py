@@ -1,5 +1,5 @@
 """Is the chosen model better than the raw features it was built from? The check ``train`` and ``tune`` run
-before they save a predictor, and the one-line summary ``train``/``evaluate``/``tune`` print.
+before they save a predictor, and the summary ``train``/``evaluate``/``tune`` print (the demo's format).
 
 :func:`check_against_baselines` compares a model with the **best raw baseline** (raw MID, CLIPScore,
 Mahalanobis distance — whichever raw feature columns the held-out evaluation scored, by their pooled value on
@@ -19,7 +19,7 @@ import numpy as np
 from ..stats import Estimate
 from .results import FLOOR, LOWER_IS_BETTER, HeldOutResults
 
-__all__ = ["BaselineCheck", "check_against_baselines", "best_raw_baseline", "summary_line", "MIN_GENERATORS",
+__all__ = ["BaselineCheck", "check_against_baselines", "best_raw_baseline", "summary_text", "MIN_GENERATORS",
            "FLOOR_FAR_BELOW_ZERO", "SYMBOLS"]
 
 log = logging.getLogger(__name__)
@@ -157,26 +157,14 @@ def check_against_baselines(res: HeldOutResults, model: str | None = None) -> Ba
     return out
 
 
-def summary_line(question: str, split: str, res: HeldOutResults, model: str | None = None, *,
-                 width: int = 100) -> str:
-    """One line (≤ ``width`` characters) per question × split, as the demo prints them: the verdict of ``model``
-    (default the best) against raw MID (or, without a MID column, the best raw baseline), both pooled values and
-    the difference with its CI."""
-    measure = res.primary_measure
-    sym = SYMBOLS.get(measure, measure)
-    model = model or res.best_model()
-    mids = [b for b in res.baselines if b.lstrip("-").split(".")[-1].startswith("mid")]
-    base = mids[0] if mids else best_raw_baseline(res, measure)
-    short = lambda s, k: s if len(s) <= k else s[:max(k - 1, 1)] + "…"  # noqa: E731
-    if base is None:
-        body = f"{model} {sym} {_value(res, model, measure):.3f} (no raw baseline)"
-    else:
-        e = res.comparisons.get((model, base, measure))
-        diff = "" if e is None else f", diff {e.value:+.3f} [{e.low:+.3f}, {e.high:+.3f}]"
-        body = (f"{_verdict(e)} — {model} {sym} {_value(res, model, measure):.3f} vs "
-                f"{base} {_value(res, base, measure):.3f}{diff}")
-        if len(body) + len(question) + len(split) + 5 > width:  # shorten the names, never the numbers
-            body = (f"{_verdict(e)} — {short(model, 14)} {sym} {_value(res, model, measure):.3f} vs "
-                    f"{short(base, 14)} {_value(res, base, measure):.3f}{diff}")
-    room = width - len(body) - 5 - len(split)
-    return f"{short(question, max(room, 4))} · {split}: {body}"[:width]
+def summary_text(res: HeldOutResults, question: str, split: str, model: str | None = None, *, report=None) -> str:
+    """The terminal summary ``train``/``evaluate``/``tune`` print — the demo's format
+    (:func:`judgenet.evaluation.summary.format_summary`): one line for ``question`` × ``split`` with the verdict of
+    ``model`` (default the best) against raw MID (without a MID column: the best raw baseline) on the protocol's
+    primary measure, then the report path."""
+    from .summary import format_summary, summary_line
+
+    base = "mid_pmi" if "mid_pmi" in res.baselines else best_raw_baseline(res)
+    line = None if base is None else summary_line(res, f"{question} · {split}", model, baseline=base,
+                                                  measure=res.primary_measure)
+    return format_summary([line] if line is not None else [], report=report)
