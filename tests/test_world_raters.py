@@ -20,11 +20,11 @@ def world(tmp_path_factory):
 def test_world_uses_the_labels_agreement_and_keeps_its_numbers(tmp_path):
     """The world's own agreement copy is gone: the calibration goes through
     judgenet.labels.agreement (brute-force tested there). Values recorded with the removed copy
-    (commit 6342474) on two seeded worlds must not change."""
+    (commit 6342474) on two seeded worlds must not change (world v1, the world they were recorded on)."""
     import judgenet.world.raters as wr
 
     assert not hasattr(wr, "_concordance") and wr.pairwise_agreement is pairwise_agreement
-    w = make_world(tmp_path, n_real=60, n_per_generator=6, severities=(0.2, 0.8), seed=1)
+    w = make_world(tmp_path, n_real=60, n_per_generator=6, severities=(0.2, 0.8), seed=1, world="v1")
     r = simulate_raters(w, n_raters=4, seed=0)
     assert r.noise == pytest.approx(0.3069263085383591, abs=1e-9)
     assert {k: r.agreement[k] for k in ("realism", "alignment", "overall", "rater_pairs")} == \

@@ -2,10 +2,10 @@
 
     python benchmarks/generalization/calibrate_world.py [--seeds 0,1,2] [--target 0.40]
 
-For each seed, the demo's full-size v2 world is generated once with the penalties set to 0 (the generators'
+For each seed, the demo's full-size v2 world (real and generated items) is generated once with the penalties set to 0 (the generators'
 own latent qualities on the defect-laden prompts, and the defect each drew); then, for each pair of penalties
 on a grid, the latent qualities are multiplied by 1 - penalty x defect (as make_world does), the 5 simulated raters are calibrated to
-66% agreement as in the demo, and the between-prompt share of the item scores (mean of the raters) is
+66% agreement on all items as in the demo, and the between-prompt share of the generated items' scores (mean of the raters) is
 estimated (:func:`judgenet.world.variance.variance_components`, system = generator x severity). The target
 is THumB's between-image share (31.2% with the human captions, 48.8% among the machine systems; printed by
 ``variance.py``): 0.40 by default. Penalties are bounded by 0.9 (the hardest scene keeps a tenth of its
@@ -35,10 +35,11 @@ def base_items(seed: int, sizes: dict) -> pd.DataFrame:
     dataset.REALISM_PENALTY = dataset.ALIGNMENT_PENALTY = 0.0
     try:
         rows = [{**row, "defect": float(row["scene"].get("defect", 0.0)), "image": row["item_id"]}
-                for row, _ in dataset._iter_items(cfg) if row["generator"] != "real"]
+                for row, _ in dataset._iter_items(cfg)]
     finally:
         dataset.REALISM_PENALTY, dataset.ALIGNMENT_PENALTY = saved
     df = pd.DataFrame(rows).drop(columns=["scene", "prompt_scene"])
+    df.loc[df["generator"] == "real", "defect"] = 0.0  # real images: clean, quality 1
     df["system"] = df["generator"] + "@" + df["severity"].map(lambda v: f"{v:g}")
     return df
 
@@ -47,12 +48,13 @@ def shares(base: pd.DataFrame, rho: float, alpha: float, seed: int) -> dict:
     m = base.copy()
     m["true_realism"] = base["true_realism"] * (1.0 - rho * base["defect"])
     m["true_alignment"] = base["true_alignment"] * (1.0 - alpha * base["defect"])
-    r = simulate_raters(m, n_raters=5, seed=seed)
+    r = simulate_raters(m, n_raters=5, seed=seed)  # real and generated items, as the demo rates them
     out = {"agreement": r.agreement["realism"]}
     j = r.judgments
+    g = m[m["generator"] != "real"]
     for q in ("realism", "alignment"):
-        y = j[j["question"] == q].groupby("item_id")["score"].mean().reindex(m["item_id"]).to_numpy()
-        vc = variance_components(y, m["prompt_id"], m["system"])
+        y = j[j["question"] == q].groupby("item_id")["score"].mean().reindex(g["item_id"]).to_numpy()
+        vc = variance_components(y, g["prompt_id"], g["system"])
         out[q] = vc.shares["prompt"]
         out[q + "_system"] = vc.shares["system"]
     return out

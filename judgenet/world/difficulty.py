@@ -5,10 +5,13 @@ relations, attributes bound to several objects, many objects (GenAI-Bench "advan
 T2I-CompBench). World ``v1`` had almost none of this (≈1% of item-score variance between prompts; THumB
 has 31–49% between images, ``data_cards/world-simulated.md``). In ``v2``:
 
-* :func:`scene_difficulty` maps a scene's **content** to ``d`` in [0, 1] — the number of objects, a stated
+* :func:`content_score` weighs a scene's **content** in [0, 1] — the number of objects, a stated
   relation, attribute bindings (two groups whose colours and/or shapes must not be mixed up) and clutter
   (background pattern, textured objects). All of it is visible in the rendered image; all but the
   clutter is stated by every caption (count words, relation words, colour + shape of each group).
+  :func:`scene_difficulty` is its smooth step ``d = c²(3 − 2c)``: moderate content stays moderate, the
+  easy and the hard ends move apart (std 0.34 instead of 0.28 over prompt scenes, so the penalties below
+  can stay smaller for the same between-prompt share).
 * :func:`with_defects` attaches the defects a generator makes on such a scene, drawn in the image:
   object outlines wobble (amplitude ``WOBBLE · d`` of the object's radius) and, in scenes with two
   colours, each group's colour bleeds toward the other's (``BLEED · d``). A generator that draws the
@@ -36,7 +39,7 @@ import numpy as np
 
 from .scenes import COLORS
 
-__all__ = ["scene_difficulty", "with_defects", "WOBBLE", "BLEED", "REALISM_PENALTY", "ALIGNMENT_PENALTY"]
+__all__ = ["content_score", "scene_difficulty", "with_defects", "WOBBLE", "BLEED", "REALISM_PENALTY", "ALIGNMENT_PENALTY"]
 
 #: Weights of the content terms of the difficulty (they sum to 1).
 WEIGHTS = {"objects": 0.35, "relation": 0.25, "binding": 0.25, "clutter": 0.15}
@@ -50,8 +53,8 @@ REALISM_PENALTY = 0.9
 ALIGNMENT_PENALTY = 0.8
 
 
-def scene_difficulty(scene: dict) -> float:
-    """The content difficulty of a scene in [0, 1] (weights :data:`WEIGHTS`).
+def content_score(scene: dict) -> float:
+    """The weighted content of a scene in [0, 1] (weights :data:`WEIGHTS`).
 
     * objects: ``(n − 1) / 3`` for ``n`` objects (1–4);
     * relation: 1 if the caption states a spatial relation;
@@ -71,6 +74,12 @@ def scene_difficulty(scene: dict) -> float:
     clutter = 0.5 * _BACKGROUND_CLUTTER[scene["background"]["kind"]] + 0.5 * textured
     return float(WEIGHTS["objects"] * objects + WEIGHTS["relation"] * relation + WEIGHTS["binding"] * binding
                  + WEIGHTS["clutter"] * clutter)
+
+
+def scene_difficulty(scene: dict) -> float:
+    """The prompt difficulty in [0, 1]: the smooth step ``c²(3 − 2c)`` of :func:`content_score` ``c``."""
+    c = content_score(scene)
+    return float(c * c * (3.0 - 2.0 * c))
 
 
 def with_defects(scene: dict, d: float) -> dict:
