@@ -378,8 +378,9 @@ def build_parser() -> argparse.ArgumentParser:
                                    "distances, activation statistics) and save it with its CV results.")
     _label_opts(p)
     p.add_argument("--model", default="auto", help="a model family (ridge, hist_gb, mlp, ...; see "
-                                                    "judgenet.predictors.recipes.FAMILIES) or auto (best of "
-                                                    "ridge/hist_gb/mlp by held-out tau-b on --split)")
+                                                    "judgenet.predictors.families.FAMILIES) or auto (best of "
+                                                    "ridge/hist_gb/mlp by held-out tau-b on --split; when it does "
+                                                    "not beat the best raw baseline, that raw feature is saved)")
     p.add_argument("--resamples", type=positive_int, default=1000, help="bootstrap resamples for the CIs (default 1000)")
     _backbone_opts(p)
     _common(p)
