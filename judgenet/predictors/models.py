@@ -1,6 +1,6 @@
 """Estimators the model families need beyond scikit-learn: the ordinal regressor and a clipped PCA.
 
-The family table (names, defaults, grids, Optuna spaces) is :data:`judgenet.predictors.recipes.FAMILIES`.
+The family table (names, defaults, grids, Optuna spaces) is :data:`judgenet.predictors.families.FAMILIES`.
 """
 from __future__ import annotations
 
