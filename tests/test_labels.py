@@ -208,9 +208,9 @@ def test_round_trip_pairs(tmp_path, ext):
 
 
 def test_parquet_without_pyarrow(tmp_path, monkeypatch):
-    import judgenet.labels.schema as schema
+    import judgenet.labels.files as files
 
-    monkeypatch.setattr(schema, "_have_pyarrow", lambda: False)
+    monkeypatch.setattr(files, "_have_pyarrow", lambda: False)
     ls = LabelSet.from_frame(_frame())
     with pytest.raises(LabelError, match=r"pip install judgenet\[parquet\]"):
         ls.write(tmp_path / "l.parquet")

@@ -15,8 +15,9 @@ from .loaders import (FILE_FORMATS, PASCAL_CATEGORIES, PUBLIC_SETS, category_acc
                       load_flickr8k_cf, load_flickr8k_expert, load_hype, load_label_set, load_likert, load_pascal50s,
                       load_pickapic, load_rankings, load_thumb, rank_shares, sample_references)
 from .references import item_references
-from .schema import (JUDGMENT_COLUMNS, PAIRWISE_COLUMNS, LabelSet, PairwiseLabelSet, Problem, read_frame,
-                     read_labels)
+from .files import read_frame
+from .labelset import LabelSet, PairwiseLabelSet, read_labels
+from .schema import JUDGMENT_COLUMNS, PAIRWISE_COLUMNS, Problem
 
 __all__ = ["LabelSet", "PairwiseLabelSet", "Problem", "read_labels", "read_frame", "load_label_set", "PUBLIC_SETS",
            "FILE_FORMATS", "detect_format", "JUDGMENT_COLUMNS", "PAIRWISE_COLUMNS", "aggregate_scores",

@@ -24,7 +24,8 @@ import os
 from pathlib import Path
 
 from ...errors import LabelError
-from ..schema import read_frame, read_labels
+from ..files import read_frame
+from ..labelset import read_labels
 from .flickr8k import load_flickr8k_cf, load_flickr8k_expert, read_flickr8k_tokens
 from .pascal50s import PASCAL_CATEGORIES, category_accuracy, load_pascal50s, sample_references
 from .perimage import hype_infinity, load_hype, load_likert

@@ -19,7 +19,7 @@ import numpy as np
 import pandas as pd
 
 from ...errors import LabelError
-from ..schema import PairwiseLabelSet
+from ..labelset import PairwiseLabelSet
 from ._common import resolve_root
 
 __all__ = ["load_pascal50s", "sample_references", "PASCAL_CATEGORIES", "PASCAL_SOURCES", "category_accuracy"]

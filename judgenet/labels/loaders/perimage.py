@@ -17,7 +17,8 @@ import numpy as np
 import pandas as pd
 
 from ...errors import LabelError
-from ..schema import LabelSet, read_frame
+from ..files import read_frame
+from ..labelset import LabelSet
 from ._common import as_path, rename_aliases
 
 __all__ = ["load_hype", "load_likert", "hype_infinity", "PERIMAGE_ALIASES"]

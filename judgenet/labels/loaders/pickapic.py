@@ -16,7 +16,9 @@ import numpy as np
 import pandas as pd
 
 from ...errors import LabelError
-from ..schema import PairwiseLabelSet, Problem, _show, read_frame
+from ..files import read_frame
+from ..labelset import PairwiseLabelSet
+from ..schema import Problem, _show
 from ._common import as_path, rename_aliases
 
 __all__ = ["load_pickapic", "PICKAPIC_COLUMNS"]

@@ -21,7 +21,7 @@ import numpy as np
 import pandas as pd
 
 from ...errors import LabelError
-from ..schema import LabelSet
+from ..labelset import LabelSet
 from ._common import resolve_root
 
 __all__ = ["load_thumb", "THUMB_QUESTIONS"]
