@@ -107,6 +107,9 @@ class Findings:
 
 
 def _blank(s: pd.Series) -> np.ndarray:
+    """Missing, empty or whitespace only."""
+    if _is_text(s):  # (str.isspace: the same characters as strip() == "", without new strings)
+        return (s.isna() | s.eq("") | s.str.isspace()).to_numpy(dtype=bool, na_value=True)
     return (s.isna() | (s.astype(str).str.strip() == "")).to_numpy()
 
 
@@ -136,13 +139,17 @@ def _clean_optional(df: pd.DataFrame, cols) -> None:
 def _codes(columns: Iterable) -> np.ndarray:
     """One integer per row, equal for rows whose values are equal in every column (missing values
     equal each other; values compared as text unless the column is integer)."""
-    code = None
+    code, size = None, 1
     for c in columns:
         s = pd.Series(c) if not isinstance(c, pd.Series) else c
         if not (_is_text(s) or pd.api.types.is_integer_dtype(s.dtype)):
             s = s.astype(str)
         k, u = pd.factorize(s, use_na_sentinel=False)
-        code = k.astype(np.int64) if code is None else pd.factorize(code * (len(u) + 1) + k)[0].astype(np.int64)
+        k = k.astype(np.int64)
+        if code is not None and size * len(u) >= 1 << 62:  # renumber before the product could overflow
+            code = pd.factorize(code)[0].astype(np.int64)
+            size = int(code.max()) + 1
+        code, size = (k, len(u)) if code is None else (code * len(u) + k, size * len(u))
     return code
 
 
@@ -211,17 +218,18 @@ def _anonymous_repeats(F: Findings, df: pd.DataFrame, rows, source, anonymous: n
 
 def _item_conflicts(F: Findings, ids: pd.Series, attrs: dict, rows, source) -> None:
     """One image / generator / prompt per item id. ``ids`` (n,) item ids; ``attrs`` {attribute:
-    (values (n,), column label (n,))}; blank ids and blank values are not compared (blank ids are
+    (values (n,), column label: one name or (n,) names)}; blank ids and blank values are not compared (blank ids are
     reported on their own)."""
     ok_id = ~_blank(ids)
     for attr, (values, labels) in attrs.items():
         ok = np.flatnonzero(ok_id & ~_blank(values))
         if not ok.size:
             continue
-        val = values.iloc[ok]
-        val = val if _is_text(val) else val.astype(str)
-        first = ok[_first_same(_codes([ids.iloc[ok]]))]
-        bad = ok[(val.to_numpy() != values.iloc[first].astype(str).to_numpy())]
+        first = _first_same(_codes([ids.iloc[ok]]))
+        val = _codes([values.iloc[ok]])
+        bad = ok[val != val[first]]
+        first = ok[first]
+        labels = np.full(len(values), labels, dtype=object) if isinstance(labels, str) else labels
         for col in pd.unique(labels[bad]) if bad.size else ():
             F.add(rows, bad[labels[bad] == col], col,
                   lambda i, attr=attr, col=col, ok=ok, first=first, values=values:
@@ -249,7 +257,7 @@ def _drive(chunks, start, local, between, *, lenient, chunk_rows, row_numbers, r
     ``between(frame, rows) -> Findings`` on all rows read so far each time their number doubles
     (strict mode) and at the end. Returns ``(frame, rows, findings)``."""
     parts, row_parts, F = [], [], Findings()
-    columns, n, next_check = None, 0, chunk_rows or math.inf
+    columns, n, next_check, checked = None, 0, chunk_rows or math.inf, -1
     for k, chunk in enumerate(chunks):
         if columns is None:
             columns = list(chunk.columns)
@@ -267,7 +275,7 @@ def _drive(chunks, start, local, between, *, lenient, chunk_rows, row_numbers, r
             found = F.extend(between(frame, rows))
             if len(found):
                 found.raise_first(int(rows[-1]) if chunk_rows and n >= chunk_rows else None)
-            next_check = 2 * n
+            next_check, checked = 2 * n, n
     if columns is None:  # no records at all: an empty table
         start(pd.DataFrame())
         return None, np.zeros(0, np.int64), F
@@ -276,8 +284,8 @@ def _drive(chunks, start, local, between, *, lenient, chunk_rows, row_numbers, r
         whole = retyped(frame.assign(__row__=rows))
         if whole.attrs.get("retyped"):
             F = Findings()
-            frame = local(whole.drop(columns=[c for c in whole.columns if c.startswith("__")]), rows, F)
-    found = F.extend(between(frame, rows))
+            frame, checked = local(whole.drop(columns=[c for c in whole.columns if c.startswith("__")]), rows, F), -1
+    found = F if checked == n else F.extend(between(frame, rows))  # (all rows were checked at the last doubling)
     if len(found) and not lenient:
         found.raise_first()
     return frame, rows, found
@@ -348,9 +356,7 @@ def check_judgments(chunks, *, source=None, scales=None, lenient=False, images_r
                             "expected one judgment per (item_id, rater_id, question): remove the repeated row or give "
                             "it its own rater_id")
         _anonymous_repeats(F, frame, rows, source, ~has_rater, ("item_id", "question"))
-        n = len(frame)
-        _item_conflicts(F, frame["item_id"], {c: (frame[c], np.full(n, c, dtype=object))
-                                              for c in ("image", "generator")}, rows, source)
+        _item_conflicts(F, frame["item_id"], {c: (frame[c], c) for c in ("image", "generator")}, rows, source)
         return F
 
     frame, rows, found = _drive(chunks, start, local, between, lenient=lenient, chunk_rows=chunk_rows,
