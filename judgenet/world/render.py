@@ -8,6 +8,7 @@ plain, gradient, smooth noise, low-contrast checker or stripes. An object's opti
 """
 from __future__ import annotations
 
+import functools
 import math
 
 import numpy as np
@@ -18,23 +19,26 @@ __all__ = ["render", "shape_sdf"]
 
 
 def _poly_sdf(px: np.ndarray, py: np.ndarray, verts: np.ndarray) -> np.ndarray:
-    """Signed distance to a closed polygon (negative inside); vectorized over pixels."""
-    d = np.full(px.shape, np.inf, dtype=np.float32)
-    sign = np.ones(px.shape, dtype=np.float32)
-    n = len(verts)
-    for i in range(n):
-        vix, viy = verts[i]
-        vjx, vjy = verts[i - 1]
-        ex, ey = vjx - vix, vjy - viy
-        wx, wy = px - vix, py - viy
-        t = np.clip((wx * ex + wy * ey) / (ex * ex + ey * ey), 0.0, 1.0)
-        bx, by = wx - ex * t, wy - ey * t
-        np.minimum(d, bx * bx + by * by, out=d)
-        c1 = py >= viy
-        c2 = py < vjy
-        c3 = ex * wy > ey * wx
-        flip = (c1 & c2 & c3) | (~c1 & ~c2 & ~c3)
-        sign[flip] *= -1.0
+    """Signed distance to a closed polygon (negative inside); vectorized over pixels and edges.
+
+    Edge ``i`` runs from vertex ``i`` to vertex ``i - 1``; the squared distance is the minimum over the edges
+    (computed in float64, stored in float32 — rounding is monotone, so taking the minimum before or after
+    rounding gives the same value) and the sign flips once per edge crossed by the pixel's row (even-odd rule).
+    """
+    vi = np.asarray(verts, dtype=np.float64)
+    vj = np.roll(vi, 1, axis=0)
+    vix, viy = vi[:, 0, None, None], vi[:, 1, None, None]
+    vjy = vj[:, 1, None, None]
+    ex, ey = vj[:, 0, None, None] - vix, vjy - viy
+    wx, wy = px[None] - vix, py[None] - viy
+    t = np.minimum(np.maximum((wx * ex + wy * ey) / (ex * ex + ey * ey), 0.0), 1.0)
+    bx, by = wx - ex * t, wy - ey * t
+    d = (bx * bx + by * by).min(axis=0).astype(np.float32)
+    c1 = py[None] >= viy
+    c2 = py[None] < vjy
+    c3 = ex * wy > ey * wx
+    flips = ((c1 & c2 & c3) | (~c1 & ~c2 & ~c3)).sum(axis=0)
+    sign = np.where(flips % 2 == 1, np.float32(-1.0), np.float32(1.0))
     return sign * np.sqrt(d)
 
 
@@ -107,13 +111,26 @@ def _background(scene: dict, yy: np.ndarray, xx: np.ndarray) -> np.ndarray:
         mod = 0.05 * np.sin(2 * math.pi * u * 6)
     else:
         raise ValueError(f"unknown background kind {kind!r}")
-    return np.clip(base[None, None, :] * (1.0 + mod[..., None]), 0, 1)
+    return _unit(base[None, None, :] * (1.0 + mod[..., None]))
+
+
+@functools.lru_cache(maxsize=4)
+def _grid(size: int) -> np.ndarray:
+    """Pixel-centre coordinates ``(yy, xx)`` of a size x size image (float32, read-only, shared)."""
+    g = np.mgrid[0:size, 0:size].astype(np.float32) + 0.5
+    g.flags.writeable = False
+    return g
+
+
+def _unit(x: np.ndarray) -> np.ndarray:
+    """``x`` clipped to [0, 1] (np.clip's values, without its per-call overhead on small arrays)."""
+    return np.minimum(np.maximum(x, 0.0), 1.0)
 
 
 def render(scene: dict) -> np.ndarray:
     """Render a scene to an ``(S, S, 3)`` uint8 RGB array (anti-aliased, deterministic)."""
     size = int(scene["size"])
-    yy, xx = np.mgrid[0:size, 0:size].astype(np.float32) + 0.5
+    yy, xx = _grid(size)
     img = _background(scene, yy, xx)
     lx, ly = math.cos(scene["light"]), math.sin(scene["light"])
     for o in scene["objects"]:
@@ -133,8 +150,8 @@ def render(scene: dict) -> np.ndarray:
             th = np.arctan2(qy, qx)
             ph = o["tex_angle"]
             d = d - wobble * r * (0.6 * np.sin(3 * th + ph) + 0.4 * np.sin(5 * th + 2 * ph)).astype(np.float32)
-        cover = np.clip(0.5 - d, 0.0, 1.0)
-        color = np.clip(np.asarray(COLORS[o["color"]], np.float32) + np.asarray(o.get("jitter", (0, 0, 0)), np.float32), 0, 1)
+        cover = _unit(0.5 - d)
+        color = _unit(np.asarray(COLORS[o["color"]], np.float32) + np.asarray(o.get("jitter", (0, 0, 0)), np.float32))
         shade = 1.0 + 0.18 * (px * lx + py * ly) / max(r, 1.0)
         tex = o["texture"]
         if tex == "striped":
@@ -144,10 +161,10 @@ def render(scene: dict) -> np.ndarray:
             period = max(r * 0.55, 2.5)
             fx = (qx / period) % 1.0 - 0.5
             fy = (qy / period) % 1.0 - 0.5
-            dots = np.clip(0.5 - (np.hypot(fx, fy) * period - 0.22 * period), 0, 1)
+            dots = _unit(0.5 - (np.hypot(fx, fy) * period - 0.22 * period))
             shade = shade * (1.0 - 0.25 * dots)
-        col = np.clip(color[None, None, :] * shade[..., None], 0, 1)
+        col = _unit(color[None, None, :] * shade[..., None])
         a = cover[..., None]
         patch = img[y0:y1, x0:x1]
         img[y0:y1, x0:x1] = patch * (1 - a) + col * a
-    return (np.clip(img, 0, 1) * 255 + 0.5).astype(np.uint8)
+    return (_unit(img) * 255 + 0.5).astype(np.uint8)
