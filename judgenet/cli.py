@@ -153,7 +153,7 @@ positive_int = _number(int, 1, inclusive=True, what="a whole number >= 1")
 #: An integer >= 0 (worker counts: 0 = in the main thread).
 nonneg_int = _number(int, 0, inclusive=True, what="a whole number >= 0")
 positive_float = _number(float, 0.0, inclusive=False, what="a positive number")
-nonneg_float = _number(float, 0.0, inclusive=True, what="a finite number >= 0")
+nonneg_float = _number(float, 0.0, inclusive=True, what="a number >= 0")
 #: A random seed: what numpy, scikit-learn and torch accept (0 … 2**32 - 1); every command's --seed.
 seed_int = _number(int, 0, inclusive=True, high=2**32 - 1, what="a seed between 0 and 4294967295 (2**32 - 1)")
 
