@@ -14,10 +14,13 @@ reports percentile intervals. Everything is computed in float64.
 For the named measures (and per-system means) the bootstrap is vectorized: resample ``r`` is a
 count vector ``w_r`` (how often each item was drawn — the same draws, from the same random stream,
 as the index-based loop), and every measure is computed from weighted pair counts for all
-resamples at once: ``C − D = ½ w_rᵀ S w_r`` with ``S_ij = sign(x_i−x_j)·sign(y_i−y_j)``, tie counts
-from per-value weight sums, average ranks from their cumulative sums. The result equals the loop
-over resampled arrays to rounding (tested) and much faster (``benchmarks/README.md``); inputs
-longer than :data:`VECTORIZE_MAX_N` fall back to the loop.
+resamples at once. Discordant pairs are counted by a merge sort whose schedule depends only on the
+data (items sorted by human score, then prediction): each merge level adds, for every right-half item,
+its weight times the weight of the left-half items above it — O(B · n log n) for B resamples, exact in
+float64. Tie counts come from per-value weight sums, average ranks from their cumulative sums. The result
+equals the loop over resampled arrays to rounding (tested). Resamples are processed in blocks of at most
+:data:`BLOCK_VALUES` weights, so memory stays bounded at any n, and the counts of one (human, prediction,
+resamples) are computed once however many intervals need them.
 """
 from __future__ import annotations
 
@@ -42,6 +45,7 @@ __all__ = [
     "bootstrap_measures",
     "paired_bootstrap",
     "resample_weights",
+    "resample_weight_blocks",
     "weighted_kendall_counts",
     "weighted_corr",
     "weighted_measures",
@@ -49,9 +53,11 @@ __all__ = [
 ]
 
 VECTORIZE_MAX_N = 10000
-"""Largest n for the vectorized bootstrap. For continuous predictions its cost grows as n² per
-resample (the loop's as n log n): measured 7.4× faster at n = 975, 2.0× at n = 5,664, so the two
-meet near 10,000 (``benchmarks/bootstrap.py``)."""
+"""Largest n for the vectorized rater-agreement bootstrap (:mod:`judgenet.labels.agreement` builds its
+resample weights whole). :func:`bootstrap_measures` and :func:`paired_bootstrap` vectorize at any n, in blocks."""
+
+BLOCK_VALUES = 4_000_000
+"""Resample weights held at once (resamples × items, float64: 32 MB) by the blocked bootstrap."""
 
 
 def _pair(x, y) -> tuple[np.ndarray, np.ndarray]:
@@ -228,6 +234,13 @@ def resample_weights(n: int, groups=None, n_resamples: int = 1000, seed: int | N
     """(n_resamples, n) float64 counts: row ``r`` says how often each observation is in the ``r``-th
     bootstrap resample (whole ``groups`` drawn with replacement). Same seed → the same resamples as
     :func:`bootstrap_ci` draws for a callable statistic."""
+    return np.vstack(list(resample_weight_blocks(n, groups, n_resamples, seed, rows=n_resamples)))
+
+
+def resample_weight_blocks(n: int, groups=None, n_resamples: int = 1000, seed: int | None = 0,
+                           rows: int | None = None):
+    """The rows of :func:`resample_weights` in consecutive blocks of ``rows`` (default: as many as
+    :data:`BLOCK_VALUES` allows) — the same resamples, never all in memory at once."""
     if n_resamples < 1:
         raise ValueError("n_resamples must be >= 1")
     blocks = _group_index(n, groups)
@@ -235,10 +248,12 @@ def resample_weights(n: int, groups=None, n_resamples: int = 1000, seed: int | N
     for b, idx in enumerate(blocks):
         block_of[idx] = b
     rng = np.random.default_rng(seed)
-    W = np.empty((n_resamples, n))
-    for r in range(n_resamples):
-        W[r] = np.bincount(rng.integers(0, len(blocks), size=len(blocks)), minlength=len(blocks))[block_of]
-    return W
+    rows = int(rows) if rows else max(1, BLOCK_VALUES // max(n, 1))
+    for start in range(0, n_resamples, rows):
+        W = np.empty((min(rows, n_resamples - start), n))
+        for r in range(W.shape[0]):
+            W[r] = np.bincount(rng.integers(0, len(blocks), size=len(blocks)), minlength=len(blocks))[block_of]
+        yield W
 
 
 def _value_sums(v: np.ndarray, W: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -259,8 +274,8 @@ def weighted_kendall_counts(x, y, W: np.ndarray) -> dict[str, np.ndarray]:
     ``n0``, ``tx``, ``ty``, ``txy``, ``c_minus_d``, and ``kx``, ``ky`` (distinct values present).
 
     Few distinct values (Likert ratings: kx·ky <= 4,096) go through the weighted contingency table,
-    O(B·n·kx·ky); otherwise ``C − D = ½ wᵀ S w`` with the sign matrix ``S`` built 1,024 rows at a
-    time (never n × n in memory), O(B·n²)."""
+    O(B·n·kx·ky); otherwise the weighted discordant pairs come from a merge sort of the data
+    (:func:`_weighted_discordant`), O(B·n log n), and ``C − D = n0 − tx − ty + txy − 2·discordant``."""
     x, y = np.asarray(x, dtype=np.float64), np.asarray(y, dtype=np.float64)
     W = np.asarray(W, dtype=np.float64)
     N = W.sum(axis=1)
@@ -280,14 +295,62 @@ def weighted_kendall_counts(x, y, W: np.ndarray) -> dict[str, np.ndarray]:
         Tx, _ = _value_sums(x, W)
         Ty, _ = _value_sums(y, W)
         Txy, _ = _value_sums(np.c_[x, y], W)
-        W32 = W.astype(np.float32)
-        cmd = np.zeros(W.shape[0])
-        for i in range(0, x.size, 1024):  # rows i:i+1024 of S; (W S) is exact in float32 (|entries| <= N < 2**24)
-            S = (np.sign(x[i:i + 1024, None] - x[None, :]) * np.sign(y[i:i + 1024, None] - y[None, :]))
-            cmd += 0.5 * np.einsum("ij,ij->i", (W32 @ S.astype(np.float32).T).astype(np.float64), W[:, i:i + 1024])
+        cmd = (N * (N - 1.0) / 2.0 - _tied_pairs(Tx) - _tied_pairs(Ty) + _tied_pairs(Txy)
+               - 2.0 * _weighted_discordant(x, y, W))
     return {"n": N, "n0": N * (N - 1.0) / 2.0, "tx": _tied_pairs(Tx), "ty": _tied_pairs(Ty), "txy": _tied_pairs(Txy),
             "c_minus_d": cmd, "kx": (Tx > 0).sum(axis=1).astype(np.float64),
             "ky": (Ty > 0).sum(axis=1).astype(np.float64)}
+
+
+_LEVELS: dict = {}
+
+
+def _merge_levels(x: np.ndarray, y: np.ndarray) -> list:
+    """The bottom-up merge-sort schedule of the items sorted by (x, y), merging on y: per level, the items in
+    merged order (``perm``), whether each came from the left half (``left``) and its pair-of-halves
+    (``segment``). Depends only on the data, so every block of resamples reuses it (kept for the last few
+    inputs)."""
+    key = (x.size, hash(x.tobytes()), hash(y.tobytes()))
+    if key in _LEVELS:
+        return _LEVELS[key]
+    order = np.lexsort((y, x))  # x-tied items ordered by y: never counted as discordant
+    yv = y[order]
+    n = yv.size
+    slots = np.arange(n)
+    cur = np.arange(n)
+    levels, width = [], 1
+    while width < n:
+        segment = slots // (2 * width)
+        left = (slots % (2 * width)) < width
+        merged = np.lexsort((~left, yv[cur], segment))  # on equal y the left items first: "above" is strict
+        cur = cur[merged]
+        left_m = left[merged]
+        ends = np.r_[np.flatnonzero(np.diff(segment)), n - 1]
+        levels.append((order[cur], left_m, ends[segment]))
+        width *= 2
+    if len(_LEVELS) >= 8:
+        _LEVELS.pop(next(iter(_LEVELS)))
+    _LEVELS[key] = levels
+    return levels
+
+
+def _weighted_discordant(x: np.ndarray, y: np.ndarray, W: np.ndarray) -> np.ndarray:
+    """(B,) weighted discordant pairs Σ w_i w_j over pairs with (x_i − x_j)(y_i − y_j) < 0, for every row of
+    ``W`` (B, n): at each merge level, a right-half item of weight w adds w × (weight of the left-half items
+    with a larger y). Exact in float64 (integer sums below 2**53); resamples in blocks of bounded memory."""
+    levels = _merge_levels(x, y)
+    out = np.zeros(W.shape[0])
+    rows = max(1, BLOCK_VALUES // max(x.size, 1))
+    for s in range(0, W.shape[0], rows):
+        WT = np.ascontiguousarray(W[s:s + rows].T)  # (n, b): the gathers below move whole rows
+        acc = np.zeros(WT.shape[1])
+        for perm, left, seg_end in levels:
+            Wm = WT[perm]
+            cum = np.cumsum(Wm * left[:, None], axis=0)  # left-half weight at or before each position
+            right = ~left
+            acc += np.einsum("ij,ij->j", Wm[right], cum[seg_end[right]] - cum[right])
+        out[s:s + rows] = acc
+    return out
 
 
 def weighted_corr(a, b, W: np.ndarray, ranks: bool = False) -> np.ndarray:
@@ -371,7 +434,7 @@ def bootstrap_measures(
     """Percentile bootstrap CIs of several named measures of ``(human, pred)`` from one set of resamples.
 
     ``measures``: names from :data:`MEASURES`, or ``"system_<name>"`` for :func:`system_level` over
-    ``systems`` (length n, e.g. generator names). Vectorized for n <= :data:`VECTORIZE_MAX_N`;
+    ``systems`` (length n, e.g. generator names). Vectorized at any n (blocks of resamples);
     identical (to rounding) to ``bootstrap_ci(MEASURES[name], human, pred, …)`` with the same seed.
     Returns ``{name: Estimate}``; undefined values (constant inputs) are NaN, silently.
     """
@@ -384,15 +447,42 @@ def bootstrap_measures(
     sys_arr = np.asarray(systems) if systems is not None else np.zeros(x.size)  # aligned, unused without system_
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        if x.size > VECTORIZE_MAX_N:
-            return {m: bootstrap_ci(_statistic(m), x, y, sys_arr, groups=groups, n_resamples=n_resamples,
-                                    confidence=confidence, seed=seed) for m in measures}
-        W = resample_weights(x.size, groups, n_resamples, seed)
-        boots = weighted_measures([m for m in measures if not m.startswith("system_")], x, y, W)
-        boots.update({m: _weighted_system(m[len("system_"):], x, y, sys_arr, W)
-                      for m in measures if m.startswith("system_")})
+        boots = _resampled(x, y, list(measures), groups, n_resamples, seed, sys_arr)
         point = {m: _statistic(m)(x, y, sys_arr) for m in measures}
     return {m: Estimate(point[m], *_percentile(boots[m], confidence), n_resamples, confidence) for m in measures}
+
+
+_RESAMPLED: dict = {}
+
+
+def _key(*arrays) -> tuple:
+    return tuple((a.shape, a.dtype.str, hash(np.ascontiguousarray(a).tobytes())) for a in arrays)
+
+
+def _resampled(x, y, measures: list, groups, n_resamples: int, seed, systems=None) -> dict[str, np.ndarray]:
+    """{measure: (n_resamples,)} values of the named measures on every bootstrap resample of (x, y), computed
+    block by block of resamples (:func:`resample_weight_blocks`); values already computed for the same data,
+    groups, resamples and seed (another interval of the same prediction) are reused (the last few inputs)."""
+    g = None if groups is None else np.unique(np.asarray(groups), return_inverse=True)[1]
+    s = np.unique(np.asarray(systems), return_inverse=True)[1] if systems is not None else None
+    key = (_key(x, y, *(a for a in (g, s) if a is not None)), g is None, s is None, int(n_resamples), seed)
+    have = _RESAMPLED.setdefault(key, {}) if seed is not None else {}  # unseeded: fresh resamples every call
+    missing = [m for m in measures if m not in have]
+    if missing:
+        plain = [m for m in missing if not m.startswith("system_")]
+        system = [m for m in missing if m.startswith("system_")]
+        parts: dict[str, list] = {m: [] for m in missing}
+        for W in resample_weight_blocks(x.size, groups, n_resamples, seed):
+            for m, v in weighted_measures(plain, x, y, W).items():
+                parts[m].append(v)
+            for m in system:
+                parts[m].append(_weighted_system(m[len("system_"):], x, y, systems, W))
+        for m, v in parts.items():
+            have[m] = np.concatenate(v)
+            have[m].flags.writeable = False  # shared by every interval that asks for it
+    while len(_RESAMPLED) > 16:
+        _RESAMPLED.pop(next(iter(_RESAMPLED)))
+    return {m: have[m] for m in measures}
 
 
 def bootstrap_ci(
@@ -446,16 +536,17 @@ def paired_bootstrap(
     The same resampled items are used for both predictions in each replicate. Returns a dict with
     ``a``, ``b`` and ``difference`` (each an :class:`Estimate`) and ``p_not_better``, the share of
     replicates where a does not beat b (a one-sided bootstrap p-value). A measure name is
-    vectorized (n <= :data:`VECTORIZE_MAX_N`); a callable runs a loop over resamples.
+    vectorized (blocks of resamples, any n); a callable runs a loop over resamples.
     """
     h = np.asarray(human, dtype=np.float64)
     a = np.asarray(pred_a, dtype=np.float64)
     b = np.asarray(pred_b, dtype=np.float64)
-    if isinstance(measure, str) and measure in MEASURES and h.shape[0] <= VECTORIZE_MAX_N:
+    if isinstance(measure, str) and measure in MEASURES:
         (h, a), (_, b) = _pair(h, a), _pair(h, b)
-        W = resample_weights(h.shape[0], groups, n_resamples, seed)
         va, vb = MEASURES[measure](h, a), MEASURES[measure](h, b)
-        ba, bb = (weighted_measures([measure], h, p, W)[measure] for p in (a, b))
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            ba, bb = (_resampled(h, p, [measure], groups, n_resamples, seed)[measure] for p in (a, b))
     else:
         fn = MEASURES[measure] if isinstance(measure, str) else measure
         blocks = _group_index(h.shape[0], groups)

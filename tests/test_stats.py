@@ -138,7 +138,7 @@ def test_vectorized_bootstrap_equals_the_loop_over_resampled_arrays(seed):
         assert a["p_not_better"] == b["p_not_better"]
 
 
-def test_vectorized_bootstrap_undefined_values_and_large_n_fallback(monkeypatch):
+def test_vectorized_bootstrap_undefined_values_and_blocks_of_resamples(monkeypatch):
     x = np.arange(20.0)
     const = np.full(20, 0.1)  # 0.1 is not exact in binary: centring must not leave a tiny non-zero spread
     r = stats.bootstrap_measures(x, const, ["kendall_tau_b", "spearman", "pearson", "pairwise_accuracy"],
@@ -152,10 +152,14 @@ def test_vectorized_bootstrap_undefined_values_and_large_n_fallback(monkeypatch)
     rng = np.random.default_rng(0)
     y = x + rng.normal(0, 3, 20)
     fast = stats.bootstrap_measures(x, y, ["spearman", "system_pearson"], systems=x // 5, n_resamples=80)
-    monkeypatch.setattr(stats, "VECTORIZE_MAX_N", 10)  # 20 > 10: the loop path
-    slow = stats.bootstrap_measures(x, y, ["spearman", "system_pearson"], systems=x // 5, n_resamples=80)
+    monkeypatch.setattr(stats, "BLOCK_VALUES", 7 * 20)  # blocks of 7 resamples: the same resamples, same values
+    blocked = stats.bootstrap_measures(x, y, ["spearman", "system_pearson"], systems=x // 5, n_resamples=80, seed=0)
+    loop = {"spearman": stats.bootstrap_ci(lambda a, b: st.spearmanr(a, b).statistic, x, y, n_resamples=80),
+            "system_pearson": stats.bootstrap_ci(lambda a, b, s: stats.system_level(a, b, s, "pearson"), x, y,
+                                                 x // 5, n_resamples=80)}
     for m in fast:
-        assert (fast[m].low, fast[m].high) == pytest.approx((slow[m].low, slow[m].high), abs=1e-12)
+        assert (fast[m].low, fast[m].high) == pytest.approx((blocked[m].low, blocked[m].high), abs=1e-12)
+        assert (fast[m].low, fast[m].high) == pytest.approx((loop[m].low, loop[m].high), abs=1e-12)
 
 
 def test_resample_weights_are_the_resamples_of_the_loop():
@@ -223,3 +227,30 @@ def test_bootstrap_ci_agrees_with_scipy_bootstrap():
     width = ref.high - ref.low
     assert ours.value == pytest.approx(st.spearmanr(x, y).statistic, abs=1e-12)
     assert abs(ours.low - ref.low) < 0.1 * width and abs(ours.high - ref.high) < 0.1 * width
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_weighted_discordant_pairs_equal_a_brute_force_count(seed):
+    """The merge-sort count of weighted discordant pairs (ties in x, in y and in both; zero weights) against the
+    n × n sign matrix, and blocks of resamples give the same values."""
+    rng = np.random.default_rng(seed)
+    n = int(rng.integers(2, 400))
+    x = rng.integers(0, 6, n).astype(float)
+    y = np.round(x + rng.normal(0, 2, n), int(rng.integers(0, 2)))
+    W = rng.integers(0, 4, (9, n)).astype(float)
+    disc = (np.sign(x[:, None] - x[None]) * np.sign(y[:, None] - y[None])) < 0
+    brute = np.array([0.5 * w @ disc @ w for w in W])
+    np.testing.assert_array_equal(stats._weighted_discordant(x, y, W), brute)  # exact integers in float64
+    sign = np.sign(x[:, None] - x[None]) * np.sign(y[:, None] - y[None])
+    got = stats.weighted_kendall_counts(x, y, W)["c_minus_d"]
+    np.testing.assert_array_equal(got, np.array([0.5 * w @ sign @ w for w in W]))
+
+
+def test_intervals_of_one_prediction_share_their_resamples_and_are_not_writable():
+    rng = np.random.default_rng(4)
+    h, p, q = rng.normal(size=60), rng.normal(size=60), rng.normal(size=60)
+    a = stats.bootstrap_measures(h, p, ["kendall_tau_b"], n_resamples=50, seed=3)
+    b = stats.paired_bootstrap("kendall_tau_b", h, p, q, n_resamples=50, seed=3)
+    assert (a["kendall_tau_b"].low, a["kendall_tau_b"].high) == (b["a"].low, b["a"].high)
+    boots = stats._resampled(*stats._pair(h, p), ["kendall_tau_b"], None, 50, 3)["kendall_tau_b"]
+    assert not boots.flags.writeable
