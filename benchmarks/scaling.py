@@ -12,8 +12,8 @@ Metric-only parts (float64, CLIP-like L2-normalized features of dimension ``--di
 Quadratic parts stop at ``--max-quadratic`` rows (default 10,000; their larger sizes are not measured,
 the exponent tells what to expect). ``--million`` adds 1,000,000 rows for the linear parts, streamed in
 chunks of 8,192 through the streaming classes (``MID`` with ``y_gen``, ``FID``), O(D²) memory.
-``--gmm`` compares ``RealStats.fit``'s mixture (own EM; k-means or k-means++ initialization) with
-scikit-learn's default one at 10,000 × D (time and held-out log-likelihood per image).
+``--gmm`` compares ``RealStats.fit``'s mixture (scikit-learn's ``GaussianMixture``) with judgenet's former own
+diagonal EM at 10,000 × D (time and held-out log-likelihood per row; ``benchmarks/metrics.py --only gmm``).
 
 Pipeline parts (``--pipeline``; 64 × 64 PNGs of random shapes written once per size, 13 generators):
 
@@ -293,39 +293,11 @@ def plot(res, path) -> None:
 
 
 def gmm_compare(n, d, args) -> None:
-    """RealStats' mixture (own EM, k-means++ seeds) vs scikit-learn's default GaussianMixture (k-means init)."""
-    import warnings
+    """RealStats' mixture (scikit-learn's GaussianMixture) vs judgenet's former own EM: ``benchmarks/metrics.py``'s
+    ``gmm`` part (time and held-out log-likelihood per row)."""
+    from metrics import bench_gmm
 
-    from sklearn.mixture import GaussianMixture
-
-    from judgenet.metrics.reference import _fit_gmm, _gmm_loglik, _gmm_prepare
-
-    x, _ = features(n, d, seed=11)
-    held, _ = features(2000, d, seed=12)
-    res = {}
-
-    def ours():
-        res["ours"] = _fit_gmm(x, 8, "diag", 0, {})
-
-    def ours_pp():
-        res["ours, k-means++"] = _fit_gmm(x, 8, "diag", 0, {"init_params": "k-means++"})
-
-    def sk():
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            gm = GaussianMixture(8, covariance_type="diag", random_state=0).fit(x)
-        res["sk"] = {"weights": gm.weights_, "means": gm.means_, "covariances": gm.covariances_}
-
-    cases = {"sklearn GaussianMixture (kmeans init)": sk, "RealStats mixture (own EM, kmeans init)": ours}
-    if args.gmm_kmeanspp:
-        cases["RealStats mixture (own EM, k-means++ init)"] = ours_pp
-    rows = P.compare(cases, args)
-    P.print_table(rows, baseline="sklearn GaussianMixture (kmeans init)",
-                  title=f"8-component diagonal mixture, {n:,} × {d}")
-    for k, g in res.items():
-        ll = _gmm_loglik(held, g, "diag", _gmm_prepare(g, "diag")).mean()
-        tr = _gmm_loglik(x, g, "diag", _gmm_prepare(g, "diag")).mean()
-        print(f"  {k}: mean log-likelihood per image, train {tr:.3f}, held-out (2,000) {ll:.3f} nats")
+    bench_gmm(n, d, args)
 
 
 def main(argv=None):
@@ -338,8 +310,7 @@ def main(argv=None):
     ap.add_argument("--kid-subsets", type=int, default=100, help="KID subsets of 1,000 (its cost is linear in this)")
     ap.add_argument("--million", action="store_true", help="add 1,000,000 rows (streamed) for the linear parts")
     ap.add_argument("--parts", default="", help="comma-separated subset of part names")
-    ap.add_argument("--gmm", action="store_true", help="also compare the mixture fit with scikit-learn's default")
-    ap.add_argument("--gmm-kmeanspp", action="store_true", help="--gmm also times the k-means++ initialization")
+    ap.add_argument("--gmm", action="store_true", help="also compare the mixture fit (scikit-learn) with judgenet's former own EM")
     ap.add_argument("--plot", default=None, help="write the log-log plot (PNG) here")
     ap.add_argument("--once-from", type=int, default=0,
                     help="sizes >= this run once per part without warm-up (runs too long to repeat 5 times; the "

@@ -41,7 +41,7 @@ class _Prepared:
 
     def __init__(self, query: np.ndarray, ref: np.ndarray, rows: np.ndarray, dtype, same: bool = False):
         centre = ref.mean(axis=0)
-        self.dtype, self.rows = np.dtype(dtype), rows
+        self.dtype = np.dtype(dtype)
         self.r = _centred(ref, None, centre, dtype)
         self.q = self.r if same and rows.size == query.shape[0] else _centred(query, rows, centre, dtype)
         self.rn64 = np.einsum("ij,ij->i", self.r, self.r, dtype=np.float64)
