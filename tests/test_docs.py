@@ -158,3 +158,14 @@ def test_dotted_name_check_can_fail():
     with pytest.raises(AttributeError):
         _resolve("judgenet.metrics.no_such_metric")
     assert list(_dotted_names("`judgenet.tuning.Objective(x)` and judgenet.prose.name")) == ["judgenet.tuning.Objective"]
+
+
+@pytest.mark.parametrize("page", [README, *sorted(DOCS.glob("*.md"))], ids=lambda p: str(p.relative_to(ROOT)))
+def test_every_jn_function_named_exists(page):
+    """`jn.<job>(...)` in the docs is a job of `import judgenet as jn`."""
+    import judgenet
+
+    named = set(re.findall(r"(?<![\w.])jn\.(\w+)", page.read_text()))
+    if page == README:
+        assert {"score", "train", "evaluate", "tune", "load_predictor"} <= named
+    assert not [n for n in named if not hasattr(judgenet, n)], f"{page.name}: jn.{sorted(named)} not all in judgenet"
