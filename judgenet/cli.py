@@ -35,10 +35,12 @@ judgenet — learn to predict human judgments of generated images.
 
 Weights: a file you pass (--clip-checkpoint / --inception-weights), a file in --weights-dir (or
 $JUDGENET_WEIGHTS_DIR), or for open_clip:ARCH:TAG and inception:fid a download by name, once, when
-online ($JUDGENET_OFFLINE=1 forbids it). --device cpu|cuda|auto picks where networks run. The feature cache lives in --cache
-(or $JUDGENET_CACHE_DIR, default ~/.cache/judgenet). Errors are one line with exit status 2;
-unreadable images are skipped and listed (--strict stops instead); Ctrl-C exits 130 and a rerun
-resumes.
+online ($JUDGENET_OFFLINE=1 forbids it). --device cpu|cuda|auto picks where networks run. The feature
+cache lives in --cache (or $JUDGENET_CACHE_DIR, default ~/.cache/judgenet). Errors are one line with
+exit status 2; unreadable images are skipped and listed (--strict stops instead); Ctrl-C exits 130
+and the same command resumes.
+
+Every command: judgenet COMMAND --help (it ends with an example). Documentation: README.md and docs/.
 """
 
 
