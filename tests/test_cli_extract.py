@@ -40,14 +40,14 @@ def test_help_reads_like_documentation(capsys):
     for needle in ("SHA-256", "fingerprint", "resumes", "checksummed", "--strict", "--prompts", "--batch-size",
                    "--workers", "--weights-dir", "--clip-checkpoint", "--inception-weights", "--quick-gelu",
                    "open_clip:ARCH[:TAG]", "pt_inception-2015-12-05-6726825d.pth", "torchrun", "examples:",
-                   "ever downloaded", "exit status"):
+                   "downloaded once", "Offline", "exit status"):
         assert needle in text, needle
 
 
 def test_extract_json_failures_prompts_and_rename_reuse(folder, tmp_path, capsys):
     cache = tmp_path / "cache"
     code, out, err = _run(capsys, "extract", folder, "--prompts", folder / "prompts.csv", "--cache", cache,
-                          "--json", "--batch-size", "2")
+                          "--json", "--batch-size", "2", "--backbone", "tiny")
     assert code == 0, err
     s = json.loads(out)["backbones"]["tiny"]
     assert s["computed"] == 3 and s["cached"] == 0
@@ -60,20 +60,21 @@ def test_extract_json_failures_prompts_and_rename_reuse(folder, tmp_path, capsys
     (folder / "0.png").rename(folder / "renamed.png")
     (folder / "empty.png").unlink()
     (folder / "text.jpg").unlink()
-    code, out, err = _run(capsys, "extract", folder, "--cache", cache, "--json")
+    code, out, err = _run(capsys, "extract", folder, "--cache", cache, "--json", "--backbone", "tiny")
     s = json.loads(out)["backbones"]["tiny"]
     assert code == 0 and s["computed"] == 0 and s["cached"] == 3 and s["failures"] == []
 
 
 def test_human_output_lists_skipped_files(folder, tmp_path, capsys):
-    code, out, err = _run(capsys, "extract", folder, "--cache", tmp_path / "c")
+    code, out, err = _run(capsys, "extract", folder, "--cache", tmp_path / "c", "--backbone", "tiny")
     text = out + err
     assert code == 0 and "3 computed" in text and "2 unreadable" in text
     assert f"skipped {folder / 'empty.png'}: empty (zero-byte) file" in text
 
 
 def test_strict_and_missing_weights_exit_2_with_one_line(folder, tmp_path, capsys, monkeypatch):
-    code, out, err = _run(capsys, "extract", folder, "--cache", tmp_path / "c", "--strict", "--quiet")
+    code, out, err = _run(capsys, "extract", folder, "--cache", tmp_path / "c", "--strict", "--quiet", "--backbone",
+                          "tiny")
     assert code == 2 and err.count("\n") == 1 and "Traceback" not in err
     assert "judgenet extract: error:" in err and ("empty.png" in err or "text.jpg" in err)
     monkeypatch.delenv("JUDGENET_WEIGHTS_DIR", raising=False)
@@ -102,7 +103,8 @@ def test_under_torchrun_two_ranks(folder, tmp_path):
     torchrun = Path(sys.executable).parent / "torchrun"
     cache = tmp_path / "c"
     p = subprocess.run([str(torchrun), "--nproc-per-node", "2", "--master-port", str(29600 + os.getpid() % 1000),
-                        "-m", "judgenet.cli", "extract", str(folder), "--cache", str(cache), "--batch-size", "1",
+                        "-m", "judgenet.cli", "extract", str(folder), "--backbone", "tiny", "--cache", str(cache),
+                        "--batch-size", "1",
                         "--json", "--quiet"], capture_output=True, text=True, timeout=300,
                        env={**os.environ, "OMP_NUM_THREADS": "1"})
     assert p.returncode == 0, p.stderr

@@ -71,12 +71,14 @@ def test_ctrl_c_during_extract_keeps_finished_features(tmp_path):
         Image.fromarray(rng.integers(0, 256, (24, 24, 3), dtype=np.uint8), "RGB").save(img / f"{i:02d}.png")
     cache = tmp_path / "cache"
     shards = lambda: list((cache / "features").glob("*/images/shard-*"))  # noqa: E731
-    p = _start(tmp_path, 1.0, 0, "extract", img, "--cache", cache, "--batch-size", "4", "--quiet")
+    p = _start(tmp_path, 1.0, 0, "extract", img, "--backbone", "tiny", "--cache", cache, "--batch-size", "4",
+               "--quiet")
     _wait_for(lambda: len(shards()) >= 2, p)  # 12 forwards of 1 s: interrupted around the 3rd (slack for a busy CI)
     _interrupt(p)
     kept = len(shards())
     assert 2 <= kept < 12 and not list((cache / "features").glob("*/images/.tmp-*"))
-    rerun = subprocess.run([sys.executable, "-m", "judgenet.cli", "extract", str(img), "--cache", str(cache),
+    rerun = subprocess.run([sys.executable, "-m", "judgenet.cli", "extract", str(img), "--backbone", "tiny", "--cache",
+                            str(cache),
                             "--json", "--quiet"], capture_output=True, text=True, timeout=300)
     assert rerun.returncode == 0, rerun.stderr
     counts = json.loads(rerun.stdout)["backbones"]["tiny"]

@@ -180,7 +180,7 @@ def test_extract_json_lists_links_it_skips(env, capsys, tmp_path):
     d = tmp_path / "g"
     shutil.copytree(env["gens"][0], d)
     os.symlink(tmp_path / "nowhere.png", d / "dangling.png")
-    code, out, err = run(capsys, "extract", d, "--json", "--quiet")
+    code, out, err = run(capsys, "extract", d, "--json", "--quiet", "--backbone", "tiny")
     assert code == 0
     failures = json.loads(out)["backbones"]["tiny"]["failures"]
     assert [Path(f["path"]).name for f in failures] == ["dangling.png"] and "dangling" in failures[0]["reason"]
