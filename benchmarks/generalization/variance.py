@@ -15,7 +15,6 @@ from __future__ import annotations
 import argparse
 import sys
 import tempfile
-import time
 from pathlib import Path
 
 
@@ -64,10 +63,8 @@ def world_rows(versions, tmp: Path) -> tuple[list[str], list[str]]:
     for v in versions:
         for fast in (True, False):
             s = SIZES[fast]
-            t = time.perf_counter()
             w = make_world(tmp / f"{v}-{'fast' if fast else 'full'}", n_real=s["n_real"],
                            n_per_generator=s["n_per_generator"], severities=s["severities"], seed=0, world=v)
-            dt = time.perf_counter() - t
             r = simulate_raters(w, n_raters=5, seed=0)
             labels = r.to_labelsets()[0]
             name = f"world {v}, {'fast' if fast else 'full'} demo"
@@ -78,7 +75,7 @@ def world_rows(versions, tmp: Path) -> tuple[list[str], list[str]]:
             notes.append(f"* {name}: rater agreement realism {r.agreement['realism']:.3f} / alignment "
                          f"{r.agreement['alignment']:.3f} (noise {r.noise:.3f}); with system = generator (severities "
                          f"as replicates) between generators {100 * g.shares['system']:.1f}% realism, "
-                         f"{100 * ga.shares['system']:.1f}% alignment; make_world {dt:.1f} s (cold)")
+                         f"{100 * ga.shares['system']:.1f}% alignment")
     return out, notes
 
 
