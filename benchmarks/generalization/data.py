@@ -4,7 +4,10 @@ Same steps as ``judgenet demo`` (full or fast world, 5 simulated raters, tiny en
 feature groups fitted on the real images), saved to ``<cache>/generalization/<variant>.npz`` so the
 study scripts can reload them in a second::
 
-    python benchmarks/generalization/data.py --variant full
+    python benchmarks/generalization/data.py --variant full [--world v1]
+
+``--world v1`` builds the world before issue 26's prompt difficulty (cached apart: ``<variant>-v1``), the
+world every table in README.md sections 1-3 was measured on; the default is the calibrated ``v2``.
 
 The npz holds X (n, p) float64, names, group of each column, generator, prompt_id, severity,
 true_realism/true_alignment (the world's latent qualities), the mean score per question
@@ -24,7 +27,7 @@ QUESTIONS = ("realism", "alignment", "overall")
 
 
 def build(variant: str = "full", seed: int = 0, cache=None, extra_backbones=(), world_kwargs=None,
-          rater_kwargs=None, tag: str = "") -> Path:
+          rater_kwargs=None, tag: str = "", world: str = "v2") -> Path:
     from judgenet import config
     from judgenet.backbones import load_backbones
     from judgenet.embeddings import embed
@@ -32,8 +35,10 @@ def build(variant: str = "full", seed: int = 0, cache=None, extra_backbones=(), 
     from judgenet.world import make_world, simulate_raters
 
     cache = config.cache_dir(cache)
-    out = cache / "generalization" / f"{variant}{tag}.npz"
-    world = make_world(cache / "world" / variant, seed=seed, **SIZES[variant], **(world_kwargs or {}))
+    suffix = "" if world == "v2" else f"-{world}"
+    out = cache / "generalization" / f"{variant}{suffix}{tag}.npz"
+    world = make_world(cache / "world" / f"{variant}{suffix}", seed=seed, world=world, **SIZES[variant],
+                       **(world_kwargs or {}))
     ratings = simulate_raters(world, n_raters=5, seed=seed, **(rater_kwargs or {}))
     bbs = load_backbones(["tiny", *extra_backbones])
     real, gen = world.real, world.generated
@@ -60,12 +65,13 @@ def build(variant: str = "full", seed: int = 0, cache=None, extra_backbones=(), 
     return out
 
 
-def load(variant: str = "full", tag: str = "", cache=None) -> dict:
+def load(variant: str = "full", tag: str = "", cache=None, world: str = "v2") -> dict:
     from judgenet import config
 
-    f = config.cache_dir(cache) / "generalization" / f"{variant}{tag}.npz"
+    suffix = "" if world == "v2" else f"-{world}"
+    f = config.cache_dir(cache) / "generalization" / f"{variant}{suffix}{tag}.npz"
     if not f.is_file():
-        build(variant, tag=tag, cache=cache)
+        build(variant, tag=tag, cache=cache, world=world)
     d = dict(np.load(f, allow_pickle=False))
     d["names"] = [str(n) for n in d["names"]]
     return d
@@ -75,5 +81,6 @@ if __name__ == "__main__":
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--variant", choices=sorted(SIZES), default="full")
     ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--world", choices=("v1", "v2"), default="v2")
     a = ap.parse_args()
-    print(build(a.variant, a.seed))
+    print(build(a.variant, a.seed, world=a.world))
