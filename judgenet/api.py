@@ -254,7 +254,7 @@ def train(labels, *, images=None, reference=None, out=None, model: str = "auto",
     (``label_root``, ``reference_prompts``, ``cache_dir``, ``group_by``, ``strict``, ``lenient``, ...).
     """
     from .evaluation.verdict import summary_text
-    from .jobs.prepare import prepare
+    from .jobs.prepare import prepare, training_record
     from .predictors.recipes import Recipe
 
     with _output(out, "predictor", overwrite, job=_job("train", locals()),
@@ -272,7 +272,7 @@ def train(labels, *, images=None, reference=None, out=None, model: str = "auto",
         fit_and_save(prep, recipe, root, seed=seed, cv_results=res.to_dict(), split=split,
                       prompt_folds=prompt_folds,
                       extra={"split": split, "labels": "pairwise" if prep.is_pairwise else "per-item",
-                             "baseline_check": check.to_dict()})
+                             "baseline_check": check.to_dict(), **training_record(prep)})
         (root / "report").mkdir(exist_ok=True)
         write_results(prep, res, root / "report", f"judgenet train — {prep.labels.name} / {prep.question}",
                       check=section)
@@ -373,7 +373,7 @@ def tune(labels, *, images=None, reference=None, out=None, trials: int = 20, stu
     """
     from . import tuning
     from .evaluation.verdict import summary_text
-    from .jobs.prepare import prepare
+    from .jobs.prepare import prepare, training_record
     from .io import atomic_write_json
 
     job = _job("tune", locals())
@@ -406,7 +406,7 @@ def tune(labels, *, images=None, reference=None, out=None, trials: int = 20, stu
         art = fit_and_save(prep, recipe, root / "predictor", seed=seed, split=split, prompt_folds=prompt_folds,
                             extra={"study_name": study_name, "trial": study.best_trial.number,
                                    "best_value": study.best_value, "measure": obj.measure, "storage": storage,
-                                   "split": split, "baseline_check": check.to_dict()})
+                                   "split": split, "baseline_check": check.to_dict(), **training_record(prep)})
         write_results(prep, res, root / "report", f"judgenet tune — {prep.labels.name} / {prep.question}: the best "
                       f"trial's recipe on held-out folds", check=section)
         tuning.write_study_plots(study, root)

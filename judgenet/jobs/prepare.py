@@ -23,7 +23,7 @@ import numpy as np
 
 from ..errors import ConfigError
 
-__all__ = ["Prepared", "reference_inputs", "fit_reference", "embed_items", "prepare", "builder_options",
+__all__ = ["Prepared", "training_record", "reference_inputs", "fit_reference", "embed_items", "prepare", "builder_options",
            "default_backbones", "TINY_WARNING"]
 
 log = logging.getLogger(__name__)
@@ -126,6 +126,7 @@ class Prepared:
         prompts: (n_items,) prompt per item, or None. item_ids: (n_items,).
         builder: the FeatureBuilder fitted on the real images. labels: the LabelSet. question: its name.
         ceiling: the rater ceiling dict (or a note). backbones: backbone names. failures: skipped images.
+        image_paths: the image file of each item (resolved), aligned with ``features``.
         notes: warnings the outputs must carry (e.g. :data:`TINY_WARNING` when the tiny encoder embedded the images).
         pairs: for a comparative (pairwise / ranking) label set, the judgments as
             :class:`~judgenet.evaluation.pairwise.Pairs` over the rows of ``features`` (then ``y`` is None and the
@@ -145,6 +146,7 @@ class Prepared:
     failures: list = field(default_factory=list)
     pairs: object = None
     notes: list = field(default_factory=list)
+    image_paths: list = field(default_factory=list)
 
     @property
     def is_pairwise(self) -> bool:
@@ -230,7 +232,7 @@ def _featurize_items(items, *, images, reference, reference_prompts, backbones, 
                                                                            mid_shrinkage=mid_shrinkage, seed=seed))
     emb, keep, failures = embed_items(paths, bbs, prompts=prompts, cache_dir=cache_dir, strict=strict,
                                       batch_size=batch_size)
-    items = items[keep].reset_index(drop=True)
+    items = items.assign(_path=paths)[keep].reset_index(drop=True)
     if len(items) < 3:
         raise ConfigError(f"only {len(items)} rated item(s) have readable images; see the skipped files above")
     return (items, builder.transform(emb), builder, backbones, ref_skipped + ref_failures + failures, has_prompts,
@@ -281,10 +283,26 @@ def prepare(labels, *, images=None, reference=None, reference_prompts=None, back
         for msg in getattr(pairs, "skipped", None) or []:
             log.warning("skipped judgment: %s", msg)
         return Prepared(fm, None, units, prompts, item_ids, builder, ls, question, None, backbones, failures, pairs,
-                        notes=notes)
+                        notes=notes, image_paths=items["_path"].tolist())
     try:
         ceiling = rater_ceiling(ls, question, n_resamples=ceiling_resamples, seed=seed)
     except Exception as exc:  # fewer than 2 raters per item: no ceiling, say so
         ceiling = {"note": f"rater ceiling unavailable: {' '.join(str(exc).split())}"}
     return Prepared(fm, items["score"].to_numpy(dtype=np.float64), units, prompts, item_ids, builder, ls, question,
-                    ceiling, backbones, failures, notes=notes)
+                    ceiling, backbones, failures, notes=notes, image_paths=items["_path"].tolist())
+
+
+def training_record(prep: Prepared) -> dict:
+    """What a saved predictor keeps about its training data for ``score`` to check against: ``training_images``,
+    the first 16 hex characters of each training image's SHA-256 (a scored image among them gets in-sample
+    predictions), and for per-item labels ``label_range``, the lowest and highest rating of the question (the label
+    scale that prediction intervals are kept within)."""
+    from ..io import sha256_file
+
+    out: dict = {"training_images": sorted({sha256_file(p)[:16] for p in prep.image_paths})}
+    if not prep.is_pairwise:
+        f = prep.labels.frame
+        s = f.loc[f["question"].astype(str) == str(prep.question), "score"].astype(float)
+        if len(s):
+            out["label_range"] = [float(s.min()), float(s.max())]
+    return out

@@ -6,13 +6,14 @@ group and carried over here without recomputation.
 """
 from __future__ import annotations
 
+import math
 from typing import Mapping, Sequence
 
 import numpy as np
 import pandas as pd
 
-__all__ = ["per_generator_table", "sort_generators", "win_rate_columns", "interval_columns", "provenance",
-           "score_report"]
+__all__ = ["per_generator_table", "sort_generators", "win_rate_columns", "interval_columns", "usable_intervals",
+           "generators_needed", "provenance", "score_report"]
 
 
 def provenance(backbones, *, predictor_meta=None) -> dict:
@@ -153,6 +154,64 @@ def interval_columns(per_image: pd.DataFrame, per_gen: pd.DataFrame, pred_col: s
             "%s_label_scale/_interval_low/_interval_high are on the label scale (line %.4g + %.4g x %s, fitted on "
             "held-out generators)", pred_col, pred_col, cal.scale[0], cal.scale[1], pred_col)
     return per_image, per_gen.merge(gen_iv, on="generator", how="left")
+
+
+def generators_needed(coverage: float) -> int:
+    """The fewest calibration generators for which a conformal ``coverage`` interval of a generator's mean is finite:
+    the smallest n with ⌈(n + 1)·coverage⌉ ≤ n (9 at 0.9, 19 at 0.95)."""
+    n = 1
+    while math.ceil((n + 1) * coverage - 1e-12) > n:
+        n += 1
+    return n
+
+
+def usable_intervals(per_image: pd.DataFrame, per_gen: pd.DataFrame, pred_col: str, calibration,
+                     coverage: float | None = None, label_range=None) -> list[str]:
+    """Leave empty (NaN, in place) the interval bounds of :func:`interval_columns` that say nothing, and return one
+    line per kind saying why: per-generator intervals that are infinite (fewer calibration generators than
+    ``coverage`` needs, :func:`generators_needed`) with their ``interval_coverage``; per-image intervals that are
+    infinite or, with ``label_range`` (the training ratings' lowest and highest value), span the whole label scale.
+    A bound past the label scale is clipped to it (the label lies within the scale, so the coverage is kept)."""
+    from ..evaluation.conformal import Calibration
+
+    cal = calibration if isinstance(calibration, Calibration) else Calibration.from_dict(calibration)
+    c = float(coverage or cal.coverage)
+    lo_r, hi_r = (float(label_range[0]), float(label_range[1])) if label_range else (-np.inf, np.inf)
+    reasons = []
+
+    def tidy(frame, low, high, extra=()):
+        a, b = frame[low].to_numpy(dtype=np.float64), frame[high].to_numpy(dtype=np.float64)
+        unbounded = np.isinf(a) | np.isinf(b)
+        whole = ~unbounded & (a <= lo_r) & (b >= hi_r)
+        clipped = ~unbounded & ~whole & ((a < lo_r) | (b > hi_r))
+        frame[low], frame[high] = np.clip(a, lo_r, hi_r), np.clip(b, lo_r, hi_r)
+        for col in (low, high, *extra):
+            frame[col] = frame[col].astype(np.float64).where(~(unbounded | whole))
+        return int(unbounded.sum()), int(whole.sum()), int(clipped.sum())
+
+    k = len(cal.group_names)
+    g_low, g_high = f"{pred_col}_interval_low", f"{pred_col}_interval_high"
+    if g_low in per_gen:
+        inf, whole, clipped = tidy(per_gen, g_low, g_high, [c_ for c_ in ("interval_coverage",) if c_ in per_gen])
+        if inf:
+            reasons.append(f"the predictor was calibrated on {k} held-out generator(s) and a {c:.0%} interval for a "
+                           f"generator's mean needs at least {generators_needed(c)}: {g_low}/{g_high} and "
+                           "interval_coverage left empty (train on more generators or lower --coverage)")
+        if whole:
+            reasons.append(f"the {c:.0%} interval of {whole} generator mean(s) spans the whole label scale "
+                           f"[{lo_r:g}, {hi_r:g}]: {g_low}/{g_high} left empty")
+        if clipped:
+            reasons.append(f"{g_low}/{g_high} of {clipped} generator(s) clipped to the label scale "
+                           f"[{lo_r:g}, {hi_r:g}]")
+    if "pred_low" in per_image:
+        inf, whole, clipped = tidy(per_image, "pred_low", "pred_high")
+        if inf or whole:
+            reasons.append(f"{inf + whole} image(s) have a {c:.0%} prediction interval that is unbounded or spans the "
+                           f"whole label scale [{lo_r:g}, {hi_r:g}] (calibrated on {k} generator(s)): pred_low/"
+                           "pred_high left empty")
+        if clipped:
+            reasons.append(f"pred_low/pred_high of {clipped} image(s) clipped to the label scale [{lo_r:g}, {hi_r:g}]")
+    return reasons
 
 
 def sort_generators(table: pd.DataFrame, pred_col: str | None = None) -> pd.DataFrame:
@@ -324,6 +383,15 @@ def run_score(root, generators, *, reference=None, prompts=None, reference_promp
             log.warning("%d image(s) lack features the predictor needs (no prompt?): predicted score left empty",
                         int((~ok).sum()))
         per_image[pred_col] = pred
+        seen = set(meta.get("extra", {}).get("training_images") or [])
+        if seen:
+            from ..io import sha256_file
+
+            n_in = sum(sha256_file(f)[:16] in seen for f in per_image["image"])
+            if n_in:
+                note(f"{n_in} of {len(per_image)} scored image(s) were training images of predictor {predictor}: "
+                     "their predicted scores, and the generator means over them, are in-sample fits (optimistic); "
+                     "score images the predictor was not trained on for an honest estimate")
     per_gen = per_generator_table(per_image, set_columns={c: fm.column(c) for c in fm.names if c.startswith("set.")},
                                   pred_col=pred_col, n_resamples=resamples, seed=seed)
     cal = (meta or {}).get("extra", {}).get("conformal")
@@ -332,6 +400,9 @@ def run_score(root, generators, *, reference=None, prompts=None, reference_promp
         per_gen = win_rate_columns(per_image, per_gen, pred_col, win_cal, coverage)
     elif pred_col is not None and cal:
         per_image, per_gen = interval_columns(per_image, per_gen, pred_col, cal, coverage)
+        for reason in usable_intervals(per_image, per_gen, pred_col, cal, coverage,
+                                       label_range=meta.get("extra", {}).get("label_range")):
+            note(reason)
     elif pred_col is not None:
         log.info("predictor %s has no conformal calibration: no prediction intervals", predictor)
     if lost:
