@@ -1,6 +1,9 @@
 """Sanity table of the world with the shipped tiny encoder: CLIPScore, MID and FID per generator.
 
-    python -m training.world_sanity --out training/world_sanity.csv
+    python -m training.world_sanity --out training/world_sanity.csv [--world v1]
+
+The shipped ``training/world_sanity.csv`` was made on world v1 (before issue 26's prompt difficulty;
+``--world v1`` reproduces it); the default is the calibrated world v2.
 
 "clean" = clean renderings of the generators' prompt scenes (what a perfect generator would draw),
 scored against the world's reference (real) images and captions. Expected, and tested in
@@ -49,13 +52,14 @@ def sanity_table(
     severities: Sequence[float] = (0.2, 0.5, 0.8),
     seed: int = 0,
     assets_dir: str | Path | None = None,
+    world: str = "v2",
 ) -> pd.DataFrame:
     """One row per set ("clean" and each generator × severity): clip_score, mid, fid, and the mean
     latent true_realism / true_alignment."""
     torch.set_num_threads(max(1, min(2, torch.get_num_threads())))
     root = Path(root or tempfile.mkdtemp(prefix="jn-world-sanity-"))
     w = make_world(root, n_real=n_real, n_per_generator=n_per_generator, generators=generators,
-                   severities=severities, seed=seed)
+                   severities=severities, seed=seed, world=world)
     model, preprocess, tok = load_tiny_clip(assets_dir)
     m = w.manifest
     real = m[m.generator == "real"]
@@ -85,8 +89,9 @@ def main(argv=None) -> int:
     ap.add_argument("--n-real", type=int, default=400)
     ap.add_argument("--n-per-generator", type=int, default=150)
     ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--world", choices=("v1", "v2"), default="v2")
     args = ap.parse_args(argv)
-    t = sanity_table(n_real=args.n_real, n_per_generator=args.n_per_generator, seed=args.seed)
+    t = sanity_table(n_real=args.n_real, n_per_generator=args.n_per_generator, seed=args.seed, world=args.world)
     t.to_csv(args.out, index=False, float_format="%.4f")
     with pd.option_context("display.width", 200, "display.max_rows", 200):
         print(t.round(3).to_string(index=False))
