@@ -15,7 +15,7 @@ class ConfigError(JudgenetError, ValueError):
 
 
 class WeightsNotFoundError(JudgenetError, FileNotFoundError):
-    """A backbone's weights file is not on disk (judgenet never downloads)."""
+    """A backbone's weights file is not on disk and cannot be downloaded now (offline, or no download by name)."""
 
 
 class ImageError(JudgenetError):
