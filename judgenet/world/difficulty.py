@@ -22,14 +22,15 @@ has 31–49% between images, ``data_cards/world-simulated.md``). In ``v2``:
   image passes as real (or states the facts right) is the chance its generator's own failures go unnoticed
   times the chance the scene's defects do. Multiplying keeps both in [0, 1] without clipping (an additive
   penalty clipped at the floor put a fifth of the items there and capped realism's between-prompt share);
-  each generator's effect relative to the others on a prompt is unchanged.
+  on a prompt, the generators that draw it keep their quality ratios.
 
 The two penalties are calibrated (``benchmarks/generalization/calibrate_world.py``) to THumB's between-image
 share of item-score variance (31.2% with the human captions, 48.8% among the machine systems; target 40%,
 ``benchmarks/generalization/variance.py``) at the full demo's size over seeds 0–5 — a property of the real
 data, never of any predictor's result. Realism stays below the target (≈34%): the simulated raters'
-noise, fixed by their 66% agreement calibration, keeps about a third of the item-score variance in the
-residual whatever the latent structure, and a larger penalty would push most hard scenes' realism to 0.
+noise grows with the latent spread to hold their 66% agreement and keeps about half of the item-score
+variance in the residual, and a larger penalty would push most hard scenes' realism to 0. The same noise
+shrinks the between-generator share (data card).
 """
 from __future__ import annotations
 
