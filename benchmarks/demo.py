@@ -15,6 +15,13 @@ which the old demo did not.
     python benchmarks/demo.py --fast                      # fast demo, cold and warm
     python benchmarks/demo.py --fast --old 5a552be        # vs the pre-restructure tree
     python benchmarks/demo.py --cold-runs 2                # full demo (minutes per cold run): 2 cold, 5 warm
+    python benchmarks/demo.py --anchored                   # old vs new anchored correction, held-out tau-b
+
+``--anchored`` evaluates, on the full demo's world and features (tiny encoder), the anchored model with the
+earlier correction (HistGradientBoosting, 200 trees, 3 x 3 inner crossed folds) and with today's default (ridge on
+standardized features, alpha 100, same inner folds) on both splits and all three questions: pooled held-out Kendall
+tau-b, raw MID's, the paired-bootstrap difference vs raw MID (1,000 resamples over prompts) and the seconds per
+evaluation (one process, one thread).
 """
 from __future__ import annotations
 
@@ -69,6 +76,55 @@ def contender(name: str, key: str, code: str, src: Path, fast: bool, work: Path,
     return run
 
 
+def anchored_table(cache: Path, n_resamples: int = 1000) -> list[dict]:
+    """Old vs new anchored correction on the full demo's inputs (see the module docstring)."""
+    import time
+
+    import numpy as np
+    from threadpoolctl import threadpool_limits
+
+    from judgenet.backbones import load_backbones
+    from judgenet.evaluation import evaluate
+    from judgenet.jobs.demo import QUESTIONS, SIZES, SPLITS
+    from judgenet.jobs.prepare import embed_items, fit_reference
+    from judgenet.predictors import make_predictor
+    from judgenet.predictors.anchored import AnchoredRegressor
+    from judgenet.world import make_world, simulate_raters
+
+    sizes = SIZES[False]
+    world = make_world(cache / "world" / "full", n_real=sizes["n_real"], n_per_generator=sizes["n_per_generator"],
+                       severities=sizes["severities"], seed=0)
+    labels = simulate_raters(world, n_raters=5, seed=0).to_labelsets()[0]
+    bbs = load_backbones(["tiny"])
+    real, gen = world.real, world.generated
+    builder, _ = fit_reference(real["path"].tolist(), bbs, prompts=real["prompt"].tolist(), cache_dir=cache, seed=0)
+    emb, _, _ = embed_items(gen["path"].tolist(), bbs, prompts=gen["prompt"].tolist(), cache_dir=cache)
+    fm = builder.transform(emb)
+    items = gen["item_id"].astype(str).to_numpy()
+    prompts = gen["prompt_id"].astype(str).to_numpy() if "prompt_id" in gen else gen["prompt"].to_numpy()
+    variants = {"old (hist_gb correction)": lambda: AnchoredRegressor(
+                    feature_names=fm.names, estimator=make_predictor("hist_gb", random_state=0)),
+                "new (ridge correction)": lambda: AnchoredRegressor(feature_names=fm.names)}
+    rows = []
+    for split in SPLITS:
+        for q in QUESTIONS:
+            y = labels.aggregate(q).set_index("item_id")["score"].reindex(items).to_numpy(dtype=np.float64)
+            for name, make in variants.items():
+                t = time.perf_counter()
+                with threadpool_limits(1):
+                    r = evaluate(fm.X, y, gen["generator"].to_numpy(), fm.names, {"anchored": make()}, prompts=prompts,
+                                 split=split, n_resamples=n_resamples, seed=0, per_generator_ci=False, threads=1)
+                d = r.comparisons[("anchored", "mid_pmi", "kendall_tau_b")]
+                rows.append({"split": split, "question": q, "variant": name,
+                             "tau": r.metrics["anchored"]["kendall_tau_b"].value,
+                             "tau_mid": r.metrics["mid_pmi"]["kendall_tau_b"].value, "diff": d.value, "low": d.low,
+                             "high": d.high, "seconds": time.perf_counter() - t})
+                x = rows[-1]
+                print(f"{split:9} {q:9} {name:26} tau-b {x['tau']:.3f} raw MID {x['tau_mid']:.3f} difference "
+                      f"{x['diff']:+.3f} [{x['low']:+.3f}, {x['high']:+.3f}] {x['seconds']:.1f} s", flush=True)
+    return rows
+
+
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     P.add_arguments(ap, threads_default="all")
@@ -80,7 +136,15 @@ def main(argv=None):
     ap.add_argument("--cold-runs", type=int, default=0,
                     help="cold runs per contender when fewer than the protocol's 5 fit the time (the full demo: "
                          "minutes per run): interleaved single runs, the table's runs column says how many")
+    ap.add_argument("--anchored", action="store_true",
+                    help="old vs new anchored correction: held-out tau-b on both splits (no timing protocol)")
     args = ap.parse_args(argv)
+    if args.anchored:
+        with tempfile.TemporaryDirectory(prefix="judgenet-anchored-") as tmp:
+            rows = anchored_table(Path(tmp))
+        if args.json:
+            Path(args.json).write_text(json.dumps(rows, indent=1))
+        return
     info = P.header(args, extra=f"demo {'--fast' if args.fast else '(full)'}; subprocesses, own cache each")
     tmp = tempfile.TemporaryDirectory(prefix="judgenet-demo-bench-")  # removed at exit, also after an error
     work = Path(tmp.name)

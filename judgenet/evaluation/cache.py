@@ -100,11 +100,12 @@ def save(cache: str | os.PathLike, key: str, payload: Mapping) -> None:
 
 def cached_evaluate(X, y, generators, feature_names, models: Mapping, *, cache_dir=None, prompts=None,
                     ceiling=None, split: str = "generator", prompt_folds: int = 5, resamples: int = 1000,
-                    seed: int = 0, n_jobs: int | None = 1, baselines=None):
+                    seed: int = 0, n_jobs: int | None = 1, baselines=None, progress: bool = False):
     """:func:`judgenet.evaluation.evaluate` through the cache: the same results for the same inputs, settings and
     code, computed once. ``models`` maps a name to an unfitted estimator (:func:`estimator_key` — every
     parameter — is part of the key). Fits run with one BLAS/OpenMP thread per process (label sets are small; multi-threaded BLAS
-    stalled the bootstrap on a busy machine: 385 s vs 13 s). Returns :class:`~judgenet.evaluation.EvaluationResults`."""
+    stalled the bootstrap on a busy machine: 385 s vs 13 s). ``progress``: a bar over the folds on stderr
+    (not part of the key). Returns :class:`~judgenet.evaluation.EvaluationResults`."""
     from .. import config
     from . import EvaluationResults, evaluate
 
@@ -118,7 +119,7 @@ def cached_evaluate(X, y, generators, feature_names, models: Mapping, *, cache_d
         return EvaluationResults.from_dict(hit)
     res = evaluate(X, y, generators, feature_names, dict(models), baselines=baselines, prompts=prompts,
                    ceiling=ceiling, n_resamples=resamples, seed=seed, split=split, n_prompt_folds=prompt_folds,
-                   n_jobs=n_jobs, threads=1)
+                   n_jobs=n_jobs, threads=1, progress=progress)
     save(root, key, res.to_dict())
     return res
 

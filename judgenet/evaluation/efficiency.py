@@ -36,6 +36,7 @@ import pandas as pd
 from sklearn.base import clone
 
 from ..errors import ConfigError
+from ..predictors.anchored import fit_routed
 from ..stats import MEASURES, resample_weights, weighted_measures
 
 __all__ = ["subsample_by_prompt", "budget_subsets", "label_efficiency", "EfficiencyCurve", "new_generator_curve",
@@ -310,7 +311,8 @@ def label_efficiency(X, y, generators, feature_names: Sequence[str], model, *, p
             if everything and (name, k) in full_fits:
                 preds[(name, r, b)][f.test] = full_fits[(name, k)]
                 continue
-            fitted = clone(est).fit(X[idx], y[idx])
+            fitted = fit_routed(clone(est), X[idx], y[idx], generators=gens[idx],  # anchored: its inner split
+                                prompts=None if pr is None else pr[idx])
             preds[(name, r, b)][f.test] = np.asarray(fitted.predict(X[f.test]), dtype=np.float64).ravel()
             if everything:
                 full_fits[(name, k)] = preds[(name, r, b)][f.test]
@@ -372,7 +374,7 @@ def new_generator_curve(X, y, generators, model, *, ks: Sequence[int] = DEFAULT_
                 lab = rng.choice(idx_g, size=k, replace=False) if k else np.empty(0, dtype=np.int64)
                 rest = np.setdiff1d(idx_g, lab)
                 tr = np.concatenate([others, lab])
-                fitted = clone(model).fit(X[tr], y[tr])
+                fitted = fit_routed(clone(model), X[tr], y[tr], generators=gens[tr])
                 p = np.asarray(fitted.predict(X[rest]), dtype=np.float64).ravel()
                 shift = float(np.mean(y[lab] - fitted.predict(X[lab]))) if k else 0.0
                 with warnings.catch_warnings(), np.errstate(invalid="ignore"):

@@ -19,6 +19,7 @@ import numpy as np
 import pandas as pd
 
 from ..errors import ConfigError
+from ..evaluation.summary import verdict as summary_verdict
 
 __all__ = ["run_demo", "SIZES", "SPLITS", "QUESTIONS"]
 
@@ -43,6 +44,27 @@ EFFICIENCY_SHARES = {True: (0.1, 0.35, 1.0), False: (0.05, 0.15, 0.4, 1.0)}
 EFFICIENCY_REPEATS = 2
 SPLIT_WORDS = {"generator": "new generator, prompts labelled for other generators",
                "crossed": "new generator, new prompts"}
+SHORT_SPLIT = {"generator": "labelled prompts", "crossed": "new prompts"}
+
+
+class _Phases:
+    """One progress line per phase on stderr (logging, INFO: ``--quiet`` silences it): the phase, elapsed time and,
+    during the evaluations, an ETA from the evaluations done so far (the folds have their own bar)."""
+
+    def __init__(self, t0: float, n_evaluations: int):
+        self.t0, self.n, self.done, self.t_eval = t0, n_evaluations, 0, None
+
+    def __call__(self, what: str, evaluation: bool = False) -> None:
+        now = time.perf_counter()
+        eta = ""
+        if evaluation:
+            if self.t_eval is None:
+                self.t_eval = now
+            elif self.done:
+                eta = f", ETA {(now - self.t_eval) / self.done * (self.n - self.done):.0f} s"
+            self.done += 1
+            what = f"[{self.done}/{self.n}] {what}"
+        log.info("demo %5.0f s  %s%s", now - self.t0, what, eta)
 
 
 def run_demo(root: Path, *, fast: bool = False, seed: int = 0, cache_dir=None, n_jobs: int | None = None,
@@ -57,7 +79,9 @@ def run_demo(root: Path, *, fast: bool = False, seed: int = 0, cache_dir=None, n
     from ..evaluation.cache import CODE_MODULES, cached_evaluate, cached_folder, cached_payload
     from ..io import atomic_write_text, sha256_text, to_jsonable
     from ..labels import rater_ceiling
+    from ..evaluation.summary import format_summary, summary_line
     from ..predictors import save_predictor
+    from ..predictors.anchored import fit_routed
     from ..predictors.recipes import Recipe
     from ..world import make_world, simulate_raters
 
@@ -66,8 +90,11 @@ def run_demo(root: Path, *, fast: bool = False, seed: int = 0, cache_dir=None, n
     times: dict[str, float] = {}
     t0 = time.perf_counter()
     cache = config.cache_dir(cache_dir)
+    talk = log.isEnabledFor(logging.INFO)  # progress lines and fold bars on stderr; --quiet silences them
     log.info("judgenet demo — SIMULATED world, tiny encoder%s; run directory %s",
              " + genuine FID-Inception" if inception else "", root)
+    phase = _Phases(t0, n_evaluations=len(QUESTIONS) * len(SPLITS))
+    phase("world: rendering (first run) or reading the simulated images and ratings")
 
     world = make_world(cache / "world" / ("fast" if fast else "full"), n_real=sizes["n_real"],
                        n_per_generator=sizes["n_per_generator"], severities=sizes["severities"], seed=seed)
@@ -76,6 +103,7 @@ def run_demo(root: Path, *, fast: bool = False, seed: int = 0, cache_dir=None, n
     times["world"] = time.perf_counter() - t0
 
     t = time.perf_counter()
+    phase("features: tiny-encoder embeddings (cached after the first run) and the real-image reference")
     names = ["tiny"] + (["inception:fid"] if inception else [])
     if inception:
         from ..backbones import genuine_inception_path
@@ -100,24 +128,31 @@ def run_demo(root: Path, *, fast: bool = False, seed: int = 0, cache_dir=None, n
     prompt_ids = gen["prompt_id"].astype(str).to_numpy() if "prompt_id" in gen else gen["prompt"].to_numpy()
     results: dict = {s: {} for s in SPLITS}
     chosen: dict[str, str] = {}  # question -> the saved predictor's model (best on the crossed split)
-    rows = []
+    rows, lines = [], []
     inputs = {}  # question -> (y, ceiling, recipes), for the tiny-vs-Inception comparison
     for q in QUESTIONS:
         agg = labels.aggregate(q).set_index("item_id")["score"]
         y = agg.reindex(item_ids).to_numpy(dtype=np.float64)
         if np.isnan(y).any():
             raise ConfigError(f"simulated labels miss {int(np.isnan(y).sum())} items for {q!r}")
-        ceiling = rater_ceiling(labels, q, n_resamples=sizes["n_resamples"], seed=seed)
+        # the rater-ceiling bootstrap through the cache (a warm run reads it; keyed by the judgments and the code)
+        ceiling = cached_payload(lambda q=q: rater_ceiling(labels, q, n_resamples=sizes["n_resamples"], seed=seed),
+                                 [], [], {"step": "demo-rater-ceiling", "question": q, "seed": seed,
+                                          "resamples": sizes["n_resamples"],
+                                          "judgments": sha256_text(labels.frame.to_csv(index=False))},
+                                 cache_dir=cache, code=("labels", "stats.py"))
         recipes = {m: Recipe(m, feature_groups=tuple(fm.groups)) for m in sizes["models"]}
         inputs[q] = (y, ceiling, recipes)
         for split in SPLITS:
             use = {m: r for m, r in recipes.items() if not (split == "crossed" and m in CROSSED_SKIP)}
+            phase(f"evaluate {q}, {SPLIT_WORDS[split]}: {', '.join(use)} vs raw MID", evaluation=True)
             res = cached_evaluate(fm.X, y, generators, fm.names,
-                                  {m: r.build(random_state=seed) for m, r in use.items()}, cache_dir=cache,
-                                  prompts=prompt_ids, ceiling=ceiling, split=split, resamples=sizes["n_resamples"],
-                                  seed=seed, n_jobs=n_jobs)
+                                  {m: r.build(random_state=seed, feature_names=fm.names) for m, r in use.items()},
+                                  cache_dir=cache, prompts=prompt_ids, ceiling=ceiling, split=split,
+                                  resamples=sizes["n_resamples"], seed=seed, n_jobs=n_jobs, progress=talk)
             results[split][q] = res
             rows.append(_summary_row(q, split, res, ceiling))
+            lines.append(summary_line(res, f"{q} · {SHORT_SPLIT[split]}"))
         for split in SPLITS:
             others = [results[o][q] for o in SPLITS if o != split]
             write_report(results[split][q], root / split / q, question=q, others=others,
@@ -129,8 +164,11 @@ def run_demo(root: Path, *, fast: bool = False, seed: int = 0, cache_dir=None, n
                  **_calibration_extra(results["crossed"][q], best, y, generators)}
 
         def fit_and_save(out, best=best, y=y, cv=cv, extra=extra, q=q):
+            phase(f"predictor-{q}: fitting {best} on every item")
             with threadpool_limits(1):  # torch's OpenMP beside sklearn's: threaded HistGradientBoosting fits stall
-                model = recipes[best].build(random_state=seed).fit(fm.X, y)
+                # anchored chooses its shrinkage on held-out generators x prompts: it gets them (metadata routing)
+                model = fit_routed(recipes[best].build(random_state=seed, feature_names=fm.names), fm.X, y,
+                                   generators=generators, prompts=prompt_ids)
             save_predictor(model, out, recipe=recipes[best], feature_names=fm.names, builder=builder,
                            label_set=labels.name, question=q, cv_results=cv, extra=extra)
 
@@ -148,9 +186,12 @@ def run_demo(root: Path, *, fast: bool = False, seed: int = 0, cache_dir=None, n
                                                  n_jobs=n_jobs)
         times["inception_comparison"] = time.perf_counter() - t
     t = time.perf_counter()
+    phase("intervals: coverage per held-out generator")
     sections = intervals_section(root, {q: inputs[q][0] for q in QUESTIONS}, generators, results["generator"], chosen)
     times["intervals"] = time.perf_counter() - t
     t = time.perf_counter()
+    phase(f"label efficiency: {chosen[EFFICIENCY_QUESTION]} on {EFFICIENCY_QUESTION} at "
+          f"{len(EFFICIENCY_SHARES[bool(fast)])} budgets x {EFFICIENCY_REPEATS} repeats")
     y_e, ceiling_e, recipes_e = inputs[EFFICIENCY_QUESTION]
     sections += efficiency_section(root, fm, y_e, generators, prompt_ids, chosen[EFFICIENCY_QUESTION],
                                    recipes_e[chosen[EFFICIENCY_QUESTION]], ceiling_e, fast=fast, seed=seed,
@@ -158,11 +199,13 @@ def run_demo(root: Path, *, fast: bool = False, seed: int = 0, cache_dir=None, n
     times["efficiency"] = time.perf_counter() - t
 
     t = time.perf_counter()
+    phase("side-by-side judgments: simulated pairwise raters and their predictors")
     from ..world.side_by_side import run_side_by_side
 
     def side_by_side() -> dict:
-        r = run_side_by_side(world, fm.X, fm.names, likert=ratings, item_ids=list(item_ids),
-                             n_resamples=sizes["n_resamples"], seed=seed)
+        with threadpool_limits(1):  # small fits: threads only lose, and oversubscribe a busy machine
+            r = run_side_by_side(world, fm.X, fm.names, likert=ratings, item_ids=list(item_ids),
+                                 n_resamples=sizes["n_resamples"], seed=seed)
         return {"markdown": r.markdown(), **r.to_dict()}
 
     # through the cache: keyed by the features, the world's manifest and Likert judgments, and the code of the
@@ -182,7 +225,9 @@ def run_demo(root: Path, *, fast: bool = False, seed: int = 0, cache_dir=None, n
     _append_sections(root, sections)
     if inception:
         _append_inception_section(root, results["inception"])
-    log.info("%s\n\nreport: %s", summary.to_string(index=False), root / "report.md")
+    log.info("done in %.0f s\n\n%s", times["total"], format_summary(
+        lines, report=root / "report.md",
+        title="Held-out Kendall tau-b of the best model vs raw MID (95% CI over prompts; SIMULATED raters):"))
     return summary, results, times
 
 
@@ -200,10 +245,7 @@ def _summary_row(question: str, split: str, res, ceiling: dict | None) -> dict:
     t = res.table()
     best = res.best_model("kendall_tau_b")
     diff = res.comparisons.get((best, "mid_pmi", "kendall_tau_b"))
-    if diff is not None and np.isfinite(diff.low):
-        verdict = "better" if diff.low > 0 else "worse" if diff.high < 0 else "not distinguishable"
-    else:
-        verdict = "n/a"
+    verdict = "n/a" if diff is None else summary_verdict(diff.low, diff.high)
     row = {"question": question, "split": SPLIT_WORDS[split], "best model": best,
            "tau-b (model)": _cell(t, best, "kendall_tau_b"), "tau-b (raw MID)": _cell(t, "mid_pmi", "kendall_tau_b"),
            "tau-b diff vs MID": "n/a" if diff is None else f"{diff.value:.3f} [{diff.low:.3f}, {diff.high:.3f}]",
@@ -292,8 +334,10 @@ def compare_inception(fm, y, ceiling, recipes, generators, prompts, results, roo
         preds = {"tiny+inception": results[split]["realism"].predictions}
         for arm in ("tiny", "inception"):
             cols = inception_columns(fm.names, arm)
-            preds[arm] = cached_evaluate(fm.X[:, cols], y, generators, [fm.names[i] for i in cols],
-                                         {m: r.build(random_state=seed) for m, r in use.items()}, cache_dir=cache,
+            sub = [fm.names[i] for i in cols]
+            preds[arm] = cached_evaluate(fm.X[:, cols], y, generators, sub,
+                                         {m: r.build(random_state=seed, feature_names=sub) for m, r in use.items()},
+                                         cache_dir=cache,
                                          prompts=prompts, ceiling=ceiling, split=split, resamples=n_resamples,
                                          seed=seed, n_jobs=n_jobs).predictions
         for m in use:
@@ -306,7 +350,7 @@ def compare_inception(fm, y, ceiling, recipes, generators, prompts, results, roo
                              "tau_tiny": b.value, "tau_tiny_low": b.low, "tau_tiny_high": b.high,
                              "tau_arm": a.value, "tau_arm_low": a.low, "tau_arm_high": a.high,
                              "difference": d.value, "low": d.low, "high": d.high,
-                             "verdict": "better" if d.low > 0 else "worse" if d.high < 0 else "not distinguishable",
+                             "verdict": summary_verdict(d.low, d.high),
                              "p_not_better": r["p_not_better"], "n_resamples": n_resamples})
     table = pd.DataFrame(rows)
     shown = pd.DataFrame({"split": table["split"].map(SPLIT_WORDS), "model": table["model"], "arm": table["arm"],
@@ -449,7 +493,7 @@ def efficiency_section(root: Path, fm, y, generators, prompts, name: str, recipe
     # stall for seconds each on a busy machine (measured 0.02 s at 1 thread vs 11 s)
     def compute() -> dict:
         with threadpool_limits(limits=1):
-            c = label_efficiency(fm.X, y, gens, fm.names, None, models={name: recipe.build(random_state=seed)},
+            c = label_efficiency(fm.X, y, gens, fm.names, None, models={name: recipe.build(random_state=seed, feature_names=fm.names)},
                                  prompts=prompts, budgets=budgets, judgments_per_item=n_raters,
                                  n_repeats=EFFICIENCY_REPEATS, split="generator", ceiling=ceiling,
                                  n_resamples=min(int(n_resamples), 500), seed=seed)
@@ -459,7 +503,7 @@ def efficiency_section(root: Path, fm, y, generators, prompts, name: str, recipe
     # a warm demo reads the curve from the cache (keyed by the inputs, settings and the evaluation code)
     got = cached_payload(compute, [fm.X, y], [fm.names, gens, prompts],
                          {"step": "demo-efficiency", "model": name,
-                          "estimator": estimator_key(recipe.build(random_state=seed)),
+                          "estimator": estimator_key(recipe.build(random_state=seed, feature_names=fm.names)),
                           "budgets": budgets, "n_raters": n_raters, "repeats": EFFICIENCY_REPEATS,
                           "resamples": min(int(n_resamples), 500), "seed": seed, "ceiling": ceiling},
                          cache_dir=cache)
