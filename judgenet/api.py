@@ -25,6 +25,7 @@ import pandas as pd
 
 from . import config as _config
 from .errors import ConfigError
+from .jobs.score import ScoreResult  # noqa: F401  (defined beside the job that makes it)
 from .jobs.train import (DEFAULT_MODELS, DEFAULT_PAIRWISE_MODELS, check_model, fit_and_save, held_out,
                        label_efficiency_report, write_failures, write_results)
 
@@ -95,21 +96,6 @@ class EvaluateResult:
     def to_json(self) -> dict:
         return {"out": str(self.out), "results": self.results.table().to_dict(orient="records"),
                 "n_skipped": len(self.failures)}
-
-
-@dataclass
-class ScoreResult:
-    """Per-image and per-generator tables (also written to ``out``) and the skipped files."""
-
-    out: Path
-    per_image: pd.DataFrame
-    per_generator: pd.DataFrame
-    failures: list = field(default_factory=list)
-
-    def to_json(self) -> dict:
-        return {"out": str(self.out), "per_generator": self.per_generator.to_dict(orient="records"),
-                "n_images": len(self.per_image), "skipped": [{"path": f.path, "reason": f.reason}
-                                                             for f in self.failures]}
 
 
 @dataclass
@@ -354,7 +340,7 @@ def score(generators: Sequence[str | os.PathLike], *, reference=None, prompts=No
                          resize=resize, text_model=text_model,
                          resamples=resamples, kid_subset_size=kid_subset_size, seed=seed, strict=strict,
                          mid_eps=mid_eps, mid_shrinkage=mid_shrinkage, coverage=coverage, device=device,
-                         batch_size=batch_size, result_type=ScoreResult)
+                         batch_size=batch_size)
 
 
 def tune(labels, *, images=None, reference=None, out=None, trials: int = 20, study_name: str = "judgenet",

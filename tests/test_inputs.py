@@ -68,3 +68,52 @@ def test_prompt_files(tmp_path):
     with pytest.raises(ConfigError, match="1 image.*b.png"):
         prompts_for([tmp_path / "a.png", tmp_path / "b.png"], tmp_path, {"a.png": "x"})
     assert prompts_for([tmp_path / "b.png"], tmp_path, {"a.png": "x"}, require_all=False) == [None]
+
+
+def test_open_run_marks_locks_resumes_and_cleans_up(tmp_path):
+    import json
+
+    from judgenet.jobs.inputs import LOCK, UNFINISHED, open_run
+
+    job = {"command": "score", "options": {"seed": 0}}
+    out = tmp_path / "o"
+    with pytest.raises(KeyboardInterrupt):
+        with open_run(out, "x", job=job, keep=("study.db",)) as root:
+            assert json.loads((root / UNFINISHED).read_text())["command"] == "score" and (root / LOCK).exists()
+            (root / "study.db").write_text("trials")
+            (root / "sub").mkdir()
+            (root / "sub" / "part.npz").write_text("partial")
+            raise KeyboardInterrupt
+    # what the run wrote is gone except its resumable state; the folder says it is unfinished, by which command
+    assert sorted(p.name for p in out.rglob("*")) == sorted([UNFINISHED, "study.db"])
+    with pytest.raises(ConfigError, match="unfinished `judgenet score` run with other options"):
+        with open_run(out, "x", job={"command": "score", "options": {"seed": 1}}):
+            pass
+    with open_run(out, "x", job=job) as root:  # the identical run resumes into it
+        (root / "result.csv").write_text("done")
+    assert sorted(p.name for p in out.iterdir()) == ["result.csv", "study.db"]  # finished: no marker, no lock
+    with pytest.raises(ConfigError, match="exists and is not empty"):
+        with open_run(out, "x", job=job):
+            pass
+    with pytest.raises(ValueError):  # a failed run into a new folder leaves nothing behind
+        with open_run(tmp_path / "n", "x", job=job) as root:
+            (root / "half.npz").write_text("x")
+            raise ValueError
+    assert not (tmp_path / "n").exists()
+
+
+def test_open_run_refuses_an_out_inside_an_input_folder(tmp_path):
+    from judgenet.jobs.inputs import open_run
+
+    (tmp_path / "real").mkdir()
+    with pytest.raises(ConfigError, match="inside the reference folder"):
+        with open_run(tmp_path / "real" / "a" / "b", "x", inputs=[("reference folder", tmp_path / "real")]):
+            pass
+    assert not (tmp_path / "real" / "a").exists()
+
+
+def test_prompt_file_with_two_rows_for_one_image_is_refused(tmp_path):
+    p = tmp_path / "p.csv"
+    p.write_text("image,prompt\na.png,one\nb.png,two\na.png,three\n")
+    with pytest.raises(ConfigError, match=r"p.csv, rows 2, 4: image a.png has 2 prompt rows"):
+        read_prompts(p)

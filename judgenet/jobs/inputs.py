@@ -163,6 +163,9 @@ def open_run(out: str | os.PathLike | None, prefix: str, overwrite: bool = False
     except Timeout:
         raise ConfigError(f"another judgenet run is writing into {path} (it holds {path / LOCK}); wait for it to "
                           "finish or choose another --out") from None
+    except OSError as exc:  # a read-only folder, a full disk
+        raise OutputError(f"cannot write into output folder {path} ({exc.strerror or exc}); choose another --out") \
+            from None
     try:
         run_dir(path, prefix, overwrite, job=job, inputs=inputs)  # judged under the lock
         before = _snapshot(path)

@@ -7,13 +7,31 @@ group and carried over here without recomputation.
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Mapping, Sequence
 
 import numpy as np
 import pandas as pd
 
-__all__ = ["per_generator_table", "sort_generators", "win_rate_columns", "interval_columns", "usable_intervals",
+__all__ = ["ScoreResult", "run_score", "per_generator_table", "sort_generators", "win_rate_columns", "interval_columns", "usable_intervals",
            "generators_needed", "provenance", "score_report"]
+
+
+@dataclass
+class ScoreResult:
+    """What :func:`judgenet.score` made: per-image and per-generator tables (also written to ``out``) and the
+    skipped files."""
+
+    out: Path
+    per_image: pd.DataFrame
+    per_generator: pd.DataFrame
+    failures: list = field(default_factory=list)
+
+    def to_json(self) -> dict:
+        return {"out": str(self.out), "per_generator": self.per_generator.to_dict(orient="records"),
+                "n_images": len(self.per_image), "skipped": [{"path": f.path, "reason": f.reason}
+                                                             for f in self.failures]}
 
 
 def provenance(backbones, *, predictor_meta=None) -> dict:
@@ -236,7 +254,7 @@ def run_score(root, generators, *, reference=None, prompts=None, reference_promp
               backbones=None, cache_dir=None, weights_dir=None, clip_checkpoint=None, inception_weights=None,
               quick_gelu=None, resize=None, text_model=None, resamples: int = 1000, kid_subset_size: int = 1000,
               seed: int = 0, strict: bool = False, mid_eps: float = 0.0, mid_shrinkage=None, coverage: float = 0.9,
-              device: str = "cpu", batch_size: int = 64, result_type=None):
+              device: str = "cpu", batch_size: int = 64) -> ScoreResult:
     """The body of :func:`judgenet.score` (see there); writes into the existing folder ``root``."""
     import logging
     from pathlib import Path
@@ -424,4 +442,4 @@ def run_score(root, generators, *, reference=None, prompts=None, reference_promp
                                             "n_skipped": len(failures), **prov})
     atomic_write_text(root / "report.md", score_report(per_gen, prov, notes, n_skipped=len(failures)))
     log.info("%s\n\nscores: %s", per_gen.to_string(index=False, float_format=lambda v: f"{v:.4g}"), root)
-    return result_type(root, per_image, per_gen, failures)
+    return ScoreResult(root, per_image, per_gen, failures)
