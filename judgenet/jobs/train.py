@@ -10,13 +10,12 @@ import logging
 from pathlib import Path
 from typing import Sequence
 
-import numpy as np
 import pandas as pd
 
 from ..errors import ConfigError
 
-__all__ = ["DEFAULT_MODELS", "DEFAULT_PAIRWISE_MODELS", "held_out", "best_model", "write_results",
-           "label_efficiency_report", "fit_and_save", "write_failures", "evaluate_recipes", "check_kind"]
+__all__ = ["DEFAULT_MODELS", "DEFAULT_PAIRWISE_MODELS", "held_out", "write_results", "label_efficiency_report",
+           "fit_and_save", "write_failures", "evaluate_recipes", "check_kind", "check_model", "raw_recipe"]
 
 log = logging.getLogger(__name__)
 
@@ -80,25 +79,57 @@ def held_out(prep, recipes: dict, *, split: str, prompt_folds: int, resamples: i
                           lenient=bool(prep.failures))
 
 
-def best_model(prep, res) -> str:
-    """The best model of held-out results: Kendall tau-b (per-item labels) or 2AFC accuracy (pairs)."""
-    if not prep.is_pairwise:
-        return res.best_model("kendall_tau_b")
-    acc = {m: res.metrics["all"][m]["accuracy"].value for m in res.models}
-    return max(acc, key=lambda m: (np.nan_to_num(acc[m], nan=-np.inf), m))
+def raw_recipe(prep, baseline: str):
+    """The recipe of a predictor that *is* the raw baseline ``baseline`` (a baseline label: a feature column,
+    ``-name`` negated): family ``raw`` on all columns, that column and sign."""
+    from ..predictors.recipes import Recipe
+
+    names = list(prep.features.names)
+    return Recipe("raw", {"column": names.index(baseline.lstrip("-")), "sign": -1.0 if baseline.startswith("-")
+                          else 1.0})
 
 
-def write_results(prep, res, out: Path, title: str) -> None:
-    """The report of held-out results (pairwise results: markdown + pairwise_results.json)."""
+def check_model(prep, res, model: str, recipe, *, keep_baseline: bool):
+    """Check ``model`` of the held-out results ``res`` against the best raw baseline on the same folds
+    (:func:`~judgenet.evaluation.verdict.check_against_baselines`). When it fails, one loud line
+    (``logging.warning``) says so; with ``keep_baseline`` (``train --model auto``) the raw baseline becomes the saved
+    predictor (:func:`raw_recipe`; per-item labels — a pairwise predictor is kept, and the line says so).
+
+    Returns ``(name, recipe, check, report section)``: the name and recipe to save."""
+    from ..evaluation.verdict import check_against_baselines
+
+    check = check_against_baselines(res, model)
+    kept = None
+    if not check.passed:
+        line = check.warning()
+        if keep_baseline and check.baseline is not None and not prep.is_pairwise:
+            kept = (f"**Saved predictor: raw `{check.baseline}`** (family `raw`: the feature itself), not "
+                    f"`{model}` — with `--model auto` the raw baseline is kept when no learned candidate beats it "
+                    "on the held-out folds.")
+            log.warning("%s; --model auto keeps raw %s as the saved predictor", line, check.baseline)
+            return "raw", raw_recipe(prep, check.baseline), check, check.markdown(kept)
+        if keep_baseline:
+            kept = (f"Saved predictor: `{model}` all the same — no raw baseline can be saved for "
+                    f"{'comparative labels' if prep.is_pairwise else 'these features'}; do not trust it beyond "
+                    "the raw features.")
+            line += "; saved all the same (no raw baseline to keep)"
+        log.warning("%s", line)
+    return model, recipe, check, check.markdown(kept)
+
+
+def write_results(prep, res, out: Path, title: str, check: str | None = None) -> None:
+    """The report of held-out results (pairwise results: markdown + pairwise_results.json); ``check``: the
+    markdown section of :func:`check_model` (placed first)."""
     from ..evaluation import write_report
     from ..io import atomic_write_text
 
     notes = "\n".join(f"- **Note: {n}**" for n in prep.notes)
     if not prep.is_pairwise:
-        write_report(res, out, title=title, extra_sections=[("Notes", notes)] if notes else None)
+        lead = [("Is the model better than the raw features?", check.split("\n", 2)[2])] if check else None
+        write_report(res, out, title=title, extra_sections=[("Notes", notes)] if notes else None, lead_sections=lead)
         return
     tail = f"\n## Notes\n\n{notes}\n" if notes else ""
-    atomic_write_text(out / "report.md", f"# {title}\n\n{res.markdown()}\n{tail}")
+    atomic_write_text(out / "report.md", f"# {title}\n\n{check + chr(10) if check else ''}{res.markdown()}\n{tail}")
     atomic_write_text(out / "pairwise_results.json", res.to_json())
 
 
