@@ -340,3 +340,36 @@ def test_rater_ceiling_vectorized_and_loop_paths_agree(monkeypatch):
         if k != "split_half_spearman_brown":  # the loop redraws the splits in every resample
             assert (fast[f"{k}_low"], fast[f"{k}_high"]) == pytest.approx((slow[f"{k}_low"], slow[f"{k}_high"]),
                                                                          rel=1e-10)
+
+
+def test_rater_ceiling_in_blocks_and_with_all_pair_tables_at_once_equals_one_block_pair_by_pair(monkeypatch):
+    """The bounded-memory path (resample weights in blocks of one or a few resamples; every rater pair's
+    contingency table from one sparse product) gives the same numbers as one block, pair by pair; the
+    agreement counts are whole numbers, so they are equal exactly. Both are checked against brute force above."""
+    from judgenet.labels import agreement as ag
+
+    R = _ratings(11, n_items=70, n_raters=6, missing=0.4)
+    W = np.vstack(list(ag.resample_weight_blocks(R.shape[0], None, 50, 3)))
+    batched = ag._boot_agreement_counts(R, W)
+    fast = ag.rater_ceiling(R, "q", n_resamples=50, seed=3)
+    monkeypatch.setattr(ag, "MAX_TABLE_VALUES", 0)  # one rater pair at a time (weighted_kendall_counts)
+    assert ag._pair_tables(R, ag._rater_pairs(R)) is None
+    looped = ag._boot_agreement_counts(R, W)
+    np.testing.assert_array_equal(batched[0], looped[0])
+    np.testing.assert_array_equal(batched[1], looped[1])
+    assert batched[2] == looped[2] == 15
+    monkeypatch.setattr(ag, "BLOCK_VALUES", 150)  # one resample per block
+    slow = ag.rater_ceiling(R, "q", n_resamples=50, seed=3)
+    assert fast.pop("question") == slow.pop("question") == "q"
+    for k, v in fast.items():
+        assert v == pytest.approx(slow[k], rel=1e-12, nan_ok=True), k
+
+
+def test_rater_ceiling_of_continuous_scores_uses_the_pair_by_pair_counts():
+    from judgenet.labels import agreement as ag
+
+    rng = np.random.default_rng(5)
+    R = rng.normal(size=(40, 4)).round(2)
+    R[rng.random(R.shape) < 0.2] = np.nan
+    assert ag._pair_tables(R, ag._rater_pairs(R)) is None  # more than MAX_TABLE_VALUES distinct scores
+    assert ag.pairwise_agreement(R) == pytest.approx(_np_agreement(R), rel=1e-12)

@@ -33,20 +33,31 @@ returns just the point value, as a float.
 of ``R`` are resampled, so the raters stay fixed), as the flat dict that evaluation reports next
 to predictor results.
 
-The bootstrap is vectorized for up to :data:`judgenet.stats.VECTORIZE_MAX_N` items: every resample
-is a vector of item counts and each statistic is computed for all resamples at once from weighted
-pair counts — the same values as applying the matrix function to each resampled matrix (tested),
-30–36× faster for 975 items × 5 raters (``benchmarks/bootstrap.py``). One deliberate difference: for split-half the random splits are drawn once, on ``R``
-(exactly as for the point value), and reused by every resample, so the interval reflects item
-sampling only; above the size limit the loop redraws the splits in each resample.
+The bootstrap is vectorized: every resample is a vector of item counts and each statistic is
+computed for a block of resamples at once from weighted pair counts — the same values as applying
+the matrix function to each resampled matrix (tested), 30–36× faster for 975 items × 5 raters
+(``benchmarks/bootstrap.py``). The resample weights are drawn in blocks of at most
+:data:`BLOCK_VALUES` numbers (the same resamples as drawing them whole), and what depends only on
+the data — the items each rater pair shares, the split-half splits — is computed once for the
+point value and every block, so time and memory grow linearly with the items
+(``benchmarks/labels.py``: a rater ceiling of 10⁶ judgments). One deliberate difference from the
+loop over resampled matrices (:data:`VECTORIZE_MAX_N`): for split-half the random splits are drawn
+once, on ``R`` (exactly as for the point value), and reused by every resample, so the interval
+reflects item sampling only; the loop redraws the splits in each resample.
 """
 from __future__ import annotations
 
 import numpy as np
 
 from ..errors import LabelError
-from ..stats import (VECTORIZE_MAX_N, Estimate, _from_counts, _percentile, bootstrap_ci, resample_weights,
-                     weighted_corr, weighted_kendall_counts)
+from ..stats import (Estimate, _from_counts, _percentile, bootstrap_ci, resample_weight_blocks, weighted_corr,
+                     weighted_kendall_counts)
+
+VECTORIZE_MAX_N: int | None = None
+"""Above this many items the bootstraps loop over resampled matrices (benchmarks set 0 to time the
+loop); None: vectorized at every size."""
+BLOCK_VALUES = 4_000_000
+"""Resample weights held at once (resamples × items, or × rater pairs × scores², float64: 32 MB)."""
 
 __all__ = ["rating_matrix", "pairwise_agreement", "pairwise_agreement_counts", "leave_one_rater_out", "split_half",
            "spearman_brown", "krippendorff_alpha", "rater_ceiling"]
@@ -158,28 +169,73 @@ def _krippendorff_alpha(R, level: str = "interval") -> float:
 # compare both with independent computations (brute force, scipy, the krippendorff package).
 
 
-def _boot_agreement_counts(R, W) -> tuple[np.ndarray, np.ndarray, int]:
-    """(agreeing, compared) item pairs pooled over rater pairs per resample, and the number of
-    rater pairs sharing >= 2 items."""
+def _rater_pairs(R) -> list[tuple[int, int, np.ndarray]]:
+    """``(a, b, items)`` for every pair of raters a < b that shares at least 2 judged items."""
     ok = ~np.isnan(R)
+    out = []
+    for a in range(R.shape[1]):
+        rows = np.flatnonzero(ok[:, a])
+        share = ok[rows, a + 1:]
+        for j in np.flatnonzero(share.sum(axis=0) >= 2):
+            out.append((a, a + 1 + int(j), rows[share[:, j]]))
+    return out
+
+
+MAX_TABLE_VALUES = 16
+"""Up to this many distinct scores (Likert scales), all rater pairs' contingency tables are counted
+in one sparse product; above it, one pair at a time."""
+
+
+def _pair_tables(R, pairs):
+    """A sparse (items, pairs × V × V) indicator — item i of rater pair p in cell (p, score of a,
+    score of b) — over the V distinct scores of R, or None above :data:`MAX_TABLE_VALUES`."""
+    from scipy import sparse
+
+    values = np.unique(R[~np.isnan(R)])
+    V = values.size
+    if V > MAX_TABLE_VALUES or not pairs:
+        return None
+    idx = np.searchsorted(values, np.where(np.isnan(R), values[0], R))
+    items = np.concatenate([both for _, _, both in pairs])
+    cells = np.concatenate([(p * V + idx[both, a]) * V + idx[both, b] for p, (a, b, both) in enumerate(pairs)])
+    S = sparse.csc_matrix((np.ones(items.size), (cells, items)), shape=(len(pairs) * V * V, R.shape[0]))
+    return S, V
+
+
+def _boot_agreement_counts(R, W, pairs=None, tables=None) -> tuple[np.ndarray, np.ndarray, int]:
+    """(agreeing, compared) item pairs pooled over rater pairs per resample, and the number of
+    rater pairs sharing >= 2 items (``pairs``: :func:`_rater_pairs` of R and ``tables``:
+    :func:`_pair_tables`, when computed already). Counts are whole numbers, exact in float64."""
+    pairs = _rater_pairs(R) if pairs is None else pairs
+    tables = _pair_tables(R, pairs) if tables is None else tables
+    if tables:  # every pair's weighted contingency table at once; the counts of weighted_kendall_counts
+        S, V = tables
+        T = np.asarray(S @ W.T).T.reshape(W.shape[0], len(pairs), V, V)
+        N = T.sum(axis=(2, 3))
+        G = np.cumsum(T[:, :, ::-1], axis=2)[:, :, ::-1] - T  # G[a, b] = sum over a' > a of T[a', b]
+        higher = np.cumsum(G[:, :, :, ::-1], axis=3)[:, :, :, ::-1] - G
+        lower = np.cumsum(G, axis=3) - G
+        cmd = (T * (higher - lower)).sum(axis=(2, 3))
+
+        def tied(t, axes):
+            return (t * (t - 1.0) / 2.0).sum(axis=axes)
+
+        untied = N * (N - 1.0) / 2.0 - tied(T.sum(axis=3), 2) - tied(T.sum(axis=2), 2) + tied(T, (2, 3))
+        return (0.5 * (untied + cmd)).sum(axis=1), untied.sum(axis=1), len(pairs)
     agree = np.zeros(W.shape[0])
     total = np.zeros(W.shape[0])
     n_pairs = 0
-    for a in range(R.shape[1]):
-        for b in range(a + 1, R.shape[1]):
-            both = ok[:, a] & ok[:, b]
-            if both.sum() < 2:
-                continue
-            k = weighted_kendall_counts(R[both, a], R[both, b], W[:, both])
-            untied = k["n0"] - k["tx"] - k["ty"] + k["txy"]  # concordant + discordant
-            agree += 0.5 * (untied + k["c_minus_d"])
-            total += untied
-            n_pairs += 1
+    for a, b, both in pairs:
+        k = weighted_kendall_counts(R[both, a], R[both, b], W[:, both])
+        untied = k["n0"] - k["tx"] - k["ty"] + k["txy"]  # concordant + discordant
+        agree += 0.5 * (untied + k["c_minus_d"])
+        total += untied
+        n_pairs += 1
     return agree, total, n_pairs
 
 
-def _boot_pairwise_agreement(R, W) -> np.ndarray:
-    agree, total, _ = _boot_agreement_counts(R, W)
+def _boot_pairwise_agreement(R, W, pairs=None, tables=None) -> np.ndarray:
+    agree, total, _ = _boot_agreement_counts(R, W, pairs, tables)
     with np.errstate(invalid="ignore", divide="ignore"):
         return np.where(total > 0, agree / total, np.nan)
 
@@ -210,17 +266,25 @@ def _boot_leave_one_rater_out(R, W, min_items: int = 3) -> dict[str, np.ndarray]
     return out
 
 
-def _boot_split_half(R, W, seed: int = 0, *, n_splits: int = 10, method: str = "spearman") -> np.ndarray:
-    """The splits are drawn once, on ``R`` (exactly as :func:`_split_half` draws them for the point
-    value), and each resample reuses its items' splits; only the items are resampled."""
+def _halves(R, seed: int, n_splits: int) -> tuple[np.ndarray, list]:
+    """The rows with >= 2 judgments and their half-means for each split (:func:`_half_means`)."""
     m = (~np.isnan(R)).sum(axis=1)
     keep = m >= 2
-    R, m, W = R[keep], m[keep], W[:, keep]
+    return keep, list(_half_means(R[keep], m[keep], seed, n_splits)) if keep.any() else []
+
+
+def _boot_split_half(R, W, seed: int = 0, *, n_splits: int = 10, method: str = "spearman",
+                     halves=None) -> np.ndarray:
+    """The splits are drawn once, on ``R`` (exactly as :func:`_split_half` draws them for the point
+    value), and each resample reuses its items' splits; only the items are resampled (``halves``:
+    :func:`_halves` of R, when computed already)."""
+    keep, halves = _halves(R, seed, n_splits) if halves is None else halves
+    W = W[:, keep]
     rs_sum = np.zeros(W.shape[0])
     rs_n = np.zeros(W.shape[0])
-    if R.shape[0] == 0:
+    if W.shape[1] == 0:
         return np.full(W.shape[0], np.nan)
-    for h1, h2 in _half_means(R, m, seed, n_splits):
+    for h1, h2 in halves:
         r = weighted_corr(h1, h2, W, ranks=method == "spearman")  # NaN where a half-mean is constant
         rs_sum += np.where(np.isnan(r), 0.0, r)
         rs_n += ~np.isnan(r)
@@ -260,21 +324,39 @@ def _boot_krippendorff_alpha(R, W, level: str = "interval") -> np.ndarray:
         return np.where(d_e > 0, 1.0 - d_o / d_e, np.nan)
 
 
-def _ceiling_resamples(R, W, seed: int, stats=None, *, min_items: int = 3) -> dict[str, np.ndarray]:
-    """Each of :data:`CEILING_STATS` (or the named subset) on every resample → {name: (B,)}."""
+def _ceiling_resamples(R, W, seed: int, stats=None, *, min_items: int = 3, prepared=None) -> dict[str, np.ndarray]:
+    """Each of :data:`CEILING_STATS` (or the named subset) on every resample → {name: (B,)}
+    (``prepared``: :func:`_prepare` of R, when computed already)."""
     stats = set(CEILING_STATS if stats is None else stats)
+    prepared = prepared or {}
     out: dict[str, np.ndarray] = {}
     if "pairwise_agreement" in stats:
-        out["pairwise_agreement"] = _boot_pairwise_agreement(R, W)
+        out["pairwise_agreement"] = _boot_pairwise_agreement(R, W, prepared.get("pairs"), prepared.get("tables"))
     if stats & {"loo_kendall_tau_b", "loo_kendall_tau_c", "loo_spearman"}:
         out.update({f"loo_{k}": v for k, v in _boot_leave_one_rater_out(R, W, min_items).items()
                     if k != "n_raters_used"})
     if "split_half_spearman_brown" in stats:
-        out["split_half_spearman_brown"] = _boot_split_half(R, W, seed)
+        out["split_half_spearman_brown"] = _boot_split_half(R, W, seed, halves=prepared.get("halves"))
     for level in ("interval", "ordinal"):
         if f"alpha_{level}" in stats:
             out[f"alpha_{level}"] = _boot_krippendorff_alpha(R, W, level)
     return {k: v for k, v in out.items() if k in stats}
+
+
+def _prepare(R, seed: int, n_splits: int = 10) -> dict:
+    """What every block of resamples shares: the rater pairs' common items and the split-half splits."""
+    pairs = _rater_pairs(R)
+    return {"pairs": pairs, "tables": _pair_tables(R, pairs), "halves": _halves(R, seed, n_splits)}
+
+
+def _in_blocks(boot, n: int, n_resamples: int, seed: int, width: int = 0):
+    """``boot(W)`` for the resample weights of :func:`judgenet.stats.resample_weights` (same seed, same
+    resamples), drawn in blocks of at most :data:`BLOCK_VALUES` numbers and concatenated."""
+    rows = max(1, BLOCK_VALUES // max(n, width, 1))
+    parts = [boot(W) for W in resample_weight_blocks(n, None, n_resamples, seed, rows=rows)]
+    if isinstance(parts[0], dict):
+        return {k: np.concatenate([p[k] for p in parts]) for k in parts[0]}
+    return np.concatenate(parts)
 
 
 # ---------------------------------------------------------------- public API: (labels, question) -> Estimate
@@ -296,10 +378,10 @@ def _estimate(fn, R, n_resamples, seed, confidence, boot=None) -> Estimate:
     """``fn(R)`` with a percentile CI over resampled items: vectorized through ``boot(R, W)`` (the
     statistic on every row of resample weights W) when given and R has at most VECTORIZE_MAX_N
     items, else a loop over resampled matrices; both see the same resamples."""
-    if boot is None or R.shape[0] > VECTORIZE_MAX_N:
+    if boot is None or (VECTORIZE_MAX_N is not None and R.shape[0] > VECTORIZE_MAX_N):
         return bootstrap_ci(lambda i: fn(R[i]), np.arange(R.shape[0]), n_resamples=n_resamples,
                             confidence=confidence, seed=seed)
-    values = boot(R, resample_weights(R.shape[0], None, n_resamples, seed))
+    values = _in_blocks(lambda W: boot(R, W), R.shape[0], n_resamples, seed)
     return Estimate(float(fn(R)), *_percentile(values, confidence), n_resamples, confidence)
 
 
@@ -425,14 +507,19 @@ def rater_ceiling(labels, question: str, n_resamples: int = 1000, seed: int = 0,
     out = {"question": question, "n_items": int(R.shape[0]), "n_raters": int(R.shape[1]),
            "mean_raters_per_item": float(cnt.mean()), "n_judgments": int(cnt.sum())}
     idx = np.arange(R.shape[0])
-    boots = (_ceiling_resamples(R, resample_weights(R.shape[0], None, n_resamples, seed), seed)
-             if R.shape[0] <= VECTORIZE_MAX_N else None)
-    for name, fn in stats.items():
-        if boots is None:
+    if VECTORIZE_MAX_N is not None and R.shape[0] > VECTORIZE_MAX_N:  # the loop over resampled matrices
+        for name, fn in stats.items():
             e = bootstrap_ci(fn, idx, n_resamples=n_resamples, confidence=confidence, seed=seed)
-        else:
-            e = Estimate(float(fn(idx)), *_percentile(boots[name], confidence), n_resamples, confidence)
-        out[name], out[f"{name}_low"], out[f"{name}_high"] = e.value, e.low, e.high
+            out[name], out[f"{name}_low"], out[f"{name}_high"] = e.value, e.low, e.high
+    else:
+        prepared = _prepare(R, seed)
+        point = _ceiling_resamples(R, _ones(R), seed, prepared=prepared)
+        width = prepared["tables"][0].shape[0] if prepared["tables"] else 0
+        boots = _in_blocks(lambda W: _ceiling_resamples(R, W, seed, prepared=prepared), R.shape[0], n_resamples,
+                           seed, width)
+        for name in stats:
+            out[name] = float(point[name][0])
+            out[f"{name}_low"], out[f"{name}_high"] = _percentile(boots[name], confidence)
     out["n_resamples"] = int(n_resamples)
     out["confidence"] = float(confidence)
     return out
