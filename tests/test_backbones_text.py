@@ -64,7 +64,7 @@ def test_text_backbone_in_embed_and_cache(minilm, tmp_path):
 
 def test_unknown_text_model_is_a_clear_error(tmp_path, monkeypatch):
     monkeypatch.delenv("JUDGENET_WEIGHTS_DIR", raising=False)
-    with pytest.raises(WeightsNotFoundError, match="never downloads"):
+    with pytest.raises(WeightsNotFoundError, match="text models are not downloaded"):
         load_backbone("text:no-such-model")
     (tmp_path / "empty").mkdir()
     with pytest.raises(ConfigError, match="not a sentence-transformers model folder"):

@@ -111,7 +111,7 @@ def test_meta_recipe_and_repr_come_from_the_artifact(p, trained):
 
 def test_score_method_is_the_cli_score(p, cli_scores, userdata, folder, tmp_path):
     res = p.score([folder], prompts=userdata / "prompts.csv", out=tmp_path / "s", resamples=20)
-    assert isinstance(res, jn.api.ScoreResult)
+    assert isinstance(res, jn.api.ScoreResult) and res.out == tmp_path / "s"
     written = pd.read_csv(tmp_path / "s" / "per_image.csv")
     assert list(written["image"]) == list(cli_scores["image"])
     _same(written["predicted_realism"], cli_scores["predicted_realism"])

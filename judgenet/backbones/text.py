@@ -73,7 +73,8 @@ def find_text_model(name: str, *, directory=None, weights_dir=None) -> Path:
                                   "config.json)")
             return d
     hint = _INSTALL.get(_known(name) or "", "pass its folder to --text-model or put it in --weights-dir")
-    raise WeightsNotFoundError(f"text:{name}: no local sentence-transformers model found; judgenet never downloads: "
+    raise WeightsNotFoundError(f"text:{name}: no local sentence-transformers model found (text models are not "
+                               "downloaded): "
                                f"{hint}")
 
 

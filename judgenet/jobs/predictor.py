@@ -127,7 +127,8 @@ class Predictor:
             DataFrame, one row per input in order: ``image`` (the path, or ``<image i>`` for in-memory images),
             ``prompt`` (when given), :attr:`pred_column` and, when the predictor was saved with its conformal
             calibration, ``pred_low``/``pred_high`` (plus ``pred_label_scale`` for a predictor in other units
-            than the labels). A pairwise predictor's column holds utilities (``p_win`` needs several generators:
+            than the labels) — clipped to the label scale, and left empty where they say nothing (unbounded, or
+            the whole scale), with a logged note, exactly as ``score`` writes them. A pairwise predictor's column holds utilities (``p_win`` needs several generators:
             use :meth:`score`). Unreadable images give empty (NaN) predictions.
         """
         from ..embeddings import embed
@@ -189,24 +190,36 @@ class Predictor:
             pred[ok] = self.model.predict(X[ok])
         out = pd.DataFrame({self.pred_column: pred})
         cal = self.meta.get("extra", {}).get("conformal")
-        if cal:
-            from .score import interval_columns
+        if cal:  # the same intervals, and the same emptied / clipped bounds, as score's per-image table
+            from .score import interval_columns, usable_intervals
 
             out["generator"] = "images"
             out, _ = interval_columns(out, pd.DataFrame({"generator": ["images"]}), self.pred_column, cal, coverage)
+            for reason in usable_intervals(out, pd.DataFrame(), self.pred_column, cal, coverage,
+                                           label_range=self.meta.get("extra", {}).get("label_range")):
+                log.warning("note: %s", reason)
             out = out.drop(columns="generator")
         return out
 
-    def score(self, generators: Sequence[str | os.PathLike], *, reference=None, out=None, **options):
-        """``judgenet score --predictor`` on generator folders: writes ``out`` and returns the
-        :class:`~judgenet.api.ScoreResult` (per-image and per-generator tables). ``options`` are
-        :func:`judgenet.score`'s (``prompts``, ``resamples``, ``coverage``, ``overwrite``, ...); the backbone
-        options this predictor was loaded with are used unless given again."""
-        from ..api import score
+    def score(self, generators: Sequence[str | os.PathLike], *, reference=None, out=None, overwrite: bool = False,
+              **options):
+        """``judgenet score --predictor`` on generator folders (:func:`judgenet.jobs.score.run_score`, the body of
+        :func:`judgenet.score`): writes ``out`` (default a new ``judgenet-runs/score-<time>`` folder) and returns the
+        :class:`~judgenet.jobs.score.ScoreResult` (per-image and per-generator tables). ``options`` are
+        :func:`judgenet.score`'s (``prompts``, ``resamples``, ``coverage``, ...); the backbone options this predictor
+        was loaded with are used unless given again."""
+        from ..io import to_jsonable
+        from .inputs import open_run
+        from .score import run_score
 
         kw = {k: v for k, v in self._load_options.items() if v is not None}
         kw.update(options)
-        return score(generators, reference=reference, out=out, predictor=self.path, **kw)
+        job = {"command": "score", "options": to_jsonable({"generators": [str(g) for g in generators],
+                                                           "reference": reference, "predictor": str(self.path),
+                                                           **kw})}
+        inputs = [("reference folder", reference)] + [("generator folder", g) for g in generators]
+        with open_run(out, "score", overwrite, job=job, inputs=inputs) as root:
+            return run_score(root, list(generators), reference=reference, predictor=self.path, **kw)
 
 
 def load_predictor(path: str | os.PathLike, *, backbones: Sequence[str] | None = None, cache_dir=None,
