@@ -373,3 +373,20 @@ def test_rater_ceiling_of_continuous_scores_uses_the_pair_by_pair_counts():
     R[rng.random(R.shape) < 0.2] = np.nan
     assert ag._pair_tables(R, ag._rater_pairs(R)) is None  # more than MAX_TABLE_VALUES distinct scores
     assert ag.pairwise_agreement(R) == pytest.approx(_np_agreement(R), rel=1e-12)
+
+
+@pytest.mark.parametrize("ranks", [True, False])
+def test_correlation_through_the_contingency_table_equals_weighted_corr(ranks):
+    from judgenet import stats
+    from judgenet.labels import agreement as ag
+
+    rng = np.random.default_rng(2)
+    a, b = rng.integers(1, 6, 300).astype(float), rng.integers(2, 11, 300) / 2.0
+    W = np.vstack(list(stats.resample_weight_blocks(300, None, 40, 0)))
+    W[0] = 0.0
+    W[0, :3] = 1.0  # a resample with too few values: NaN in both
+    W[1] = 0.0
+    W[1, a == 3] = 1.0  # a constant: NaN
+    np.testing.assert_allclose(ag._corr(a, b, W, ranks), stats.weighted_corr(a, b, W, ranks=ranks), rtol=1e-10,
+                               atol=1e-12)
+    assert np.isnan(ag._corr(a, b, W, ranks)[1])

@@ -234,6 +234,31 @@ def _boot_agreement_counts(R, W, pairs=None, tables=None) -> tuple[np.ndarray, n
     return agree, total, n_pairs
 
 
+def _corr(a, b, W, ranks: bool) -> np.ndarray:
+    """:func:`judgenet.stats.weighted_corr` (Pearson, or Spearman with average ranks) on every row of
+    ``W``; where a and b take few distinct values (Likert scores and their means: at most 4,096 value
+    pairs) through their weighted contingency table — one sparse product instead of ~10 passes over
+    (resamples × items) — the same value up to rounding (tested to 1e-10)."""
+    from scipy import sparse
+
+    ua, ia = np.unique(np.asarray(a, dtype=np.float64), return_inverse=True)
+    ub, ib = np.unique(np.asarray(b, dtype=np.float64), return_inverse=True)
+    if ua.size * ub.size > 4096:
+        return weighted_corr(a, b, W, ranks=ranks)
+    S = sparse.csc_matrix((np.ones(ia.size), (ia * ub.size + ib, np.arange(ia.size))), shape=(ua.size * ub.size, ia.size))
+    T = np.asarray(S @ W.T).T.reshape(W.shape[0], ua.size, ub.size)
+    Ta, Tb = T.sum(axis=2), T.sum(axis=1)
+    N = Ta.sum(axis=1)
+    va = np.cumsum(Ta, axis=1) - (Ta - 1.0) / 2.0 if ranks else np.broadcast_to(ua, Ta.shape)
+    vb = np.cumsum(Tb, axis=1) - (Tb - 1.0) / 2.0 if ranks else np.broadcast_to(ub, Tb.shape)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        ca = va - ((Ta * va).sum(axis=1) / N)[:, None]
+        cb = vb - ((Tb * vb).sum(axis=1) / N)[:, None]
+        den = np.sqrt((Ta * ca * ca).sum(axis=1) * (Tb * cb * cb).sum(axis=1))
+        ok = ((Ta > 0).sum(axis=1) >= 2) & ((Tb > 0).sum(axis=1) >= 2) & (den > 0)
+        return np.where(ok, np.clip(np.einsum("rij,ri,rj->r", T, ca, cb) / den, -1.0, 1.0), np.nan)
+
+
 def _boot_pairwise_agreement(R, W, pairs=None, tables=None) -> np.ndarray:
     agree, total, _ = _boot_agreement_counts(R, W, pairs, tables)
     with np.errstate(invalid="ignore", divide="ignore"):
@@ -256,7 +281,7 @@ def _boot_leave_one_rater_out(R, W, min_items: int = 3) -> dict[str, np.ndarray]
         k = weighted_kendall_counts(own, rest, Ws)
         valid = (k["n"] >= min_items) & (k["kx"] >= 2) & (k["ky"] >= 2)
         values = _from_counts(k, ("kendall_tau_b", "kendall_tau_c"))
-        values["spearman"] = weighted_corr(own, rest, Ws, ranks=True)
+        values["spearman"] = _corr(own, rest, Ws, ranks=True)
         for key, v in values.items():
             acc[key] += np.where(valid, v, 0.0)
         used += valid
@@ -285,7 +310,7 @@ def _boot_split_half(R, W, seed: int = 0, *, n_splits: int = 10, method: str = "
     if W.shape[1] == 0:
         return np.full(W.shape[0], np.nan)
     for h1, h2 in halves:
-        r = weighted_corr(h1, h2, W, ranks=method == "spearman")  # NaN where a half-mean is constant
+        r = _corr(h1, h2, W, ranks=method == "spearman")  # NaN where a half-mean is constant
         rs_sum += np.where(np.isnan(r), 0.0, r)
         rs_n += ~np.isnan(r)
     with np.errstate(invalid="ignore", divide="ignore"):
