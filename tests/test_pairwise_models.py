@@ -9,7 +9,7 @@ from sklearn.preprocessing import StandardScaler
 
 from judgenet.errors import ConfigError
 from judgenet.predictors import load_predictor, save_predictor
-from judgenet.predictors.families import PAIRWISE
+from judgenet.predictors.families import FAMILIES, PAIRWISE
 from judgenet.predictors.pairwise import (BradleyTerry, PairwiseGB, PairwiseMLP, is_pairwise, likert_implied_pairs,
                                           pair_array, pairwise_accuracy_soft, split_pairs)
 from judgenet.predictors.recipes import make_pairwise
@@ -52,7 +52,7 @@ def test_pairwise_accuracy_soft_by_hand():
     assert np.isnan(pairwise_accuracy_soft([1.0], [0.0], [0.5]))
 
 
-@pytest.mark.parametrize("name", PAIRWISE)
+@pytest.mark.parametrize("name", [n for n in PAIRWISE if not FAMILIES[n].bare])  # raw_pairwise learns nothing
 def test_families_recover_the_utility_and_follow_the_api(name):
     X, u, y = _data(nonlinear=name == "pairwise_gb")
     m = make_pairwise(name, random_state=0, **({"max_epochs": 30, "lr": 1e-2} if name == "pairwise_mlp" else {}))
@@ -148,3 +148,14 @@ def test_likert_implied_pairs_match_a_brute_force_count():
         assert p == pytest.approx(brute(i, j)) and w == 0.5
     # different prompts are never paired
     assert len(likert_implied_pairs(items, scores, np.array(list("aaabbccc")))) == 0
+
+
+def test_raw_pairwise_is_the_signed_column_as_a_utility():
+    X, u, y = _data(n_pairs=50)
+    m = make_pairwise("raw_pairwise", column=2, sign=-1.0)
+    assert is_pairwise(m)
+    m.fit(X, y)
+    np.testing.assert_array_equal(m.predict(X), -X[:, 2])
+    a, b = y[:, 0].astype(int), y[:, 1].astype(int)
+    np.testing.assert_allclose(m.predict_proba_pairs(X, a, b), 1.0 / (1.0 + np.exp(X[:, 2][a] - X[:, 2][b])),
+                               rtol=1e-12)

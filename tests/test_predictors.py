@@ -211,8 +211,8 @@ def test_mlp_pairwise_fit():
 def test_one_table_every_family_has_kind_defaults_grid_and_space():
     for name, fam in FAMILIES.items():
         assert fam.kind in ("pointwise", "pairwise"), name
-        if name == "raw":  # a raw feature as the prediction: nothing to select or tune
-            assert not fam.grid and fam.optuna_space is None and fam.bare and not fam.label_units
+        if name in ("raw", "raw_pairwise"):  # a raw feature as the prediction: nothing to select or tune
+            assert not fam.grid and fam.optuna_space is None and fam.bare
             continue
         assert fam.grid and callable(fam.optuna_space), name
         params = fam.optuna_space(_AnyTrial())
@@ -232,7 +232,7 @@ def test_the_family_table_is_complete_without_import_time_registration():
     from judgenet.predictors import families
 
     assert {n for n, f in FAMILIES.items() if f.kind == "pairwise"} == {"bradley_terry", "pairwise_mlp",
-                                                                       "pairwise_gb"}
+                                                                       "pairwise_gb", "raw_pairwise"}
     src = Path(families.__file__).read_text()
     assert all(f'"{n}": Family(' in src for n in FAMILIES)  # every entry is written in the table itself
     root = Path(pkg.__file__).parent

@@ -114,3 +114,32 @@ def test_train_auto_keeps_the_raw_baseline_when_the_learned_models_are_worse(use
     assert meta["extra"]["baseline_check"]["baseline"] == "mid_pmi"
     model, _ = load_predictor(tr.predictor)
     np.testing.assert_array_equal(model.predict(prep.features.X), mid)  # the saved predictor is raw MID itself
+
+
+def test_auto_keeps_a_raw_utility_for_comparative_labels(caplog):
+    """Pairwise labels: a Bradley–Terry model on a noise column loses to the raw feature the preferences follow;
+    with keep_baseline the kept recipe is that column as a utility (family raw_pairwise)."""
+    from types import SimpleNamespace
+
+    from judgenet.evaluation.pairwise import Pairs, evaluate_pairs
+    from judgenet.jobs.train import check_model
+    from judgenet.predictors.pairwise import BradleyTerry
+    from judgenet.predictors.recipes import Recipe
+
+    rng = np.random.default_rng(3)
+    n = 60
+    gens = np.repeat([f"g{i}" for i in range(4)], n // 4)
+    prompts = np.tile([f"p{i}" for i in range(n // 4)], 4)
+    X = rng.normal(size=(n, 2))
+    a, b = rng.integers(0, n, 600), rng.integers(0, n, 600)
+    keep = a != b
+    pairs = Pairs.from_judgments(a[keep], b[keep], (X[a[keep], 0] > X[b[keep], 0]).astype(float))
+    res = evaluate_pairs(X, pairs, gens, ["s", "noise"], {"bt_noise": column_pipeline([1], BradleyTerry())},
+                         prompts=prompts, baselines=["s"], n_resamples=100, ceiling=False)
+    prep = SimpleNamespace(is_pairwise=True, features=SimpleNamespace(names=["s", "noise"]))
+    with caplog.at_level(logging.WARNING, logger="judgenet"):
+        name, recipe, chk, section = check_model(prep, res, "bt_noise", Recipe("bradley_terry"), keep_baseline=True)
+    assert chk.measure == "accuracy" and chk.baseline == "s" and chk.verdict == "worse" and not chk.passed
+    assert name == "raw_pairwise" and recipe == Recipe("raw_pairwise", {"column": 0, "sign": 1.0})
+    assert "Saved predictor: raw `s`" in section
+    assert sum("no better than a raw feature" in r.getMessage() for r in caplog.records) == 1

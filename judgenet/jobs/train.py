@@ -81,19 +81,19 @@ def held_out(prep, recipes: dict, *, split: str, prompt_folds: int, resamples: i
 
 def raw_recipe(prep, baseline: str):
     """The recipe of a predictor that *is* the raw baseline ``baseline`` (a baseline label: a feature column,
-    ``-name`` negated): family ``raw`` on all columns, that column and sign."""
+    ``-name`` negated) on all columns: family ``raw`` (per-item labels) or ``raw_pairwise`` (its utility)."""
     from ..predictors.recipes import Recipe
 
     names = list(prep.features.names)
-    return Recipe("raw", {"column": names.index(baseline.lstrip("-")), "sign": -1.0 if baseline.startswith("-")
-                          else 1.0})
+    return Recipe("raw_pairwise" if prep.is_pairwise else "raw",
+                  {"column": names.index(baseline.lstrip("-")), "sign": -1.0 if baseline.startswith("-") else 1.0})
 
 
 def check_model(prep, res, model: str, recipe, *, keep_baseline: bool):
     """Check ``model`` of the held-out results ``res`` against the best raw baseline on the same folds
     (:func:`~judgenet.evaluation.verdict.check_against_baselines`). When it fails, one loud line
     (``logging.warning``) says so; with ``keep_baseline`` (``train --model auto``) the raw baseline becomes the saved
-    predictor (:func:`raw_recipe`; per-item labels — a pairwise predictor is kept, and the line says so).
+    predictor (:func:`raw_recipe`).
 
     Returns ``(name, recipe, check, report section)``: the name and recipe to save."""
     from ..evaluation.verdict import check_against_baselines
@@ -102,16 +102,15 @@ def check_model(prep, res, model: str, recipe, *, keep_baseline: bool):
     kept = None
     if not check.passed:
         line = check.warning()
-        if keep_baseline and check.baseline is not None and not prep.is_pairwise:
-            kept = (f"**Saved predictor: raw `{check.baseline}`** (family `raw`: the feature itself), not "
+        if keep_baseline and check.baseline is not None:
+            recipe = raw_recipe(prep, check.baseline)
+            kept = (f"**Saved predictor: raw `{check.baseline}`** (family `{recipe.family}`: the feature itself), not "
                     f"`{model}` — with `--model auto` the raw baseline is kept when no learned candidate beats it "
                     "on the held-out folds.")
             log.warning("%s; --model auto keeps raw %s as the saved predictor", line, check.baseline)
-            return "raw", raw_recipe(prep, check.baseline), check, check.markdown(kept)
+            return recipe.family, recipe, check, check.markdown(kept)
         if keep_baseline:
-            kept = (f"Saved predictor: `{model}` all the same — no raw baseline can be saved for "
-                    f"{'comparative labels' if prep.is_pairwise else 'these features'}; do not trust it beyond "
-                    "the raw features.")
+            kept = f"Saved predictor: `{model}` all the same — no raw baseline was scored to keep instead."
             line += "; saved all the same (no raw baseline to keep)"
         log.warning("%s", line)
     return model, recipe, check, check.markdown(kept)

@@ -22,7 +22,7 @@ from ..errors import ConfigError
 from .mlp import MLPRegressor
 from .models import OrdinalRegressor
 from .pairwise import BradleyTerry, PairwiseGB, PairwiseMLP
-from .raw import RawFeature
+from .raw import RawFeature, RawUtility
 
 __all__ = ["Family", "FAMILIES", "POINTWISE", "PAIRWISE", "KINDS", "get_family"]
 
@@ -37,9 +37,9 @@ class Family:
         kind: ``"pointwise"`` or ``"pairwise"``.
         factory: ``factory(**params) -> unfitted estimator`` (``random_state=`` added when ``seeded``).
         defaults: judgenet's default parameters (override the estimator's own).
-        grid: small CV grid, ``{param: [values]}`` (unprefixed parameter names); empty for ``raw``.
+        grid: small CV grid, ``{param: [values]}`` (unprefixed parameter names); empty for the raw families.
         optuna_space: ``f(trial) -> params``; parameter names are unprefixed here — :mod:`judgenet.tuning`
-            prefixes them with the family name in the study (``ridge.alpha``). None: not tuned (``raw``).
+            prefixes them with the family name in the study (``ridge.alpha``). None: not tuned (raw families).
         seeded: whether the factory takes ``random_state``.
         bare: the estimator reads its input columns by position (e.g. ``anchored``: column 0 is the raw
             metric it is anchored on) and takes ``generators=``/``prompts=`` in ``fit``: it is built without
@@ -138,6 +138,8 @@ FAMILIES: Mapping[str, Family] = {
                            {"hidden_sizes": [(16,), (64,)], "weight_decay": [1e-4, 1e-2]}, _pairwise_mlp_space),
     "pairwise_gb": Family("pairwise", PairwiseGB, {"n_estimators": 100, "learning_rate": 0.1, "max_depth": 3},
                           {"max_depth": [2, 3], "n_estimators": [50, 200]}, _pairwise_gb_space),
+    # a raw feature column as the utility: the kept baseline of `train --model auto` for comparative labels
+    "raw_pairwise": Family("pairwise", RawUtility, {}, {}, None, seeded=False, bare=True),
 }
 """Family name → :class:`Family` (read-only; every family of both kinds)."""
 

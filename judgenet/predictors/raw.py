@@ -1,7 +1,9 @@
 """A raw feature used as the prediction: the baseline a learned predictor has to beat, saved like any predictor.
 
 ``train --model auto`` keeps it when no learned candidate beats the best raw baseline on the held-out folds
-(:mod:`judgenet.evaluation.verdict`): the saved predictor then scores images exactly as that baseline does.
+(:mod:`judgenet.evaluation.verdict`): the saved predictor then scores images exactly as that baseline does —
+:class:`RawFeature` for per-item labels (family ``raw``), :class:`RawUtility` as the utility of a pairwise
+predictor (family ``raw_pairwise``).
 """
 from __future__ import annotations
 
@@ -9,7 +11,7 @@ import numpy as np
 from sklearn.base import BaseEstimator, RegressorMixin
 from sklearn.utils.validation import check_is_fitted
 
-__all__ = ["RawFeature"]
+__all__ = ["RawFeature", "RawUtility"]
 
 
 class RawFeature(RegressorMixin, BaseEstimator):
@@ -41,3 +43,17 @@ class RawFeature(RegressorMixin, BaseEstimator):
         if X.ndim != 2 or X.shape[1] != self.n_features_in_:
             raise ValueError(f"X has shape {X.shape}; expected {self.n_features_in_} columns")
         return float(self.sign) * X[:, int(self.column)]
+
+
+class RawUtility(RawFeature):
+    """:class:`RawFeature` as a pairwise utility model: ``u(x) = sign * x[column]``, P(a ≻ b) = σ(u_a − u_b).
+    ``fit(X, pair_array)`` learns nothing (the pair array is not read); ``predict`` gives the utilities."""
+
+    _judgenet_kind = "pairwise"
+
+    def predict_proba_pairs(self, X, idx_a, idx_b) -> np.ndarray:
+        """(n_pairs,) σ(u_a − u_b)."""
+        from scipy.special import expit
+
+        u = self.predict(X)
+        return expit(u[np.asarray(idx_a, dtype=np.intp)] - u[np.asarray(idx_b, dtype=np.intp)])
