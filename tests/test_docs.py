@@ -169,3 +169,14 @@ def test_every_jn_function_named_exists(page):
     if page == README:
         assert {"score", "train", "evaluate", "tune", "load_predictor"} <= named
     assert not [n for n in named if not hasattr(judgenet, n)], f"{page.name}: jn.{sorted(named)} not all in judgenet"
+
+
+WORK_HISTORY = re.compile(r"\b[Ii]ssue[- ]\d+|\b[Ss]ession \d+|\bcommit [0-9a-f]{7,}\b|\bat [0-9a-f]{7,40}\b")
+
+
+@pytest.mark.parametrize("page", [README, *sorted(DOCS.glob("*.md"))], ids=lambda p: str(p.relative_to(ROOT)))
+def test_user_docs_speak_of_the_software_not_its_history(page):
+    """No issue numbers, session numbers or commit ids in user documentation (conditions of measurements stay)."""
+    hits = WORK_HISTORY.findall(page.read_text())
+    assert not hits, f"{page.relative_to(ROOT)}: {hits}"
+    assert WORK_HISTORY.search("measured at 5a552be (issue 12)")  # the pattern can fail
