@@ -9,7 +9,7 @@ import hashlib
 import json
 import os
 from pathlib import Path
-from typing import Callable, Sequence
+from typing import Callable, Mapping, Sequence
 
 from .._version import versions
 from ..errors import ConfigError
@@ -176,3 +176,11 @@ class Backbone:
 
     def __repr__(self) -> str:
         return f"Backbone({self.name!r}, source={self.source!r}, outputs={self.outputs}, fingerprint={self.fingerprint_hash})"
+
+
+def describe_fingerprint(fp) -> str:
+    """A short human description of a backbone fingerprint (name and weights hash) for mismatch messages."""
+    if isinstance(fp, Mapping):
+        return (f"{fp.get('backbone', fp.get('name', '?'))!r}, weights "
+                f"{str(fp.get('weights_sha256', ''))[:12] or '?'}")
+    return repr(fp)

@@ -58,17 +58,16 @@ import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import SimpleNamespace
-from typing import Iterable, Mapping, Sequence
+from typing import Iterable, Mapping
 
 import numpy as np
 from sklearn.base import BaseEstimator, TransformerMixin
 from sklearn.utils.validation import check_is_fitted, validate_data
 
-from ..errors import ArtifactError, ConfigError, NumericalError
-from ..io import atomic_path, atomic_write_json, read_format_json
+from ..errors import ConfigError, NumericalError
 from ..metrics import MIDReference, Moments, RealStats
 from ..metrics import functional as F
-from ..metrics._util import content_hash, l2_normalize, load_npz, save_npz
+from ..metrics._util import content_hash, l2_normalize
 from ..metrics.streaming import knn_radii_sq
 
 __all__ = ["FEATURE_GROUPS", "DEFAULT_GROUPS", "FeatureMatrix", "FeatureBuilder", "set_metric_names",
@@ -78,7 +77,6 @@ log = logging.getLogger(__name__)
 
 FEATURE_GROUPS = ("alignment", "realism", "activations", "set")
 DEFAULT_GROUPS = ("alignment", "realism", "activations")
-_FORMAT = "judgenet-feature-builder/2"
 _ARRAY_SOURCE = "x"
 
 
@@ -566,125 +564,27 @@ class FeatureBuilder(TransformerMixin, BaseEstimator):
 
     def save(self, path: str | os.PathLike) -> Path:
         """Write a directory ``path``: one ``.npz`` per component and ``builder.json`` (settings, fitted
-        metadata, fingerprints, the ``hash_`` and each file's content hash). Every file is written
-        atomically. Returns ``path``."""
-        check_is_fitted(self, "hash_")
-        path = Path(path)
-        files = {}
-        for s, rs in self.realstats_.items():
-            with atomic_path(path / f"realstats-{s}.npz") as tmp:
-                rs.save(tmp)
-            files[f"realstats-{s}.npz"] = rs.hash
-            pmeta = {"kind": "PCA", "source": s}
-            h = content_hash(self.pca_[s], pmeta)
-            with atomic_path(path / f"pca-{s}.npz") as tmp:
-                save_npz(tmp, self.pca_[s], {**pmeta, "hash": h})
-            files[f"pca-{s}.npz"] = h
-        for s, a in self.real_raw_.items():
-            rmeta = {"kind": "RawReal", "source": s}
-            h = content_hash({"real": a}, rmeta)
-            with atomic_path(path / f"raw-{s}.npz") as tmp:
-                save_npz(tmp, {"real": a}, {**rmeta, "hash": h})
-            files[f"raw-{s}.npz"] = h
-        if self.mid_ref_ is not None:
-            with atomic_path(path / "mid.npz") as tmp:
-                self.mid_ref_.save(tmp)
-            files["mid.npz"] = self.mid_ref_.hash
-        meta = {"kind": "FeatureBuilder", "format": _FORMAT, "settings": self._settings(),
-                "state": self._state_meta(), "fingerprints": self.fingerprints_, "files": files,
-                "hash": self.hash_}
-        atomic_write_json(path / "builder.json", meta)
-        return path
+        metadata, fingerprints, the ``hash_`` and each file's content hash), every file atomically; returns
+        ``path`` (:func:`judgenet.features.persistence.save_builder`)."""
+        from .persistence import save_builder
+
+        return save_builder(self, path)
 
     @classmethod
     def load(cls, path: str | os.PathLike, *, expected_fingerprints: Mapping[str, dict] | None = None
              ) -> "FeatureBuilder":
-        """Read a directory written by :meth:`save`, verifying every file's content hash and the overall
-        ``hash_``. ``expected_fingerprints`` ({source: fingerprint} of the backbones in use): every
-        source the builder was fitted on must be there with an equal fingerprint. Any problem
-        (missing/corrupt/truncated file, hash or fingerprint mismatch) raises :class:`ArtifactError`
-        naming the file and the fix."""
-        path = Path(path)
-        mfile = path / "builder.json"
-        if not mfile.is_file() and (path / "reference.json").is_file():
-            raise ArtifactError(f"{path}: a feature reference written by an older judgenet (reference.json); "
-                                "refit it (retrain the predictor) with this version")
-        meta = read_format_json(mfile, _FORMAT, what="feature builder",
-                                make="build one with FeatureBuilder(...).fit(real).save(path)",
-                                upgrade="refit the reference")
-        try:
-            state, settings = meta["state"], meta["settings"]
-            fps, files = meta["fingerprints"], meta["files"]
-            sources = list(state["sources"])
-        except (KeyError, TypeError) as exc:
-            raise ArtifactError(f"{mfile}: incomplete ({exc!r} missing); refit the reference") from exc
-        if expected_fingerprints is not None:  # every image source, and a text-only encoder of the texts
-            ts = state.get("text_source")
-            _check_fingerprints(path, fps, expected_fingerprints, sources + ([ts] if ts and ts not in sources else []))
+        """Read a directory written by :meth:`save`, verifying every file's content hash, the overall ``hash_``
+        and, given ``expected_fingerprints`` ({source: fingerprint} of the backbones in use), that every source
+        was fitted with the same backbone (:func:`judgenet.features.persistence.load_builder`); any problem
+        raises :class:`~judgenet.errors.ArtifactError` naming the file and the fix."""
+        from .persistence import load_builder
 
-        def read(name, reader):
-            f = path / name
-            if not f.is_file():
-                raise ArtifactError(f"{f}: missing from the feature reference; refit it")
-            try:
-                obj = reader(f)
-            except ArtifactError:
-                raise
-            except Exception as exc:  # zipfile.BadZipFile, EOFError, ... from a truncated or corrupt file
-                raise ArtifactError(f"{f}: corrupt or truncated ({type(exc).__name__}: {exc}); refit the "
-                                    "reference (retrain the predictor)") from exc
-            return obj
-
-        realstats, pca, raw = {}, {}, {}
-        for s in sources:
-            realstats[s] = read(f"realstats-{s}.npz", RealStats.load)
-            pca[s] = read(f"pca-{s}.npz", lambda f: load_npz(f, "PCA")[0])
-            if f"raw-{s}.npz" in files:
-                raw[s] = read(f"raw-{s}.npz", lambda f: load_npz(f, "RawReal")[0])["real"]
-        mid_ref = read("mid.npz", MIDReference.load) if "mid.npz" in files else None
-        settings = dict(settings)
-        if isinstance(settings.get("groups"), list):
-            settings["groups"] = tuple(settings["groups"])
-        try:
-            self = cls(**settings)
-        except TypeError as exc:
-            raise ArtifactError(f"{mfile}: settings do not match this judgenet ({exc}); refit the reference") from exc
-        self.sources_ = sources
-        self.text_source_ = state["text_source"]
-        self.mid_image_source_ = state["mid_image_source"]
-        self.normalized_ = list(state["normalized"])
-        self.realstats_, self.pca_, self.mid_ref_, self.real_raw_ = realstats, pca, mid_ref, raw
-        self.fingerprints_ = dict(fps)
-        self.n_real_ = int(state["n_real"])
-        self._finish()
-        if self.hash_ != meta.get("hash"):
-            raise ArtifactError(f"{mfile}: reference hash {self.hash_} does not match the recorded "
-                                f"{meta.get('hash')}; the reference was edited or mixed with another one — refit it")
-        return self
+        return load_builder(cls, path, expected_fingerprints=expected_fingerprints)
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
         tags.input_tags.allow_nan = False
         return tags
-
-
-def describe_fingerprint(fp) -> str:
-    """A short human description of a backbone fingerprint (name and weights hash) for mismatch messages."""
-    if isinstance(fp, Mapping):
-        return (f"{fp.get('backbone', fp.get('name', '?'))!r}, weights "
-                f"{str(fp.get('weights_sha256', ''))[:12] or '?'}")
-    return repr(fp)
-
-
-def _check_fingerprints(path, stored: Mapping, expected: Mapping, sources: Sequence[str]) -> None:
-    for s in sources:
-        if s not in expected:
-            raise ArtifactError(f"{path}: the reference was fitted on source {s!r}, which is not among the backbones "
-                                f"in use ({sorted(expected)}); add that backbone, or refit the reference")
-        if s in stored and stored[s] != expected[s]:
-            raise ArtifactError(f"{path}: source {s!r} was fitted with a different backbone (stored "
-                                f"{describe_fingerprint(stored[s])}; in use {describe_fingerprint(expected[s])}); "
-                                "use the same backbone or refit the reference")
 
 
 def embedded(images: Mapping[str, np.ndarray], texts=None, text_source: str | None = None,

@@ -85,7 +85,7 @@ def _check_fingerprints(path, stored: Mapping, expected: Mapping) -> None:
                             f"without them (on {sorted(stored)}); drop those --backbone options or retrain")
     for src in stored:
         if stored[src] != expected[src]:
-            from ..features.builder import describe_fingerprint  # here: importing predictors stays light
+            from ..backbones.base import describe_fingerprint  # here: importing predictors stays light
 
             raise ArtifactError(
                 f"{path}: source {src!r} differs — predictor: {describe_fingerprint(stored[src])}; in use: "
