@@ -390,3 +390,16 @@ def test_correlation_through_the_contingency_table_equals_weighted_corr(ranks):
     np.testing.assert_allclose(ag._corr(a, b, W, ranks), stats.weighted_corr(a, b, W, ranks=ranks), rtol=1e-10,
                                atol=1e-12)
     assert np.isnan(ag._corr(a, b, W, ranks)[1])
+
+
+def test_kendall_counts_through_the_contingency_table_equal_weighted_kendall_counts():
+    from judgenet import stats
+    from judgenet.labels import agreement as ag
+
+    rng = np.random.default_rng(4)
+    a, b = rng.integers(1, 6, 200).astype(float), rng.integers(2, 15, 200) / 3.0
+    W = np.vstack(list(stats.resample_weight_blocks(200, None, 30, 1)))
+    got, want = ag._table_kendall_counts(ag._table(a, b, W)[0]), stats.weighted_kendall_counts(a, b, W)
+    assert got.keys() == want.keys()
+    for k in want:
+        np.testing.assert_array_equal(got[k], want[k], err_msg=k)

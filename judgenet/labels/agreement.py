@@ -210,17 +210,10 @@ def _boot_agreement_counts(R, W, pairs=None, tables=None) -> tuple[np.ndarray, n
     tables = _pair_tables(R, pairs) if tables is None else tables
     if tables:  # every pair's weighted contingency table at once; the counts of weighted_kendall_counts
         S, V = tables
-        T = np.asarray(S @ W.T).T.reshape(W.shape[0], len(pairs), V, V)
-        N = T.sum(axis=(2, 3))
-        G = np.cumsum(T[:, :, ::-1], axis=2)[:, :, ::-1] - T  # G[a, b] = sum over a' > a of T[a', b]
-        higher = np.cumsum(G[:, :, :, ::-1], axis=3)[:, :, :, ::-1] - G
-        lower = np.cumsum(G, axis=3) - G
-        cmd = (T * (higher - lower)).sum(axis=(2, 3))
-
-        def tied(t, axes):
-            return (t * (t - 1.0) / 2.0).sum(axis=axes)
-
-        untied = N * (N - 1.0) / 2.0 - tied(T.sum(axis=3), 2) - tied(T.sum(axis=2), 2) + tied(T, (2, 3))
+        T = np.asarray(S @ W.T).T.reshape(W.shape[0] * len(pairs), V, V)
+        k = {key: v.reshape(W.shape[0], len(pairs)) for key, v in _table_kendall_counts(T).items()}
+        untied = k["n0"] - k["tx"] - k["ty"] + k["txy"]
+        cmd = k["c_minus_d"]
         return (0.5 * (untied + cmd)).sum(axis=1), untied.sum(axis=1), len(pairs)
     agree = np.zeros(W.shape[0])
     total = np.zeros(W.shape[0])
@@ -234,19 +227,46 @@ def _boot_agreement_counts(R, W, pairs=None, tables=None) -> tuple[np.ndarray, n
     return agree, total, n_pairs
 
 
-def _corr(a, b, W, ranks: bool) -> np.ndarray:
-    """:func:`judgenet.stats.weighted_corr` (Pearson, or Spearman with average ranks) on every row of
-    ``W``; where a and b take few distinct values (Likert scores and their means: at most 4,096 value
-    pairs) through their weighted contingency table — one sparse product instead of ~10 passes over
-    (resamples × items) — the same value up to rounding (tested to 1e-10)."""
+def _table(a, b, W):
+    """``(T, ua, ub)``: the weighted contingency table (resamples, distinct a, distinct b) of every row of
+    ``W`` from one sparse product, where a and b take at most 4,096 value pairs (Likert scores and their
+    means), else None."""
     from scipy import sparse
 
     ua, ia = np.unique(np.asarray(a, dtype=np.float64), return_inverse=True)
     ub, ib = np.unique(np.asarray(b, dtype=np.float64), return_inverse=True)
     if ua.size * ub.size > 4096:
-        return weighted_corr(a, b, W, ranks=ranks)
+        return None
     S = sparse.csc_matrix((np.ones(ia.size), (ia * ub.size + ib, np.arange(ia.size))), shape=(ua.size * ub.size, ia.size))
-    T = np.asarray(S @ W.T).T.reshape(W.shape[0], ua.size, ub.size)
+    return np.asarray(S @ W.T).T.reshape(W.shape[0], ua.size, ub.size), ua, ub
+
+
+def _table_kendall_counts(T) -> dict[str, np.ndarray]:
+    """:func:`judgenet.stats.weighted_kendall_counts` from the contingency tables ``T`` (its own formulas;
+    whole-number counts, so equal exactly)."""
+    Tx, Ty = T.sum(axis=2), T.sum(axis=1)
+    N = Tx.sum(axis=1)
+    G = np.cumsum(T[:, ::-1], axis=1)[:, ::-1] - T
+    higher = np.cumsum(G[:, :, ::-1], axis=2)[:, :, ::-1] - G
+    lower = np.cumsum(G, axis=2) - G
+
+    def tied(t):
+        return (t * (t - 1.0) / 2.0).sum(axis=1)
+
+    return {"n": N, "n0": N * (N - 1.0) / 2.0, "tx": tied(Tx), "ty": tied(Ty), "txy": tied(T.reshape(T.shape[0], -1)),
+            "c_minus_d": (T * (higher - lower)).sum(axis=(1, 2)), "kx": (Tx > 0).sum(axis=1).astype(np.float64),
+            "ky": (Ty > 0).sum(axis=1).astype(np.float64)}
+
+
+def _corr(a, b, W, ranks: bool, table=None) -> np.ndarray:
+    """:func:`judgenet.stats.weighted_corr` (Pearson, or Spearman with average ranks) on every row of
+    ``W``; where a and b take few distinct values through their weighted contingency table
+    (:func:`_table`) — one sparse product instead of ~10 passes over (resamples × items) — the same
+    value up to rounding (tested to 1e-10)."""
+    table = _table(a, b, W) if table is None else table
+    if table is None:
+        return weighted_corr(a, b, W, ranks=ranks)
+    T, ua, ub = table
     Ta, Tb = T.sum(axis=2), T.sum(axis=1)
     N = Ta.sum(axis=1)
     va = np.cumsum(Ta, axis=1) - (Ta - 1.0) / 2.0 if ranks else np.broadcast_to(ua, Ta.shape)
@@ -278,10 +298,11 @@ def _boot_leave_one_rater_out(R, W, min_items: int = 3) -> dict[str, np.ndarray]
         own = R[sel, r]
         rest = (total[sel] - own) / (count[sel] - 1)
         Ws = W[:, sel]
-        k = weighted_kendall_counts(own, rest, Ws)
+        table = _table(own, rest, Ws)
+        k = weighted_kendall_counts(own, rest, Ws) if table is None else _table_kendall_counts(table[0])
         valid = (k["n"] >= min_items) & (k["kx"] >= 2) & (k["ky"] >= 2)
         values = _from_counts(k, ("kendall_tau_b", "kendall_tau_c"))
-        values["spearman"] = _corr(own, rest, Ws, ranks=True)
+        values["spearman"] = _corr(own, rest, Ws, ranks=True, table=table)
         for key, v in values.items():
             acc[key] += np.where(valid, v, 0.0)
         used += valid
