@@ -128,3 +128,20 @@ def test_features_without_raw_mid_are_refused_in_one_line():
     # an explicit stated alternative: another column by name
     alt = AnchoredRegressor(anchor="clip_score", feature_names=names, shrink=0.0).fit(X, y)
     assert np.array_equal(alt.predict(X), X[:, 0])
+
+
+# -- the default correction -------------------------------------------------------------------------------------
+def test_the_closed_form_ridge_equals_scikit_learns_scaler_and_ridge():
+    from judgenet.predictors import make_predictor
+    from judgenet.predictors.anchored import StandardRidge
+
+    rng = np.random.default_rng(3)
+    X = rng.normal(size=(150, 8)) * rng.uniform(0.01, 100, size=8) + rng.normal(size=8) * 50
+    X[:, 5] = 7.0  # a constant column: scale 1, coefficient 0, as StandardScaler treats it
+    y = X[:, :3] @ [0.3, -0.002, 0.01] + rng.normal(size=150)
+    Xt = rng.normal(size=(40, 8)) * 30
+    for alpha in (0.1, 100.0):
+        ref = make_predictor("ridge", alpha=alpha).fit(X, y)  # independent: sklearn's StandardScaler + Ridge
+        ours = StandardRidge(alpha).fit(X, y)
+        np.testing.assert_allclose(ours.predict(Xt), ref.predict(Xt), rtol=1e-9, atol=1e-9)
+    assert isinstance(AnchoredRegressor()._correction(), StandardRidge)
