@@ -124,7 +124,8 @@ def test_auto_reads_the_family_flag_and_rescale_is_validated_in_fit():
     from judgenet.predictors.recipes import FAMILIES, column_pipeline, make_predictor
 
     assert FAMILIES["anchored"].label_units is False
-    assert all(f.label_units for n, f in FAMILIES.items() if n != "anchored")
+    assert FAMILIES["raw"].label_units is False  # a raw feature is in its own units too
+    assert all(f.label_units for n, f in FAMILIES.items() if n not in ("anchored", "raw"))
     X, y, g = _world(n_gen=4, n_per=10, seed=4)
     assert ConformalPredictor(_anchor_only()).fit(X, y, g).rescale_ is True
     assert ConformalPredictor(column_pipeline([0, 1], _anchor_only())).fit(X, y, g).rescale_ is True
@@ -225,14 +226,17 @@ def test_train_anchored_then_score_gives_label_scale_intervals(userdata, tmp_pat
     assert np.isfinite(raw).all()
     lab = pi["pred_label_scale"].to_numpy()
     np.testing.assert_allclose(lab, a + b * raw, rtol=1e-12)
-    assert ((pi["pred_low"] <= lab) & (lab <= pi["pred_high"])).all()
+    ok = pi["pred_low"].notna().to_numpy()  # intervals spanning the whole label scale are left empty (score)
+    assert ok.any() and ((pi["pred_low"] <= lab) & (lab <= pi["pred_high"]))[ok].all()
     # independent recomputation from the stored scores: equal generator sizes → balanced quantile = order statistic
     s, sizes = np.asarray(d["scores"]), np.asarray(d["group_sizes"])
     assert (sizes == sizes[0]).all()
     q = np.sort(s)[math.ceil((s.size + 1) * 0.8) - 1]
     assert q == pytest.approx(conformal_quantile(s, 0.8, groups=d["groups"]), rel=1e-12)
-    np.testing.assert_allclose(pi["pred_high"] - lab, q, rtol=1e-9)
-    np.testing.assert_allclose(lab - pi["pred_low"], q, rtol=1e-9)
+    # bounds past the training ratings' range are clipped to it (score keeps the label scale)
+    lo_r, hi_r = meta["extra"]["label_range"]
+    np.testing.assert_allclose(pi["pred_high"][ok], np.minimum(lab + q, hi_r)[ok], rtol=1e-9)
+    np.testing.assert_allclose(pi["pred_low"][ok], np.maximum(lab - q, lo_r)[ok], rtol=1e-9)
     # per generator: label-scale mean ± q_G·sqrt(τ² + s_w²/n), K+1 rule over the calibration generators
     e = np.abs(np.asarray(d["group_errors"])) / np.sqrt(d["tau2"] + d["within_var"] / sizes)
     qg = np.sort(e)[math.ceil((e.size + 1) * 0.8) - 1]
@@ -240,8 +244,10 @@ def test_train_anchored_then_score_gives_label_scale_intervals(userdata, tmp_pat
         v = lab[pi["generator"].to_numpy() == r["generator"]]
         half = qg * math.sqrt(d["tau2"] + d["within_var"] / v.size)
         assert r["predicted_realism_label_scale"] == pytest.approx(v.mean(), rel=1e-9)
-        assert r["predicted_realism_interval_low"] == pytest.approx(v.mean() - half, rel=1e-9, abs=1e-12)
-        assert r["predicted_realism_interval_high"] == pytest.approx(v.mean() + half, rel=1e-9, abs=1e-12)
+        if np.isfinite(r["predicted_realism_interval_low"]):  # empty when the interval spans the label scale
+            assert r["predicted_realism_interval_low"] == pytest.approx(max(v.mean() - half, lo_r), rel=1e-9, abs=1e-12)
+            assert r["predicted_realism_interval_high"] == pytest.approx(min(v.mean() + half, hi_r), rel=1e-9,
+                                                                         abs=1e-12)
         assert r["interval_coverage"] == 0.8
     assert b > 0 and np.isfinite(qg) and np.isfinite(q)  # an informative line; finite intervals at 80%, K = 5
     cols = list(pg.columns)
