@@ -157,3 +157,17 @@ def test_report_rebuild_keeps_the_title(trained):
     assert before.startswith("# judgenet train — ")
     jn.report(trained.predictor)
     assert md.read_text().split("\n", 1)[0] == before
+
+
+def test_benchmark_in_python_equals_the_cli(tmp_path, capsys):
+    """jn.benchmark writes the same JSON as `judgenet benchmark` (pycocoevalcap needed for BLEU: judgenet[captions])."""
+    pytest.importorskip("pycocoevalcap")
+    fix = Path(__file__).parent / "fixtures" / "labels"
+    code = main(["benchmark", "thumb", "--label-root", str(fix), "--text-backbone", "none", "--n-resamples", "20",
+                 "--metric", "BLEU-1", "--out", str(tmp_path / "cli"), "--quiet"])
+    assert code == 0
+    res = jn.benchmark("thumb", label_root=fix, text_backbone=None, n_resamples=20, metrics=("BLEU-1",),
+                       out=tmp_path / "py")
+    cli = json.loads((tmp_path / "cli" / "benchmark-thumb.json").read_text())
+    py = json.loads((tmp_path / "py" / "benchmark-thumb.json").read_text())
+    assert py["rows"] == cli["rows"] and len(res.rows) == len(cli["rows"]) > 0
