@@ -24,6 +24,13 @@ Feature groups (select by name):
 * ``activations`` — Kolchinski/Gordon-style raw activation statistics: ``pca.s.<i>`` projections on
   the real images' principal axes and ``act.s.{norm,mean,std,absmax,skew,kurtosis}`` summaries (the
   summaries always on the raw embedding).
+* ``prompt`` — what the prompt says, so that a model can learn a prompt's difficulty and carry it to new
+  prompts: ``prompt.pc<i>`` projections of the L2-normalized prompt embedding (the text tower's) on the
+  principal axes of the **real** captions' embeddings (``prompt_components`` of them). Needs text embeddings.
+* ``caption`` — counts of what the caption asks for (:func:`judgenet.features.text.caption_statistics`:
+  ``caption.words``, ``caption.numbers``, ``caption.relations``, ``caption.colors``,
+  ``caption.distinct_colors``, ``caption.conjunctions``); nothing fitted. Needs the prompts as text
+  (``transform(..., prompts=)`` or a ``.prompts`` attribute of the input).
 * ``set`` — per-generator set-level metrics broadcast to items (leaky), see below.
 
 **Which features see which normalization** (the one place this is decided; recorded in
@@ -69,13 +76,14 @@ from ..metrics import MIDReference, Moments, RealStats
 from ..metrics import functional as F
 from ..metrics._util import content_hash, l2_normalize
 from ..metrics.streaming import knn_radii_sq
+from .text import CAPTION_STATISTICS, caption_statistics, check_captions
 
 __all__ = ["FEATURE_GROUPS", "DEFAULT_GROUPS", "FeatureMatrix", "FeatureBuilder", "set_metric_names",
            "is_spherical"]
 
 log = logging.getLogger(__name__)
 
-FEATURE_GROUPS = ("alignment", "realism", "activations", "set")
+FEATURE_GROUPS = ("alignment", "realism", "activations", "prompt", "caption", "set")
 DEFAULT_GROUPS = ("alignment", "realism", "activations")
 _ARRAY_SOURCE = "x"
 
@@ -172,6 +180,19 @@ def _finite_rows(a: np.ndarray) -> np.ndarray:
     return np.isfinite(a).all(axis=1)
 
 
+def _pca(x: np.ndarray, n_components: int) -> dict:
+    """Principal axes of the rows of ``x`` (SVD of the centred rows): ``{mean, components (k, D),
+    explained_variance (k,)}``, k = min(n_components, N−1, D); each axis signed so that its
+    largest-magnitude loading is positive (deterministic)."""
+    n_comp = int(min(n_components, x.shape[0] - 1, x.shape[1]))
+    mean = x.mean(axis=0)
+    _, sv, vt = np.linalg.svd(x - mean, full_matrices=False)
+    comps = vt[:n_comp]
+    signs = np.sign(comps[np.arange(n_comp), np.abs(comps).argmax(axis=1)])
+    return {"mean": mean, "components": comps * signs[:, None],
+            "explained_variance": sv[:n_comp] ** 2 / max(x.shape[0] - 1, 1)}
+
+
 class FeatureBuilder(TransformerMixin, BaseEstimator):
     """sklearn-style featurizer: ``FeatureBuilder(**settings).fit(real).transform(generated)``.
 
@@ -186,6 +207,8 @@ class FeatureBuilder(TransformerMixin, BaseEstimator):
         normalize: ``"auto"`` (CLIP-like sources L2-normalized for realism/PCA, see
             :func:`is_spherical`) or an explicit list of source names.
         pca_components: principal axes kept per source (capped by N−1 and D).
+        prompt_components: principal axes of the real captions' text embeddings kept for the ``prompt`` group
+            (capped by N−1 and D).
         k: k of the k-NN realism features and of precision/recall. gmm_components: mixture size
             (None disables ``gmm_loglik``).
         mid_eps, mid_shrinkage: MID covariance regularization (official: none; then N > D_img + D_text).
@@ -195,19 +218,21 @@ class FeatureBuilder(TransformerMixin, BaseEstimator):
 
     Fitted state: ``sources_``, ``text_source_``, ``mid_image_source_``, ``normalized_``,
     ``realstats_`` ({source: RealStats}), ``pca_`` ({source: {mean, components, explained_variance}}),
-    ``mid_ref_`` (MIDReference or None), ``real_raw_`` ({source: raw (N, D) real embeddings} for the
+    ``mid_ref_`` (MIDReference or None), ``text_pca_`` ({mean, components, explained_variance} of the
+    L2-normalized real text embeddings, or None without texts), ``real_raw_`` ({source: raw (N, D) real embeddings} for the
     set metrics), ``fingerprints_``, ``n_real_``, ``hash_`` (16 hex chars identifying the fitted
     reference: real data, settings, fingerprints).
     """
 
     def __init__(self, groups=DEFAULT_GROUPS, text_source=None, mid_image_source=None, normalize="auto",
-                 pca_components=16, k=3, gmm_components=8, mid_eps=0.0, mid_shrinkage=None,
+                 pca_components=16, prompt_components=8, k=3, gmm_components=8, mid_eps=0.0, mid_shrinkage=None,
                  realism_shrinkage="ledoit_wolf", kid_subsets=50, kid_subset_size=1000, seed=0):
         self.groups = groups
         self.text_source = text_source
         self.mid_image_source = mid_image_source
         self.normalize = normalize
         self.pca_components = pca_components
+        self.prompt_components = prompt_components
         self.k = k
         self.gmm_components = gmm_components
         self.mid_eps = mid_eps
@@ -324,14 +349,9 @@ class FeatureBuilder(TransformerMixin, BaseEstimator):
                                              shrinkage=self.realism_shrinkage, fingerprint=fps.get(s))
             for w in {str(w.message).split(".")[0] for w in caught}:
                 log.warning("fitting the realism statistics of source %r: %s", s, w)
-            n_comp = int(min(self.pca_components, x.shape[0] - 1, x.shape[1]))
-            mean = x.mean(axis=0)
-            _, sv, vt = np.linalg.svd(x - mean, full_matrices=False)
-            comps = vt[:n_comp]
-            # deterministic sign: largest-magnitude loading of each axis positive
-            signs = np.sign(comps[np.arange(n_comp), np.abs(comps).argmax(axis=1)])
-            pca[s] = {"mean": mean, "components": comps * signs[:, None],
-                      "explained_variance": sv[:n_comp] ** 2 / max(x.shape[0] - 1, 1)}
+            pca[s] = _pca(x, self.pca_components)
+        # the prompt group's axes: the real captions' (normalized) text embeddings, never a generated prompt's
+        text_pca = None if texts is None else _pca(l2_normalize(texts, "texts"), self.prompt_components)
         mid_ref = None
         if texts is not None:
             try:
@@ -346,6 +366,7 @@ class FeatureBuilder(TransformerMixin, BaseEstimator):
         self.normalized_ = normalized
         self.realstats_ = realstats
         self.pca_ = pca
+        self.text_pca_ = text_pca
         self.mid_ref_ = mid_ref
         self.real_raw_ = raw
         self.fingerprints_ = {s: fps[s] for s in fps}
@@ -354,6 +375,9 @@ class FeatureBuilder(TransformerMixin, BaseEstimator):
         if "alignment" in groups and mid_ref is None:
             log.warning("FeatureBuilder: the real set has no texts, so the 'alignment' group (MID, CLIPScore) "
                         "is left out; give the reference captions to build it")
+        if "prompt" in groups and text_pca is None:
+            log.warning("FeatureBuilder: the real set has no texts, so the 'prompt' group (prompt embedding axes) is "
+                        "left out; give the reference captions to build it")
         return self
 
     def _finish(self) -> None:
@@ -374,6 +398,8 @@ class FeatureBuilder(TransformerMixin, BaseEstimator):
         groups = [g for g in FEATURE_GROUPS if g in list(self.groups)]
         if self.mid_ref_ is None:
             groups = [g for g in groups if g != "alignment"]
+        if getattr(self, "text_pca_", None) is None:
+            groups = [g for g in groups if g != "prompt"]
         return groups
 
     def _has_clip_score(self) -> bool:
@@ -396,13 +422,17 @@ class FeatureBuilder(TransformerMixin, BaseEstimator):
                 for s in self.sources_:
                     names += [f"pca.{s}.{i}" for i in range(self.pca_[s]["components"].shape[0])]
                     names += [f"act.{s}.{n}" for n in _SUMMARIES]
+            elif g == "prompt":
+                names += [f"prompt.pc{i}" for i in range(self.text_pca_["components"].shape[0])]
+            elif g == "caption":
+                names += [f"caption.{n}" for n in CAPTION_STATISTICS]
             elif g == "set":
                 names += ["set.mid"] if self.mid_ref_ is not None else []
                 for s in self.sources_:
                     names += list(set_metric_names(s).values())
         return np.asarray(names, dtype=object)
 
-    def transform(self, generated, generators=None, *, ref_embeddings=None):
+    def transform(self, generated, generators=None, *, ref_embeddings=None, prompts=None):
         """Featurize M items.
 
         Args:
@@ -411,6 +441,8 @@ class FeatureBuilder(TransformerMixin, BaseEstimator):
             generators: (M,) generator name per item; required for the ``set`` group.
             ref_embeddings: per item, an (R_j, D) array of reference embeddings for RefCLIP-S
                 (compared with the item's image embedding); adds ``ref_clip_score``.
+            prompts: (M,) the prompts as text, for the ``caption`` group (default: the input's
+                ``.prompts`` attribute when it has one).
         Returns a :class:`FeatureMatrix` (float64, columns in :meth:`get_feature_names_out` order;
         items without a usable embedding are NaN rows), or a plain (M, p) array for array input.
         """
@@ -428,6 +460,15 @@ class FeatureBuilder(TransformerMixin, BaseEstimator):
                                   "embed with the same backbone")
         m = next(iter(arrays.values())).shape[0]
         groups = self._groups_out()
+        if "prompt" in groups:
+            if texts is None:
+                raise ConfigError("the 'prompt' group needs text embeddings of the prompts; embed the prompts, or "
+                                  "build without it: set_params(groups=[...] without 'prompt')")
+            if given_ts is not None and given_ts != self.text_source_:
+                raise ConfigError(f"the texts here were embedded by {given_ts!r} but the builder was fitted with "
+                                  f"texts of {self.text_source_!r}; embed the prompts with the same backbone")
+        if "caption" in groups:
+            captions = check_captions(prompts if prompts is not None else getattr(generated, "prompts", None), m)
         if "alignment" in groups:
             if texts is None:
                 raise ConfigError("the 'alignment' group needs text embeddings of the prompts; embed the prompts, "
@@ -481,6 +522,20 @@ class FeatureBuilder(TransformerMixin, BaseEstimator):
                     add("activations", f"pca.{s}.{i}", proj[:, i])
                 for name, v in _summaries(ok_arr[s]).items():
                     add("activations", f"act.{s}.{name}", v)
+        if "prompt" in groups:
+            if texts.shape[1] != self.text_pca_["mean"].shape[0]:
+                raise ConfigError(f"the prompt embeddings have dimension {texts.shape[1]} here but "
+                                  f"{self.text_pca_['mean'].shape[0]} at fit; embed with the same text backbone")
+            rows = np.flatnonzero(_finite_rows(texts) & ok)
+            p = self.text_pca_
+            proj = (l2_normalize(texts[rows], "texts") - p["mean"]) @ p["components"].T if rows.size else \
+                np.empty((0, p["components"].shape[0]))
+            for i in range(proj.shape[1]):
+                add("prompt", f"prompt.pc{i}", proj[:, i], rows)
+        if "caption" in groups:
+            stats = caption_statistics([captions[i] for i in idx_ok])
+            for j, name in enumerate(CAPTION_STATISTICS):
+                add("caption", f"caption.{name}", stats[:, j])
         if "set" in groups:
             self._set_group(add, arrays, texts, ok, generators, m)
         names = list(cols)
@@ -555,6 +610,8 @@ class FeatureBuilder(TransformerMixin, BaseEstimator):
             parts["mid"] = np.frombuffer(self.mid_ref_.hash.encode(), dtype=np.uint8)
         for s, p in self.pca_.items():
             parts[f"pca_{s}"] = p["components"]
+        if getattr(self, "text_pca_", None) is not None:
+            parts["text_pca"] = self.text_pca_["components"]
         for s, a in self.real_raw_.items():
             parts[f"raw_{s}"] = a
         # groups and kid settings do not change what is fitted: they are left out of the hash

@@ -1,5 +1,5 @@
 """Saving and loading a fitted :class:`~judgenet.features.builder.FeatureBuilder`: a directory of ``.npz`` files
-(realism statistics, PCA, raw real features, the MID reference) and ``builder.json`` (settings, fitted metadata,
+(realism statistics, PCA, raw real features, the MID reference, the real captions' text PCA) and ``builder.json`` (settings, fitted metadata,
 backbone fingerprints, every file's content hash and the builder's ``hash_``). No pickle; every file written
 atomically; on load every hash and fingerprint is verified and any problem is one
 :class:`~judgenet.errors.ArtifactError` naming the file and the fix."""
@@ -44,6 +44,12 @@ def save_builder(self, path: str | os.PathLike) -> Path:
         with atomic_path(path / f"raw-{s}.npz") as tmp:
             save_npz(tmp, {"real": a}, {**rmeta, "hash": h})
         files[f"raw-{s}.npz"] = h
+    if getattr(self, "text_pca_", None) is not None:
+        tmeta = {"kind": "TextPCA"}
+        h = content_hash(self.text_pca_, tmeta)
+        with atomic_path(path / "text-pca.npz") as tmp:
+            save_npz(tmp, self.text_pca_, {**tmeta, "hash": h})
+        files["text-pca.npz"] = h
     if self.mid_ref_ is not None:
         with atomic_path(path / "mid.npz") as tmp:
             self.mid_ref_.save(tmp)
@@ -100,6 +106,8 @@ def load_builder(cls, path: str | os.PathLike, *, expected_fingerprints: Mapping
         if f"raw-{s}.npz" in files:
             raw[s] = read(f"raw-{s}.npz", lambda f: load_npz(f, "RawReal")[0])["real"]
     mid_ref = read("mid.npz", MIDReference.load) if "mid.npz" in files else None
+    # a builder saved before the prompt group has no text-pca.npz: it loads without that group
+    text_pca = read("text-pca.npz", lambda f: load_npz(f, "TextPCA")[0]) if "text-pca.npz" in files else None
     settings = dict(settings)
     if isinstance(settings.get("groups"), list):
         settings["groups"] = tuple(settings["groups"])
@@ -112,6 +120,7 @@ def load_builder(cls, path: str | os.PathLike, *, expected_fingerprints: Mapping
     self.mid_image_source_ = state["mid_image_source"]
     self.normalized_ = list(state["normalized"])
     self.realstats_, self.pca_, self.mid_ref_, self.real_raw_ = realstats, pca, mid_ref, raw
+    self.text_pca_ = text_pca
     self.fingerprints_ = dict(fps)
     self.n_real_ = int(state["n_real"])
     self._finish()
