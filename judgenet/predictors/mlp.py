@@ -2,11 +2,14 @@
 from __future__ import annotations
 
 import contextlib
+from typing import TYPE_CHECKING
 
 import numpy as np
-import torch
 from sklearn.base import BaseEstimator, RegressorMixin
 from sklearn.utils.validation import check_is_fitted, validate_data
+
+if TYPE_CHECKING:
+    import torch
 
 __all__ = ["MLPRegressor"]
 
@@ -60,6 +63,8 @@ class MLPRegressor(RegressorMixin, BaseEstimator):
     # ------------------------------------------------------------------------------------------
     @contextlib.contextmanager
     def _threads(self):
+        import torch  # imported on use: building or pickling an unfitted MLP needs no torch
+
         if self.n_threads is None:
             yield
             return
@@ -86,6 +91,8 @@ class MLPRegressor(RegressorMixin, BaseEstimator):
             raise ValueError(f"patience must be >= 1, got {self.patience!r}")
 
     def _net(self, d_in: int) -> torch.nn.Module:
+        import torch  # imported on use: building or pickling an unfitted MLP needs no torch
+
         sizes = (self.hidden_sizes,) if np.isscalar(self.hidden_sizes) else tuple(self.hidden_sizes)
         layers, w = [], d_in
         for h in sizes:
@@ -111,6 +118,8 @@ class MLPRegressor(RegressorMixin, BaseEstimator):
 
     def _train(self, n_units: int, d_in: int, loss_fn, seed: int) -> None:
         """Generic loop over ``n_units`` training units (rows or pairs)."""
+        import torch  # imported on use: building or pickling an unfitted MLP needs no torch
+
         self._check_params()
         rng = np.random.default_rng(seed)
         tr, va = self._split(n_units, rng)
@@ -156,6 +165,8 @@ class MLPRegressor(RegressorMixin, BaseEstimator):
 
     def fit(self, X, y):
         """Fit on X (n_samples, n_features) float, y (n_samples,) float; returns self."""
+        import torch  # imported on use: building or pickling an unfitted MLP needs no torch
+
         X, y = validate_data(self, X, y, y_numeric=True, dtype=np.float64)
         self._standardize_fit(X)
         self.y_mean_, ys = float(y.mean()), float(y.std())
@@ -178,6 +189,8 @@ class MLPRegressor(RegressorMixin, BaseEstimator):
             sample_weight: (n_pairs,) optional pair weights (normalized to mean 1).
         Loss: soft binary cross-entropy of σ(s(x_a) − s(x_b)) against ``preference``.
         """
+        import torch  # imported on use: building or pickling an unfitted MLP needs no torch
+
         X = validate_data(self, X, dtype=np.float64)
         if np.asarray(idx_a).size == 0:
             raise ValueError("fit_pairs needs at least one pair")
@@ -205,6 +218,8 @@ class MLPRegressor(RegressorMixin, BaseEstimator):
 
     def predict(self, X):
         """(n_samples,) float64 predictions."""
+        import torch  # imported on use: building or pickling an unfitted MLP needs no torch
+
         check_is_fitted(self, "net_")
         X = validate_data(self, X, reset=False, dtype=np.float64)
         with torch.no_grad(), self._threads():
