@@ -339,12 +339,14 @@ def _boot_split_half(R, W, seed: int = 0, *, n_splits: int = 10, method: str = "
         return np.where(1.0 + r != 0, 2.0 * r / (1.0 + r), np.nan)
 
 
-def _boot_krippendorff_alpha(R, W, level: str = "interval") -> np.ndarray:
+def _coincidences(R):
+    """What alpha needs of the data: the pairable rows (>= 2 judgments), the distinct values and each
+    pairable item's coincidences, flattened (items, V × V); None without pairable items."""
     ok = ~np.isnan(R)
     keep = ok.sum(1) >= 2
-    R, ok, W = R[keep], ok[keep], W[:, keep]
+    R, ok = R[keep], ok[keep]
     if R.shape[0] == 0:
-        return np.full(W.shape[0], np.nan)
+        return None
     values = np.unique(R[ok])
     V = values.size
     idx = np.searchsorted(values, np.where(ok, R, values[0]))
@@ -354,7 +356,17 @@ def _boot_krippendorff_alpha(R, W, level: str = "interval") -> np.ndarray:
     w = 1.0 / (C.sum(1) - 1.0)
     per_item = (C * w[:, None])[:, :, None] * C[:, None, :]  # each item's coincidences (items, V, V)
     per_item[:, np.arange(V), np.arange(V)] -= C * w[:, None]
-    o = (W @ per_item.reshape(R.shape[0], V * V)).reshape(-1, V, V)
+    return keep, values, per_item.reshape(R.shape[0], V * V)
+
+
+def _boot_krippendorff_alpha(R, W, level: str = "interval", coincidences=False) -> np.ndarray:
+    """(``coincidences``: :func:`_coincidences` of R, when computed already.)"""
+    found = _coincidences(R) if coincidences is False else coincidences
+    if found is None:
+        return np.full(W.shape[0], np.nan)
+    keep, values, per_item = found
+    V = values.size
+    o = (W[:, keep] @ per_item).reshape(-1, V, V)
     n_c = o.sum(axis=2)
     n = n_c.sum(axis=1)
     if level == "interval":
@@ -385,14 +397,16 @@ def _ceiling_resamples(R, W, seed: int, stats=None, *, min_items: int = 3, prepa
         out["split_half_spearman_brown"] = _boot_split_half(R, W, seed, halves=prepared.get("halves"))
     for level in ("interval", "ordinal"):
         if f"alpha_{level}" in stats:
-            out[f"alpha_{level}"] = _boot_krippendorff_alpha(R, W, level)
+            out[f"alpha_{level}"] = _boot_krippendorff_alpha(R, W, level, prepared.get("coincidences", False))
     return {k: v for k, v in out.items() if k in stats}
 
 
 def _prepare(R, seed: int, n_splits: int = 10) -> dict:
-    """What every block of resamples shares: the rater pairs' common items and the split-half splits."""
+    """What every block of resamples shares: the rater pairs' common items and contingency-table
+    indicator, the split-half splits, alpha's coincidences."""
     pairs = _rater_pairs(R)
-    return {"pairs": pairs, "tables": _pair_tables(R, pairs), "halves": _halves(R, seed, n_splits)}
+    return {"pairs": pairs, "tables": _pair_tables(R, pairs), "halves": _halves(R, seed, n_splits),
+            "coincidences": _coincidences(R)}
 
 
 def _in_blocks(boot, n: int, n_resamples: int, seed: int, width: int = 0):
