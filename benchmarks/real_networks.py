@@ -381,7 +381,7 @@ def judgenet_score(work: Path, resize: str, *, cli: bool) -> tuple[dict[str, tup
         import judgenet as jn
 
         table = jn.score(gens, reference=ref, backbones=["inception:fid"], resize=resize, out=out, overwrite=True,
-                         resamples=10, cache_dir=work / "cache").per_generator.to_dict(orient="records")
+                         n_resamples=10, cache_dir=work / "cache").per_generator.to_dict(orient="records")
     meta = json.loads((out / "score.json").read_text())
     return {r["generator"]: (r["fid.inception"], r["kid.inception"]) for r in table}, meta["backbones"]
 

@@ -31,7 +31,7 @@ from .jobs.train import (DEFAULT_MODELS, DEFAULT_PAIRWISE_MODELS, check_model, f
 
 __all__ = ["demo", "extract", "train", "evaluate", "score", "tune", "report", "select", "benchmark", "load_predictor",
            "DemoResult", "ExtractResult", "TrainResult", "EvaluateResult", "ScoreResult", "TuneResult", "ReportResult",
-           "SelectResult"]
+           "SelectResult", "BenchmarkJobResult"]
 
 log = logging.getLogger(__name__)
 
@@ -145,9 +145,21 @@ def _job(command: str, params: dict) -> dict:
     from .io import to_jsonable
 
     opts = {k: v for k, v in params.items()
-            if k not in ("out", "overwrite", "prepare_options") and not callable(v) and not hasattr(v, "__path__")
+            if k not in ("out", "overwrite") and not callable(v) and not hasattr(v, "__path__")
             and type(v).__name__ != "module"}
-    return {"command": command, "options": to_jsonable({**opts, **params.get("prepare_options", {})})}
+    return {"command": command, "options": to_jsonable(opts)}
+
+
+def _prepare_options(params: dict) -> dict:
+    """The arguments of a job (its ``locals()``) that :func:`judgenet.jobs.prepare.prepare` takes, under its names."""
+    import inspect
+
+    from .jobs.prepare import prepare
+
+    names = inspect.signature(prepare).parameters
+    out = {k: v for k, v in params.items() if k in names and k != "labels"}
+    out["seed"] = params["random_state"]
+    return out
 
 
 def _label_inputs(reference, images) -> list:
@@ -157,7 +169,7 @@ def _label_inputs(reference, images) -> list:
 # =============================================================================================
 # the jobs
 # =============================================================================================
-def demo(out: str | os.PathLike | None = None, *, fast: bool = False, seed: int = 0, cache_dir=None,
+def demo(out: str | os.PathLike | None = None, *, fast: bool = False, random_state: int = 0, cache_dir=None,
          overwrite: bool = False, n_jobs: int | None = None, inception: bool = False) -> DemoResult:
     """Run the whole pipeline offline on the built-in **simulated** world and tiny encoder.
 
@@ -170,7 +182,7 @@ def demo(out: str | os.PathLike | None = None, *, fast: bool = False, seed: int 
     from .jobs.demo import run_demo
 
     with _output(out, "demo", overwrite, job=_job("demo", locals())) as root:
-        summary, results, timings = run_demo(root, fast=fast, seed=seed, cache_dir=cache_dir, n_jobs=n_jobs,
+        summary, results, timings = run_demo(root, fast=fast, seed=random_state, cache_dir=cache_dir, n_jobs=n_jobs,
                                              inception=inception)
         return DemoResult(root, summary, results, timings)
 
@@ -226,8 +238,12 @@ def extract(images: Sequence[str | os.PathLike], *, backbones: Sequence[str] | N
 
 
 def train(labels, *, images=None, reference=None, out=None, model: str = "auto", question=None,
-          backbones: Sequence[str] | None = None, overwrite: bool = False, resamples: int = 1000, seed: int = 0,
-          split: str = "generator", prompt_folds: int = 5, **prepare_options) -> TrainResult:
+          backbones: Sequence[str] | None = None, overwrite: bool = False, n_resamples: int = 1000,
+          random_state: int = 0, split: str = "generator", n_prompt_folds: int = 5, label_root=None, reference_prompts=None, group_by: str = "generator", lenient: bool = False,
+          strict: bool = False, allow_outside_images: bool = False, cache_dir=None, weights_dir=None,
+          clip_checkpoint=None, inception_weights=None, quick_gelu=None, resize=None, text_model=None,
+          device: str = "cpu", batch_size: int = 64, mid_eps: float = 0.0, mid_shrinkage: str | None = None,
+          feature_groups: Sequence[str] | None = None) -> TrainResult:
     """Fit a predictor on a label set and save it as an artifact directory.
 
     ``model="auto"`` evaluates ridge, hist_gb and mlp on held-out units (``split``) and keeps the best by Kendall
@@ -235,9 +251,8 @@ def train(labels, *, images=None, reference=None, out=None, model: str = "auto",
     :func:`evaluate` for the nested estimate). The chosen model is then compared with the best raw baseline (raw
     MID, CLIPScore, Mahalanobis) on the same held-out folds (:mod:`judgenet.evaluation.verdict`): when it is not
     better (paired-bootstrap CI) or not above chance, one warning line and the report say so, and with
-    ``model="auto"`` the raw baseline itself is saved (family ``raw``). ``prepare_options`` go to
-    :func:`judgenet.jobs.prepare.prepare`
-    (``label_root``, ``reference_prompts``, ``cache_dir``, ``group_by``, ``strict``, ``lenient``, ...).
+    ``model="auto"`` the raw baseline itself is saved (family ``raw``). The label-set and embedding options
+    (``label_root`` … ``feature_groups``) are :func:`judgenet.jobs.prepare.prepare`'s, documented there.
     """
     from .evaluation.verdict import summary_text
     from .jobs.prepare import prepare, training_record
@@ -245,18 +260,17 @@ def train(labels, *, images=None, reference=None, out=None, model: str = "auto",
 
     with _output(out, "predictor", overwrite, job=_job("train", locals()),
                  inputs=_label_inputs(reference, images)) as root:
-        prep = prepare(labels, images=images, reference=reference, backbones=backbones,
-                       question=question, seed=seed, **prepare_options)
+        prep = prepare(labels, **_prepare_options(locals()))
         auto = DEFAULT_PAIRWISE_MODELS if prep.is_pairwise else DEFAULT_MODELS
         candidates = auto if model == "auto" else (model,)
         recipes = {m: Recipe(m, feature_groups=tuple(prep.features.groups)) for m in candidates}
-        res = held_out(prep, recipes, split=split, prompt_folds=prompt_folds, resamples=resamples, seed=seed,
-                        cache_dir=prepare_options.get("cache_dir"))
+        res = held_out(prep, recipes, split=split, prompt_folds=n_prompt_folds, resamples=n_resamples,
+                       seed=random_state, cache_dir=cache_dir)
         evaluated = res.best_model() if model == "auto" else model
         best, recipe, check, section = check_model(prep, res, evaluated, recipes[evaluated],
                                                    keep_baseline=model == "auto")
-        fit_and_save(prep, recipe, root, seed=seed, cv_results=res.to_dict(), split=split,
-                      prompt_folds=prompt_folds,
+        fit_and_save(prep, recipe, root, seed=random_state, cv_results=res.to_dict(), split=split,
+                      prompt_folds=n_prompt_folds,
                       extra={"split": split, "labels": "pairwise" if prep.is_pairwise else "per-item",
                              "baseline_check": check.to_dict(), **training_record(prep)})
         (root / "report").mkdir(exist_ok=True)
@@ -269,16 +283,21 @@ def train(labels, *, images=None, reference=None, out=None, model: str = "auto",
 
 
 def evaluate(labels, *, images=None, reference=None, out=None, models: Sequence[str] | None = None, predictor=None,
-             question=None, backbones: Sequence[str] | None = None, overwrite: bool = False, resamples: int = 1000,
-             seed: int = 0, split: str = "generator", prompt_folds: int = 5, budget: Sequence[int] | None = None,
-             **prepare_options) -> EvaluateResult:
+             question=None, backbones: Sequence[str] | None = None, overwrite: bool = False, n_resamples: int = 1000,
+             random_state: int = 0, split: str = "generator", n_prompt_folds: int = 5,
+             budget: Sequence[int] | None = None, label_root=None, reference_prompts=None, group_by: str = "generator", lenient: bool = False,
+             strict: bool = False, allow_outside_images: bool = False, cache_dir=None, weights_dir=None,
+             clip_checkpoint=None, inception_weights=None, quick_gelu=None, resize=None, text_model=None,
+             device: str = "cpu", batch_size: int = 64, mid_eps: float = 0.0, mid_shrinkage: str | None = None,
+             feature_groups: Sequence[str] | None = None) -> EvaluateResult:
     """Held-out evaluation (``split``) of model recipes — or of the recipe saved in a predictor artifact, rebuilt
     exactly from its ``meta.json`` (family, tuned parameters, PCA, scaler, feature groups; the model file is never
     unpickled) — against raw MID, CLIPScore and Mahalanobis baselines; writes the report.
 
     ``budget`` (numbers of human judgments, e.g. ``[50, 100, 200, 400]``) adds a label-efficiency curve of the first
     recipe: held-out agreement vs judgments used for training (sampled by prompt clusters, repeated), with raw MID
-    and CLIPScore as baselines (``efficiency.md``, ``efficiency.png``)."""
+    and CLIPScore as baselines (``efficiency.md``, ``efficiency.png``). The label-set and embedding options are
+    :func:`judgenet.jobs.prepare.prepare`'s."""
     from .evaluation.verdict import summary_text
     from .jobs.prepare import prepare
     from .predictors.recipes import Recipe
@@ -293,17 +312,16 @@ def evaluate(labels, *, images=None, reference=None, out=None, models: Sequence[
         question = question or meta.get("question")
         backbones = backbones or meta.get("extra", {}).get("backbones")
     with _output(out, "evaluate", overwrite, job=job, inputs=_label_inputs(reference, images)) as root:
-        prep = prepare(labels, images=images, reference=reference, backbones=backbones,
-                       question=question, seed=seed, **prepare_options)
+        prep = prepare(labels, **_prepare_options(locals()))
         if not recipes:
             default = DEFAULT_PAIRWISE_MODELS if prep.is_pairwise else DEFAULT_MODELS
             recipes = {m: Recipe(m, feature_groups=tuple(prep.features.groups)) for m in (models or default)}
-        res = held_out(prep, recipes, split=split, prompt_folds=prompt_folds, resamples=resamples, seed=seed,
-                        cache_dir=prepare_options.get("cache_dir"))
+        res = held_out(prep, recipes, split=split, prompt_folds=n_prompt_folds, resamples=n_resamples,
+                       seed=random_state, cache_dir=cache_dir)
         write_results(prep, res, root, f"judgenet evaluate — {prep.labels.name} / {prep.question}")
         if budget:
-            label_efficiency_report(prep, recipes, budget, root, split=split, prompt_folds=prompt_folds,
-                                    resamples=resamples, seed=seed)
+            label_efficiency_report(prep, recipes, budget, root, split=split, prompt_folds=n_prompt_folds,
+                                    resamples=n_resamples, seed=random_state)
         write_failures(root, prep.failures)
         log.info("%s", summary_text(res, prep.question, split, report=root / "report.md"))
         return EvaluateResult(root, res, prep.failures)
@@ -312,8 +330,8 @@ def evaluate(labels, *, images=None, reference=None, out=None, models: Sequence[
 def score(generators: Sequence[str | os.PathLike], *, reference=None, prompts=None, reference_prompts=None,
           predictor=None, backbones: Sequence[str] | None = None, out=None, overwrite: bool = False, cache_dir=None,
           weights_dir=None, clip_checkpoint=None, inception_weights=None, quick_gelu=None, resize=None, text_model=None,
-          resamples: int = 1000,
-          kid_subset_size: int = 1000, seed: int = 0, strict: bool = False, mid_eps: float = 0.0,
+          n_resamples: int = 1000,
+          kid_subset_size: int = 1000, random_state: int = 0, strict: bool = False, mid_eps: float = 0.0,
           mid_shrinkage: str | None = None, coverage: float = 0.9, device: str = "cpu",
           batch_size: int = 64) -> ScoreResult:
     """Score generator folders for realism (and alignment where prompts are known).
@@ -338,16 +356,21 @@ def score(generators: Sequence[str | os.PathLike], *, reference=None, prompts=No
                          predictor=predictor, backbones=backbones, cache_dir=cache_dir, weights_dir=weights_dir,
                          clip_checkpoint=clip_checkpoint, inception_weights=inception_weights, quick_gelu=quick_gelu,
                          resize=resize, text_model=text_model,
-                         resamples=resamples, kid_subset_size=kid_subset_size, seed=seed, strict=strict,
+                         n_resamples=n_resamples, kid_subset_size=kid_subset_size, random_state=random_state,
+                         strict=strict,
                          mid_eps=mid_eps, mid_shrinkage=mid_shrinkage, coverage=coverage, device=device,
                          batch_size=batch_size)
 
 
-def tune(labels, *, images=None, reference=None, out=None, trials: int = 20, study_name: str = "judgenet",
+def tune(labels, *, images=None, reference=None, out=None, n_trials: int = 20, study_name: str = "judgenet",
          storage: str | None = None, n_jobs: int = 1, timeout: float | None = None, measure: str = "kendall_tau_b",
-         families: Sequence[str] | None = None, question=None, backbones: Sequence[str] | None = None,
-         overwrite: bool = False, seed: int = 0, split: str = "generator", prompt_folds: int = 5,
-         **prepare_options) -> TuneResult:
+         models: Sequence[str] | None = None, question=None, backbones: Sequence[str] | None = None,
+         overwrite: bool = False, random_state: int = 0, split: str = "generator", n_prompt_folds: int = 5,
+         label_root=None, reference_prompts=None, group_by: str = "generator", lenient: bool = False,
+         strict: bool = False, allow_outside_images: bool = False, cache_dir=None, weights_dir=None,
+         clip_checkpoint=None, inception_weights=None, quick_gelu=None, resize=None, text_model=None,
+         device: str = "cpu", batch_size: int = 64, mid_eps: float = 0.0, mid_shrinkage: str | None = None,
+         feature_groups: Sequence[str] | None = None) -> TuneResult:
     """Optuna search over predictors with held-out CV on ``split`` (see :mod:`judgenet.tuning`); the best
     configuration is refitted on all data and saved as a predictor artifact (with study name and trial number).
     Its recipe is evaluated on the held-out folds against the raw baselines (``report/``); when it is not better
@@ -355,7 +378,9 @@ def tune(labels, *, images=None, reference=None, out=None, trials: int = 20, stu
 
     Storage defaults to ``sqlite:///<out>/study.db``. ``out`` behaves like the other jobs' (a non-empty folder
     needs ``overwrite``), except that the folder of an earlier ``tune`` run of the same study is reused, so
-    rerunning the same command continues the study to its total.
+    rerunning the same command continues the study to its total. ``models`` limits the search to those model
+    families; ``n_jobs`` trials run at once in this process (Optuna's ``n_jobs``). The label-set and embedding
+    options are :func:`judgenet.jobs.prepare.prepare`'s.
     """
     from . import tuning
     from .evaluation.verdict import summary_text
@@ -368,28 +393,28 @@ def tune(labels, *, images=None, reference=None, out=None, trials: int = 20, stu
     with _output(out, "tune", overwrite or resuming, job=job, inputs=_label_inputs(reference, images),
                  keep=(marker, "study.db", "study.db-journal", "study.db-wal", "study.db-shm")) as root:
         storage = storage or f"sqlite:///{(root / 'study.db').resolve()}"
-        prep = prepare(labels, images=images, reference=reference, backbones=backbones,
-                       question=question, seed=seed, **prepare_options)
+        prep = prepare(labels, **_prepare_options(locals()))
         atomic_write_json(root / marker, {"study_name": study_name})
         fm = prep.features
         if prep.is_pairwise:  # comparative labels: pairwise families, mean held-out 2AFC
             obj = tuning.PairwiseObjective(fm.X, prep.pairs, prep.generators, fm.names, fm.groups,
-                                           prompts=prep.prompts, split=split, n_prompt_folds=prompt_folds,
-                                           families=tuple(families) if families else None, seed=seed)
+                                           prompts=prep.prompts, split=split, n_prompt_folds=n_prompt_folds,
+                                           families=tuple(models) if models else None, seed=random_state)
         else:
             obj = tuning.Objective(fm.X, prep.y, prep.generators, fm.names, fm.groups, prompts=prep.prompts,
-                                   split=split, n_prompt_folds=prompt_folds, measure=measure,
-                                   families=tuple(families) if families else None, seed=seed)
-        study = tuning.tune(obj, n_trials=trials, study_name=study_name, storage=storage, n_jobs=n_jobs,
-                            timeout=timeout, seed=seed,
+                                   split=split, n_prompt_folds=n_prompt_folds, measure=measure,
+                                   families=tuple(models) if models else None, seed=random_state)
+        study = tuning.tune(obj, n_trials=n_trials, study_name=study_name, storage=storage, n_jobs=n_jobs,
+                            timeout=timeout, seed=random_state,
                             progress=logging.getLogger("judgenet").isEnabledFor(logging.INFO))
         recipe = tuning.best_recipe(study)
         # the tuned recipe against the raw baselines on the same held-out folds (the study's value is optimistic)
-        res = held_out(prep, {recipe.family: recipe}, split=split, prompt_folds=prompt_folds, resamples=1000,
-                       seed=seed, cache_dir=prepare_options.get("cache_dir"))
+        res = held_out(prep, {recipe.family: recipe}, split=split, prompt_folds=n_prompt_folds, resamples=1000,
+                       seed=random_state, cache_dir=cache_dir)
         _, _, check, section = check_model(prep, res, recipe.family, recipe, keep_baseline=False)
         (root / "report").mkdir(exist_ok=True)
-        art = fit_and_save(prep, recipe, root / "predictor", seed=seed, split=split, prompt_folds=prompt_folds,
+        art = fit_and_save(prep, recipe, root / "predictor", seed=random_state, split=split,
+                           prompt_folds=n_prompt_folds,
                             extra={"study_name": study_name, "trial": study.best_trial.number,
                                    "best_value": study.best_value, "measure": obj.measure, "storage": storage,
                                    "split": split, "baseline_check": check.to_dict(), **training_record(prep)})
@@ -471,7 +496,7 @@ class SelectResult:
 
 def select(predictor, images: Sequence[str | os.PathLike], budget: int, *, prompts=None, pairs: bool = False,
            out: str | os.PathLike | None = "selection.csv", weights: Sequence[float] = (1.0, 1.0, 1.0),
-           cache_dir=None, seed: int = 0, device: str = "cpu", batch_size: int = 64) -> SelectResult:
+           cache_dir=None, random_state: int = 0, device: str = "cpu", batch_size: int = 64) -> SelectResult:
     """``judgenet select``: which of the unlabelled images in the pool folders ``images`` (one folder per
     generator) raters should label next, ranked with a saved ``predictor`` (uncertainty, disagreement, coverage of
     generators and prompts, weighted by ``weights``); ``pairs`` picks side-by-side pairs. Writes ``out`` (CSV)
@@ -479,18 +504,46 @@ def select(predictor, images: Sequence[str | os.PathLike], budget: int, *, promp
     from .jobs.select import select_folder
 
     sel = select_folder(predictor, list(images), budget, prompts=prompts, pairs=pairs, out=out, cache_dir=cache_dir,
-                        weights=tuple(weights), seed=seed, device=device, batch_size=batch_size)
+                        weights=tuple(weights), seed=random_state, device=device, batch_size=batch_size)
+    log.info("%s\n%d %s written to %s", sel.head(20).to_string(index=False), len(sel), "pairs" if pairs else "items",
+             out)
     return SelectResult(Path(out) if out is not None else None, sel)
 
 
-def benchmark(set_name: str, *, label_root=None, out=None, **options):
-    """``judgenet benchmark SET``: caption metrics against real human judgments, beside the published values
-    (:func:`judgenet.captions.benchmark.run_benchmark`; ``options`` are its keyword arguments: ``metrics``,
-    ``text_backbone``, ``images``, ``clip_backbone``, ``n_resamples``, ...). With ``out``, writes
-    ``benchmark-<set>.md/.html/.json`` there. Returns the :class:`~judgenet.captions.benchmark.BenchmarkResult`."""
-    from .captions.benchmark import run_benchmark, write_benchmark
+@dataclass
+class BenchmarkJobResult:
+    """The benchmark's rows (:class:`~judgenet.captions.benchmark.BenchmarkResult`) and the report files written."""
 
-    res = run_benchmark(set_name, label_root, **options)
-    if out is not None:
-        write_benchmark(res, out, stem=f"benchmark-{set_name}")
-    return res
+    result: object
+    files: dict
+
+    def to_json(self) -> dict:
+        return {**self.result.to_dict(), "files": self.files}
+
+
+def benchmark(set_name: str, *, label_root=None, out=None, cf_protocols: Sequence[str] | None = None,
+              metrics: Sequence[str] | None = None, text_backbone: str | None = "text:all-MiniLM-L6-v2",
+              images=None, clip_backbone: str | None = None, clip_checkpoint=None, weights_dir=None,
+              n_resamples: int = 1000, random_state: int = 0, n_draws: int = 5, ties: str = "half",
+              cache_dir=None) -> BenchmarkJobResult:
+    """``judgenet benchmark SET``: caption metrics against real human judgments, beside the published values
+    (:func:`judgenet.captions.benchmark.run_benchmark`). ``cf_protocols`` default to both Flickr8k-CF protocols,
+    ``metrics`` to BLEU-1..4, ROUGE-L, CIDEr-D, METEOR; ``text_backbone`` None (or ``"none"``) skips the
+    sentence-encoder rows; ``images`` with ``clip_backbone`` (default ``open_clip:ViT-B-32``) adds CLIP-S,
+    RefCLIP-S and MID. With ``out``, writes ``benchmark-<set>.md/.html/.json`` there; the table is logged."""
+    from .captions.benchmark import run_benchmark, write_benchmark
+    from .captions.refmetrics import REFERENCE_METRICS
+
+    clip = None
+    if images is not None:
+        from .backbones import load_backbone
+
+        clip = load_backbone(clip_backbone or "open_clip:ViT-B-32", weights_dir=weights_dir, checkpoint=clip_checkpoint)
+    text = None if text_backbone is None or str(text_backbone).lower() == "none" else text_backbone
+    res = run_benchmark(set_name, label_root, cf_protocols=tuple(cf_protocols or ("clipscore-shared", "per-item")),
+                        metrics=tuple(metrics or REFERENCE_METRICS), text_backbone=text, images=images,
+                        clip_backbone=clip, cache_dir=cache_dir, n_resamples=n_resamples, seed=random_state,
+                        n_draws=n_draws, ties=ties)
+    log.info("%s", res.to_text())
+    files = write_benchmark(res, out, stem=f"benchmark-{set_name}") if out is not None else {}
+    return BenchmarkJobResult(res, files)

@@ -3,8 +3,9 @@
 Exit codes: 0 success · 2 a judgenet error (bad input, missing file; one line on stderr, the
 traceback with ``--debug``) · 130 interrupted (caches and studies stay resumable).
 
-Other modules add subcommands with :func:`register_command` (name, help, arguments, a ``run``
-callable returning a JSON-able summary) instead of editing this file.
+Other packages may add subcommands with :func:`register_command` (name, help, arguments, a ``run``
+callable returning a JSON-able summary) instead of editing this file; judgenet's own are all built in, so
+``--help`` imports nothing heavy.
 """
 from __future__ import annotations
 
@@ -23,15 +24,8 @@ from .errors import JudgenetError
 DESCRIPTION = """\
 judgenet — learn to predict human judgments of generated images.
 
-  judgenet demo                      the whole pipeline offline on the built-in SIMULATED world
-  judgenet extract IMAGES...         embed images (and prompts) once into the feature cache
-  judgenet train --labels L ...      fit a predictor of human labels, save it as an artifact
-  judgenet evaluate --labels L ...   held-out evaluation against raw MID (--split generator|prompt|crossed)
-  judgenet score GEN_DIR... ...      per-image and per-generator realism / alignment scores
-  judgenet tune --labels L ...       Optuna search over predictors (SQLite study, resumable)
-  judgenet report RUN_DIR            rebuild reports from saved results
-  judgenet benchmark SET             caption metrics vs real human judgments, beside published values
-  judgenet select ...                which items to send to human raters next
+The commands are listed below; `judgenet COMMAND --help` explains each. Option names are the Python
+API's parameter names (--n-resamples → n_resamples).
 
 Weights: a file you pass (--clip-checkpoint / --inception-weights), a file in --weights-dir (or
 $JUDGENET_WEIGHTS_DIR), or for open_clip:ARCH:TAG and inception:fid a download by name, once, when
@@ -93,6 +87,26 @@ More: docs/backbones.md
 """
 
 
+#: ``judgenet benchmark``'s sets (equal to judgenet.captions.protocols.SETS + "all"; a test checks it): written here so
+#: that building the parser imports nothing heavy.
+BENCHMARK_SETS = ("flickr8k-expert", "flickr8k-cf", "pascal50s", "thumb", "all")
+
+BENCHMARK_DESCRIPTION = """\
+Caption metrics against real human judgments, our value beside the published one.
+
+Sets: flickr8k-expert (Kendall tau-c, 16,992 instances), flickr8k-cf (Kendall tau-b; reference
+protocols clipscore-shared = the published one, and per-item), pascal50s (accuracy per category
+HC/HI/HM/MM over reference draws; bundled 11-vote labels = CLIPScore Table 7), thumb (Pearson and
+Kendall tau-b with human_score, P, R; all rows and machine rows; system level), or all.
+
+Metrics: BLEU-1..4, ROUGE-L, CIDEr-D, METEOR (Java) via pycocoevalcap (pip install
+'judgenet[captions]'), sentence-encoder similarity (--text-backbone, default all-MiniLM-L6-v2,
+which was trained on caption pairs: its rows carry that caveat), and with --images + a CLIP backbone:
+CLIP-S, RefCLIP-S, MID. SPICE is not available. Label files: --label-root or $JUDGENET_LABEL_SETS
+(never downloaded).
+"""
+
+
 def _epilog(page: str, example: str) -> str:
     """The end of a subcommand's --help: one example and its documentation page (tests/test_docs.py checks both)."""
     return f"example:\n  {example}\n\nMore: {page}\n"
@@ -105,10 +119,10 @@ EPILOGS = {
     "train": _epilog("docs/evaluation.md", "judgenet train --labels labels.csv --images gen/ --reference real/ "
                                            "--split crossed --out my-predictor"),
     "evaluate": _epilog("docs/evaluation.md", "judgenet evaluate --labels labels.csv --images gen/ --reference real/ "
-                                              "--split crossed --model ridge --model anchored"),
+                                              "--split crossed --models ridge anchored"),
     "score": _epilog("docs/files.md", "judgenet score gen/model_a gen/model_b --reference real/ --prompts prompts.csv "
                                       "--predictor my-predictor"),
-    "tune": _epilog("docs/tune.md", "judgenet tune --labels labels.csv --images gen/ --reference real/ --trials 50 "
+    "tune": _epilog("docs/tune.md", "judgenet tune --labels labels.csv --images gen/ --reference real/ --n-trials 50 "
                                     "--out my-study"),
     "report": _epilog("docs/evaluation.md", "judgenet report runs/demo"),
     "benchmark": _epilog("docs/real-labels.md", "judgenet benchmark flickr8k-expert --label-root ../shared/label-sets "
@@ -156,7 +170,7 @@ positive_int = _number(int, 1, inclusive=True, what="a whole number >= 1")
 nonneg_int = _number(int, 0, inclusive=True, what="a whole number >= 0")
 positive_float = _number(float, 0.0, inclusive=False, what="a positive number")
 nonneg_float = _number(float, 0.0, inclusive=True, what="a number >= 0")
-#: A random seed: what numpy, scikit-learn and torch accept (0 … 2**32 - 1); every command's --seed.
+#: A random seed: what numpy, scikit-learn and torch accept (0 … 2**32 - 1); every command's --random-state.
 seed_int = _number(int, 0, inclusive=True, high=2**32 - 1, what="a seed between 0 and 4294967295 (2**32 - 1)")
 
 
@@ -169,6 +183,17 @@ def fraction(v: str) -> float:
     if not 0.0 < x < 1.0:
         raise argparse.ArgumentTypeError(f"expected a number between 0 and 1, got {x}")
     return x
+
+
+def criterion_weights(v: str) -> tuple[float, float, float]:
+    """Three numbers >= 0 such as ``1,1,1`` (select's uncertainty, disagreement, coverage weights)."""
+    try:
+        w = tuple(float(x) for x in v.split(","))
+    except ValueError:
+        w = ()
+    if len(w) != 3 or not all(0 <= x < float("inf") for x in w):
+        raise argparse.ArgumentTypeError(f"expected three numbers >= 0 like 1,1,1, got {v!r}")
+    return w
 
 
 def budgets(v: str) -> list[int]:
@@ -223,8 +248,8 @@ def _common(p: argparse.ArgumentParser, *, seed: bool = True, cache: bool = True
     p.add_argument("--json", action="store_true", help="print a machine-readable JSON summary on stdout")
     p.add_argument("--debug", action="store_true", help="debug logging and tracebacks")
     if seed:
-        p.add_argument("--seed", type=seed_int, default=0, help="seed of everything random, 0 … 2**32 - 1 "
-                                                              "(default 0)")
+        p.add_argument("--random-state", "--seed", dest="random_state", type=seed_int, default=0, metavar="SEED",
+                       help="seed of everything random, 0 … 2**32 - 1 (default 0)")
     if cache:
         p.add_argument("--cache", dest="cache_dir", default=None,
                        help="feature cache directory ($JUDGENET_CACHE_DIR)")
@@ -266,7 +291,7 @@ def _split_opts(p: argparse.ArgumentParser) -> None:
                    help="what a test fold holds out: generator = a new generator on prompts that have human labels "
                         "from other generators; prompt = new prompts; crossed = a new generator on new prompts "
                         "(default generator)")
-    p.add_argument("--prompt-folds", type=positive_int, default=5,
+    p.add_argument("--n-prompt-folds", "--prompt-folds", dest="n_prompt_folds", type=positive_int, default=5,
                    help="number of prompt folds for --split prompt/crossed (default 5)")
 
 
@@ -305,7 +330,7 @@ class Command:
     common: bool = True
 
 
-_BUILTIN = ("demo", "extract", "train", "evaluate", "score", "tune", "report")
+_BUILTIN = ("demo", "extract", "train", "evaluate", "score", "tune", "select", "benchmark", "report")
 
 #: Subcommands registered by other modules (built-in ones are defined in :func:`build_parser`).
 COMMANDS: dict[str, Command] = {}
@@ -322,7 +347,7 @@ def register_command(name: str, *, help: str, description: str = "",
         run: called with the parsed namespace; returns a JSON-able summary dict (printed with
             ``--json``) or None. Raise :class:`judgenet.errors.JudgenetError` for user errors: ``main``
             turns them into one line on stderr and exit code 2.
-        common: also add ``--quiet --json --debug --seed --cache``.
+        common: also add ``--quiet --json --debug --random-state --cache``.
         replace: allow re-registering ``name`` (otherwise a duplicate is a :class:`ValueError`).
     """
     if not replace and (name in COMMANDS or name in _BUILTIN):
@@ -383,7 +408,7 @@ def build_parser() -> argparse.ArgumentParser:
                                                     "judgenet.predictors.families.FAMILIES) or auto (best of "
                                                     "ridge/hist_gb/mlp by held-out tau-b on --split; when it does "
                                                     "not beat the best raw baseline, that raw feature is saved)")
-    p.add_argument("--resamples", type=positive_int, default=1000, help="bootstrap resamples for the CIs (default 1000)")
+    p.add_argument("--n-resamples", "--resamples", dest="n_resamples", type=positive_int, default=1000, help="bootstrap resamples for the CIs (default 1000)")
     _backbone_opts(p)
     _common(p)
 
@@ -394,12 +419,13 @@ def build_parser() -> argparse.ArgumentParser:
     _label_opts(p)
     p.add_argument("--predictor", default=None, help="evaluate the recipe saved in a predictor artifact (its "
                                                      "meta.json only; the model file is never loaded)")
-    p.add_argument("--model", dest="models", action="append", default=None,
-                   help="model recipe to evaluate, repeatable (default ridge, hist_gb, mlp)")
+    p.add_argument("--models", "--model", dest="models", action="extend", nargs="+", default=None, metavar="MODEL",
+                   help="model families to evaluate (default ridge, hist_gb, mlp); several after one --models, or "
+                        "--model repeated")
     p.add_argument("--budget", type=budgets, default=None, metavar="N,N,...",
                    help="label-efficiency curve: held-out agreement of the first recipe vs the number of human "
                         "judgments used for training, e.g. 50,100,200,400 (writes efficiency.md / .png)")
-    p.add_argument("--resamples", type=positive_int, default=1000, help="bootstrap resamples for the CIs (default 1000)")
+    p.add_argument("--n-resamples", "--resamples", dest="n_resamples", type=positive_int, default=1000, help="bootstrap resamples for the CIs (default 1000)")
     _backbone_opts(p)
     _common(p)
 
@@ -423,7 +449,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--overwrite", action="store_true",
                    help="allow writing into a non-empty --out (its earlier files are replaced)")
     p.add_argument("--strict", action="store_true", help="stop at the first unreadable image")
-    p.add_argument("--resamples", type=positive_int, default=1000,
+    p.add_argument("--n-resamples", "--resamples", dest="n_resamples", type=positive_int, default=1000,
                    help="bootstrap resamples for the CIs (default 1000)")
     p.add_argument("--kid-subset-size", type=positive_int, default=1000,
                    help="KID subset size (default 1000); a generator or reference with fewer images uses all of "
@@ -444,7 +470,7 @@ def build_parser() -> argparse.ArgumentParser:
                                    "continue; several workers may share one storage. Inspect with "
                                    "`optuna-dashboard <storage>`.")
     _label_opts(p)
-    p.add_argument("--trials", type=positive_int, default=20,
+    p.add_argument("--n-trials", "--trials", dest="n_trials", type=positive_int, default=20,
                    help="total finished trials the study should reach, counting earlier runs' (default 20)")
     p.add_argument("--study-name", default="judgenet",
                    help="name of the Optuna study in --storage (default judgenet); runs with the same name and "
@@ -457,6 +483,48 @@ def build_parser() -> argparse.ArgumentParser:
                    choices=("kendall_tau_b", "kendall_tau_c", "spearman", "pearson", "pairwise_accuracy"),
                    help="held-out agreement measure to maximize (default kendall_tau_b)")
     _backbone_opts(p)
+    _common(p)
+
+    p = sub.add_parser("select", epilog=EPILOGS["select"], formatter_class=_HelpFormatter,
+                       help="choose the images (or pairs) raters should label next",
+                       description="Rank a pool of unlabelled images (one folder per generator) with a saved predictor "
+                                   "by uncertainty, ensemble disagreement and coverage of generators and prompts, and "
+                                   "write the most useful ones (or side-by-side pairs) to a CSV for raters.")
+    p.add_argument("--predictor", required=True, help="predictor directory (judgenet train/tune/demo)")
+    p.add_argument("--images", required=True, action="append",
+                   help="pool folder of unlabelled images, repeatable (each folder is one generator)")
+    p.add_argument("--budget", required=True, type=positive_int, help="number of items (or pairs) to select")
+    p.add_argument("--prompts", default=None, help="image,prompt file for the pool (or prompts.csv per folder)")
+    p.add_argument("--pairs", action="store_true", help="select side-by-side pairs instead of single images")
+    p.add_argument("--weights", type=criterion_weights, default=(1.0, 1.0, 1.0), metavar="U,D,C",
+                   help="uncertainty,disagreement,coverage weights (default 1,1,1)")
+    p.add_argument("--out", default="selection.csv", help="CSV to write (default selection.csv)")
+    add_device_options(p)
+    _common(p)
+
+    p = sub.add_parser("benchmark", epilog=EPILOGS["benchmark"], formatter_class=_HelpFormatter,
+                       help="caption metrics vs real human judgments, beside the published values",
+                       description=BENCHMARK_DESCRIPTION)
+    p.add_argument("set_name", metavar="set", choices=BENCHMARK_SETS, help="which label set (or all)")
+    p.add_argument("--label-root", default=None, help="folder of the public label-set files ($JUDGENET_LABEL_SETS)")
+    p.add_argument("--out", default=None, help="write benchmark-<set>.md/.html/.json here")
+    p.add_argument("--cf-protocols", "--cf-protocol", dest="cf_protocols", action="extend", nargs="+",
+                   choices=("clipscore-shared", "per-item"), default=None,
+                   help="Flickr8k-CF reference protocol(s) (default: both; clipscore-shared is the published one)")
+    p.add_argument("--metrics", "--metric", dest="metrics", action="extend", nargs="+", default=None,
+                   help="reference metric(s) to compute (default: BLEU-1..4, ROUGE-L, CIDEr-D, METEOR)")
+    p.add_argument("--text-backbone", default="text:all-MiniLM-L6-v2",
+                   help="sentence encoder for candidate-reference similarity ('none' to skip)")
+    p.add_argument("--images", default=None, help="folder with the set's image files (enables CLIP-S, RefCLIP-S, MID)")
+    p.add_argument("--clip-backbone", "--backbone", dest="clip_backbone", default=None,
+                   help="CLIP backbone for --images (default open_clip:ViT-B-32)")
+    p.add_argument("--clip-checkpoint", default=None, help="local open_clip checkpoint file")
+    p.add_argument("--weights-dir", default=None, help="folder searched for weight files ($JUDGENET_WEIGHTS_DIR)")
+    p.add_argument("--n-resamples", type=positive_int, default=1000, help="bootstrap resamples (whole images)")
+    p.add_argument("--n-draws", "--draws", dest="n_draws", type=positive_int, default=5,
+                   help="Pascal-50S reference draws (default 5)")
+    p.add_argument("--ties", choices=("half", "random"), default="half",
+                   help="Pascal-50S metric ties: 0.5 (expectation of a coin flip) or a seeded coin flip")
     _common(p)
 
     p = sub.add_parser("report", epilog=EPILOGS["report"], formatter_class=_HelpFormatter,
@@ -478,14 +546,9 @@ CLI_ONLY = frozenset({"command", "quiet", "json", "debug"})
 
 
 def job_kwargs(fn, a: argparse.Namespace) -> dict:
-    """The parsed options that are parameters of ``fn`` — or, for a job that passes ``**prepare_options`` on, of
-    :func:`judgenet.jobs.prepare.prepare` (CLI names = Python names; a test checks that every option of every command
-    reaches its job)."""
-    params = dict(inspect.signature(fn).parameters)
-    if any(p.kind is p.VAR_KEYWORD for p in params.values()):
-        from .jobs.prepare import prepare
-
-        params.update(inspect.signature(prepare).parameters)
+    """The parsed options that are parameters of ``fn`` (CLI names = Python names; tests/test_cli_names.py checks
+    both directions)."""
+    params = inspect.signature(fn).parameters
     return {k: v for k, v in vars(a).items() if k in params and k not in CLI_ONLY}
 
 
@@ -524,7 +587,6 @@ def _configure_logging(a) -> None:
 
 
 def main(argv=None) -> int:
-    _load_plugins()
     parser = build_parser()
     a = parser.parse_args(argv)
     if a.command is None:
@@ -554,21 +616,7 @@ def _one_line(exc: BaseException) -> str:
     return " ".join(str(exc).split())
 
 
-#: Modules that add subcommands with :func:`register_command` when imported.
-PLUGINS = ("judgenet.captions.cli", "judgenet.jobs.select")
-
-
-def _load_plugins() -> None:
-    import importlib
-
-    for mod in PLUGINS:
-        try:
-            importlib.import_module(mod)
-        except ImportError as exc:  # an optional extra that is not installed: its command is absent
-            logging.getLogger("judgenet").debug("subcommands of %s unavailable: %s", mod, exc)
-
-
-if __name__ == "__main__":  # pragma: no cover - `python -m judgenet.cli`: use the module plugins register into
+if __name__ == "__main__":  # pragma: no cover - `python -m judgenet.cli`: the module that register_command fills
     from judgenet.cli import main as _main
 
     sys.exit(_main())

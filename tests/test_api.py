@@ -22,7 +22,7 @@ def cache(tmp_path_factory):
 def trained(userdata, cache, tmp_path_factory):
     out = tmp_path_factory.mktemp("api") / "pred"
     res = jn.train(userdata / "labels.csv", images=userdata / "gen", reference=userdata / "real", out=out,
-                   model="ridge", question="realism", resamples=50, cache_dir=cache, backbones=["tiny"])
+                   model="ridge", question="realism", n_resamples=50, cache_dir=cache, backbones=["tiny"])
     return res
 
 
@@ -64,7 +64,7 @@ def test_evaluate_rebuilds_the_saved_recipe_without_unpickling(trained, userdata
 
     monkeypatch.setattr(evcache, "cached_evaluate", spy)
     res = jn.evaluate(userdata / "labels.csv", images=userdata / "gen", reference=userdata / "real",
-                      predictor=art, out=tmp_path / "ev", resamples=30, cache_dir=cache)
+                      predictor=art, out=tmp_path / "ev", n_resamples=30, cache_dir=cache)
     assert not (tmp_path / "UNPICKLED").exists()
     assert list(seen["models"]) == ["ridge"]
     est = seen["models"]["ridge"]
@@ -78,7 +78,7 @@ def test_evaluate_rebuilds_the_saved_recipe_without_unpickling(trained, userdata
 
 def test_evaluate_budget_writes_an_efficiency_curve(userdata, cache, tmp_path):
     res = jn.evaluate(userdata / "labels.csv", images=userdata / "gen", reference=userdata / "real", out=tmp_path / "e",
-                      models=["ridge"], question="realism", resamples=20, cache_dir=cache, backbones=["tiny"],
+                      models=["ridge"], question="realism", n_resamples=20, cache_dir=cache, backbones=["tiny"],
                       budget=[16, 40])
     assert (res.out / "efficiency.md").is_file() and (res.out / "efficiency.png").is_file()
 
@@ -92,7 +92,7 @@ def test_evaluate_refuses_model_and_predictor_together(trained, userdata, tmp_pa
 def test_score_with_predictor(trained, userdata, cache, tmp_path):
     gens = sorted(p for p in (userdata / "gen").iterdir() if p.is_dir())
     res = jn.score(gens, predictor=trained.predictor, prompts=userdata / "prompts.csv", out=tmp_path / "s",
-                   resamples=30, cache_dir=cache)
+                   n_resamples=30, cache_dir=cache)
     assert isinstance(res, jn.api.ScoreResult)
     assert list(res.per_generator["generator"]) and "predicted_realism" in res.per_generator
     pi, pg = res.per_image, res.per_generator
@@ -102,7 +102,7 @@ def test_score_with_predictor(trained, userdata, cache, tmp_path):
     assert (pg["predicted_realism_interval_low"] <= pg["predicted_realism"]).all()
     assert (pg["predicted_realism"] <= pg["predicted_realism_interval_high"]).all()
     wider = jn.score(gens[:1], predictor=trained.predictor, prompts=userdata / "prompts.csv", out=tmp_path / "s99",
-                     resamples=10, cache_dir=cache, coverage=0.99).per_image
+                     n_resamples=10, cache_dir=cache, coverage=0.99).per_image
     assert ((wider["pred_high"] - wider["pred_low"]).to_numpy() >=
             (pi["pred_high"] - pi["pred_low"]).to_numpy()[: len(wider)] - 1e-12).all()
     # issue 17 item 1: a --reference that is not the predictor's own is refused, a missing one too
@@ -133,7 +133,7 @@ def test_score_names_prompts_and_failures(userdata, cache, tmp_path):
     with open(root / "a" / "blur" / "prompts.csv", "a") as fh:
         fh.write("broken.png,a truncated file\n")
     res = jn.score([root / "a" / "blur", root / "b" / "blur", root / "c" / "noprompts"], reference=userdata / "real",
-                   out=tmp_path / "s", resamples=30, cache_dir=cache, backbones=["tiny"])
+                   out=tmp_path / "s", n_resamples=30, cache_dir=cache, backbones=["tiny"])
     pg = res.per_generator.set_index("generator")
     assert set(pg.index) == {"a/blur", "b/blur", "noprompts"}
     assert np.isfinite(pg.loc["a/blur", "clip_score"]) and np.isfinite(pg.loc["b/blur", "clip_score"])
@@ -153,7 +153,7 @@ def test_score_fid_is_the_fid_of_the_raw_features(userdata, cache, tmp_path):
     from judgenet.metrics import functional as F
 
     gdir = sorted(p for p in (userdata / "gen").iterdir() if p.is_dir())[0]
-    res = jn.score([gdir], reference=userdata / "real", out=tmp_path / "s", resamples=20, cache_dir=cache,
+    res = jn.score([gdir], reference=userdata / "real", out=tmp_path / "s", n_resamples=20, cache_dir=cache,
                    backbones=["tiny"], kid_subset_size=4)
     bb = load_backbone("tiny")
     found_r, real = read_features(sorted((userdata / "real").glob("*.png")), bb, cache_dir=cache)
@@ -174,12 +174,12 @@ def test_tune_out_behaves_like_other_jobs_and_resumes(userdata, cache, tmp_path)
     busy.mkdir()
     (busy / "something.txt").write_text("x")
     kw = dict(images=userdata / "gen", reference=userdata / "real", question="realism", cache_dir=cache,
-              families=["ridge"], backbones=["tiny"])
+              models=["ridge"], backbones=["tiny"])
     with pytest.raises(ConfigError, match="--overwrite"):
-        jn.tune(userdata / "labels.csv", out=busy, trials=2, **kw)
+        jn.tune(userdata / "labels.csv", out=busy, n_trials=2, **kw)
     out = tmp_path / "tune"
-    r1 = jn.tune(userdata / "labels.csv", out=out, trials=2, **kw)
-    r2 = jn.tune(userdata / "labels.csv", out=out, trials=3, **kw)
+    r1 = jn.tune(userdata / "labels.csv", out=out, n_trials=2, **kw)
+    r2 = jn.tune(userdata / "labels.csv", out=out, n_trials=3, **kw)
     assert isinstance(r2, jn.api.TuneResult) and r2.to_json()["n_trials"] == 3
     assert (r1.predictor / "meta.json").is_file()
 
@@ -246,16 +246,16 @@ def pairs_csv(userdata, tmp_path_factory):
 def test_pairwise_labels_train_a_utility_model_that_score_uses(pairs_csv, userdata, cache, tmp_path):
     """Issue 14: comparative labels through train → a single-image utility model → score; and evaluate."""
     res = jn.train(pairs_csv, images=userdata / "gen", reference=userdata / "real", out=tmp_path / "p",
-                   model="bradley_terry", resamples=30, cache_dir=cache, backbones=["tiny"])
+                   model="bradley_terry", n_resamples=30, cache_dir=cache, backbones=["tiny"])
     assert res.recipe.kind == "pairwise" and (res.predictor / "report" / "report.md").is_file()
     meta = json.loads((res.predictor / "meta.json").read_text())
     assert meta["extra"]["labels"] == "pairwise"
     gens = sorted(p for p in (userdata / "gen").iterdir() if p.is_dir())
     sc = jn.score(gens, predictor=res.predictor, prompts=userdata / "prompts.csv", out=tmp_path / "s",
-                  resamples=20, cache_dir=cache)
+                  n_resamples=20, cache_dir=cache)
     assert np.isfinite(sc.per_image["predicted_realism"]).all()
     ev = jn.evaluate(pairs_csv, images=userdata / "gen", reference=userdata / "real", out=tmp_path / "e",
-                     resamples=30, cache_dir=cache, backbones=["tiny"], models=["bradley_terry"])
+                     n_resamples=30, cache_dir=cache, backbones=["tiny"], models=["bradley_terry"])
     assert "bradley_terry" in ev.results.models and (tmp_path / "e" / "pairwise_results.json").is_file()
     with pytest.raises(ConfigError, match="pairwise"):
         jn.evaluate(pairs_csv, images=userdata / "gen", reference=userdata / "real", out=tmp_path / "e2",
@@ -263,8 +263,8 @@ def test_pairwise_labels_train_a_utility_model_that_score_uses(pairs_csv, userda
 
 
 def test_pairwise_labels_tune(pairs_csv, userdata, cache, tmp_path):
-    res = jn.tune(pairs_csv, images=userdata / "gen", reference=userdata / "real", out=tmp_path / "t", trials=3,
-                  cache_dir=cache, backbones=["tiny"], families=["bradley_terry"])
+    res = jn.tune(pairs_csv, images=userdata / "gen", reference=userdata / "real", out=tmp_path / "t", n_trials=3,
+                  cache_dir=cache, backbones=["tiny"], models=["bradley_terry"])
     assert res.recipe.family == "bradley_terry" and res.to_json()["n_trials"] == 3
     meta = json.loads((res.predictor / "meta.json").read_text())
     assert meta["extra"]["measure"] == "pairwise_2afc"  # what the study maximized, not the per-item default
@@ -273,13 +273,13 @@ def test_pairwise_labels_tune(pairs_csv, userdata, cache, tmp_path):
 def test_crossed_split_through_evaluate_and_train(userdata, cache, tmp_path):
     """Issue 19: --split crossed (a new generator on new prompts) in the jobs; the report says what it models."""
     ev = jn.evaluate(userdata / "labels.csv", images=userdata / "gen", reference=userdata / "real", out=tmp_path / "e",
-                     models=["ridge"], question="realism", resamples=20, cache_dir=cache, backbones=["tiny"],
-                     split="crossed", prompt_folds=2)
+                     models=["ridge"], question="realism", n_resamples=20, cache_dir=cache, backbones=["tiny"],
+                     split="crossed", n_prompt_folds=2)
     assert ev.results.settings["split"] == "crossed"
     assert "new generator on new prompts" in (ev.out / "report.md").read_text()
     tr = jn.train(userdata / "labels.csv", images=userdata / "gen", reference=userdata / "real", out=tmp_path / "t",
-                  model="auto", question="realism", resamples=20, cache_dir=cache, backbones=["tiny"],
-                  split="crossed", prompt_folds=2)
+                  model="auto", question="realism", n_resamples=20, cache_dir=cache, backbones=["tiny"],
+                  split="crossed", n_prompt_folds=2)
     meta = json.loads((tr.predictor / "meta.json").read_text())
     assert meta["extra"]["split"] == "crossed" and tr.results.settings["split"] == "crossed"
 
@@ -289,7 +289,7 @@ def test_tiny_encoder_warning_reaches_the_output_files(userdata, cache, tmp_path
     from judgenet.jobs.prepare import TINY_WARNING
 
     tr = jn.train(userdata / "labels.csv", images=userdata / "gen", reference=userdata / "real", out=tmp_path / "t",
-                  model="ridge", question="realism", resamples=20, cache_dir=cache, backbones=["tiny"])
+                  model="ridge", question="realism", n_resamples=20, cache_dir=cache, backbones=["tiny"])
     report = next((tmp_path / "t").rglob("report.md")).read_text()
     assert TINY_WARNING in report
     meta = json.loads((tr.predictor / "meta.json").read_text())

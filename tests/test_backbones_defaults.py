@@ -29,7 +29,7 @@ def test_score_without_genuine_weights_warns_in_log_and_output(userdata, tmp_pat
     monkeypatch.setattr(backbones, "genuine_inception_path", lambda: None)
     with caplog.at_level(logging.WARNING, logger="judgenet"):
         jn.score([userdata / "gen" / "blur", userdata / "gen" / "noise"], reference=userdata / "real",
-                 out=tmp_path / "s", resamples=10)
+                 out=tmp_path / "s", n_resamples=10)
     meta = json.loads((tmp_path / "s" / "score.json").read_text())
     assert meta["backbones"] == ["tiny"]  # which backbone ran is in the output
     assert TINY_WARNING in meta["notes"]
@@ -74,7 +74,7 @@ def test_extract_warms_the_cache_the_next_score_reads(small, tmp_path, monkeypat
     assert list(ext.backbones) == default_backbones() == ["tiny"]
     before = _fingerprint_dirs(cache)
     shards = sorted(str(p) for p in (cache / "features").rglob("shard-*"))
-    jn.score([gen], reference=real, out=tmp_path / "s", resamples=10, cache_dir=cache, mid_eps=5e-4)
+    jn.score([gen], reference=real, out=tmp_path / "s", n_resamples=10, cache_dir=cache, mid_eps=5e-4)
     assert _fingerprint_dirs(cache) == before  # the same backbone fingerprint: the extracted features were read
     after = sorted(str(p) for p in (cache / "features").rglob("shard-*"))
     assert [p for p in after if "/images/" in p] == [p for p in shards if "/images/" in p]  # no image recomputed
@@ -94,7 +94,7 @@ def test_no_text_tower_and_small_kid_sets_are_one_line_notes(small, tmp_path, ca
 
     real, gen = small
     with caplog.at_level(logging.WARNING, logger="judgenet"):
-        res = jn.score([gen], reference=real, out=tmp_path / "s", resamples=10, cache_dir=tmp_path / "c",
+        res = jn.score([gen], reference=real, out=tmp_path / "s", n_resamples=10, cache_dir=tmp_path / "c",
                        backbones=["inception:fid-random"])
     notes = json.loads((tmp_path / "s" / "score.json").read_text())["notes"]
     assert NO_TEXT_TOWER in notes and "--backbone open_clip:ViT-B-32:laion2b_s34b_b79k" in NO_TEXT_TOWER
@@ -103,7 +103,7 @@ def test_no_text_tower_and_small_kid_sets_are_one_line_notes(small, tmp_path, ca
     assert len(kid) == 1 and "(4 images)" in kid[0]
     logged = [r.getMessage() for r in caplog.records]
     assert any(NO_TEXT_TOWER in m for m in logged) and any(kid[0] in m for m in logged)
-    notes_small = jn.score([gen], reference=real, out=tmp_path / "s2", resamples=10, cache_dir=tmp_path / "c",
+    notes_small = jn.score([gen], reference=real, out=tmp_path / "s2", n_resamples=10, cache_dir=tmp_path / "c",
                            backbones=["inception:fid-random"], kid_subset_size=4)
     assert not [n for n in json.loads((tmp_path / "s2" / "score.json").read_text())["notes"]
                 if n.startswith("--kid-subset-size")] and len(notes_small.per_image) == 4

@@ -185,13 +185,13 @@ def test_pairwise_predictor_scores_with_win_rate_intervals_api_and_cli(side_by_s
 
     cache = tmp_path / "cache"
     res = jn.train(side_by_side, images=userdata / "gen", reference=userdata / "real", out=tmp_path / "p",
-                   model="bradley_terry", resamples=20, cache_dir=cache, backbones=["tiny"])
+                   model="bradley_terry", n_resamples=20, cache_dir=cache, backbones=["tiny"])
     meta = json.loads((res.predictor / "meta.json").read_text())
     cal = meta["extra"]["conformal_pairs"]
     assert cal["target"] == "win_rate" and len(set(cal["groups"])) == 5 and "conformal" not in meta["extra"]
     gens = sorted(p for p in (userdata / "gen").iterdir() if p.is_dir())
     sc = jn.score(gens, predictor=res.predictor, prompts=userdata / "prompts.csv", out=tmp_path / "s",
-                  resamples=20, cache_dir=cache, coverage=0.8)  # 5 calibration generators reach 5/6 at most
+                  n_resamples=20, cache_dir=cache, coverage=0.8)  # 5 calibration generators reach 5/6 at most
     pi, pg = sc.per_image, sc.per_generator
     assert "pred_low" not in pi  # utilities have no absolute scale: intervals are on win probabilities
     for t, lo, hi in ((pi, "p_win_low", "p_win_high"), (pg, "p_win_low", "p_win_high")):

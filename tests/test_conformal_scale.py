@@ -212,7 +212,7 @@ def test_train_anchored_then_score_gives_label_scale_intervals(userdata, tmp_pat
 
     cache = tmp_path / "cache"
     res = jn.train(userdata / "labels.csv", images=userdata / "gen", reference=userdata / "real",
-                   out=tmp_path / "pred", model="anchored", question="realism", resamples=20, cache_dir=cache,
+                   out=tmp_path / "pred", model="anchored", question="realism", n_resamples=20, cache_dir=cache,
                    backbones=["tiny"])
     meta = json.loads((res.predictor / "meta.json").read_text())
     d = meta["extra"]["conformal"]
@@ -220,7 +220,7 @@ def test_train_anchored_then_score_gives_label_scale_intervals(userdata, tmp_pat
     a, b = d["scale"]["intercept"], d["scale"]["slope"]
     gens = sorted(p for p in (userdata / "gen").iterdir() if p.is_dir())
     out = jn.score(gens, predictor=res.predictor, prompts=userdata / "prompts.csv", out=tmp_path / "s",
-                   resamples=20, cache_dir=cache, coverage=0.8)
+                   n_resamples=20, cache_dir=cache, coverage=0.8)
     pi, pg = out.per_image, out.per_generator
     raw = pi["predicted_realism"].to_numpy()
     assert np.isfinite(raw).all()

@@ -14,7 +14,6 @@ DOCS = ROOT / "docs"
 
 
 def _parser():
-    cli._load_plugins()
     return cli.build_parser()
 
 

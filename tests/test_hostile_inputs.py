@@ -51,7 +51,6 @@ def _train(env, *extra, labels=None, images=None, reference=None, out):
 # parse-time refusals
 # ------------------------------------------------------------------------------------------------
 def _subparsers():
-    cli._load_plugins()
     parser = cli.build_parser()
     sub = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction))
     return sub.choices

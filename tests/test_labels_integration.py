@@ -218,7 +218,6 @@ def test_benchmark_cli_thumb_with_minilm_offline(tmp_path, capsys, monkeypatch):
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
     import json
 
-    import judgenet.captions.cli  # noqa: F401
     from judgenet.cli import main
     rc = main(["benchmark", "thumb", "--label-root", str(ROOT), "--metric", "BLEU-1", "--n-resamples", "50",
                "--cache", str(tmp_path / "cache"), "--out", str(tmp_path / "out"), "--json"])

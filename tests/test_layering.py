@@ -21,8 +21,9 @@ LAYERS = {
     "jobs": 10, "captions": 10,                         # the steps of the user jobs; the caption benchmark
     "api": 11, "cli": 11, "__init__": 11,
 }
-#: Modules that add subcommands through judgenet.cli.register_command (the documented plugin hook).
-PLUGINS = {"captions/cli.py", "jobs/select.py"}
+#: Modules that add subcommands through judgenet.cli.register_command (none of judgenet's own: every built-in
+#: command is defined in cli.py).
+PLUGINS: set[str] = set()
 
 
 def _imports(path: Path, root: Path):

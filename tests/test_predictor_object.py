@@ -22,7 +22,7 @@ def cache(tmp_path_factory):
 def trained(userdata, cache, tmp_path_factory):
     out = tmp_path_factory.mktemp("pred") / "pred"
     return jn.train(userdata / "labels.csv", images=userdata / "gen", reference=userdata / "real", out=out,
-                    model="ridge", question="realism", resamples=50, cache_dir=cache, backbones=["tiny"])
+                    model="ridge", question="realism", n_resamples=50, cache_dir=cache, backbones=["tiny"])
 
 
 @pytest.fixture(scope="module")
@@ -110,7 +110,7 @@ def test_meta_recipe_and_repr_come_from_the_artifact(p, trained):
 
 
 def test_score_method_is_the_cli_score(p, cli_scores, userdata, folder, tmp_path):
-    res = p.score([folder], prompts=userdata / "prompts.csv", out=tmp_path / "s", resamples=20)
+    res = p.score([folder], prompts=userdata / "prompts.csv", out=tmp_path / "s", n_resamples=20)
     assert isinstance(res, jn.api.ScoreResult) and res.out == tmp_path / "s"
     written = pd.read_csv(tmp_path / "s" / "per_image.csv")
     assert list(written["image"]) == list(cli_scores["image"])
@@ -170,4 +170,4 @@ def test_benchmark_in_python_equals_the_cli(tmp_path, capsys):
                        out=tmp_path / "py")
     cli = json.loads((tmp_path / "cli" / "benchmark-thumb.json").read_text())
     py = json.loads((tmp_path / "py" / "benchmark-thumb.json").read_text())
-    assert py["rows"] == cli["rows"] and len(res.rows) == len(cli["rows"]) > 0
+    assert py["rows"] == cli["rows"] and len(res.result.rows) == len(cli["rows"]) > 0

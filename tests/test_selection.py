@@ -149,15 +149,18 @@ def test_active_learning_harness_and_compare():
         assert res["saving"] == pytest.approx(1 - res["labels_active"] / res["labels_random"])
 
 
-def test_select_is_registered_as_a_cli_command():
+def test_select_is_a_built_in_command_and_help_imports_nothing_heavy():
+    import subprocess
+    import sys
+
     from judgenet import cli
 
-    import judgenet.jobs.select  # noqa: F401  (registers on import)
-
-    assert "select" in cli.COMMANDS
     parser = cli.build_parser()
-    args = parser.parse_args(["select", "--predictor", "p", "--images", "pool", "--budget", "5"])
-    assert args.budget == 5 and args.images == ["pool"]
+    args = parser.parse_args(["select", "--predictor", "p", "--images", "pool", "--budget", "5", "--weights", "1,0,2"])
+    assert args.budget == 5 and args.images == ["pool"] and args.weights == (1.0, 0.0, 2.0)
+    code = ("import sys; from judgenet import cli; cli.build_parser(); "
+            "print(sorted(m for m in ('sklearn', 'torch', 'scipy', 'pandas') if m in sys.modules))")
+    assert subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.strip() == "[]"
 
 
 def test_select_command_end_to_end(userdata, tmp_path, capsys):
@@ -167,7 +170,7 @@ def test_select_command_end_to_end(userdata, tmp_path, capsys):
 
     cache = tmp_path / "cache"
     res = jn.train(userdata / "labels.csv", images=userdata / "gen", reference=userdata / "real",
-                   out=tmp_path / "pred", model="ridge", question="realism", resamples=20, cache_dir=cache,
+                   out=tmp_path / "pred", model="ridge", question="realism", n_resamples=20, cache_dir=cache,
                    backbones=["tiny"])
     folders = sorted(p for p in (userdata / "gen").iterdir() if p.is_dir())
     out = tmp_path / "sel.csv"

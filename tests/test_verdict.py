@@ -102,7 +102,7 @@ def test_train_auto_keeps_the_raw_baseline_when_the_learned_models_are_worse(use
     pd.DataFrame(rows).to_csv(labels, index=False)
     with caplog.at_level(logging.WARNING, logger="judgenet"):
         tr = jn.train(labels, images=userdata / "gen", reference=userdata / "real", out=tmp_path / "t",
-                      model="auto", question="realism", resamples=100, cache_dir=cache, backbones=["tiny"])
+                      model="auto", question="realism", n_resamples=100, cache_dir=cache, backbones=["tiny"])
     assert tr.recipe.family == "raw" and tr.recipe.params == {"column": list(prep.features.names).index("mid_pmi"),
                                                               "sign": 1.0}
     loud = [r.getMessage() for r in caplog.records if "no better than a raw feature" in r.getMessage()]

@@ -206,7 +206,7 @@ class Predictor:
         """``judgenet score --predictor`` on generator folders (:func:`judgenet.jobs.score.run_score`, the body of
         :func:`judgenet.score`): writes ``out`` (default a new ``judgenet-runs/score-<time>`` folder) and returns the
         :class:`~judgenet.jobs.score.ScoreResult` (per-image and per-generator tables). ``options`` are
-        :func:`judgenet.score`'s (``prompts``, ``resamples``, ``coverage``, ...); the backbone options this predictor
+        :func:`judgenet.score`'s (``prompts``, ``n_resamples``, ``coverage``, ...); the backbone options this predictor
         was loaded with are used unless given again."""
         from ..io import to_jsonable
         from .inputs import open_run

@@ -252,10 +252,11 @@ def sort_generators(table: pd.DataFrame, pred_col: str | None = None) -> pd.Data
 # =============================================================================================
 def run_score(root, generators, *, reference=None, prompts=None, reference_prompts=None, predictor=None,
               backbones=None, cache_dir=None, weights_dir=None, clip_checkpoint=None, inception_weights=None,
-              quick_gelu=None, resize=None, text_model=None, resamples: int = 1000, kid_subset_size: int = 1000,
-              seed: int = 0, strict: bool = False, mid_eps: float = 0.0, mid_shrinkage=None, coverage: float = 0.9,
-              device: str = "cpu", batch_size: int = 64) -> ScoreResult:
-    """The body of :func:`judgenet.score` (see there); writes into the existing folder ``root``."""
+              quick_gelu=None, resize=None, text_model=None, n_resamples: int = 1000, kid_subset_size: int = 1000,
+              random_state: int = 0, strict: bool = False, mid_eps: float = 0.0, mid_shrinkage=None,
+              coverage: float = 0.9, device: str = "cpu", batch_size: int = 64) -> ScoreResult:
+    """The body of :func:`judgenet.score` (see there; the same parameters); writes into the existing folder ``root``."""
+    resamples, seed = n_resamples, random_state
     import logging
     from pathlib import Path
 
