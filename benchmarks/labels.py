@@ -7,8 +7,10 @@ Files are generated into a temporary folder (CSV; ``judgments``: 5 raters per it
 question; ``pairwise``: one judgment per pair, 40 raters; ``fail-fast``: the ``judgments`` file
 with a duplicate on row 3; ``ceiling``: ``rater_ceiling`` (1,000 resamples) of the ``judgments``
 set). Each measurement runs in a fresh process, which reports the wall time of the call (imports
-excluded) and its peak resident memory (``resource.getrusage``, the whole process: ~250 MB of it
-is Python + pandas + scipy imported). ``--before`` also times the code before the split
+excluded) and its peak resident memory: ``VmHWM`` of ``/proc/self/status`` (the high-water mark of
+this process since it started; ``resource.getrusage``'s ``ru_maxrss`` is used where there is no
+``/proc``, but on Linux it keeps the parent's high-water mark across fork + exec). It is the whole
+process: ~250 MB of it is Python + pandas + scipy imported (``import MB``). ``--before`` also times the code before the split
 (``labels/schema.py`` at commit a45ecf5, read from git) at sizes up to 1e5, interleaved with the new
 code. Best and median over ``--repeat`` runs; the 1-minute load average before and after each row.
 """
@@ -70,7 +72,7 @@ def _child(kind: str, path: str, before: bool) -> None:
         from judgenet.labels import rater_ceiling, read_labels as read
     from judgenet.errors import LabelError
 
-    base = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    base = _peak_mb()
     t = time.perf_counter()
     note = ""
     try:
@@ -83,8 +85,15 @@ def _child(kind: str, path: str, before: bool) -> None:
     except LabelError as exc:
         note = str(exc)[:90]
     wall = time.perf_counter() - t
-    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    print(json.dumps({"wall_s": wall, "peak_mb": peak / 1024, "import_peak_mb": base / 1024, "note": note}))
+    print(json.dumps({"wall_s": wall, "peak_mb": _peak_mb(), "import_peak_mb": base, "note": note}))
+
+
+def _peak_mb() -> float:
+    try:
+        with open("/proc/self/status") as fh:
+            return next(int(line.split()[1]) for line in fh if line.startswith("VmHWM")) / 1024
+    except (OSError, StopIteration):
+        return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
 def _run(kind: str, path: Path, before: bool) -> dict:
@@ -108,8 +117,8 @@ def main(argv=None) -> list[dict]:
         return _child(args.child[0], args.child[1], args.before)
     print(f"# labels benchmark — {os.cpu_count()} CPUs, pandas {pd.__version__}, numpy {np.__version__}, "
           f"load {os.getloadavg()[0]:.2f}, {time.strftime('%Y-%m-%d %H:%M:%S')}")
-    print("| kind | rows | code | best s | median s | peak MB | runs | load before/after | result |")
-    print("| --- | ---: | --- | ---: | ---: | ---: | ---: | --- | --- |")
+    print("| kind | rows | code | best s | median s | peak MB | import MB | runs | load before/after | result |")
+    print("| --- | ---: | --- | ---: | ---: | ---: | ---: | ---: | --- | --- |")
     rows = []
     with tempfile.TemporaryDirectory(dir=args.tmp) as tmp:
         for n in (int(float(s)) for s in args.sizes.split(",")):
@@ -129,11 +138,12 @@ def main(argv=None) -> list[dict]:
                 for c in codes:
                     w = [r["wall_s"] for r in runs[c]]
                     row = {"kind": kind, "rows": n, "code": c, "best_s": min(w), "median_s": statistics.median(w),
-                           "peak_mb": max(r["peak_mb"] for r in runs[c]), "runs": len(w), "load": (load0, load1),
+                           "peak_mb": max(r["peak_mb"] for r in runs[c]),
+                           "import_mb": min(r["import_peak_mb"] for r in runs[c]), "runs": len(w), "load": (load0, load1),
                            "result": runs[c][0]["note"]}
                     rows.append(row)
                     print(f"| {kind} | {n:,} | {c} | {row['best_s']:.2f} | {row['median_s']:.2f} | {row['peak_mb']:.0f} "
-                          f"| {len(w)} | {load0:.1f}/{load1:.1f} | {row['result']} |", flush=True)
+                          f"| {row['import_mb']:.0f} | {len(w)} | {load0:.1f}/{load1:.1f} | {row['result']} |", flush=True)
                 path.unlink()
     return rows
 
