@@ -436,8 +436,9 @@ def _matrix(labels, question) -> np.ndarray:
 
 def _estimate(fn, R, n_resamples, seed, confidence, boot=None) -> Estimate:
     """``fn(R)`` with a percentile CI over resampled items: vectorized through ``boot(R, W)`` (the
-    statistic on every row of resample weights W) when given and R has at most VECTORIZE_MAX_N
-    items, else a loop over resampled matrices; both see the same resamples."""
+    statistic on every row of resample weights W, in blocks) when given (and R has at most
+    :data:`VECTORIZE_MAX_N` items, where that is set), else a loop over resampled matrices; both see
+    the same resamples."""
     if boot is None or (VECTORIZE_MAX_N is not None and R.shape[0] > VECTORIZE_MAX_N):
         return bootstrap_ci(lambda i: fn(R[i]), np.arange(R.shape[0]), n_resamples=n_resamples,
                             confidence=confidence, seed=seed)
