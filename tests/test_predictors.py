@@ -223,8 +223,8 @@ def test_one_table_every_family_has_kind_defaults_grid_and_space():
 
 def test_the_family_table_is_complete_without_import_time_registration():
     """Both kinds are in the one table as written in predictors/families.py (nothing registers into it), and the
-    recipe module imports none of the modules that import it (the former circle recipes <-> anchored / artifact /
-    pairwise), checked on the source."""
+    recipe module imports none of the modules that import it, nor do the estimators import the table (the former
+    circle recipes <-> anchored / artifact / pairwise), checked on the source."""
     import ast
     from pathlib import Path
 
@@ -247,6 +247,7 @@ def test_the_family_table_is_complete_without_import_time_registration():
     assert not imported("recipes") & {"anchored", "artifact", "pairwise"}
     assert "recipes" not in imported("pairwise") and "recipes" not in imported("families")
     assert "recipes" not in imported("meta")
+    assert not imported("anchored") & {"recipes", "families"}
 
 
 def test_raw_family_predicts_the_signed_column():

@@ -19,6 +19,7 @@ from sklearn.neighbors import KNeighborsRegressor
 from sklearn.svm import SVR
 
 from ..errors import ConfigError
+from .anchored import AnchoredRegressor
 from .mlp import MLPRegressor
 from .models import OrdinalRegressor
 from .pairwise import BradleyTerry, PairwiseGB, PairwiseMLP
@@ -41,8 +42,8 @@ class Family:
         optuna_space: ``f(trial) -> params``; parameter names are unprefixed here — :mod:`judgenet.tuning`
             prefixes them with the family name in the study (``ridge.alpha``). None: not tuned (raw families).
         seeded: whether the factory takes ``random_state``.
-        bare: the estimator reads its input columns by position (e.g. ``anchored``: column 0 is the raw
-            metric it is anchored on) and takes ``generators=``/``prompts=`` in ``fit``: it is built without
+        bare: the estimator reads named or positioned raw columns (``anchored``: the column named ``mid_pmi``;
+            ``raw``: a column index) and may take ``generators=``/``prompts=`` in ``fit``: it is built without
             scaler or PCA (a recipe asking for them is refused).
         label_units: whether the family predicts on the scale of the human labels it is fitted to. False
             for ``anchored`` (it predicts in the units of its raw metric, e.g. raw MID): its conformal
@@ -87,14 +88,6 @@ def _pairwise_gb_space(trial) -> dict:
             "l2": trial.suggest_float("l2", 1e-3, 10.0, log=True)}
 
 
-def _anchored(**params):
-    # the anchored model's default correction is the hist_gb recipe, built from this table by the recipe module
-    # (a composite estimator above the table): imported when an anchored model is built, not with the table
-    from .anchored import AnchoredRegressor
-
-    return AnchoredRegressor(**params)
-
-
 FAMILIES: Mapping[str, Family] = {
     # -- pointwise: fitted on per-item scores --------------------------------------------------------------------
     "ridge": Family("pointwise", Ridge, {"alpha": 1.0}, {"alpha": [0.1, 1.0, 10.0, 100.0]},
@@ -126,7 +119,7 @@ FAMILIES: Mapping[str, Family] = {
     "ordinal": Family("pointwise", OrdinalRegressor, {}, {"C": [0.1, 1.0, 10.0]},
                       lambda t: {"C": t.suggest_float("C", 1e-2, 1e2, log=True)}, seeded=False),
     # raw metric (column `anchor`, 0 = mid_pmi in the default column order) + shrunk correction
-    "anchored": Family("pointwise", _anchored, {}, {"shrink": ["auto", 0.0]},
+    "anchored": Family("pointwise", AnchoredRegressor, {}, {"shrink": ["auto", 0.0]},
                        lambda t: {"inner_prompt_folds": t.suggest_int("inner_prompt_folds", 2, 5)}, bare=True,
                        label_units=False),
     # a raw feature column as the prediction (column by position, sign ±1): the kept baseline of `train --model auto`
