@@ -376,9 +376,9 @@ def tune(labels, *, images=None, reference=None, out=None, n_trials: int = 20, s
     Its recipe is evaluated on the held-out folds against the raw baselines (``report/``); when it is not better
     than the best one, or not above chance, a warning line and the report say so.
 
-    Storage defaults to ``sqlite:///<out>/study.db``. ``out`` behaves like the other jobs' (a non-empty folder
-    needs ``overwrite``), except that the folder of an earlier ``tune`` run of the same study is reused, so
-    rerunning the same command continues the study to its total. ``models`` limits the search to those model
+    Storage defaults to ``sqlite:///<out>/study.db``; ``out`` defaults to ``judgenet-runs/tune-<study_name>``. It
+    behaves like the other jobs' (a non-empty folder needs ``overwrite``), except that the folder of an earlier
+    ``tune`` run of the same study is reused, so rerunning the same command continues the study to its total. ``models`` limits the search to those model
     families; ``n_jobs`` trials run at once in this process (Optuna's ``n_jobs``). The label-set and embedding
     options are :func:`judgenet.jobs.prepare.prepare`'s.
     """
@@ -388,6 +388,10 @@ def tune(labels, *, images=None, reference=None, out=None, n_trials: int = 20, s
     from .io import atomic_write_json
 
     job = _job("tune", locals())
+    if out is None:  # one folder per study (not per run), so that rerunning the same command continues the study
+        import re
+
+        out = Path("judgenet-runs") / f"tune-{re.sub(r'[^A-Za-z0-9._-]+', '_', study_name)}"
     marker = "tune.json"
     resuming = out is not None and (Path(out) / marker).is_file() and _same_study(Path(out) / marker, study_name)
     with _output(out, "tune", overwrite or resuming, job=job, inputs=_label_inputs(reference, images),

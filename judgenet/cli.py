@@ -312,7 +312,8 @@ def _label_opts(p: argparse.ArgumentParser) -> None:
                    help="stop (exit 2) at the first unreadable image instead of skipping and listing it")
     p.add_argument("--group-by", default="generator", choices=("generator", "prompt", "image"),
                    help="label column that names the unit held out in evaluation (default generator)")
-    p.add_argument("--out", default=None, help="output directory (default: a new timestamped judgenet-runs/ folder)")
+    p.add_argument("--out", default=None, help="output directory (default: a new timestamped judgenet-runs/ folder; "
+                                               "tune: judgenet-runs/tune-<study-name>, which a rerun continues)")
     p.add_argument("--overwrite", action="store_true", help="allow writing into a non-empty --out")
     _split_opts(p)
     _mid_opts(p)

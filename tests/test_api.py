@@ -184,6 +184,18 @@ def test_tune_out_behaves_like_other_jobs_and_resumes(userdata, cache, tmp_path)
     assert (r1.predictor / "meta.json").is_file()
 
 
+def test_tune_without_out_continues_its_study_when_rerun(userdata, cache, tmp_path, monkeypatch):
+    """Without --out the folder is the study's (judgenet-runs/tune-<study_name>), so the same command run again
+    continues the study instead of starting a new one in a new timestamped folder."""
+    monkeypatch.chdir(tmp_path)
+    kw = dict(images=userdata / "gen", reference=userdata / "real", question="realism", cache_dir=cache,
+              models=["ridge"], backbones=["tiny"], study_name="my study")
+    r1 = jn.tune(userdata / "labels.csv", n_trials=2, **kw)
+    r2 = jn.tune(userdata / "labels.csv", n_trials=3, **kw)
+    assert r1.out.resolve() == r2.out.resolve() == (tmp_path / "judgenet-runs" / "tune-my_study").resolve()
+    assert len(r2.study.trials) == 3 and [t.number for t in r2.study.trials] == [0, 1, 2]
+
+
 def test_report_rebuilds(trained):
     res = jn.report(trained.predictor)
     assert res.reports and all(Path(p).exists() for p in res.reports)

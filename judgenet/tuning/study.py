@@ -204,8 +204,9 @@ def tune(objective: Objective, *, n_trials: int | None = 20, study_name: str = "
     for h in handlers:
         h.addFilter(quiet)
     verbosity = optuna.logging.get_verbosity()
-    if not progress:
-        optuna.logging.set_verbosity(optuna.logging.WARNING)
+    # Optuna's per-trial INFO lines would interleave with the progress bar (and --quiet must silence them):
+    # the bar (``progress``) shows the trials and the best value; warnings still come through
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
     try:
         with _set_threads(threads):
             study.optimize(objective, n_trials=remaining, n_jobs=n_jobs, timeout=timeout, callbacks=callbacks,
