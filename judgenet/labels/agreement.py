@@ -227,17 +227,37 @@ def _boot_agreement_counts(R, W, pairs=None, tables=None) -> tuple[np.ndarray, n
     return agree, total, n_pairs
 
 
+_INDICATORS: dict = {}
+
+
+def _indicator(a: np.ndarray, b: np.ndarray):
+    """``(S, ua, ub)``: the sparse (value pairs, items) indicator of each item's (a, b) cell, or None above
+    4,096 value pairs. Depends only on the data, so every block of resamples reuses it (kept for the last
+    few hundred inputs — one per rater and per split-half split)."""
+    from scipy import sparse
+
+    key = (a.size, hash(a.tobytes()), hash(b.tobytes()))
+    if key not in _INDICATORS:
+        ua, ia = np.unique(a, return_inverse=True)
+        ub, ib = np.unique(b, return_inverse=True)
+        S = None
+        if ua.size * ub.size <= 4096:
+            S = sparse.csc_matrix((np.ones(ia.size), (ia * ub.size + ib, np.arange(ia.size))),
+                                  shape=(ua.size * ub.size, ia.size))
+        if len(_INDICATORS) >= 256:
+            _INDICATORS.pop(next(iter(_INDICATORS)))
+        _INDICATORS[key] = None if S is None else (S, ua, ub)
+    return _INDICATORS[key]
+
+
 def _table(a, b, W):
     """``(T, ua, ub)``: the weighted contingency table (resamples, distinct a, distinct b) of every row of
     ``W`` from one sparse product, where a and b take at most 4,096 value pairs (Likert scores and their
     means), else None."""
-    from scipy import sparse
-
-    ua, ia = np.unique(np.asarray(a, dtype=np.float64), return_inverse=True)
-    ub, ib = np.unique(np.asarray(b, dtype=np.float64), return_inverse=True)
-    if ua.size * ub.size > 4096:
+    found = _indicator(np.asarray(a, dtype=np.float64), np.asarray(b, dtype=np.float64))
+    if found is None:
         return None
-    S = sparse.csc_matrix((np.ones(ia.size), (ia * ub.size + ib, np.arange(ia.size))), shape=(ua.size * ub.size, ia.size))
+    S, ua, ub = found
     return np.asarray(S @ W.T).T.reshape(W.shape[0], ua.size, ub.size), ua, ub
 
 
@@ -285,18 +305,25 @@ def _boot_pairwise_agreement(R, W, pairs=None, tables=None) -> np.ndarray:
         return np.where(total > 0, agree / total, np.nan)
 
 
-def _boot_leave_one_rater_out(R, W, min_items: int = 3) -> dict[str, np.ndarray]:
+def _rater_vs_rest(R) -> list[tuple[np.ndarray, np.ndarray, np.ndarray]]:
+    """For each rater with >= 2 items that others judged too: ``(items, own scores, mean of the others)``."""
     ok = ~np.isnan(R)
     total = np.where(ok, R, 0.0).sum(axis=1)
     count = ok.sum(axis=1)
+    out = []
+    for r in range(R.shape[1]):
+        sel = np.flatnonzero(ok[:, r] & (count > 1))
+        if sel.size >= 2:
+            own = R[sel, r]
+            out.append((sel, own, (total[sel] - own) / (count[sel] - 1)))
+    return out
+
+
+def _boot_leave_one_rater_out(R, W, min_items: int = 3, raters=None) -> dict[str, np.ndarray]:
+    """(``raters``: :func:`_rater_vs_rest` of R, when computed already.)"""
     acc = {k: np.zeros(W.shape[0]) for k in ("kendall_tau_b", "kendall_tau_c", "spearman")}
     used = np.zeros(W.shape[0])
-    for r in range(R.shape[1]):
-        sel = ok[:, r] & (count > 1)
-        if sel.sum() < 2:
-            continue
-        own = R[sel, r]
-        rest = (total[sel] - own) / (count[sel] - 1)
+    for sel, own, rest in _rater_vs_rest(R) if raters is None else raters:
         Ws = W[:, sel]
         table = _table(own, rest, Ws)
         k = weighted_kendall_counts(own, rest, Ws) if table is None else _table_kendall_counts(table[0])
@@ -391,7 +418,7 @@ def _ceiling_resamples(R, W, seed: int, stats=None, *, min_items: int = 3, prepa
     if "pairwise_agreement" in stats:
         out["pairwise_agreement"] = _boot_pairwise_agreement(R, W, prepared.get("pairs"), prepared.get("tables"))
     if stats & {"loo_kendall_tau_b", "loo_kendall_tau_c", "loo_spearman"}:
-        out.update({f"loo_{k}": v for k, v in _boot_leave_one_rater_out(R, W, min_items).items()
+        out.update({f"loo_{k}": v for k, v in _boot_leave_one_rater_out(R, W, min_items, prepared.get("raters")).items()
                     if k != "n_raters_used"})
     if "split_half_spearman_brown" in stats:
         out["split_half_spearman_brown"] = _boot_split_half(R, W, seed, halves=prepared.get("halves"))
@@ -406,7 +433,7 @@ def _prepare(R, seed: int, n_splits: int = 10) -> dict:
     indicator, the split-half splits, alpha's coincidences."""
     pairs = _rater_pairs(R)
     return {"pairs": pairs, "tables": _pair_tables(R, pairs), "halves": _halves(R, seed, n_splits),
-            "coincidences": _coincidences(R)}
+            "coincidences": _coincidences(R), "raters": _rater_vs_rest(R)}
 
 
 def _in_blocks(boot, n: int, n_resamples: int, seed: int, width: int = 0):
