@@ -55,10 +55,11 @@ def test_progress_lines_go_to_logging_and_quiet_silences_them(caplog):
     with caplog.at_level(logging.INFO, logger="judgenet"):
         p = _Phases(0.0, n_evaluations=2)
         p("world")
-        p("evaluate a", evaluation=True)
-        p("evaluate b", evaluation=True)
+        p.start("evaluate 2 pairs")
+        p.evaluated("a")
+        p.evaluated("b")
     msgs = [r.getMessage() for r in caplog.records if r.name == log.name]
-    assert len(msgs) == 3 and "[1/2] evaluate a" in msgs[1] and "ETA" in msgs[2] and "[2/2]" in msgs[2]
+    assert len(msgs) == 4 and "[1/2] a done, ETA" in msgs[2] and "[2/2] b done" in msgs[3] and "ETA" not in msgs[3]
     caplog.clear()
     with caplog.at_level(logging.WARNING, logger="judgenet"):  # --quiet
         _Phases(0.0, 1)("world")

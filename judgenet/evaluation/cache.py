@@ -100,12 +100,13 @@ def save(cache: str | os.PathLike, key: str, payload: Mapping) -> None:
 
 def cached_evaluate(X, y, generators, feature_names, models: Mapping, *, cache_dir=None, prompts=None,
                     ceiling=None, split: str = "generator", prompt_folds: int = 5, resamples: int = 1000,
-                    seed: int = 0, n_jobs: int | None = 1, baselines=None, progress: bool = False):
+                    seed: int = 0, n_jobs: int | None = 1, baselines=None, progress: bool = False,
+                    cached_only: bool = False):
     """:func:`judgenet.evaluation.evaluate` through the cache: the same results for the same inputs, settings and
     code, computed once. ``models`` maps a name to an unfitted estimator (:func:`estimator_key` — every
     parameter — is part of the key). Fits run with one BLAS/OpenMP thread per process (label sets are small; multi-threaded BLAS
     stalled the bootstrap on a busy machine: 385 s vs 13 s). ``progress``: a bar over the folds on stderr
-    (not part of the key). Returns :class:`~judgenet.evaluation.EvaluationResults`."""
+    (not part of the key). ``cached_only``: None instead of computing on a miss. Returns :class:`~judgenet.evaluation.EvaluationResults`."""
     from .. import config
     from . import EvaluationResults, evaluate
 
@@ -117,6 +118,8 @@ def cached_evaluate(X, y, generators, feature_names, models: Mapping, *, cache_d
     if hit is not None:
         log.debug("evaluation cache hit %s", key)
         return EvaluationResults.from_dict(hit)
+    if cached_only:
+        return None
     res = evaluate(X, y, generators, feature_names, dict(models), baselines=baselines, prompts=prompts,
                    ceiling=ceiling, n_resamples=resamples, seed=seed, split=split, n_prompt_folds=prompt_folds,
                    n_jobs=n_jobs, threads=1, progress=progress)

@@ -10,6 +10,7 @@ human labels from other generators; ``crossed``: a new generator on new prompts)
 """
 from __future__ import annotations
 
+import itertools
 import json
 import logging
 import time
@@ -50,23 +51,24 @@ SHORT_SPLIT = {"generator": "labelled prompts", "crossed": "new prompts"}
 
 
 class _Phases:
-    """One progress line per phase on stderr (logging, INFO: ``--quiet`` silences it): the phase, elapsed time and,
-    during the evaluations, an ETA from the evaluations done so far (the folds have their own bar)."""
+    """One progress line per phase on stderr (logging, INFO: ``--quiet`` silences it) with the elapsed time; during
+    the evaluations one line as each finishes: k/n, and an ETA from the evaluations finished so far."""
 
     def __init__(self, t0: float, n_evaluations: int):
         self.t0, self.n, self.done, self.t_eval = t0, n_evaluations, 0, None
 
-    def __call__(self, what: str, evaluation: bool = False) -> None:
-        now = time.perf_counter()
-        eta = ""
-        if evaluation:
-            if self.t_eval is None:
-                self.t_eval = now
-            elif self.done:
-                eta = f", ETA {(now - self.t_eval) / self.done * (self.n - self.done):.0f} s"
-            self.done += 1
-            what = f"[{self.done}/{self.n}] {what}"
-        log.info("demo %5.0f s  %s%s", now - self.t0, what, eta)
+    def __call__(self, what: str) -> None:
+        log.info("demo %5.0f s  %s", time.perf_counter() - self.t0, what)
+
+    def start(self, what: str) -> None:
+        self.t_eval = time.perf_counter()
+        self(what)
+
+    def evaluated(self, what: str) -> None:
+        self.done += 1
+        left = self.n - self.done
+        per = (time.perf_counter() - self.t_eval) / self.done
+        self(f"  [{self.done}/{self.n}] {what} done" + (f", ETA {per * left:.0f} s" if left else ""))
 
 
 def run_demo(root: Path, *, fast: bool = False, seed: int = 0, cache_dir=None, n_jobs: int | None = None,
@@ -78,7 +80,7 @@ def run_demo(root: Path, *, fast: bool = False, seed: int = 0, cache_dir=None, n
     from ..backbones import load_backbones
     from .prepare import embed_items, fit_reference
     from ..evaluation import write_report
-    from ..evaluation.cache import CODE_MODULES, cached_evaluate, cached_folder, cached_payload
+    from ..evaluation.cache import CODE_MODULES, cached_folder, cached_payload
     from ..io import atomic_write_text, sha256_text, to_jsonable
     from ..labels import rater_ceiling
     from ..evaluation.summary import format_summary, summary_line
@@ -92,7 +94,6 @@ def run_demo(root: Path, *, fast: bool = False, seed: int = 0, cache_dir=None, n
     times: dict[str, float] = {}
     t0 = time.perf_counter()
     cache = config.cache_dir(cache_dir)
-    talk = log.isEnabledFor(logging.INFO)  # progress lines and fold bars on stderr; --quiet silences them
     log.info("judgenet demo — SIMULATED world, tiny encoder%s; run directory %s",
              " + genuine FID-Inception" if inception else "", root)
     phase = _Phases(t0, n_evaluations=len(QUESTIONS) * len(SPLITS))
@@ -145,16 +146,35 @@ def run_demo(root: Path, *, fast: bool = False, seed: int = 0, cache_dir=None, n
                                  cache_dir=cache, code=("labels", "stats.py"))
         recipes = {m: Recipe(m, feature_groups=tuple(fm.groups)) for m in sizes["models"]}
         inputs[q] = (y, ceiling, recipes)
+    # the six evaluations (question x split) run side by side in n_jobs processes, each with its folds and its
+    # bootstrap in one process (the bootstrap does not split over folds; the evaluations do)
+    tasks = [(q, split, {m: r.build(random_state=seed, feature_names=fm.names)
+                         for m, r in inputs[q][2].items() if not (split == "crossed" and m in CROSSED_SKIP)})
+             for q in QUESTIONS for split in SPLITS]
+    phase.start(f"evaluate {len(tasks)} question x split pairs ({', '.join(sizes['models'])} vs raw MID) in "
+                f"{min(n_jobs, len(tasks))} processes")
+    kw = dict(X=fm.X, generators=generators, names=fm.names, cache=cache, prompts=prompt_ids,
+              resamples=sizes["n_resamples"], seed=seed)
+    hits = [_evaluate_one(q, split, models, y=inputs[q][0], ceiling=inputs[q][1], cached_only=True, **kw)
+            for q, split, models in tasks]  # a warm run reads them here and starts no worker processes
+    todo = [task for task, hit in zip(tasks, hits) if hit[2] is None]
+    if n_jobs > 1 and len(todo) > 1:
+        from joblib import Parallel, delayed
+
+        done = Parallel(n_jobs=min(n_jobs, len(todo)), backend="loky", return_as="generator_unordered")(
+            delayed(_evaluate_one)(q, split, models, y=inputs[q][0], ceiling=inputs[q][1], **kw)
+            for q, split, models in todo)
+    else:
+        done = (_evaluate_one(q, split, models, y=inputs[q][0], ceiling=inputs[q][1], **kw)
+                for q, split, models in todo)
+    for q, split, res in itertools.chain((h for h in hits if h[2] is not None), done):  # lines as each finishes
+        results[split][q] = res
+        phase.evaluated(f"{q}, {SPLIT_WORDS[split]}")
+    for q in QUESTIONS:
+        y, ceiling, recipes = inputs[q]
         for split in SPLITS:
-            use = {m: r for m, r in recipes.items() if not (split == "crossed" and m in CROSSED_SKIP)}
-            phase(f"evaluate {q}, {SPLIT_WORDS[split]}: {', '.join(use)} vs raw MID", evaluation=True)
-            res = cached_evaluate(fm.X, y, generators, fm.names,
-                                  {m: r.build(random_state=seed, feature_names=fm.names) for m, r in use.items()},
-                                  cache_dir=cache, prompts=prompt_ids, ceiling=ceiling, split=split,
-                                  resamples=sizes["n_resamples"], seed=seed, n_jobs=n_jobs, progress=talk)
-            results[split][q] = res
-            rows.append(_summary_row(q, split, res, ceiling))
-            lines.append(summary_line(res, f"{q} · {SHORT_SPLIT[split]}"))
+            rows.append(_summary_row(q, split, results[split][q], ceiling))
+            lines.append(summary_line(results[split][q], f"{q} · {SHORT_SPLIT[split]}"))
         for split in SPLITS:
             others = [results[o][q] for o in SPLITS if o != split]
             write_report(results[split][q], root / split / q, question=q, others=others,
@@ -231,6 +251,17 @@ def run_demo(root: Path, *, fast: bool = False, seed: int = 0, cache_dir=None, n
         lines, report=root / "report.md",
         title="Held-out Kendall tau-b of the best model vs raw MID (95% CI over prompts; SIMULATED raters):"))
     return summary, results, times
+
+
+def _evaluate_one(q: str, split: str, models: dict, *, X, y, generators, names, cache, prompts, ceiling, resamples,
+                  seed, cached_only: bool = False):
+    """One question x split of the demo through the evaluation cache (folds in this process): ``(q, split, results)``
+    (results None on a miss with ``cached_only``). Module-level: it runs in a worker process."""
+    from ..evaluation.cache import cached_evaluate
+
+    return q, split, cached_evaluate(X, y, generators, names, models, cache_dir=cache, prompts=prompts,
+                                     ceiling=ceiling, split=split, resamples=resamples, seed=seed, n_jobs=1,
+                                     cached_only=cached_only)
 
 
 def _cell(t: pd.DataFrame, pred: str, measure: str) -> str:
