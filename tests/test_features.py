@@ -15,6 +15,8 @@ from judgenet.features import FeatureBuilder, embedded, set_metric_names
 from judgenet.metrics import functional as F
 
 FIXTURES = Path(__file__).parent / "fixtures"
+#: the groups without ``caption`` (these inputs are arrays without prompt strings; tests/test_features_prompt.py)
+BASE = ("alignment", "realism", "activations")
 
 
 pytestmark = pytest.mark.usefixtures("one_thread")  # conftest: tiny fits only lose from threads
@@ -46,6 +48,7 @@ def _fit(**kw):
 
 def _fit_new(**kw):
     real_img, real_txt, gen_img, gen_txt, incep, gen_incep, gens = _data()
+    kw.setdefault("groups", BASE)
     fb = FeatureBuilder(pca_components=4, gmm_components=2, **kw).fit(
         embedded({"clip": real_img, "inception": incep}, real_txt, "clip"))
     return fb, embedded({"clip": gen_img, "inception": gen_incep}, gen_txt, "clip"), gens
@@ -54,8 +57,8 @@ def _fit_new(**kw):
 def test_same_features_as_before_the_move_for_the_tiny_backbone():
     """Golden values written by the pre-move FeatureReference on tiny-backbone embeddings of a small world."""
     g = np.load(FIXTURES / "featurize_tiny_golden.npz")
-    fb = FeatureBuilder(pca_components=8, gmm_components=4, seed=0).fit(
-        embedded({"tiny": g["real_images"]}, g["real_texts"], "tiny"))
+    fb = FeatureBuilder(groups=BASE, pca_components=8, gmm_components=4,
+                        seed=0).fit(embedded({"tiny": g["real_images"]}, g["real_texts"], "tiny"))
     fm = fb.transform(embedded({"tiny": g["gen_images"]}, g["gen_texts"], "tiny"))
     assert fm.names == [str(n) for n in g["names"]]
     # The tolerance absorbs other BLAS kernels. MID's joint covariance of 200 tiny pairs has condition number ~6e12,
@@ -105,7 +108,7 @@ def test_text_source_pairs_mid_with_the_backbone_that_embedded_the_texts_whateve
     for order in (("inception", "clip"), ("clip", "inception")):
         imgs = {"clip": real_img, "inception": incep}
         gimgs = {"clip": gen_img, "inception": gen_incep}
-        fb = FeatureBuilder(pca_components=4, gmm_components=None).fit(
+        fb = FeatureBuilder(groups=BASE, pca_components=4, gmm_components=None).fit(
             embedded({s: imgs[s] for s in order}, real_txt, "clip"))
         fm = fb.transform(embedded({s: gimgs[s] for s in order}, gen_txt, "clip"))
         np.testing.assert_allclose(fm.column("mid_pmi"), want, rtol=1e-10)
@@ -114,7 +117,7 @@ def test_text_source_pairs_mid_with_the_backbone_that_embedded_the_texts_whateve
         FeatureBuilder().fit(embedded({"inception": incep, "clip": real_img}, real_txt, None))
     with pytest.raises(ConfigError, match="mid_image_source"):  # texts from a text-only encoder
         FeatureBuilder().fit(embedded({"inception": incep}, real_txt, "text-minilm"))
-    fb = FeatureBuilder(mid_image_source="inception", gmm_components=None, pca_components=2).fit(
+    fb = FeatureBuilder(groups=BASE, mid_image_source="inception", gmm_components=None, pca_components=2).fit(
         embedded({"inception": incep}, real_txt, "text-minilm"))
     fm = fb.transform(embedded({"inception": gen_incep}, gen_txt, "text-minilm"))
     assert "clip_score" not in fm.names  # no shared image-text space: no CLIPScore

@@ -8,7 +8,7 @@ import pytest
 from sklearn.decomposition import PCA
 
 from judgenet.errors import ArtifactError, ConfigError
-from judgenet.features import FeatureBuilder, embedded
+from judgenet.features import DEFAULT_GROUPS, FeatureBuilder, embedded
 from judgenet.features.text import CAPTION_STATISTICS, caption_statistics
 
 pytestmark = pytest.mark.usefixtures("one_thread")
@@ -102,7 +102,7 @@ def test_missing_prompts_and_texts_are_one_line_errors_and_nan_rows():
     with_prompts.prompts = prompts
     np.testing.assert_array_equal(fb.transform(with_prompts).X, fb.transform(gen, prompts=prompts).X)
     # without real captions there are no prompt axes: the group is left out (as alignment is)
-    no_txt = FeatureBuilder(groups=("realism", "prompt"), gmm_components=None).fit(embedded({"clip": real_img}))
+    no_txt = FeatureBuilder(groups=("realism", "prompt", "caption"), gmm_components=None).fit(embedded({"clip": real_img}))
     assert list(no_txt.transform(embedded({"clip": gen_img})).groups) == ["realism"]
 
 
@@ -123,3 +123,26 @@ def test_save_load_round_trip_keeps_the_prompt_axes(tmp_path):
     f.write_bytes(f.read_bytes()[: f.stat().st_size // 2])
     with pytest.raises(ArtifactError, match="text-pca.npz"):
         FeatureBuilder.load(tmp_path / "ref")
+
+
+def test_embed_records_the_prompts_so_the_default_groups_build_the_caption_statistics(tmp_path):
+    from PIL import Image
+
+    from judgenet.backbones import load_backbones
+    from judgenet.embeddings import embed
+
+    rng = np.random.default_rng(0)
+    paths = []
+    for i in range(12):
+        p = tmp_path / f"{i}.png"
+        Image.fromarray(rng.integers(0, 255, size=(32, 32, 3), dtype=np.uint8)).save(p)
+        paths.append(str(p))
+    prompts = [CAPTIONS[i % len(CAPTIONS)] + f" number {i}" for i in range(12)]
+    bbs = load_backbones(["tiny"])
+    emb = embed(paths, bbs, prompts=prompts, cache_dir=tmp_path / "cache", progress=False)
+    assert emb.prompts == prompts and emb.subset(np.arange(12) % 3 == 0).prompts == prompts[::3]
+    assert embed(paths, bbs, cache_dir=tmp_path / "cache", progress=False).prompts is None
+    fb = FeatureBuilder(pca_components=2, gmm_components=None, mid_eps=5e-4).fit(emb.subset(np.arange(8)))
+    assert "caption" in DEFAULT_GROUPS and "caption" in fb.groups
+    fm = fb.transform(emb.subset(np.arange(8, 12)))
+    np.testing.assert_array_equal(fm.select(["caption"]).X, caption_statistics(prompts[8:]))

@@ -96,7 +96,7 @@ def test_predict_embeddings_equals_predict(p, cli_scores, userdata, cache):
     files = cli_scores["image"].tolist()
     prompts = _prompts(userdata, files)
     emb = embed(files, p._backbones, prompts=prompts, cache_dir=cache, progress=False)
-    as_mapping = p.predict_embeddings(dict(emb.images), texts=emb.texts, text_source=emb.text_source)
+    as_mapping = p.predict_embeddings(dict(emb.images), texts=emb.texts, text_source=emb.text_source, prompts=prompts)
     as_embedded = p.predict_embeddings(emb)
     _same(as_mapping["predicted_realism"], cli_scores["predicted_realism"])
     _same(as_embedded["predicted_realism"], cli_scores["predicted_realism"])

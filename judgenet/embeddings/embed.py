@@ -34,6 +34,7 @@ class Embedded:
         fingerprints: source name → the backbone's fingerprint dict (every backbone, text-only ones too).
         failures: unreadable inputs (each listed once) with reasons.
         ok: (N,) bool — False for rows whose image could not be read (callers drop and list them).
+        prompts: the N prompts as text (None without prompts), for the caption statistics of the features.
     """
 
     paths: list[str]
@@ -43,6 +44,7 @@ class Embedded:
     fingerprints: dict[str, dict]
     failures: list[ImageFailure] = field(default_factory=list)
     ok: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=bool))
+    prompts: list | None = None
 
     def __len__(self) -> int:
         return len(self.paths)
@@ -52,7 +54,8 @@ class Embedded:
         idx = np.arange(len(self.paths))[np.asarray(rows)] if np.asarray(rows).dtype == bool else np.asarray(rows)
         return Embedded([self.paths[i] for i in idx], {s: a[idx] for s, a in self.images.items()},
                         None if self.texts is None else self.texts[idx], self.text_source, dict(self.fingerprints),
-                        list(self.failures), self.ok[idx])
+                        list(self.failures), self.ok[idx],
+                        None if self.prompts is None else [self.prompts[i] for i in idx])
 
 
 def embed(paths: Sequence[str | os.PathLike], backbones: Sequence, *, prompts: Sequence[str] | None = None,
@@ -133,4 +136,4 @@ def embed(paths: Sequence[str | os.PathLike], backbones: Sequence, *, prompts: S
         a[~ok] = np.nan
     return Embedded(shown_paths if shown_paths is not None else [str(p) for p in items], images, texts,
                     text_bb.source if (text_bb is not None and prompts is not None) else None, fingerprints,
-                    list(failures.values()), ok)
+                    list(failures.values()), ok, None if prompts is None else list(prompts))

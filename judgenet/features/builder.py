@@ -30,7 +30,9 @@ Feature groups (select by name):
 * ``caption`` — counts of what the caption asks for (:func:`judgenet.features.text.caption_statistics`:
   ``caption.words``, ``caption.numbers``, ``caption.relations``, ``caption.colors``,
   ``caption.distinct_colors``, ``caption.conjunctions``); nothing fitted. Needs the prompts as text
-  (``transform(..., prompts=)`` or a ``.prompts`` attribute of the input).
+  (``transform(..., prompts=)`` or the input's ``.prompts``, which :func:`judgenet.embeddings.embed` records); an
+  item without a prompt (None) gets a NaN row. Left out, as ``alignment`` and ``prompt`` are, when the real set
+  had no captions, so the paths that run without prompts drop all three together.
 * ``set`` — per-generator set-level metrics broadcast to items (leaky), see below.
 
 **Which features see which normalization** (the one place this is decided; recorded in
@@ -84,7 +86,9 @@ __all__ = ["FEATURE_GROUPS", "DEFAULT_GROUPS", "FeatureMatrix", "FeatureBuilder"
 log = logging.getLogger(__name__)
 
 FEATURE_GROUPS = ("alignment", "realism", "activations", "prompt", "caption", "set")
-DEFAULT_GROUPS = ("alignment", "realism", "activations")
+#: ``caption`` is a default since issue 26: on the calibrated world's crossed split (new generator, new prompts) it
+#: lifted every learned model (benchmarks/generalization/README.md, "Prompt features"); ``prompt`` did not add to it.
+DEFAULT_GROUPS = ("alignment", "realism", "activations", "caption")
 _ARRAY_SOURCE = "x"
 
 
@@ -375,9 +379,9 @@ class FeatureBuilder(TransformerMixin, BaseEstimator):
         if "alignment" in groups and mid_ref is None:
             log.warning("FeatureBuilder: the real set has no texts, so the 'alignment' group (MID, CLIPScore) "
                         "is left out; give the reference captions to build it")
-        if "prompt" in groups and text_pca is None:
-            log.warning("FeatureBuilder: the real set has no texts, so the 'prompt' group (prompt embedding axes) is "
-                        "left out; give the reference captions to build it")
+        if {"prompt", "caption"} & set(groups) and text_pca is None:
+            log.warning("FeatureBuilder: the real set has no texts, so the 'prompt' and 'caption' groups are left out "
+                        "(as alignment is); give the reference captions to build them")
         return self
 
     def _finish(self) -> None:
@@ -399,7 +403,7 @@ class FeatureBuilder(TransformerMixin, BaseEstimator):
         if self.mid_ref_ is None:
             groups = [g for g in groups if g != "alignment"]
         if getattr(self, "text_pca_", None) is None:
-            groups = [g for g in groups if g != "prompt"]
+            groups = [g for g in groups if g not in ("prompt", "caption")]
         return groups
 
     def _has_clip_score(self) -> bool:
@@ -467,8 +471,6 @@ class FeatureBuilder(TransformerMixin, BaseEstimator):
             if given_ts is not None and given_ts != self.text_source_:
                 raise ConfigError(f"the texts here were embedded by {given_ts!r} but the builder was fitted with "
                                   f"texts of {self.text_source_!r}; embed the prompts with the same backbone")
-        if "caption" in groups:
-            captions = check_captions(prompts if prompts is not None else getattr(generated, "prompts", None), m)
         if "alignment" in groups:
             if texts is None:
                 raise ConfigError("the 'alignment' group needs text embeddings of the prompts; embed the prompts, "
@@ -476,6 +478,8 @@ class FeatureBuilder(TransformerMixin, BaseEstimator):
             if given_ts is not None and given_ts != self.text_source_:
                 raise ConfigError(f"the texts here were embedded by {given_ts!r} but the builder was fitted with "
                                   f"texts of {self.text_source_!r}; embed the prompts with the same backbone")
+        if "caption" in groups:
+            captions = check_captions(prompts if prompts is not None else getattr(generated, "prompts", None), m)
         ok = np.logical_and.reduce([_finite_rows(a) for a in arrays.values()])
         if not ok.all():
             log.warning("FeatureBuilder.transform: %d of %d items have no usable embedding; their rows are NaN",
@@ -645,7 +649,8 @@ class FeatureBuilder(TransformerMixin, BaseEstimator):
 
 
 def embedded(images: Mapping[str, np.ndarray], texts=None, text_source: str | None = None,
-             fingerprints: Mapping | None = None) -> SimpleNamespace:
-    """A minimal Embedded-like object from arrays (for tests and callers that hold raw arrays)."""
+             fingerprints: Mapping | None = None, prompts=None) -> SimpleNamespace:
+    """A minimal Embedded-like object from arrays (for tests and callers that hold raw arrays); ``prompts``: the
+    prompts as text (the ``caption`` group reads them)."""
     return SimpleNamespace(images=dict(images), texts=texts, text_source=text_source,
-                           fingerprints=dict(fingerprints or {}))
+                           fingerprints=dict(fingerprints or {}), prompts=None if prompts is None else list(prompts))

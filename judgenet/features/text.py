@@ -69,7 +69,7 @@ def caption_statistics(captions: Sequence[str]) -> np.ndarray:
 def check_captions(captions, n: int, what: str = "prompts") -> list:
     """``captions`` as a list of n entries, or a :class:`ConfigError` naming the mismatch."""
     if captions is None:
-        raise ConfigError(f"the 'prompt' feature group needs the {what} as text (one per item): pass prompts= or "
+        raise ConfigError(f"the 'caption' feature group needs the {what} as text (one per item): pass prompts= or "
                           "build without it")
     captions = list(captions)
     if len(captions) != n:

@@ -35,6 +35,11 @@ log = logging.getLogger(__name__)
 _ALIGNMENT = ("mid_pmi", "clip_score", "ref_clip_score")
 
 
+def _reads_prompt(name: str) -> bool:
+    """Whether a feature column is built from the prompt (alignment, prompt embedding or caption statistics)."""
+    return name in _ALIGNMENT or name.startswith(("prompt.", "caption."))
+
+
 class Predictor:
     """A loaded predictor artifact (see the module docstring). Build it with :func:`load_predictor`.
 
@@ -80,7 +85,7 @@ class Predictor:
     @property
     def needs_prompts(self) -> bool:
         """Whether the model reads alignment features (MID, CLIPScore): then every image needs its prompt."""
-        return any(n in _ALIGNMENT for n in self.feature_names)
+        return any(_reads_prompt(n) for n in self.feature_names)
 
     # ------------------------------------------------------------------------------------------ inputs
     def _inputs(self, images, prompts) -> tuple[list, list[str], list[str] | None]:
@@ -155,7 +160,7 @@ class Predictor:
             out.insert(1, "prompt", prompts)
         return out
 
-    def predict_embeddings(self, embedded, *, texts=None, text_source: str | None = None,
+    def predict_embeddings(self, embedded, *, texts=None, text_source: str | None = None, prompts=None,
                            coverage: float = 0.9) -> pd.DataFrame:
         """Predicted judgment per row of embeddings you already hold.
 
@@ -164,6 +169,7 @@ class Predictor:
                 predictor's backbones) or a mapping ``{source: (N, D) array}`` of image embeddings keyed by the
                 backbones' source names (``tiny``, ``inception``, ``clip-<arch>-<tag>``).
             texts, text_source: for a mapping, the (N, D_text) prompt embeddings and the source that made them.
+            prompts: for a mapping, the N prompts as text (the caption statistics read them).
             coverage: as in :meth:`predict`.
         Returns: DataFrame with :attr:`pred_column` (and the interval columns), one row per input row.
         """
@@ -172,17 +178,18 @@ class Predictor:
 
             fps = {b.source: b.fingerprint for b in self._backbones}
             embedded = _embedded({k: np.asarray(v, dtype=np.float64) for k, v in embedded.items()}, texts=texts,
-                                 text_source=text_source, fingerprints=fps)
-        groups = tuple(g for g in ("alignment", "realism", "activations")
-                       if g != "alignment" or (getattr(embedded, "texts", None) is not None
-                                               and self.builder.mid_ref_ is not None))
+                                 text_source=text_source, fingerprints=fps, prompts=prompts)
+        texts_ok = getattr(embedded, "texts", None) is not None and self.builder.mid_ref_ is not None
+        groups = tuple(g for g in ("alignment", "realism", "activations", "prompt", "caption")
+                       if g in ("realism", "activations") or (texts_ok and (
+                           g != "caption" or getattr(embedded, "prompts", None) is not None)))
         builder = self.builder.set_params(groups=groups)
         fm = builder.transform(embedded)
         missing = [c for c in self.feature_names if c not in fm.names]
         if missing:
             raise ConfigError(f"predictor {self.path} needs features {missing[:5]} that cannot be built from these "
                               "inputs" + (" (it predicts from alignment features: give the prompts)"
-                                          if any(c in _ALIGNMENT for c in missing) else ""))
+                                          if any(_reads_prompt(c) for c in missing) else ""))
         X = np.column_stack([fm.column(c) for c in self.feature_names])
         pred = np.full(X.shape[0], np.nan)
         ok = np.isfinite(X).all(axis=1)

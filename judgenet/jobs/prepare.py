@@ -225,8 +225,8 @@ def _featurize_items(items, *, images, reference, reference_prompts, backbones, 
     ref_paths, ref_prompts, ref_skipped = reference_inputs(reference, prompts_file=reference_prompts,
                                                            want_prompts=has_prompts_for_text, strict=strict)
     groups = list(feature_groups or DEFAULT_GROUPS)
-    if prompts is None or ref_prompts is None:
-        groups = [g for g in groups if g != "alignment"]
+    if prompts is None or ref_prompts is None:  # the groups that read the prompts
+        groups = [g for g in groups if g not in ("alignment", "prompt", "caption")]
     builder, ref_failures = fit_reference(ref_paths, bbs, prompts=ref_prompts, cache_dir=cache_dir, strict=strict,
                                           groups=groups, batch_size=batch_size, **builder_options(mid_eps=mid_eps,
                                                                            mid_shrinkage=mid_shrinkage, seed=seed))

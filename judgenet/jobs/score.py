@@ -314,7 +314,8 @@ def run_score(root, generators, *, reference=None, prompts=None, reference_promp
 
         note(NO_TEXT_TOWER)
         with_prompts[:] = False
-    groups = ("alignment", "realism", "activations", "set") if with_prompts.any() else ("realism", "activations", "set")
+    groups = ("alignment", "realism", "activations", "prompt", "caption", "set") if with_prompts.any() \
+        else ("realism", "activations", "set")
     if predictor is not None:
         from ..predictors.artifact import load_reference
 
@@ -359,7 +360,7 @@ def run_score(root, generators, *, reference=None, prompts=None, reference_promp
                        dtype=np.float64)
         texts = np.full((len(files), t.shape[1]), np.nan)
         texts[idx_p] = t
-        emb = dataclasses.replace(emb, texts=texts, text_source=text_bb.source)
+        emb = dataclasses.replace(emb, texts=texts, text_source=text_bb.source, prompts=list(gprompts))
     keep = np.asarray(emb.ok, dtype=bool)
     for f in emb.failures:
         log.warning("skipped %s: %s", f.path, f.reason)
@@ -382,7 +383,7 @@ def run_score(root, generators, *, reference=None, prompts=None, reference_promp
     if with_prompts.any():
         per_image["prompt"] = [p for p, k in zip(gprompts, keep) if k]
     for c in fm.names:
-        if not c.startswith(("pca.", "act.", "set.")):
+        if not c.startswith(("pca.", "act.", "set.", "prompt.", "caption.")):
             per_image[c] = fm.column(c)
     pred_col = None
     if model is not None:
