@@ -84,7 +84,8 @@ class Predictor:
 
     @property
     def needs_prompts(self) -> bool:
-        """Whether the model reads alignment features (MID, CLIPScore): then every image needs its prompt."""
+        """Whether the model reads features of the prompt (MID, CLIPScore, prompt embedding, caption statistics): then
+        every image needs its prompt."""
         return any(_reads_prompt(n) for n in self.feature_names)
 
     # ------------------------------------------------------------------------------------------ inputs
@@ -188,7 +189,7 @@ class Predictor:
         missing = [c for c in self.feature_names if c not in fm.names]
         if missing:
             raise ConfigError(f"predictor {self.path} needs features {missing[:5]} that cannot be built from these "
-                              "inputs" + (" (it predicts from alignment features: give the prompts)"
+                              "inputs" + (" (it predicts from features of the prompts: give the prompts)"
                                           if any(_reads_prompt(c) for c in missing) else ""))
         X = np.column_stack([fm.column(c) for c in self.feature_names])
         pred = np.full(X.shape[0], np.nan)
