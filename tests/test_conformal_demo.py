@@ -100,7 +100,12 @@ def test_fast_demo_report_has_the_coverage_table_and_the_efficiency_plot(tmp_pat
     summary = json.loads((tmp_path / "d" / "summary.json").read_text())
     assert set(summary["intervals"]) == {"realism", "alignment", "overall"}
     meta = json.loads((tmp_path / "d" / "predictor-realism" / "meta.json").read_text())
-    assert meta["extra"]["conformal"]["format"] == "judgenet-conformal/1"
+    from judgenet.evaluation.calibration import _FORMAT, _FORMAT_SCALED
+    from judgenet.predictors.recipes import get_family
+
+    # a family predicting in other units (anchored: raw MID) stores its line to the label scale: the scaled format
+    scaled = not get_family(meta["recipe"]["family"]).label_units
+    assert meta["extra"]["conformal"]["format"] == (_FORMAT_SCALED if scaled else _FORMAT)
     assert res is not None
 
 
