@@ -19,8 +19,8 @@ def jn(*args, cwd=None, env=None, check=True):
 
 def test_help_reads_like_the_readme():
     out = jn("--help").stdout
-    for cmd in ("demo", "extract", "train", "evaluate", "score", "tune", "report"):
-        assert f"judgenet {cmd}" in out
+    for cmd in ("demo", "extract", "train", "evaluate", "score", "tune", "report", "benchmark", "select"):
+        assert f"\n    {cmd} " in out or f"\n    {cmd}\n" in out, cmd  # argparse's list of commands with their help
     assert "--labels" in jn("train", "--help").stdout
 
 
