@@ -61,3 +61,15 @@ def test_no_module_imports_a_higher_box():
             if LAYERS[target] > LAYERS[box]:
                 bad.append(f"{rel} imports {target or 'judgenet'} (layer {LAYERS[target]} > {LAYERS[box]})")
     assert not bad, "\n".join(bad)
+
+
+def test_importing_the_library_layers_imports_no_torch():
+    """A warm run whose features are all cached needs no network: importing the layers up to the feature builder,
+    the labels and the evaluation must not import torch (it costs seconds); the metric classes load it on use."""
+    import subprocess
+    import sys
+
+    code = ("import sys, judgenet.features, judgenet.labels, judgenet.evaluation, judgenet.backbones; "
+            "print('torch' in sys.modules)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.strip()
+    assert out == "False"

@@ -16,7 +16,6 @@ All statistics are float64; inputs may be numpy arrays or torch tensors of any f
 from . import functional
 from .functional import (clip_r_precision, clip_score, fid, fid_from_stats, inception_score, kid, mid, pmi,
                          precision_recall, realism_score, ref_clip_score)
-from .metric import CLIPScore, FID, KID, MID, Metric
 from .reference import REALSTATS_FEATURES, MIDReference, RealStats, kynkaanniemi_realism
 from .streaming import Moments, knn_sqdist
 
@@ -26,3 +25,13 @@ __all__ = [
     "MIDReference", "RealStats", "REALSTATS_FEATURES", "kynkaanniemi_realism", "Moments", "knn_sqdist",
     "Metric", "MID", "CLIPScore", "FID", "KID",
 ]
+
+_CLASSES = ("Metric", "MID", "CLIPScore", "FID", "KID")
+
+
+def __getattr__(name):  # the torch-backed classes load on first use: importing judgenet.metrics imports no torch
+    if name in _CLASSES:
+        from . import metric
+
+        return getattr(metric, name)
+    raise AttributeError(f"module 'judgenet.metrics' has no attribute {name!r}")

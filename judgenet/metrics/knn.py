@@ -24,7 +24,6 @@ from __future__ import annotations
 from typing import Callable
 
 import numpy as np
-import torch
 
 from ..errors import ConfigError
 from ._util import as_2d
@@ -69,6 +68,8 @@ def _scan(p: _Prepared, m: int, score: Callable, block: int) -> tuple[np.ndarray
 
     Per block, S = 2·Q·Rᵀ − ‖R‖² (so that ‖q − r‖² = ‖q‖² − S) is one matrix product (2·Q is exact) and one
     pass; ``score(S, i0, j0)`` turns it into the score in place (i0: first prepared row, j0: first ref row)."""
+    import torch  # imported on use: importing judgenet.metrics stays free of torch
+
     n_q, n_r = p.q.shape[0], p.r.shape[0]
     m = min(m, n_r)
     vals = np.empty((n_q, m), dtype=p.dtype)
