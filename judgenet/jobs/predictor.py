@@ -180,23 +180,7 @@ class Predictor:
             fps = {b.source: b.fingerprint for b in self._backbones}
             embedded = _embedded({k: np.asarray(v, dtype=np.float64) for k, v in embedded.items()}, texts=texts,
                                  text_source=text_source, fingerprints=fps, prompts=prompts)
-        texts_ok = getattr(embedded, "texts", None) is not None and self.builder.mid_ref_ is not None
-        groups = tuple(g for g in ("alignment", "realism", "activations", "prompt", "caption")
-                       if g in ("realism", "activations") or (texts_ok and (
-                           g != "caption" or getattr(embedded, "prompts", None) is not None)))
-        builder = self.builder.set_params(groups=groups)
-        fm = builder.transform(embedded)
-        missing = [c for c in self.feature_names if c not in fm.names]
-        if missing:
-            raise ConfigError(f"predictor {self.path} needs features {missing[:5]} that cannot be built from these "
-                              "inputs" + (" (it predicts from features of the prompts: give the prompts)"
-                                          if any(_reads_prompt(c) for c in missing) else ""))
-        X = np.column_stack([fm.column(c) for c in self.feature_names])
-        pred = np.full(X.shape[0], np.nan)
-        ok = np.isfinite(X).all(axis=1)
-        if ok.any():
-            pred[ok] = self.model.predict(X[ok])
-        out = pd.DataFrame({self.pred_column: pred})
+        out = pd.DataFrame({self.pred_column: self.predict_features(self.feature_matrix(embedded))})
         cal = self.meta.get("extra", {}).get("conformal")
         if cal:  # the same intervals, and the same emptied / clipped bounds, as score's per-image table
             from .score import interval_columns, usable_intervals
@@ -208,6 +192,42 @@ class Predictor:
                 log.warning("note: %s", reason)
             out = out.drop(columns="generator")
         return out
+
+    def feature_matrix(self, embedded, *, generators=None):
+        """The fitted reference's :class:`~judgenet.features.FeatureMatrix` of ``embedded`` (an
+        :class:`~judgenet.embeddings.Embedded` of this predictor's backbones) with the groups these inputs allow:
+        realism and activations, the prompt groups when the prompts were embedded, ``set`` when the model reads
+        set-level columns (then ``generators``, one name per row, is needed)."""
+        texts_ok = getattr(embedded, "texts", None) is not None and self.builder.mid_ref_ is not None
+        groups = tuple(g for g in ("alignment", "realism", "activations", "prompt", "caption")
+                       if g in ("realism", "activations") or (texts_ok and (
+                           g != "caption" or getattr(embedded, "prompts", None) is not None)))
+        if generators is not None and any(c.startswith("set.") for c in self.feature_names):
+            groups += ("set",)
+        return self.builder.set_params(groups=groups).transform(embedded, generators=generators)
+
+    def features(self, fm) -> np.ndarray:
+        """The model's input columns of a FeatureMatrix, in order: (N, p) float64 (a one-line error naming the
+        columns these inputs cannot give)."""
+        missing = [c for c in self.feature_names if c not in fm.names]
+        if missing:
+            raise ConfigError(f"predictor {self.path} needs features {missing[:5]} that cannot be built from these "
+                              "inputs" + (" (it predicts from features of the prompts: give the prompts, --prompts)"
+                                          if any(_reads_prompt(c) for c in missing) else ""))
+        return np.column_stack([fm.column(c) for c in self.feature_names])
+
+    def predict_features(self, fm) -> np.ndarray:
+        """The model's prediction per row of a FeatureMatrix (in the model's units; NaN where a feature it needs is
+        missing, e.g. an image without a prompt)."""
+        X = self.features(fm)
+        pred = np.full(X.shape[0], np.nan)
+        ok = np.isfinite(X).all(axis=1)
+        if ok.any():
+            pred[ok] = self.model.predict(X[ok])
+        if not ok.all():
+            log.warning("%d image(s) lack features the predictor needs (no prompt?): predicted score left empty",
+                        int((~ok).sum()))
+        return pred
 
     def score(self, generators: Sequence[str | os.PathLike], *, reference=None, out=None, overwrite: bool = False,
               **options):

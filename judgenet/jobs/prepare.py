@@ -1,6 +1,7 @@
 """The dataset step: real-image reference → fitted feature builder; label set → aligned features and targets.
 
 * :func:`reference_inputs` — the image files (and prompts) of a real-image folder.
+* :func:`generator_inputs` — the image files (and prompts) of generator folders, one generator each.
 * :func:`fit_reference` — embed real images and fit the :class:`~judgenet.features.FeatureBuilder` on them. The
   ONE place a real-image reference is fitted (``demo``, ``train``/``evaluate``/``tune`` and ``score`` use it).
 * :func:`embed_items` — embed generated items, dropping (and listing) the unreadable ones.
@@ -23,7 +24,7 @@ import numpy as np
 
 from ..errors import ConfigError
 
-__all__ = ["Prepared", "training_record", "reference_inputs", "fit_reference", "embed_items", "prepare", "builder_options",
+__all__ = ["Prepared", "training_record", "reference_inputs", "generator_inputs", "fit_reference", "embed_items", "prepare", "builder_options",
            "default_backbones", "TINY_WARNING"]
 
 log = logging.getLogger(__name__)
@@ -83,6 +84,31 @@ def reference_inputs(folder: str | os.PathLike, *, prompts_file=None, want_promp
                 for f in lost]
     kept = [(str(f), t) for f, t in zip(files, prompts) if t is not None]
     return [f for f, _ in kept], [t for _, t in kept], skipped
+
+
+def generator_inputs(folders: Sequence[str | os.PathLike], *, prompts_file=None, what: str = "generator folder",
+                     strict: bool = False):
+    """The images of generator folders (``score``'s generators, ``select``'s pool), one generator per folder:
+    ``(names, files, generators, prompts, unprompted, skipped)`` — the unique generator names
+    (:func:`~judgenet.jobs.inputs.generator_names`), per file its generator and prompt (from ``prompts_file``, else
+    the folder's own prompts file; None without one), the names of the folders without prompts, and the links that
+    cannot be followed (:func:`~judgenet.jobs.inputs.image_folder`)."""
+    from .inputs import find_prompts_file, generator_names, image_folder, prompts_for, read_prompts
+
+    names = generator_names(folders)
+    table = read_prompts(prompts_file) if prompts_file else None
+    files, gens, prompts, unprompted, skipped = [], [], [], [], []
+    for g, name in zip(folders, names):
+        gdir = Path(g)
+        fs = image_folder(gdir, what, strict=strict)
+        skipped += list(fs.skipped)
+        t = table if table is not None else (read_prompts(pf) if (pf := find_prompts_file(gdir)) else None)
+        if t is None:
+            unprompted.append(name)
+        files += [str(f) for f in fs]
+        gens += [name] * len(fs)
+        prompts += prompts_for(fs, gdir, t) if t is not None else [None] * len(fs)
+    return names, files, gens, prompts, unprompted, skipped
 
 
 def embed_items(paths: Sequence[str], backbones, *, prompts=None, cache_dir=None, strict: bool = False,
