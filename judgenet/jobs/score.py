@@ -256,59 +256,44 @@ def run_score(root, generators, *, reference=None, prompts=None, reference_promp
               random_state: int = 0, strict: bool = False, mid_eps: float = 0.0, mid_shrinkage=None,
               coverage: float = 0.9, device: str = "cpu", batch_size: int = 64) -> ScoreResult:
     """The body of :func:`judgenet.score` (see there; the same parameters); writes into the existing folder ``root``."""
-    resamples, seed = n_resamples, random_state
     import logging
-    from pathlib import Path
 
     from ..backbones import load_backbones
-    from .prepare import TINY_WARNING, builder_options, default_backbones, fit_reference, reference_inputs
+    from .prepare import (TINY_WARNING, builder_options, default_backbones, fit_reference, generator_inputs,
+                          reference_inputs)
     from ..errors import ArtifactError, ConfigError
     from ..embeddings import embed
-    from .inputs import find_prompts_file, generator_names, image_folder, prompts_for, read_prompts
     from ..io import atomic_write_json, atomic_write_text
 
     log = logging.getLogger(__name__)
     progress = logging.getLogger("judgenet").isEnabledFor(logging.INFO)
-    names = generator_names(generators)
-    table = read_prompts(prompts) if prompts else None
-    files, gens, gprompts, unprompted, unlinked = [], [], [], [], []
-    for g, name in zip(generators, names):
-        gdir = Path(g)
-        fs = image_folder(gdir, "generator folder", strict=strict)
-        unlinked += list(fs.skipped)
-        t = table if table is not None else (read_prompts(pf) if (pf := find_prompts_file(gdir)) else None)
-        if t is None:
-            unprompted.append(name)
-        files += [str(f) for f in fs]
-        gens += [name] * len(fs)
-        gprompts += prompts_for(fs, gdir, t) if t is not None else [None] * len(fs)
+    names, files, gens, gprompts, unprompted, unlinked = generator_inputs(generators, prompts_file=prompts,
+                                                                          strict=strict)
     notes: list[str] = []  # what the outputs must carry (score.json "notes", report.md), each also logged once
 
     def note(msg: str) -> None:
         log.warning("note: %s", msg)
         notes.append(msg)
 
-    with_prompts = np.array([p is not None for p in gprompts])
+    with_prompts = np.array([t is not None for t in gprompts])
     if unprompted and with_prompts.any():
         note(f"no prompts for generator(s) {', '.join(unprompted)}: only their realism is scored (MID and CLIPScore "
              "need an image,prompt file; add a prompts.csv to the folder or pass --prompts)")
 
-    meta = model = None
-    if predictor is not None:
-        from ..predictors import load_predictor
-        from ..predictors.recipes import Recipe
+    bb_options = dict(weights_dir=weights_dir, clip_checkpoint=clip_checkpoint, inception_weights=inception_weights,
+                      quick_gelu=quick_gelu, resize=resize, text_model=text_model, device=device)
+    meta = p = None
+    if predictor is not None:  # its backbones, reference and model, checked against each other
+        from .predictor import Predictor
 
-        _, meta = Recipe.from_predictor_dir(predictor, with_meta=True)
-        saved = list(meta.get("extra", {}).get("backbones") or [])
-        backbones = list(backbones or saved or ["tiny"])
-    backbones = list(backbones or default_backbones())
-    bbs = load_backbones(backbones, weights_dir=weights_dir, clip_checkpoint=clip_checkpoint,
-                         inception_weights=inception_weights, quick_gelu=quick_gelu,
-                         resize=resize, text_model=text_model, device=device)
+        p = Predictor(predictor, backbones=backbones, **bb_options)
+        backbones, bbs, builder, meta = p.backbones, p._backbones, p.builder, p.meta
+    else:
+        backbones = list(backbones or default_backbones())
+        bbs = load_backbones(backbones, **bb_options)
     ref_skipped, ref_failures = [], []
     if any(b.source == "tiny" for b in bbs):
         note(TINY_WARNING)
-    fps = {b.source: b.fingerprint for b in bbs}
     if with_prompts.any() and not any(b.has_text for b in bbs):
         from ..backbones import NO_TEXT_TOWER
 
@@ -316,23 +301,19 @@ def run_score(root, generators, *, reference=None, prompts=None, reference_promp
         with_prompts[:] = False
     groups = ("alignment", "realism", "activations", "prompt", "caption", "set") if with_prompts.any() \
         else ("realism", "activations", "set")
-    if predictor is not None:
-        from ..predictors.artifact import load_reference
-
-        builder = load_reference(predictor, expected_fingerprints=fps)
+    if p is not None:
         if reference is not None:
             ref_paths, ref_prompts, ref_skipped = reference_inputs(reference, prompts_file=reference_prompts,
                                                                    want_prompts=builder.mid_ref_ is not None,
                                                                    strict=strict)
             mine, ref_failures = fit_reference(ref_paths, bbs, prompts=ref_prompts, cache_dir=cache_dir, strict=strict,
-                                               batch_size=batch_size, **{k: v for k, v in builder.get_params().items()})
+                                               batch_size=batch_size, **builder.get_params())
             if mine.hash_ != builder.hash_:
                 raise ArtifactError(f"--reference {reference} gives a different real-image reference than the one "
                                     f"predictor {predictor} was trained with (hash {mine.hash_} vs {builder.hash_}); "
                                     "drop --reference to use the predictor's own, or retrain on this reference")
         else:
             log.info("using the real-image reference saved with predictor %s", predictor)
-        model, meta = load_predictor(predictor, expected_fingerprints=fps, expected_reference_hash=builder.hash_)
         groups = tuple(g for g in groups if g != "alignment" or builder.mid_ref_ is not None)
         builder.set_params(groups=groups, kid_subset_size=kid_subset_size)
     else:
@@ -346,7 +327,7 @@ def run_score(root, generators, *, reference=None, prompts=None, reference_promp
         builder, ref_failures = fit_reference(ref_paths, bbs, prompts=ref_prompts, cache_dir=cache_dir,
                                               strict=strict, groups=groups, batch_size=batch_size,
                                               **builder_options(mid_eps=mid_eps, mid_shrinkage=mid_shrinkage,
-                                                                seed=seed, kid_subset_size=kid_subset_size))
+                                                                seed=random_state, kid_subset_size=kid_subset_size))
     emb = embed(files, bbs, cache_dir=cache_dir, strict=strict, progress=progress,  # images of every folder
                 batch_size=batch_size)
     idx_p = np.flatnonzero(with_prompts)
@@ -386,23 +367,9 @@ def run_score(root, generators, *, reference=None, prompts=None, reference_promp
         if not c.startswith(("pca.", "act.", "set.", "prompt.", "caption.")):
             per_image[c] = fm.column(c)
     pred_col = None
-    if model is not None:
-        want = list(meta["feature_names"])
-        missing = [c for c in want if c not in fm.names]
-        if missing:
-            raise ConfigError(f"predictor {predictor} needs features {missing[:5]} that cannot be built here"
-                              + (" (it predicts from alignment features: give prompts with --prompts)"
-                                 if any(c in ("mid_pmi", "clip_score") for c in missing) else ""))
-        X = np.column_stack([fm.column(c) for c in want])
-        pred_col = f"predicted_{meta.get('question', 'score')}"
-        pred = np.full(X.shape[0], np.nan)
-        ok = np.isfinite(X).all(axis=1)
-        if ok.any():
-            pred[ok] = model.predict(X[ok])
-        if not ok.all():
-            log.warning("%d image(s) lack features the predictor needs (no prompt?): predicted score left empty",
-                        int((~ok).sum()))
-        per_image[pred_col] = pred
+    if p is not None:
+        pred_col = p.pred_column
+        per_image[pred_col] = p.predict_features(fm)
         seen = set(meta.get("extra", {}).get("training_images") or [])
         if seen:
             from ..io import sha256_file
@@ -413,7 +380,7 @@ def run_score(root, generators, *, reference=None, prompts=None, reference_promp
                      "their predicted scores, and the generator means over them, are in-sample fits (optimistic); "
                      "score images the predictor was not trained on for an honest estimate")
     per_gen = per_generator_table(per_image, set_columns={c: fm.column(c) for c in fm.names if c.startswith("set.")},
-                                  pred_col=pred_col, n_resamples=resamples, seed=seed)
+                                  pred_col=pred_col, n_resamples=n_resamples, seed=random_state)
     cal = (meta or {}).get("extra", {}).get("conformal")
     win_cal = (meta or {}).get("extra", {}).get("conformal_pairs")
     if pred_col is not None and win_cal:
