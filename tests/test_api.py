@@ -99,8 +99,13 @@ def test_score_with_predictor(trained, userdata, cache, tmp_path):
     assert np.isfinite(pi["predicted_realism"]).all()
     # issue 15: the saved predictor carries its conformal calibration; intervals bracket the prediction
     assert (pi["pred_low"] <= pi["predicted_realism"]).all() and (pi["predicted_realism"] <= pi["pred_high"]).all()
-    assert (pg["predicted_realism_interval_low"] <= pg["predicted_realism"]).all()
-    assert (pg["predicted_realism"] <= pg["predicted_realism_interval_high"]).all()
+    # 5 generators calibrate a per-generator interval to 5/6 coverage at most: at 90% it would be (-inf, inf), so
+    # it is left empty with the reason instead of printed beside interval_coverage 0.9
+    assert pg["predicted_realism_interval_low"].isna().all() and pg["predicted_realism_interval_high"].isna().all()
+    import json
+
+    notes = json.loads((tmp_path / "s" / "score.json").read_text())["notes"]
+    assert any("needs at least" in n for n in notes), notes
     wider = jn.score(gens[:1], predictor=trained.predictor, prompts=userdata / "prompts.csv", out=tmp_path / "s99",
                      n_resamples=10, cache_dir=cache, coverage=0.99).per_image
     assert ((wider["pred_high"] - wider["pred_low"]).to_numpy() >=

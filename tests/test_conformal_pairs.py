@@ -217,6 +217,8 @@ def test_pairwise_predictor_scores_with_win_rate_intervals_api_and_cli(side_by_s
     cli = pd.read_csv(tmp_path / "c" / "per_generator.csv").set_index("generator")
     api = pg.set_index("generator")
     assert (cli["interval_coverage"] == 0.6).all()
-    np.testing.assert_allclose(cli.loc[api.index, "p_win"], api["p_win"], atol=1e-9)
+    # another process, other BLAS threads: mid_pmi (a 6e12-conditioned covariance inverse) moves ~1e-5 relative,
+    # the win probabilities ~1e-7
+    np.testing.assert_allclose(cli.loc[api.index, "p_win"], api["p_win"], atol=1e-6)
     assert ((cli.loc[api.index, "p_win_high"] - cli.loc[api.index, "p_win_low"]).to_numpy()
             <= (api["p_win_high"] - api["p_win_low"]).to_numpy() + 1e-12).all()

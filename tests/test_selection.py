@@ -185,5 +185,6 @@ def test_select_command_end_to_end(userdata, tmp_path, capsys):
     assert all(p.endswith(".png") for p in sel["item"])
     bad = list(argv)
     bad[bad.index("--budget") + 1] = "0"
-    assert cli.main(bad) == 2  # a one-line error, not a traceback
-    assert "budget must be >= 1" in capsys.readouterr().err
+    with pytest.raises(SystemExit) as e:  # refused at parse time: a one-line error, not a traceback
+        cli.main(bad)
+    assert e.value.code == 2 and "--budget: expected a whole number >= 1" in capsys.readouterr().err
