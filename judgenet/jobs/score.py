@@ -259,14 +259,13 @@ def run_score(root, generators, *, reference=None, prompts=None, reference_promp
     import logging
 
     from ..backbones import load_backbones
-    from .prepare import (TINY_WARNING, builder_options, default_backbones, fit_reference, generator_inputs,
-                          reference_inputs)
+    from .prepare import (TINY_WARNING, builder_options, default_backbones, embed_items, fit_reference,
+                          generator_inputs, reference_inputs)
+    from .train import write_failures
     from ..errors import ArtifactError, ConfigError
-    from ..embeddings import embed
     from ..io import atomic_write_json, atomic_write_text
 
     log = logging.getLogger(__name__)
-    progress = logging.getLogger("judgenet").isEnabledFor(logging.INFO)
     names, files, gens, gprompts, unprompted, unlinked = generator_inputs(generators, prompts_file=prompts,
                                                                           strict=strict)
     notes: list[str] = []  # what the outputs must carry (score.json "notes", report.md), each also logged once
@@ -328,26 +327,22 @@ def run_score(root, generators, *, reference=None, prompts=None, reference_promp
                                               strict=strict, groups=groups, batch_size=batch_size,
                                               **builder_options(mid_eps=mid_eps, mid_shrinkage=mid_shrinkage,
                                                                 seed=random_state, kid_subset_size=kid_subset_size))
-    emb = embed(files, bbs, cache_dir=cache_dir, strict=strict, progress=progress,  # images of every folder
-                batch_size=batch_size)
-    idx_p = np.flatnonzero(with_prompts)
+    emb, keep, emb_failures = embed_items(files, bbs, cache_dir=cache_dir, strict=strict,  # images of every folder
+                                          batch_size=batch_size)
+    failures = ref_skipped + ref_failures + unlinked + emb_failures
+    gens_k, prompts_k = [g for g, k in zip(gens, keep) if k], [t for t, k in zip(gprompts, keep) if k]
+    idx_p = np.flatnonzero(with_prompts[keep])
     if idx_p.size and "alignment" in groups:  # prompts where they are known; NaN rows elsewhere (no alignment)
         import dataclasses
 
         from ..embeddings import extract_texts
 
         text_bb = next(b for b in bbs if b.has_text)  # the same rule as embed(): the first text tower
-        t = np.asarray(extract_texts([gprompts[i] for i in idx_p], text_bb, cache_dir=cache_dir, batch_size=batch_size),
-                       dtype=np.float64)
-        texts = np.full((len(files), t.shape[1]), np.nan)
+        t = np.asarray(extract_texts([prompts_k[i] for i in idx_p], text_bb, cache_dir=cache_dir,
+                                     batch_size=batch_size), dtype=np.float64)
+        texts = np.full((len(gens_k), t.shape[1]), np.nan)
         texts[idx_p] = t
-        emb = dataclasses.replace(emb, texts=texts, text_source=text_bb.source, prompts=list(gprompts))
-    keep = np.asarray(emb.ok, dtype=bool)
-    for f in emb.failures:
-        log.warning("skipped %s: %s", f.path, f.reason)
-    failures = ref_skipped + ref_failures + unlinked + list(emb.failures)
-    emb = emb.subset(keep) if not keep.all() else emb
-    gens_k = [g for g, k in zip(gens, keep) if k]
+        emb = dataclasses.replace(emb, texts=texts, text_source=text_bb.source, prompts=prompts_k)
     if not gens_k:
         raise ConfigError("no readable images in the generator folders; see the skipped files above")
     lost = [n for n in names if n not in set(gens_k)]
@@ -362,7 +357,7 @@ def run_score(root, generators, *, reference=None, prompts=None, reference_promp
     fm = builder.transform(emb, generators=gens_k)
     per_image = pd.DataFrame({"generator": gens_k, "image": [f for f, k in zip(files, keep) if k]})
     if with_prompts.any():
-        per_image["prompt"] = [p for p, k in zip(gprompts, keep) if k]
+        per_image["prompt"] = prompts_k
     for c in fm.names:
         if not c.startswith(("pca.", "act.", "set.", "prompt.", "caption.")):
             per_image[c] = fm.column(c)
@@ -399,10 +394,7 @@ def run_score(root, generators, *, reference=None, prompts=None, reference_promp
     atomic_write_text(root / "per_image.jsonl", per_image.to_json(orient="records", lines=True))
     atomic_write_text(root / "per_generator.csv", per_gen.to_csv(index=False))
     prov = provenance(bbs, predictor_meta=meta)
-    if failures:
-        df = pd.DataFrame([{"path": str(f.path), "reason": f.reason} for f in failures])
-        atomic_write_text(root / "failures.csv", df.to_csv(index=False))
-        log.warning("%d input(s) skipped; listed in %s", len(failures), root / "failures.csv")
+    write_failures(root, failures)
     atomic_write_json(root / "score.json", {"backbones": backbones, "predictor": str(predictor) if predictor else None,
                                             "reference": str(reference) if reference else None,
                                             "generators": dict(zip(names, map(str, generators))),
