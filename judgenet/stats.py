@@ -53,8 +53,9 @@ __all__ = [
 ]
 
 VECTORIZE_MAX_N = 10000
-"""Largest n for the vectorized rater-agreement bootstrap (:mod:`judgenet.labels.agreement` builds its
-resample weights whole). :func:`bootstrap_measures` and :func:`paired_bootstrap` vectorize at any n, in blocks."""
+"""Kept as the switch ``benchmarks/bootstrap.py`` uses to time the loop over resampled arrays against the
+vectorized rater-agreement bootstrap (:mod:`judgenet.labels.agreement`, which, like :func:`bootstrap_measures`
+and :func:`paired_bootstrap`, vectorizes at any n in blocks of resamples)."""
 
 BLOCK_VALUES = 4_000_000
 """Resample weights held at once (resamples × items, float64: 32 MB) by the blocked bootstrap."""
