@@ -3,6 +3,9 @@
 * :meth:`Predictor.predict` — images (files, a folder, PIL images or uint8 arrays) → one row per image with the
   predicted judgment (and ``pred_low``/``pred_high`` when the predictor was saved with its conformal calibration);
 * :meth:`Predictor.predict_embeddings` — the same from embeddings you already hold;
+* :meth:`Predictor.feature_matrix`, :meth:`Predictor.features`, :meth:`Predictor.predict_features` — the steps
+  between (embeddings → reference features → the model's columns → predictions), which ``select`` and ``score``
+  use too;
 * :meth:`Predictor.score` — generator folders → per-image and per-generator tables, exactly ``judgenet score
   --predictor`` (:func:`judgenet.score`, which runs :func:`judgenet.jobs.score.run_score`);
 * :attr:`Predictor.meta` (the verified ``meta.json``), :attr:`Predictor.recipe`, :attr:`Predictor.question`,
