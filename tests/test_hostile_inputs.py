@@ -13,21 +13,8 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
+from _cli_run import one_error_line, run
 from judgenet import cli
-
-
-def run(capsys, *argv):
-    code = cli.main([str(a) for a in argv])
-    out = capsys.readouterr()
-    assert "Traceback" not in out.err, out.err
-    return code, out.out, out.err
-
-
-def one_error_line(err: str, command: str) -> str:
-    lines = err.rstrip("\n").split("\n")
-    errors = [ln for ln in lines if ln.startswith(f"judgenet {command}: error:")]
-    assert len(errors) == 1 and lines[-1] == errors[0], err
-    return errors[0]
 
 
 @pytest.fixture(scope="module")

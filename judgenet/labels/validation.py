@@ -359,13 +359,8 @@ def check_judgments(chunks, *, source=None, scales=None, lenient=False, images_r
         _item_conflicts(F, frame["item_id"], {c: (frame[c], c) for c in ("image", "generator")}, rows, source)
         return F
 
-    frame, rows, found = _drive(chunks, start, local, between, lenient=lenient, chunk_rows=chunk_rows,
-                                row_numbers=row_numbers, retyped=retyped)
-    problems = found.problems()
-    frame = None if frame is None else _kept(frame, rows, found)
-    if frame is None or frame.empty:
-        raise LabelError(f"{source or '<DataFrame>'}: no valid judgments"
-                         + (f" ({len(problems)} problem(s), first: {problems[0].message})" if problems else ""))
+    frame, problems = _checked(chunks, start, local, between, "judgments", source=source, lenient=lenient,
+                               chunk_rows=chunk_rows, row_numbers=row_numbers, retyped=retyped)
     frame["score"] = frame.pop("__score__")
     inferred = []
     for q in pd.unique(frame["question"]):
@@ -374,6 +369,19 @@ def check_judgments(chunks, *, source=None, scales=None, lenient=False, images_r
             scales[q] = (float(s.min()), float(s.max()))
             inferred.append(q)
     return frame, problems, scales, inferred
+
+
+def _checked(chunks, start, local, between, what: str, *, source, lenient, chunk_rows, row_numbers, retyped):
+    """Run the checks over every chunk (:func:`_drive`) and keep the rows without problems; no row left is a
+    one-line :class:`LabelError` naming the first problem. Returns ``(frame, problems)``."""
+    frame, rows, found = _drive(chunks, start, local, between, lenient=lenient, chunk_rows=chunk_rows,
+                                row_numbers=row_numbers, retyped=retyped)
+    problems = found.problems()
+    frame = None if frame is None else _kept(frame, rows, found)
+    if frame is None or frame.empty:
+        raise LabelError(f"{source or '<DataFrame>'}: no valid {what}"
+                         + (f" ({len(problems)} problem(s), first: {problems[0].message})" if problems else ""))
+    return frame, problems
 
 
 def check_pairs(chunks, *, source=None, lenient=False, images_root=None, known_images=None, header_row=None,
@@ -479,13 +487,8 @@ def check_pairs(chunks, *, source=None, lenient=False, images_root=None, known_i
             _item_conflicts(F, ids, attrs, np.r_[rows, rows][order], source)
         return F
 
-    frame, rows, found = _drive(chunks, start, local, between, lenient=lenient, chunk_rows=chunk_rows,
-                                row_numbers=row_numbers, retyped=retyped)
-    problems = found.problems()
-    frame = None if frame is None else _kept(frame, rows, found)
-    if frame is None or frame.empty:
-        raise LabelError(f"{source or '<DataFrame>'}: no valid pairwise judgments"
-                         + (f" ({len(problems)} problem(s), first: {problems[0].message})" if problems else ""))
+    frame, problems = _checked(chunks, start, local, between, "pairwise judgments", source=source, lenient=lenient,
+                               chunk_rows=chunk_rows, row_numbers=row_numbers, retyped=retyped)
     pref = frame.pop("__preference__")
     frame["preference"] = pref
     frame["choice"] = np.where(pref > 0.5, "a", np.where(pref < 0.5, "b", "tie"))
