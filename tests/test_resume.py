@@ -122,7 +122,7 @@ def test_kill_9_during_score_then_the_identical_command_finishes(small, tmp_path
     args = _score_args(small, out)
     _killed_run(tmp_path, "score.json", args)
     marker = json.loads((out / UNFINISHED).read_text())
-    assert marker["command"] == "score" and marker["options"]["resamples"] == 10
+    assert marker["command"] == "score" and marker["options"]["n_resamples"] == 10
     assert (out / "per_image.csv").is_file()  # a partial folder, marked unfinished
     code, line = _cli(capsys, _score_args(small, out, "--seed", "1"))  # another command into it
     assert code == 2 and "unfinished `judgenet score` run" in line
