@@ -20,11 +20,11 @@ def test_registered_command_runs_with_json_and_errors(registry, capsys):
     def run(a):
         if a.word == "bad":
             raise ConfigError("bad word; say something else")
-        return {"echo": a.word, "seed": a.seed}
+        return {"echo": a.word, "random_state": a.random_state}
 
     cli.register_command("echo", help="repeat a word", add_arguments=add, run=run)
     assert cli.main(["echo", "hi", "--json", "--seed", "3"]) == 0
-    assert json.loads(capsys.readouterr().out) == {"echo": "hi", "seed": 3}
+    assert json.loads(capsys.readouterr().out) == {"echo": "hi", "random_state": 3}  # --seed is an alias
     assert cli.main(["echo", "bad"]) == 2
     err = capsys.readouterr().err
     assert err == "judgenet echo: error: bad word; say something else\n"
