@@ -28,3 +28,20 @@ def test_local_labels_are_dropped_on_request():
     import torch
 
     assert versions("torch", local=False)["torch"] == torch.__version__.split("+")[0]
+
+
+def test_results_files_record_the_versions_that_made_them(tmp_path):
+    import json as _json
+
+    import numpy as np
+    from sklearn.linear_model import Ridge
+
+    from judgenet.evaluation import evaluate
+
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(60, 3))
+    y = X[:, 0] + rng.normal(size=60)
+    res = evaluate(X, y, np.repeat(["a", "b", "c"], 20), ["f0", "f1", "f2"], {"ridge": Ridge()}, n_resamples=20)
+    written = _json.loads(res.to_json(tmp_path / "results.json"))
+    assert written["versions"] == versions() and _json.loads((tmp_path / "results.json").read_text()) == written
+    assert type(res).from_dict(written).to_dict() == res.to_dict()  # the extra key does not disturb reading back

@@ -109,9 +109,11 @@ class HeldOutResults(ABC):
         """Plain JSON-ready dict in the protocol's own format (NaN → None)."""
 
     def to_json(self, path: str | Path | None = None) -> str:
-        """JSON text of the subclass's ``to_dict()`` (each protocol writes its own format); also written
-        (atomically) to ``path`` when given."""
-        text = json.dumps(self.to_dict(), indent=1)
+        """JSON text of the subclass's ``to_dict()`` (each protocol writes its own format) with the library
+        ``versions`` that made it (what changes the last digits); also written (atomically) to ``path`` when given."""
+        from .._version import versions
+
+        text = json.dumps({**self.to_dict(), "versions": versions()}, indent=1)
         if path is not None:
             from ..io import atomic_write_text
 
