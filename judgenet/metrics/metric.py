@@ -9,6 +9,7 @@ different process or shard). Sums are float64 torch tensors; covariance-type sta
 """
 from __future__ import annotations
 
+import abc
 import copy
 from typing import Any
 
@@ -24,7 +25,7 @@ from .streaming import Moments
 __all__ = ["Metric", "MID", "CLIPScore", "FID", "KID"]
 
 
-class Metric:
+class Metric(abc.ABC):
     """Minimal torchmetrics-like base: ``add_state`` / ``update`` / ``compute`` / ``reset`` / ``merge_state``."""
 
     higher_is_better: bool | None = None
@@ -44,11 +45,13 @@ class Metric:
         self._reduce[name] = dist_reduce_fx
         setattr(self, name, copy.deepcopy(default))
 
-    def update(self, *args, **kwargs) -> None:  # pragma: no cover - abstract
-        raise NotImplementedError
+    @abc.abstractmethod
+    def update(self, *args, **kwargs) -> None:
+        """Accumulate a batch into the state."""
 
-    def compute(self):  # pragma: no cover - abstract
-        raise NotImplementedError
+    @abc.abstractmethod
+    def compute(self):
+        """The metric of everything accumulated so far."""
 
     def forward(self, *args, **kwargs):
         """torchmetrics' ``metric(batch)``: update the accumulated state and return the metric of
