@@ -37,7 +37,7 @@ def test_demo_fast_end_to_end_and_report_rebuild(tmp_path):
     # a warm run (same cache) reads every step from the cache: no new evaluation-cache entries (the six
     # evaluations, the label-efficiency curve, the side-by-side section) and the same reports
     entries = sorted((tmp_path / "cache" / "evaluations").iterdir())
-    assert len(entries) == 8
+    assert len(entries) == 11  # 6 evaluations, the efficiency curve, side by side, 3 rater-ceiling bootstraps
     jn("demo", "--fast", "--out", tmp_path / "warm", "--json", env={"JUDGENET_CACHE_DIR": str(tmp_path / "cache")})
     assert sorted((tmp_path / "cache" / "evaluations").iterdir()) == entries
     for f in ("efficiency/efficiency.json", "efficiency/efficiency.md", "side-by-side/report.md",
