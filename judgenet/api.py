@@ -170,20 +170,23 @@ def _label_inputs(reference, images) -> list:
 # the jobs
 # =============================================================================================
 def demo(out: str | os.PathLike | None = None, *, fast: bool = False, random_state: int = 0, cache_dir=None,
-         overwrite: bool = False, n_jobs: int | None = None, inception: bool = False) -> DemoResult:
+         overwrite: bool = False, n_jobs: int | None = None, inception: bool = False,
+         world: str | None = None) -> DemoResult:
     """Run the whole pipeline offline on the built-in **simulated** world and tiny encoder.
 
     Generates (or reuses) the world and its simulated ratings, embeds it with the ``tiny`` backbone, fits the
     real-image reference, evaluates predictors on held-out generators against raw MID, CLIPScore and Mahalanobis
     distance on both splits (a new generator on labelled prompts; a new generator on new prompts), saves a
     predictor per question (chosen on the new-prompts split) and writes the report. ``fast`` is the small variant
-    used in tests; ``inception`` adds the genuine FID-Inception's pool features (needs ``judgenet[real]``).
+    used in tests; ``inception`` adds the genuine FID-Inception's pool features (needs ``judgenet[real]``);
+    ``world`` picks the simulated world's version (default ``v2``, prompt difficulty; ``v1`` reproduces older
+    tables).
     """
     from .jobs.demo import run_demo
 
     with _output(out, "demo", overwrite, job=_job("demo", locals())) as root:
         summary, results, timings = run_demo(root, fast=fast, seed=random_state, cache_dir=cache_dir, n_jobs=n_jobs,
-                                             inception=inception)
+                                             inception=inception, world=world)
         return DemoResult(root, summary, results, timings)
 
 

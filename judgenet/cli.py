@@ -375,6 +375,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--overwrite", action="store_true", help="allow writing into a non-empty --out")
     p.add_argument("--n-jobs", type=positive_int, default=None,
                    help="parallel evaluation processes (default: the number of usable CPU cores)")
+    p.add_argument("--world", default="v2", choices=("v1", "v2"),
+                   help="version of the simulated world: v2 (default; prompt difficulty from scene content, "
+                        "calibrated to real variance structure) or v1 (the earlier world, for older tables)")
     p.add_argument("--inception", action="store_true",
                    help="also embed the world with the genuine FID-Inception (pip install 'judgenet[real]') and "
                         "add its realism and activation features")

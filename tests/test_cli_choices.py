@@ -59,6 +59,8 @@ def _argv(dest: str, value: str, d: dict, out: str) -> list[str]:
     if dest in ("split", "group_by"):
         return ["evaluate", *d["labels"], "--models", "ridge", f"--{dest.replace('_', '-')}", value,
                 "--n-prompt-folds", "2", "--n-resamples", "10", "--out", out, *common]
+    if dest == "world":
+        return ["demo", "--fast", "--world", value, "--out", out, *common]
     if dest == "measure":
         return ["tune", *d["labels"], "--n-trials", "1", "--measure", value, "--out", out, *common]
     _needs("pycocoevalcap", "the caption benchmark")
@@ -73,16 +75,18 @@ def _argv(dest: str, value: str, d: dict, out: str) -> list[str]:
     raise AssertionError(f"option {dest!r} offers choices but this test has no command to run them with: add one")
 
 
-CASES = [(dest, value) for dest, by_cmd in sorted(_choices().items())
-         for value in sorted({v for vals in by_cmd.values() for v in vals})]
+#: a whole demo per value (about a minute each on 2 cores): run with `pytest -m slow`
+SLOW = {"world"}
+CASES = [pytest.param(dest, value, id=f"{dest}={value}", marks=[pytest.mark.slow] if dest in SLOW else [])
+         for dest, by_cmd in sorted(_choices().items()) for value in sorted({v for vals in by_cmd.values() for v in vals})]
 
 
 def test_every_option_with_choices_is_walked():
-    known = {"resize", "mid_shrinkage", "split", "group_by", "measure", "set_name", "cf_protocols", "ties"}
+    known = {"resize", "mid_shrinkage", "split", "group_by", "measure", "set_name", "cf_protocols", "ties", "world"}
     assert set(_choices()) <= known, f"new options with choices: {set(_choices()) - known} (add them to _argv)"
 
 
-@pytest.mark.parametrize("dest,value", CASES, ids=[f"{d}={v}" for d, v in CASES])
+@pytest.mark.parametrize("dest,value", CASES)
 def test_each_offered_value_runs(dest, value, inputs, tmp_path, capsys):
     argv = _argv(dest, value, inputs, str(tmp_path / "out"))
     code = cli.main(argv)

@@ -72,7 +72,7 @@ class _Phases:
 
 
 def run_demo(root: Path, *, fast: bool = False, seed: int = 0, cache_dir=None, n_jobs: int | None = None,
-             inception: bool = False) -> tuple[pd.DataFrame, dict, dict]:
+             inception: bool = False, world: str | None = None) -> tuple[pd.DataFrame, dict, dict]:
     """Run the demo into the existing folder ``root``; returns ``(summary, results[split][question], timings)``."""
     from threadpoolctl import threadpool_limits
 
@@ -99,8 +99,13 @@ def run_demo(root: Path, *, fast: bool = False, seed: int = 0, cache_dir=None, n
     phase = _Phases(t0, n_evaluations=len(QUESTIONS) * len(SPLITS))
     phase("world: rendering (first run) or reading the simulated images and ratings")
 
-    world = make_world(cache / "world" / ("fast" if fast else "full"), n_real=sizes["n_real"],
-                       n_per_generator=sizes["n_per_generator"], severities=sizes["severities"], seed=seed)
+    from ..world import DEFAULT_WORLD
+
+    version = world or DEFAULT_WORLD  # one folder per world version: switching never rebuilds the other
+    world = make_world(cache / "world" / (("fast" if fast else "full") + ("" if version == DEFAULT_WORLD else
+                                                                          f"-{version}")),
+                       n_real=sizes["n_real"], n_per_generator=sizes["n_per_generator"],
+                       severities=sizes["severities"], seed=seed, world=version)
     ratings = simulate_raters(world, n_raters=5, seed=seed)
     labels = ratings.to_labelsets()[0]
     times["world"] = time.perf_counter() - t0
