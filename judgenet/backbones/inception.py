@@ -32,7 +32,7 @@ Preprocessing: the 8-bit RGB image as float32 in [0, 255], resized to 299×299 b
 * ``clean`` — clean-fid's "clean" mode: each channel as a float32 PIL image resized with PIL bicubic,
   clipped to [0, 255], not quantized.
 
-The three give different numbers on real photos (see README, "Real networks"): compare FID only between
+The three give different numbers on real photos (see docs/results.md, "Real networks"): compare FID only between
 runs with the same convention.
 """
 from __future__ import annotations

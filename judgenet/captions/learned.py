@@ -16,7 +16,7 @@ Nested model selection runs the same split inside each training part. The raw-me
 (:class:`BestRawMetric`) picks, on each training part only, the raw metric with the highest
 Kendall tau-b with the human scores, and is compared with each learned model by a paired
 bootstrap over whole images; the raw sentence-encoder similarity (:data:`RAW_TEXTSIM`) is a second
-competitor. README's table is written by::
+competitor. The table in docs/real-labels.md is written by::
 
     python -m judgenet.captions.learned --label-root ../shared/label-sets --out runs/thumb-learned
 """
@@ -275,7 +275,7 @@ _SPLIT_TITLE = {"generator": "(a) new system, scored images", "crossed": "(b) ne
 
 
 def learned_markdown(out: dict, *, raw_rows: Sequence[str] = ("METEOR", "CIDEr-D")) -> str:
-    """The held-out table (README "THumB: learned vs raw") from :func:`thumb_learned_vs_raw`'s output:
+    """The held-out table (docs/real-labels.md, "THumB: learned vs raw") from :func:`thumb_learned_vs_raw`'s output:
     per split and predictor the pooled tau-b [CI] and Pearson, the mean within-system tau-b [CI], its
     difference from the best raw n-gram metric and from the raw sentence-encoder similarity (paired
     bootstrap over images, with the share of resamples where the predictor is not better) and the
@@ -333,7 +333,7 @@ def learned_markdown(out: dict, *, raw_rows: Sequence[str] = ("METEOR", "CIDEr-D
 
 def main(argv=None) -> int:
     """``python -m judgenet.captions.learned``: run :func:`thumb_learned_vs_raw` on the THumB files and
-    write ``thumb-learned.md`` / ``.json`` (the README table) into ``--out``."""
+    write ``thumb-learned.md`` / ``.json`` (the table in docs/real-labels.md) into ``--out``."""
     import argparse
     import json
     import os

@@ -48,7 +48,7 @@ def conformal_quantile(scores, coverage: float, groups=None, method: str = "bala
       K = 12 generators a 90% interval is the calibration scores' 97.5% quantile.
     * ``method="balanced"`` (default) — weights 1/K per group, the new point's mass 1/(n+1) at +∞
       as in the item-level rule: the group-balanced quantile, exact as K grows; measured on the
-      built-in world it is the one that lands on the nominal level (README).
+      built-in world it is the one that lands on the nominal level (docs/intervals-and-selection.md).
     """
     s = np.asarray(scores, dtype=np.float64).ravel()
     if not 0.0 < float(coverage) < 1.0:

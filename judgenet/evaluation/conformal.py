@@ -148,7 +148,7 @@ class ConformalPredictor(RegressorMixin, BaseEstimator):
         coverage: default nominal level of :meth:`predict_interval` (0.9 = 90%).
         difficulty: None (default, constant width), ``"spread"`` (generator-subbagged ensemble std) or
             ``"residual"`` (model of |residual|). On the built-in world neither estimate narrowed the
-            intervals at equal coverage (README, measured), so the default is None.
+            intervals at equal coverage (docs/intervals-and-selection.md, measured), so the default is None.
         method: ``"balanced"`` or ``"conservative"`` item quantile (:func:`conformal_quantile`).
         split: calibration folds from :func:`judgenet.evaluation.make_folds` — ``"generator"``
             (a new generator on prompts labelled for other generators) or ``"crossed"`` (a new

@@ -27,7 +27,7 @@ __all__ = ["run_demo", "SIZES", "SPLITS", "QUESTIONS"]
 log = logging.getLogger(__name__)
 
 SIZES = {
-    # fast: the small variant the tests run; full: the README quick start.
+    # fast: the small variant the tests run; full: what `judgenet demo` runs (the README headline).
     True: {"n_real": 400, "n_per_generator": 8, "severities": (0.3, 0.8), "n_resamples": 200,
            "models": ("ridge", "hist_gb", "anchored")},
     False: {"n_real": 800, "n_per_generator": 25, "severities": (0.2, 0.5, 0.8), "n_resamples": 1000,
