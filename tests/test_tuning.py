@@ -121,32 +121,42 @@ WORKER = textwrap.dedent("""
     delay = float(sys.argv[3])
 
     def space(trial, objective):
+        trial.set_user_attr("worker", int(sys.argv[1]))
         time.sleep(delay)
         return _linear_space(trial, objective)
 
     obj = Objective(X, y, gens, names, groups, search_space_fn=space)
+    import pathlib  # a barrier: both workers start tuning only when both are ready (so the study is really shared)
+    here = pathlib.Path(sys.argv[0]).parent
+    (here / f"ready-{{sys.argv[1]}}").touch()
+    t0 = time.time()
+    while len(list(here.glob("ready-*"))) < int(sys.argv[5]) and time.time() - t0 < 120:
+        time.sleep(0.05)
     tune(obj, n_trials=int(sys.argv[4]), storage=sys.argv[2], study_name="shared", progress=False, seed=0,
          heartbeat_interval=1, grace_period=3)
 """)
 
 
-def _worker(tmp_path, url, delay, n_trials):
+def _worker(tmp_path, url, delay, n_trials, worker=0, n_workers=1):
     script = tmp_path / "worker.py"
     script.write_text(WORKER.format(tests=os.path.dirname(__file__)))
-    return subprocess.Popen([sys.executable, str(script), "0", url, str(delay), str(n_trials)])
+    return subprocess.Popen([sys.executable, str(script), str(worker), url, str(delay), str(n_trials),
+                             str(n_workers)])
 
 
 def test_two_worker_processes_share_one_study_without_repeats_or_overshoot(tmp_path):
     url = f"sqlite:///{tmp_path / 'shared.db'}"
     # create the study first so the two workers don't race on schema creation
     optuna.create_study(study_name="shared", storage=url, direction="maximize")
-    procs = [_worker(tmp_path, url, 0.05, 8) for _ in range(2)]  # same seed in both: trial numbers differ
+    procs = [_worker(tmp_path, url, 0.05, 8, worker=w, n_workers=2) for w in range(2)]  # same seed: numbers differ
     assert all(p.wait(timeout=300) == 0 for p in procs)
     study = optuna.load_study(study_name="shared", storage=url)
     done = [t for t in study.trials if t.state in (optuna.trial.TrialState.COMPLETE, optuna.trial.TrialState.PRUNED)]
     assert len(done) == 8  # the total, exactly
     assert len({tuple(sorted(t.params.items())) for t in done}) == 8  # no configuration evaluated twice
     assert all(t.user_attrs.get("over_budget") for t in study.trials if t not in done)
+    # the study was really shared: both workers evaluated trials (a test one worker could pass alone proves little)
+    assert {t.user_attrs.get("worker") for t in done} == {0, 1}
 
 
 @pytest.mark.slow
