@@ -464,17 +464,12 @@ class FeatureBuilder(TransformerMixin, BaseEstimator):
                                   "embed with the same backbone")
         m = next(iter(arrays.values())).shape[0]
         groups = self._groups_out()
-        if "prompt" in groups:
+        for g in ("prompt", "alignment"):  # the groups built from the prompts' text embeddings
+            if g not in groups:
+                continue
             if texts is None:
-                raise ConfigError("the 'prompt' group needs text embeddings of the prompts; embed the prompts, or "
-                                  "build without it: set_params(groups=[...] without 'prompt')")
-            if given_ts is not None and given_ts != self.text_source_:
-                raise ConfigError(f"the texts here were embedded by {given_ts!r} but the builder was fitted with "
-                                  f"texts of {self.text_source_!r}; embed the prompts with the same backbone")
-        if "alignment" in groups:
-            if texts is None:
-                raise ConfigError("the 'alignment' group needs text embeddings of the prompts; embed the prompts, "
-                                  "or build without it: set_params(groups=['realism', 'activations'])")
+                raise ConfigError(f"the {g!r} group needs text embeddings of the prompts; embed the prompts, or "
+                                  f"build without it: set_params(groups=[...] without {g!r})")
             if given_ts is not None and given_ts != self.text_source_:
                 raise ConfigError(f"the texts here were embedded by {given_ts!r} but the builder was fitted with "
                                   f"texts of {self.text_source_!r}; embed the prompts with the same backbone")
