@@ -303,6 +303,11 @@ def weighted_kendall_counts(x, y, W: np.ndarray) -> dict[str, np.ndarray]:
             "ky": (Ty > 0).sum(axis=1).astype(np.float64)}
 
 
+def _key(*arrays) -> tuple:
+    """A content key of arrays (shape, dtype, bytes) for the small caches below."""
+    return tuple((a.shape, a.dtype.str, hash(np.ascontiguousarray(a).tobytes())) for a in arrays)
+
+
 _LEVELS: dict = {}
 
 
@@ -311,7 +316,7 @@ def _merge_levels(x: np.ndarray, y: np.ndarray) -> list:
     merged order (``perm``), whether each came from the left half (``left``) and its pair-of-halves
     (``segment``). Depends only on the data, so every block of resamples reuses it (kept for the last few
     inputs)."""
-    key = (x.size, hash(x.tobytes()), hash(y.tobytes()))
+    key = _key(x, y)
     if key in _LEVELS:
         return _LEVELS[key]
     order = np.lexsort((y, x))  # x-tied items ordered by y: never counted as discordant
@@ -456,19 +461,22 @@ def bootstrap_measures(
 _RESAMPLED: dict = {}
 
 
-def _key(*arrays) -> tuple:
-    return tuple((a.shape, a.dtype.str, hash(np.ascontiguousarray(a).tobytes())) for a in arrays)
-
-
 def _resampled(x, y, measures: list, groups, n_resamples: int, seed, systems=None) -> dict[str, np.ndarray]:
     """{measure: (n_resamples,)} values of the named measures on every bootstrap resample of (x, y), computed
     block by block of resamples (:func:`resample_weight_blocks`); values already computed for the same data,
-    groups, resamples and seed (another interval of the same prediction) are reused (the last few inputs)."""
+    groups, resamples and seed (another interval of the same prediction, e.g. :func:`bootstrap_measures` and then
+    :func:`paired_bootstrap`) are reused (the last few inputs). Only ``system_*`` values depend on ``systems``."""
     g = None if groups is None else np.unique(np.asarray(groups), return_inverse=True)[1]
-    s = np.unique(np.asarray(systems), return_inverse=True)[1] if systems is not None else None
-    key = (_key(x, y, *(a for a in (g, s) if a is not None)), g is None, s is None, int(n_resamples), seed)
-    have = _RESAMPLED.setdefault(key, {}) if seed is not None else {}  # unseeded: fresh resamples every call
-    missing = [m for m in measures if m not in have]
+    base = (_key(x, y, *(() if g is None else (g,))), g is None, int(n_resamples), seed)
+    sys_key = base if systems is None else base + _key(np.unique(np.asarray(systems), return_inverse=True)[1])
+
+    def slot(m):  # unseeded: fresh resamples every call, nothing kept
+        if seed is None:
+            return {}
+        return _RESAMPLED.setdefault(sys_key if m.startswith("system_") else base, {})
+
+    have = {m: slot(m) for m in measures}
+    missing = [m for m in measures if m not in have[m]]
     if missing:
         plain = [m for m in missing if not m.startswith("system_")]
         system = [m for m in missing if m.startswith("system_")]
@@ -479,11 +487,11 @@ def _resampled(x, y, measures: list, groups, n_resamples: int, seed, systems=Non
             for m in system:
                 parts[m].append(_weighted_system(m[len("system_"):], x, y, systems, W))
         for m, v in parts.items():
-            have[m] = np.concatenate(v)
-            have[m].flags.writeable = False  # shared by every interval that asks for it
+            have[m][m] = np.concatenate(v)
+            have[m][m].flags.writeable = False  # shared by every interval that asks for it
     while len(_RESAMPLED) > 16:
         _RESAMPLED.pop(next(iter(_RESAMPLED)))
-    return {m: have[m] for m in measures}
+    return {m: have[m][m] for m in measures}
 
 
 def bootstrap_ci(

@@ -246,11 +246,17 @@ def test_weighted_discordant_pairs_equal_a_brute_force_count(seed):
     np.testing.assert_array_equal(got, np.array([0.5 * w @ sign @ w for w in W]))
 
 
-def test_intervals_of_one_prediction_share_their_resamples_and_are_not_writable():
+def test_intervals_of_one_prediction_share_their_resamples_and_are_not_writable(monkeypatch):
     rng = np.random.default_rng(4)
     h, p, q = rng.normal(size=60), rng.normal(size=60), rng.normal(size=60)
-    a = stats.bootstrap_measures(h, p, ["kendall_tau_b"], n_resamples=50, seed=3)
+    seen = []
+    real = stats.weighted_measures
+    monkeypatch.setattr(stats, "weighted_measures", lambda names, x, y, W: seen.append(y.copy()) or real(names, x, y, W))
+    a = stats.bootstrap_measures(h, p, ["kendall_tau_b", "system_kendall_tau_b"], systems=np.arange(60) % 4,
+                                 n_resamples=50, seed=3)
     b = stats.paired_bootstrap("kendall_tau_b", h, p, q, n_resamples=50, seed=3)
     assert (a["kendall_tau_b"].low, a["kendall_tau_b"].high) == (b["a"].low, b["a"].high)
+    # p's resampled values were computed once (by bootstrap_measures), q's once (by paired_bootstrap)
+    assert sum(np.array_equal(y, p) for y in seen) == 1 and sum(np.array_equal(y, q) for y in seen) == 1
     boots = stats._resampled(*stats._pair(h, p), ["kendall_tau_b"], None, 50, 3)["kendall_tau_b"]
     assert not boots.flags.writeable
