@@ -26,6 +26,7 @@ from typing import Sequence
 import numpy as np
 
 from .protocol import FLOOR, EvaluationResults
+from .summary import ci_verdict
 
 log = logging.getLogger(__name__)
 
@@ -444,9 +445,7 @@ def _blocks(res: EvaluationResults, best: str, images: list[tuple[str, str]], ti
 
 
 def _verdict(e) -> str:
-    if not np.isfinite(e.low):
-        return "n/a"
-    return "better" if e.low > 0 else ("worse" if e.high < 0 else "not distinguishable")
+    return "n/a" if not np.isfinite(e.low) else ci_verdict(e.low, e.high)
 
 
 # -- rendering --------------------------------------------------------------------------------

@@ -17,7 +17,7 @@ from typing import Sequence
 
 import numpy as np
 
-__all__ = ["SummaryLine", "verdict", "summary_line", "format_summary", "CPU_SPREAD", "WIDTH"]
+__all__ = ["SummaryLine", "ci_verdict", "verdict", "summary_line", "format_summary", "CPU_SPREAD", "WIDTH"]
 
 WIDTH = 100
 CPU_SPREAD = 0.007
@@ -28,13 +28,19 @@ for the tiny encoder's float32 forward: raw MID moves by up to 1.5 %). A verdict
 borderline."""
 
 
+def ci_verdict(low: float, high: float) -> str:
+    """The verdict of a difference's CI: ``better`` (it excludes 0 above), ``worse`` (below) or ``not
+    distinguishable`` — the one rule every report, summary and baseline check uses."""
+    return "better" if low > 0 else "worse" if high < 0 else "not distinguishable"
+
+
 def verdict(low: float, high: float, spread: float = CPU_SPREAD) -> str:
     """``better`` | ``worse`` | ``not distinguishable`` | ``borderline`` (see the module docstring) | ``n/a``."""
     if not (np.isfinite(low) and np.isfinite(high)):
         return "n/a"
     if min(abs(low), abs(high)) <= spread:
         return "borderline"
-    return "better" if low > 0 else "worse" if high < 0 else "not distinguishable"
+    return ci_verdict(low, high)
 
 
 @dataclass(frozen=True)

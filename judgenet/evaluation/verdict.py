@@ -18,6 +18,7 @@ import numpy as np
 
 from ..stats import Estimate
 from .results import FLOOR, LOWER_IS_BETTER, HeldOutResults
+from .summary import ci_verdict
 
 __all__ = ["BaselineCheck", "check_against_baselines", "best_raw_baseline", "summary_text", "MIN_GENERATORS",
            "FLOOR_FAR_BELOW_ZERO", "SYMBOLS"]
@@ -49,7 +50,7 @@ def best_raw_baseline(res: HeldOutResults, measure: str | None = None) -> str | 
 def _verdict(e: Estimate | None) -> str:
     if e is None or not np.isfinite(e.low):
         return "not compared"
-    return "better" if e.low > 0 else "worse" if e.high < 0 else "not distinguishable"
+    return ci_verdict(e.low, e.high)
 
 
 @dataclass
