@@ -178,6 +178,7 @@ def pipeline_parts(workdir) -> None:
     from judgenet.evaluation import evaluate
     from judgenet.embeddings import extract
     from judgenet.predictors.recipes import Recipe
+    from judgenet.stats import clear_caches
 
     logging.getLogger("judgenet").setLevel(logging.WARNING)
     made: dict[int, tuple] = {}
@@ -211,8 +212,12 @@ def pipeline_parts(workdir) -> None:
         X = np.column_stack([X, y + 3 * rng.standard_normal(n)])  # a noisy raw metric as the baseline
         names = [f"f{i}" for i in range(40)] + ["mid_pmi"]
         models = {m: Recipe(m).build(random_state=0) for m in ("ridge", "hist_gb")}
-        return lambda: evaluate(X, y, gens.astype(str), names, models, baselines=["mid_pmi"], n_resamples=1000,
-                                per_generator_ci=False)
+
+        def run():  # cold: nothing kept from an earlier run (the bootstrap keeps resampled values per input)
+            clear_caches()
+            return evaluate(X, y, gens.astype(str), names, models, baselines=["mid_pmi"], n_resamples=1000,
+                            per_generator_ci=False)
+        return run
 
     def score(n):
         _, folders, ref = images(n)

@@ -17,14 +17,14 @@ from __future__ import annotations
 import contextlib
 import logging
 import os
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Sequence
 
-import pandas as pd
 
 from . import config as _config
 from .errors import ConfigError
+from .jobs.results import (BenchmarkJobResult, DemoResult, EvaluateResult, ExtractResult, ReportResult,
+                           SelectResult, TrainResult, TuneResult)
 from .jobs.score import ScoreResult  # noqa: F401  (defined beside the job that makes it)
 from .jobs.train import (DEFAULT_MODELS, DEFAULT_PAIRWISE_MODELS, check_model, fit_and_save, held_out,
                        label_efficiency_report, write_failures, write_results)
@@ -34,95 +34,6 @@ __all__ = ["demo", "extract", "train", "evaluate", "score", "tune", "report", "s
            "SelectResult", "BenchmarkJobResult"]
 
 log = logging.getLogger(__name__)
-
-
-
-# =============================================================================================
-# result types
-# =============================================================================================
-@dataclass
-class DemoResult:
-    """What :func:`demo` produced: run directory, summary table (one row per question and split), per-split and
-    per-question results (``results[split][question]``), timings (s)."""
-
-    run_dir: Path
-    summary: pd.DataFrame
-    results: dict = field(default_factory=dict)
-    timings: dict = field(default_factory=dict)
-
-    def to_json(self) -> dict:
-        return {"run_dir": str(self.run_dir), "summary": self.summary.to_dict(orient="records"),
-                "timings": self.timings}
-
-    def __str__(self) -> str:
-        return f"{self.summary.to_string(index=False)}\n\nreport: {self.run_dir / 'report.md'}"
-
-
-@dataclass
-class ExtractResult:
-    """What :func:`extract` did: images seen, cache folder, per backbone ``{fingerprint, computed, cached,
-    failures}``."""
-
-    n_images: int
-    cache: Path
-    backbones: dict
-
-    def to_json(self) -> dict:
-        return {"n_images": self.n_images, "cache": str(self.cache), "backbones": self.backbones}
-
-
-@dataclass
-class TrainResult:
-    """The saved predictor directory, the chosen recipe, the held-out results of the candidates, skipped files."""
-
-    predictor: Path
-    recipe: object
-    results: object
-    failures: list = field(default_factory=list)
-
-    def to_json(self) -> dict:
-        return {"predictor": str(self.predictor), "recipe": self.recipe.to_dict(),
-                "results": self.results.table().to_dict(orient="records"), "n_skipped": len(self.failures)}
-
-
-@dataclass
-class EvaluateResult:
-    """The report directory and the evaluation results (:class:`judgenet.evaluation.EvaluationResults`)."""
-
-    out: Path
-    results: object
-    failures: list = field(default_factory=list)
-
-    def to_json(self) -> dict:
-        return {"out": str(self.out), "results": self.results.table().to_dict(orient="records"),
-                "n_skipped": len(self.failures)}
-
-
-@dataclass
-class TuneResult:
-    """The Optuna study, the refitted best predictor and its recipe."""
-
-    out: Path
-    study: object
-    predictor: Path
-    recipe: object
-
-    def to_json(self) -> dict:
-        states = [t.state.name for t in self.study.get_trials(deepcopy=False)]
-        return {"best_value": self.study.best_value, "best_trial": self.study.best_trial.number,
-                "predictor": str(self.predictor), "recipe": self.recipe.to_dict(),
-                "n_trials": states.count("COMPLETE") + states.count("PRUNED"), "n_pruned": states.count("PRUNED"),
-                "n_failed": states.count("FAIL")}
-
-
-@dataclass
-class ReportResult:
-    """The rebuilt report files."""
-
-    reports: list
-
-    def to_json(self) -> dict:
-        return {"reports": [str(p) for p in self.reports]}
 
 
 # =============================================================================================
@@ -382,7 +293,7 @@ def tune(labels, *, images=None, reference=None, out=None, n_trials: int = 20, s
     Storage defaults to ``sqlite:///<out>/study.db``; ``out`` defaults to ``judgenet-runs/tune-<study_name>``. It
     behaves like the other jobs' (a non-empty folder needs ``overwrite``), except that the folder of an earlier
     ``tune`` run of the same study is reused, so rerunning the same command continues the study to its total. ``models`` limits the search to those model
-    families; ``n_jobs`` trials run at once in this process (Optuna's ``n_jobs``). The label-set and embedding
+    families; ``n_jobs`` worker processes tune the study at once (sharing its storage). The label-set and embedding
     options are :func:`judgenet.jobs.prepare.prepare`'s.
     """
     from . import tuning
@@ -489,18 +400,6 @@ def load_predictor(path: str | os.PathLike, **options):
     return _load(path, **options)
 
 
-@dataclass
-class SelectResult:
-    """The chosen items (or pairs), most useful first, and the CSV they were written to."""
-
-    out: Path | None
-    selection: pd.DataFrame
-
-    def to_json(self) -> dict:
-        return {"out": str(self.out) if self.out else None, "n_selected": int(len(self.selection)),
-                "notes": list(self.selection.attrs.get("notes", []))}
-
-
 def select(predictor, images: Sequence[str | os.PathLike], budget: int, *, prompts=None, pairs: bool = False,
            out: str | os.PathLike | None = "selection.csv", weights: Sequence[float] = (1.0, 1.0, 1.0),
            cache_dir=None, random_state: int = 0, device: str = "cpu", batch_size: int = 64) -> SelectResult:
@@ -515,17 +414,6 @@ def select(predictor, images: Sequence[str | os.PathLike], budget: int, *, promp
     log.info("%s\n%d %s written to %s", sel.head(20).to_string(index=False), len(sel), "pairs" if pairs else "items",
              out)
     return SelectResult(Path(out) if out is not None else None, sel)
-
-
-@dataclass
-class BenchmarkJobResult:
-    """The benchmark's rows (:class:`~judgenet.captions.benchmark.BenchmarkResult`) and the report files written."""
-
-    result: object
-    files: dict
-
-    def to_json(self) -> dict:
-        return {**self.result.to_dict(), "files": self.files}
 
 
 def benchmark(set_name: str, *, label_root=None, out=None, cf_protocols: Sequence[str] | None = None,

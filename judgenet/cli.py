@@ -374,7 +374,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--fast", action="store_true", help="small variant, used by the tests")
     p.add_argument("--overwrite", action="store_true", help="allow writing into a non-empty --out")
     p.add_argument("--n-jobs", type=positive_int, default=None,
-                   help="parallel evaluation processes (default: the number of usable CPU cores)")
+                   help="worker processes running the evaluations at once (default: the number of usable CPU cores)")
     p.add_argument("--world", default="v2", choices=("v1", "v2"),
                    help="version of the simulated world: v2 (default; prompt difficulty from scene content, "
                         "calibrated to real variance structure) or v1 (the earlier world, for older tables)")
@@ -481,7 +481,8 @@ def build_parser() -> argparse.ArgumentParser:
                         "storage continue one study")
     p.add_argument("--storage", type=storage_url, default=None,
                    help="Optuna storage URL (sqlite:///..., postgresql://...)")
-    p.add_argument("--n-jobs", type=positive_int, default=1, help="parallel trials in this process")
+    p.add_argument("--n-jobs", type=positive_int, default=1,
+                   help="worker processes tuning the study at once, each one trial at a time (default 1)")
     p.add_argument("--timeout", type=positive_float, default=None, help="stop after this many seconds")
     p.add_argument("--measure", default="kendall_tau_b",
                    choices=("kendall_tau_b", "kendall_tau_c", "spearman", "pearson", "pairwise_accuracy"),

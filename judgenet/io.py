@@ -25,7 +25,7 @@ from typing import Any, Iterator, Mapping
 
 from .errors import ArtifactError, OutputError
 
-__all__ = ["sha256_file", "sha256_text", "atomic_path", "atomic_write_bytes", "atomic_write_text",
+__all__ = ["sha256_file", "sha256_text", "atomic_path", "atomic_write_bytes", "atomic_write_text", "atomic_write_csv",
            "atomic_write_json", "read_jsonl", "iter_jsonl", "read_format_json", "to_jsonable", "OutputError"]
 
 
@@ -94,6 +94,28 @@ def atomic_write_text(path: str | os.PathLike, text: str) -> Path:
 def atomic_write_json(path: str | os.PathLike, obj: Any, *, indent: int | None = 2) -> Path:
     """Write ``to_jsonable(obj)`` as JSON to ``path`` atomically (non-finite floats become ``null``)."""
     return atomic_write_text(path, json.dumps(to_jsonable(obj), indent=indent, allow_nan=False) + "\n")
+
+
+def _csvw_datatype(dtype) -> str:
+    kind = getattr(dtype, "kind", "O")
+    return {"i": "integer", "u": "integer", "f": "double", "b": "boolean"}.get(kind, "string")
+
+
+def atomic_write_csv(path: str | os.PathLike, frame, *, title: str, notes=(), annotations: Mapping | None = None
+                     ) -> Path:
+    """Write a DataFrame as a plain CSV (any CSV reader reads it: no comment lines) and, beside it, its header
+    notes as W3C CSV-on-the-Web metadata, ``<name>.csv-metadata.json`` (the CSVW convention for a CSV's
+    sidecar): the title, the ``notes``, the column names and types, and ``annotations`` (e.g. what made the
+    numbers) under ``judgenet:``-prefixed keys. Both atomically. Returns ``path``."""
+    path = Path(path)
+    atomic_write_text(path, frame.to_csv(index=False))
+    meta = {"@context": ["http://www.w3.org/ns/csvw", {"judgenet": "https://github.com/judgenet/judgenet#"}],
+            "url": path.name, "dc:title": title, "notes": [str(n) for n in notes],
+            "tableSchema": {"columns": [{"name": str(c), "titles": str(c), "datatype": _csvw_datatype(t)}
+                                        for c, t in frame.dtypes.items()]}}
+    meta.update({f"judgenet:{k}": v for k, v in (annotations or {}).items()})
+    atomic_write_json(path.with_name(path.name + "-metadata.json"), meta)
+    return path
 
 
 def read_jsonl(path: str | os.PathLike, *, error=ValueError) -> list[tuple[int, dict]]:

@@ -20,7 +20,11 @@ its weight times the weight of the left-half items above it — O(B · n log n) 
 float64. Tie counts come from per-value weight sums, average ranks from their cumulative sums. The result
 equals the loop over resampled arrays to rounding (tested). Resamples are processed in blocks of at most
 :data:`BLOCK_VALUES` weights, so memory stays bounded at any n, and the counts of one (human, prediction,
-resamples) are computed once however many intervals need them.
+resamples) are computed once however many intervals need them. Memory traffic, not arithmetic, sets the speed at
+large n: each merge level gathers by a permutation of the previous level's order (two sorted runs: nearly
+sequential reads), the levels whose segments fit in :data:`DISCORDANT_CHUNK` items run chunk by chunk in cache,
+and ties come straight from the weights when a variable has distinct values. The data-only structures (merge
+schedule, distinct values) are kept per input; :func:`clear_caches` forgets them and the kept resampled values.
 """
 from __future__ import annotations
 
@@ -50,6 +54,7 @@ __all__ = [
     "weighted_corr",
     "weighted_measures",
     "VECTORIZE_MAX_N",
+    "clear_caches",
 ]
 
 VECTORIZE_MAX_N = 10000
@@ -257,12 +262,48 @@ def resample_weight_blocks(n: int, groups=None, n_resamples: int = 1000, seed: i
         yield W
 
 
-def _value_sums(v: np.ndarray, W: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Per distinct value of ``v`` (ascending): the summed weights (B, k), and each item's value index."""
+_CACHE: dict = {}
+
+
+def _cached(kind: str, fn, *arrays):
+    """``fn(*arrays)`` kept for the last few inputs of each ``kind`` (content-keyed: the structures below depend
+    only on the data, and every block of resamples, every measure and every interval of it reuses them)."""
+    key = (kind,) + _key(*arrays)
+    if key not in _CACHE:
+        if len(_CACHE) >= 32:
+            _CACHE.pop(next(iter(_CACHE)))
+        _CACHE[key] = fn(*arrays)
+    return _CACHE[key]
+
+
+def clear_caches() -> None:
+    """Forget the kept merge schedules, value structures and resampled values (for cold timings)."""
+    _CACHE.clear()
+    _RESAMPLED.clear()
+
+
+def _values(v: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, bool]:
+    """The distinct values of ``v`` (n,) or rows of ``v`` (n, d): the item order by value, where each value's
+    run starts in it, each item's value index, and whether all values are distinct."""
     keys, inv = np.unique(v, return_inverse=True, axis=0) if v.ndim > 1 else np.unique(v, return_inverse=True)
+    inv = inv.ravel()
     order = np.argsort(inv, kind="stable")
     starts = np.r_[0, np.flatnonzero(np.diff(inv[order])) + 1]
-    return np.add.reduceat(W[:, order], starts, axis=1), inv
+    return order, starts, inv, len(keys) == inv.size
+
+
+def _value_sums(v: np.ndarray, W: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Per distinct value of ``v`` (ascending): the summed weights (B, k), and each item's value index."""
+    order, starts, inv, distinct = _cached("values", _values, v)
+    return (W[:, order] if distinct else np.add.reduceat(W[:, order], starts, axis=1)), inv
+
+
+def _ties(v: np.ndarray, W: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(B,) pairs tied in ``v`` and (B,) distinct values present, per row of ``W`` — without the value sums
+    when all values are distinct (continuous predictions): then the ties are an item's repeats."""
+    order, starts, _, distinct = _cached("values", _values, v)
+    T = W if distinct else np.add.reduceat(W[:, order], starts, axis=1)
+    return _tied_pairs(T), (T > 0).sum(axis=1).astype(np.float64)
 
 
 def _tied_pairs(T: np.ndarray) -> np.ndarray:
@@ -280,6 +321,7 @@ def weighted_kendall_counts(x, y, W: np.ndarray) -> dict[str, np.ndarray]:
     x, y = np.asarray(x, dtype=np.float64), np.asarray(y, dtype=np.float64)
     W = np.asarray(W, dtype=np.float64)
     N = W.sum(axis=1)
+    n0 = N * (N - 1.0) / 2.0
     ux, ix = np.unique(x, return_inverse=True)
     uy, iy = np.unique(y, return_inverse=True)
     kx, ky = ux.size, uy.size
@@ -292,33 +334,26 @@ def weighted_kendall_counts(x, y, W: np.ndarray) -> dict[str, np.ndarray]:
         higher = np.cumsum(G[:, :, ::-1], axis=2)[:, :, ::-1] - G  # a' > a, b' > b
         lower = np.cumsum(G, axis=2) - G  # a' > a, b' < b
         cmd = (T * (higher - lower)).sum(axis=(1, 2))
+        tx, ty, txy = _tied_pairs(Tx), _tied_pairs(Ty), _tied_pairs(Txy)
+        px, py = (Tx > 0).sum(axis=1).astype(np.float64), (Ty > 0).sum(axis=1).astype(np.float64)
     else:
-        Tx, _ = _value_sums(x, W)
-        Ty, _ = _value_sums(y, W)
-        Txy, _ = _value_sums(np.c_[x, y], W)
-        cmd = (N * (N - 1.0) / 2.0 - _tied_pairs(Tx) - _tied_pairs(Ty) + _tied_pairs(Txy)
-               - 2.0 * _weighted_discordant(x, y, W))
-    return {"n": N, "n0": N * (N - 1.0) / 2.0, "tx": _tied_pairs(Tx), "ty": _tied_pairs(Ty), "txy": _tied_pairs(Txy),
-            "c_minus_d": cmd, "kx": (Tx > 0).sum(axis=1).astype(np.float64),
-            "ky": (Ty > 0).sum(axis=1).astype(np.float64)}
+        (tx, px), (ty, py) = _ties(x, W), _ties(y, W)
+        # pairs tied in both: an item's repeats when either variable has distinct values, else ties of (x, y)
+        txy = _tied_pairs(W) if kx == x.size or ky == y.size else _ties(ix.ravel() * ky + iy.ravel(), W)[0]
+        cmd = n0 - tx - ty + txy - 2.0 * _weighted_discordant(x, y, W)
+    return {"n": N, "n0": n0, "tx": tx, "ty": ty, "txy": txy, "c_minus_d": cmd, "kx": px, "ky": py}
 
 
 def _key(*arrays) -> tuple:
-    """A content key of arrays (shape, dtype, bytes) for the small caches below."""
+    """A content key of arrays (shape, dtype, bytes) for the small caches here."""
     return tuple((a.shape, a.dtype.str, hash(np.ascontiguousarray(a).tobytes())) for a in arrays)
 
 
-_LEVELS: dict = {}
-
-
-def _merge_levels(x: np.ndarray, y: np.ndarray) -> list:
-    """The bottom-up merge-sort schedule of the items sorted by (x, y), merging on y: per level, the items in
-    merged order (``perm``), whether each came from the left half (``left``) and its pair-of-halves
-    (``segment``). Depends only on the data, so every block of resamples reuses it (kept for the last few
-    inputs)."""
-    key = _key(x, y)
-    if key in _LEVELS:
-        return _LEVELS[key]
+def _merge_levels(x: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, list]:
+    """The bottom-up merge-sort schedule of the items sorted by (x, y), merging on y: the start order, then per
+    level the merge as a permutation of the previous level's order (``merged``: two sorted runs per segment, so
+    gathering by it reads memory almost in sequence), whether each item came from the left half (``left``) and
+    where its pair-of-halves ends (``seg_end``). Depends only on the data."""
     order = np.lexsort((y, x))  # x-tied items ordered by y: never counted as discordant
     yv = y[order]
     n = yv.size
@@ -330,32 +365,49 @@ def _merge_levels(x: np.ndarray, y: np.ndarray) -> list:
         left = (slots % (2 * width)) < width
         merged = np.lexsort((~left, yv[cur], segment))  # on equal y the left items first: "above" is strict
         cur = cur[merged]
-        left_m = left[merged]
         ends = np.r_[np.flatnonzero(np.diff(segment)), n - 1]
-        levels.append((order[cur], left_m, ends[segment]))
+        levels.append((merged, left[merged], ends[segment]))
         width *= 2
-    if len(_LEVELS) >= 8:
-        _LEVELS.pop(next(iter(_LEVELS)))
-    _LEVELS[key] = levels
-    return levels
+    return order, levels
+
+
+DISCORDANT_COLUMNS = 40
+"""Resamples per pass of the merge (measured at n = 10k and 100k, 1 thread: 40 beat 8 and 80)."""
+DISCORDANT_CHUNK = 4096
+"""Merge levels whose pairs of halves fit in this many items run chunk by chunk, in cache (1.8× at n = 100k)."""
+
+
+def _merge_level(Wm: np.ndarray, merged, left, seg_end, acc: np.ndarray) -> np.ndarray:
+    """One merge level on weights ``Wm`` (items, resamples) in the previous level's order: adds to ``acc``, for
+    every right-half item, its weight × the weight of its segment's left-half items with a larger y."""
+    Wm = Wm[merged]
+    cum = Wm * left[:, None]
+    np.cumsum(cum, axis=0, out=cum)  # left-half weight at or before each position
+    right = ~left
+    acc += np.einsum("ij,ij->j", Wm[right], cum[seg_end[right]] - cum[right])
+    return Wm
 
 
 def _weighted_discordant(x: np.ndarray, y: np.ndarray, W: np.ndarray) -> np.ndarray:
     """(B,) weighted discordant pairs Σ w_i w_j over pairs with (x_i − x_j)(y_i − y_j) < 0, for every row of
     ``W`` (B, n): at each merge level, a right-half item of weight w adds w × (weight of the left-half items
-    with a larger y). Exact in float64 (integer sums below 2**53); resamples in blocks of bounded memory."""
-    levels = _merge_levels(x, y)
+    with a larger y). Exact in float64 (integer sums below 2**53). Resamples go :data:`DISCORDANT_COLUMNS` at a
+    time; the low levels run per chunk of :data:`DISCORDANT_CHUNK` items (their segments never cross one)."""
+    order, levels = _cached("merge", _merge_levels, x, y)
+    n, chunk = x.size, DISCORDANT_CHUNK
+    low = [lv for i, lv in enumerate(levels) if 2 ** (i + 1) <= chunk]
     out = np.zeros(W.shape[0])
-    rows = max(1, BLOCK_VALUES // max(x.size, 1))
-    for s in range(0, W.shape[0], rows):
-        WT = np.ascontiguousarray(W[s:s + rows].T)  # (n, b): the gathers below move whole rows
-        acc = np.zeros(WT.shape[1])
-        for perm, left, seg_end in levels:
-            Wm = WT[perm]
-            cum = np.cumsum(Wm * left[:, None], axis=0)  # left-half weight at or before each position
-            right = ~left
-            acc += np.einsum("ij,ij->j", Wm[right], cum[seg_end[right]] - cum[right])
-        out[s:s + rows] = acc
+    for s in range(0, W.shape[0], DISCORDANT_COLUMNS):
+        Wm = np.ascontiguousarray(W[s:s + DISCORDANT_COLUMNS, order].T)  # (n, b): gathers move whole rows
+        acc = np.zeros(Wm.shape[1])
+        for c in range(0, n, chunk):
+            Wc = Wm[c:c + chunk]
+            for merged, left, seg_end in low:
+                Wc = _merge_level(Wc, merged[c:c + chunk] - c, left[c:c + chunk], seg_end[c:c + chunk] - c, acc)
+            Wm[c:c + chunk] = Wc
+        for merged, left, seg_end in levels[len(low):]:
+            Wm = _merge_level(Wm, merged, left, seg_end, acc)
+        out[s:s + DISCORDANT_COLUMNS] = acc
     return out
 
 
@@ -404,6 +456,15 @@ def _weighted_system(measure: str, x: np.ndarray, y: np.ndarray, systems, W: np.
     cnt = W @ onehot
     with np.errstate(invalid="ignore", divide="ignore"):
         mx, my = (W * x) @ onehot / cnt, (W * y) @ onehot / cnt
+    if measure == "kendall_tau_b" and inv.max() < 512:  # few systems: every pair's signs at once, (B, k, k)
+        present = cnt > 0
+        both = present[:, :, None] & present[:, None, :] & np.triu(np.ones((inv.max() + 1,) * 2, bool), 1)
+        dx = np.where(both, np.sign(np.nan_to_num(mx[:, :, None] - mx[:, None, :])), 0.0)
+        dy = np.where(both, np.sign(np.nan_to_num(my[:, :, None] - my[:, None, :])), 0.0)
+        n0 = both.sum(axis=(1, 2))
+        den = np.sqrt((n0 - (both & (dx == 0)).sum(axis=(1, 2))) * (n0 - (both & (dy == 0)).sum(axis=(1, 2))))
+        with np.errstate(invalid="ignore", divide="ignore"):
+            return np.where(den > 0, (dx * dy).sum(axis=(1, 2)) / den, np.nan)
     fn = MEASURES[measure]
     out = np.full(W.shape[0], np.nan)
     with warnings.catch_warnings():

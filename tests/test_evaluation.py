@@ -303,6 +303,33 @@ def test_within_generator_measure_against_scipy(res):
     assert np.isnan(res.metrics["training_mean"]["within_generator_kendall_tau_b"].value)
 
 
+def test_within_generator_bootstrap_equals_a_loop_over_resampled_prompts(monkeypatch):
+    """The within-generator bootstrap (blocks of resample weights) against a loop that draws whole prompts with
+    the same generator, rebuilds each resample's items and averages scipy's tau-b over its generators."""
+    from scipy.stats import kendalltau
+
+    from judgenet import stats
+    from judgenet.evaluation.protocol import _within_generator
+
+    monkeypatch.setattr(stats, "BLOCK_VALUES", 7 * 90)  # several blocks of resamples
+    rng = np.random.default_rng(5)
+    n, B = 90, 40
+    gens, prompts = np.arange(n) % 3, np.arange(n) // 3 % 17
+    y = rng.integers(1, 6, n).astype(float)
+    scores = {"a": y + rng.normal(0, 2, n), "b": rng.normal(size=n)}
+    got = _within_generator(y, scores, gens, prompts, B, seed=11)
+    groups = [np.flatnonzero(prompts == u) for u in np.unique(prompts)]
+    draw = np.random.default_rng(11)
+    want = {p: [] for p in scores}
+    for _ in range(B):
+        idx = np.concatenate([groups[k] for k in draw.integers(0, len(groups), len(groups))])
+        for p, s in scores.items():
+            taus = [kendalltau(y[idx][gens[idx] == g], s[idx][gens[idx] == g]).statistic for g in range(3)]
+            want[p].append(np.nanmean(taus))
+    for p in scores:
+        np.testing.assert_allclose(got[p][1], want[p], rtol=0, atol=1e-12)
+
+
 def test_good_predictor_beats_noisy_mid(res):
     c = res.comparison_table().set_index(["model", "baseline", "measure"])
     for m in ("kendall_tau_b", "pairwise_accuracy"):

@@ -17,7 +17,7 @@ LAYERS = {
     "labels": 6,
     "predictors": 7,
     "evaluation": 8,
-    "tuning": 9, "world": 9,
+    "tuning": 9, "world": 7,                           # the simulated world: scenes, generators, raters (labels)
     "jobs": 10, "captions": 10,                         # the steps of the user jobs; the caption benchmark
     "api": 11, "cli": 11, "__init__": 11,
 }

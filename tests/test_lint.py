@@ -17,3 +17,10 @@ def test_ruff_passes():
     r = subprocess.run([ruff, "check", "--no-cache", "judgenet", "tests", "benchmarks", "training"], cwd=ROOT,
                        capture_output=True, text=True)
     assert r.returncode == 0, r.stdout + r.stderr
+
+
+def test_every_source_file_has_one_job_and_stays_under_700_lines():
+    """ARCHITECTURE.md: every file one job; a file past ~700 lines is a sign it holds several (split it)."""
+    long = {str(p.relative_to(ROOT)): n for p in sorted((ROOT / "judgenet").rglob("*.py"))
+            if (n := len(p.read_text().splitlines())) > 700}
+    assert not long, long

@@ -6,7 +6,8 @@ import pandas as pd
 import pytest
 
 from judgenet.errors import ConfigError
-from judgenet.world.side_by_side import run_side_by_side, simulate_side_by_side
+from judgenet.jobs.side_by_side import run_side_by_side
+from judgenet.world.side_by_side import simulate_side_by_side
 
 
 pytestmark = pytest.mark.usefixtures("one_thread")  # conftest: tiny fits only lose from threads

@@ -117,6 +117,18 @@ def test_score_method_is_the_cli_score(p, cli_scores, userdata, folder, tmp_path
     _same(written["predicted_realism"], cli_scores["predicted_realism"])
 
 
+def test_score_method_uses_the_loaded_predictor_without_loading_it_again(p, userdata, folder, tmp_path, monkeypatch):
+    from judgenet.jobs import predictor as pred_mod
+
+    loads = []
+    real = pred_mod.Predictor.__init__
+    monkeypatch.setattr(pred_mod.Predictor, "__init__", lambda self, *a, **k: loads.append(a) or real(self, *a, **k))
+    p.score([folder], prompts=userdata / "prompts.csv", out=tmp_path / "a", n_resamples=5, device="cpu")
+    assert loads == []
+    p.score([folder], prompts=userdata / "prompts.csv", out=tmp_path / "b", n_resamples=5, backbones=["tiny"])
+    assert len(loads) == 1  # a changed backbone option loads it again, with that option
+
+
 def test_bad_inputs_are_one_line_errors(p, cli_scores, tmp_path):
     files = cli_scores["image"].tolist()[:2]
     with pytest.raises(ConfigError, match="give one prompt per image"):

@@ -54,6 +54,15 @@ def test_score_json_and_report_record_backbones_versions_and_notes(userdata, cap
     report = (tmp_path / "s" / "report.md").read_text()
     assert bb.fingerprint_hash in report and rec["weights_sha256"] in report and f"torch {version('torch')}" in report
     assert "tiny encoder" in report
+    # the CSVs stay plain (any reader) and carry the same header notes in their CSV-on-the-Web sidecars
+    for stem in ("per_image", "per_generator"):
+        frame = pd.read_csv(tmp_path / "s" / f"{stem}.csv")
+        side = json.loads((tmp_path / "s" / f"{stem}.csv-metadata.json").read_text())
+        assert side["url"] == f"{stem}.csv" and "http://www.w3.org/ns/csvw" in side["@context"]
+        assert [c["name"] for c in side["tableSchema"]["columns"]] == list(frame.columns)
+        assert side["notes"] == meta["notes"]
+        assert side["judgenet:backbone_fingerprints"] == meta["backbone_fingerprints"]
+        assert side["judgenet:versions"] == meta["versions"]
 
 
 @pytest.fixture(scope="module")

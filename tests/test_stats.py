@@ -246,6 +246,22 @@ def test_weighted_discordant_pairs_equal_a_brute_force_count(seed):
     np.testing.assert_array_equal(got, np.array([0.5 * w @ sign @ w for w in W]))
 
 
+@pytest.mark.parametrize("chunk,columns", [(8, 3), (64, 40), (4096, 40)])
+def test_weighted_discordant_pairs_in_chunks_and_column_blocks_equal_a_brute_force_count(monkeypatch, chunk, columns):
+    """The cache-sized pass over the low merge levels (chunks of items) and the blocks of resamples: exact against
+    the n × n sign matrix, with ties, zero weights and an n that is no power of two."""
+    monkeypatch.setattr(stats, "DISCORDANT_CHUNK", chunk)
+    monkeypatch.setattr(stats, "DISCORDANT_COLUMNS", columns)
+    stats.clear_caches()
+    rng = np.random.default_rng(chunk)
+    n = 1237
+    x = rng.integers(0, 40, n).astype(float)
+    y = np.round(x + rng.normal(0, 9, n))
+    W = rng.integers(0, 3, (7, n)).astype(float)
+    disc = ((np.sign(x[:, None] - x[None]) * np.sign(y[:, None] - y[None])) < 0).astype(float)
+    np.testing.assert_array_equal(stats._weighted_discordant(x, y, W), 0.5 * np.einsum("ri,ij,rj->r", W, disc, W))
+
+
 def test_intervals_of_one_prediction_share_their_resamples_and_are_not_writable(monkeypatch):
     rng = np.random.default_rng(4)
     h, p, q = rng.normal(size=60), rng.normal(size=60), rng.normal(size=60)
@@ -260,3 +276,21 @@ def test_intervals_of_one_prediction_share_their_resamples_and_are_not_writable(
     assert sum(np.array_equal(y, p) for y in seen) == 1 and sum(np.array_equal(y, q) for y in seen) == 1
     boots = stats._resampled(*stats._pair(h, p), ["kendall_tau_b"], None, 50, 3)["kendall_tau_b"]
     assert not boots.flags.writeable
+
+
+def test_system_level_tau_b_on_every_resample_with_tied_and_missing_systems():
+    """The (B, k, k) sign computation of the system-level tau-b against :func:`system_level` on each resample's
+    repeated items: systems whose means tie exactly (constant inside), systems absent from some resamples."""
+    rng = np.random.default_rng(8)
+    systems = np.repeat(np.arange(9), [1, 1, 6, 6, 6, 6, 6, 6, 6])
+    x = (systems // 2).astype(float)  # systems 2k and 2k+1 have the same human mean
+    y = np.where(systems % 3 == 0, 1.0, rng.normal(size=systems.size))
+    W = stats.resample_weights(systems.size, None, 200, seed=2)
+    got = stats._weighted_system("kendall_tau_b", x, y, systems, W)
+    want = []
+    for w in W.astype(int):
+        idx = np.repeat(np.arange(systems.size), w)
+        want.append(stats.system_level(x[idx], y[idx], systems[idx]) if np.unique(systems[idx]).size >= 2
+                    else np.nan)
+    np.testing.assert_allclose(got, want, rtol=0, atol=1e-12)
+    assert (W[:, 0] == 0).any() and (W[:, 0] > 0).any()  # system 0 (one item) is absent from some resamples

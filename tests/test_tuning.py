@@ -159,6 +159,34 @@ def test_two_worker_processes_share_one_study_without_repeats_or_overshoot(tmp_p
     assert {t.user_attrs.get("worker") for t in done} == {0, 1}
 
 
+def test_n_jobs_means_worker_processes_that_share_the_study(tmp_path):
+    """n_jobs=2 with no storage: two processes (this one and a loky worker) tune one temporary study to its total,
+    each evaluating trials (a barrier in the search space makes each process's first trial wait for the other)."""
+    X, y, gens, names, groups, _ = _problem(per=15)
+    ready = str(tmp_path)
+
+    def space(trial, objective):
+        import os
+        import pathlib
+        import time
+
+        trial.set_user_attr("pid", os.getpid())
+        pathlib.Path(ready, f"ready-{os.getpid()}").touch()
+        t0 = time.time()
+        while len(list(pathlib.Path(ready).glob("ready-*"))) < 2 and time.time() - t0 < 60:
+            time.sleep(0.05)
+        return _linear_space(trial, objective)
+
+    obj = Objective(X, y, gens, names, groups, search_space_fn=space)
+    study = tune(obj, n_trials=6, n_jobs=2, progress=False, seed=0)
+    done = [t for t in study.trials if t.state in (optuna.trial.TrialState.COMPLETE, optuna.trial.TrialState.PRUNED)]
+    assert len(done) == 6 and len({t.user_attrs["pid"] for t in done}) == 2
+    assert os.getpid() in {t.user_attrs["pid"] for t in done}
+    assert len({tuple(sorted(t.params.items())) for t in done}) == 6
+    with pytest.raises(ConfigError, match="n_jobs must be >= 1"):
+        tune(obj, n_trials=2, n_jobs=0, progress=False)
+
+
 @pytest.mark.slow
 def test_a_killed_workers_trial_is_failed_and_retried(tmp_path):
     url = f"sqlite:///{tmp_path / 'shared.db'}"

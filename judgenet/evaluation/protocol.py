@@ -69,7 +69,7 @@ from ..stats import (
     bootstrap_ci,
     bootstrap_measures,
     paired_bootstrap,
-    resample_weights,
+    resample_weight_blocks,
     weighted_measures,
 )
 from .results import CEILING_KEYS, FLOOR, SYSTEM_MEASURE, WITHIN_MEASURE, EvaluationResults
@@ -182,26 +182,24 @@ def _within_generator(y, scores: Mapping[str, np.ndarray], gens, unit, n_resampl
                       confidence: float = 0.95):
     """{predictor: (value, (B,) bootstrap values)} of :data:`WITHIN_MEASURE` — all predictors on the
     same resamples (the prompt bootstrap of the pooled measures), so differences are paired."""
-    W = resample_weights(y.size, unit, n_resamples, seed)
     tau = _quiet(MEASURES["kendall_tau_b"])
-    out = {}
-    for p, s in scores.items():
-        vals, boots = [], []
-        for g in pd.unique(gens):
-            idx = np.flatnonzero(gens == g)
-            if idx.size < 2:
+    groups = [idx for g in pd.unique(gens) if (idx := np.flatnonzero(gens == g)).size >= 2]
+    boots = {p: [[] for _ in groups] for p in scores}
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        for W in resample_weight_blocks(y.size, unit, n_resamples, seed):  # bounded memory at any n
+            for k, idx in enumerate(groups):
+                Wg, yg = W[:, idx], y[idx]
+                for p, s in scores.items():
+                    boots[p][k].append(weighted_measures(["kendall_tau_b"], yg, s[idx], Wg)["kendall_tau_b"])
+        out = {}
+        for p, s in scores.items():
+            if not groups:
+                out[p] = (float("nan"), np.full(n_resamples, np.nan))
                 continue
-            vals.append(tau(y[idx], s[idx]))
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore")
-                boots.append(weighted_measures(["kendall_tau_b"], y[idx], s[idx], W[:, idx])["kendall_tau_b"])
-        if not vals:
-            out[p] = (float("nan"), np.full(n_resamples, np.nan))
-            continue
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
+            vals = [tau(y[idx], s[idx]) for idx in groups]
             out[p] = (float(np.nanmean(vals)) if np.isfinite(vals).any() else float("nan"),
-                      np.nanmean(np.vstack(boots), axis=0))
+                      np.nanmean(np.vstack([np.concatenate(b) for b in boots[p]]), axis=0))
     return out
 
 

@@ -227,7 +227,7 @@ def run_demo(root: Path, *, fast: bool = False, seed: int = 0, cache_dir=None, n
 
     t = time.perf_counter()
     phase("side-by-side judgments: simulated pairwise raters and their predictors")
-    from ..world.side_by_side import run_side_by_side
+    from .side_by_side import run_side_by_side
 
     def side_by_side() -> dict:
         with threadpool_limits(1):  # small fits: threads only lose, and oversubscribe a busy machine

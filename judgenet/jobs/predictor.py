@@ -249,8 +249,12 @@ class Predictor:
                                                            "reference": reference, "predictor": str(self.path),
                                                            **kw})}
         inputs = [("reference folder", reference)] + [("generator folder", g) for g in generators]
+        # the loaded predictor itself (not loaded a second time) unless a backbone option changed
+        loading = set(self._load_options) - {"cache_dir", "batch_size"}
+        same = all(options[k] == self._load_options[k] for k in loading & set(options))
         with open_run(out, "score", overwrite, job=job, inputs=inputs) as root:
-            return run_score(root, list(generators), reference=reference, predictor=self.path, **kw)
+            return run_score(root, list(generators), reference=reference, predictor=self if same else self.path,
+                             **kw)
 
 
 def load_predictor(path: str | os.PathLike, *, backbones: Sequence[str] | None = None, cache_dir=None,

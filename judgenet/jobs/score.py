@@ -255,7 +255,8 @@ def run_score(root, generators, *, reference=None, prompts=None, reference_promp
               quick_gelu=None, resize=None, text_model=None, n_resamples: int = 1000, kid_subset_size: int = 1000,
               random_state: int = 0, strict: bool = False, mid_eps: float = 0.0, mid_shrinkage=None,
               coverage: float = 0.9, device: str = "cpu", batch_size: int = 64) -> ScoreResult:
-    """The body of :func:`judgenet.score` (see there; the same parameters); writes into the existing folder ``root``."""
+    """The body of :func:`judgenet.score` (see there; the same parameters); writes into the existing folder ``root``.
+    ``predictor`` may also be a loaded :class:`~judgenet.jobs.predictor.Predictor` (used as it is)."""
     import logging
 
     from ..backbones import load_backbones
@@ -263,7 +264,7 @@ def run_score(root, generators, *, reference=None, prompts=None, reference_promp
                           generator_inputs, reference_inputs)
     from .train import write_failures
     from ..errors import ArtifactError, ConfigError
-    from ..io import atomic_write_json, atomic_write_text
+    from ..io import atomic_write_csv, atomic_write_json, atomic_write_text
 
     log = logging.getLogger(__name__)
     names, files, gens, gprompts, unprompted, unlinked = generator_inputs(generators, prompts_file=prompts,
@@ -285,8 +286,8 @@ def run_score(root, generators, *, reference=None, prompts=None, reference_promp
     if predictor is not None:  # its backbones, reference and model, checked against each other
         from .predictor import Predictor
 
-        p = Predictor(predictor, backbones=backbones, **bb_options)
-        backbones, bbs, builder, meta = p.backbones, p._backbones, p.builder, p.meta
+        p = predictor if isinstance(predictor, Predictor) else Predictor(predictor, backbones=backbones, **bb_options)
+        predictor, backbones, bbs, builder, meta = p.path, p.backbones, p._backbones, p.builder, p.meta
     else:
         backbones = list(backbones or default_backbones())
         bbs = load_backbones(backbones, **bb_options)
@@ -390,10 +391,11 @@ def run_score(root, generators, *, reference=None, prompts=None, reference_promp
     if lost:
         per_gen = pd.concat([per_gen, pd.DataFrame({"generator": lost, "n_images": 0})], ignore_index=True)
     per_gen = sort_generators(per_gen, pred_col)
-    atomic_write_text(root / "per_image.csv", per_image.to_csv(index=False))
-    atomic_write_text(root / "per_image.jsonl", per_image.to_json(orient="records", lines=True))
-    atomic_write_text(root / "per_generator.csv", per_gen.to_csv(index=False))
     prov = provenance(bbs, predictor_meta=meta)
+    for stem, frame, what in (("per_image", per_image, "per image"), ("per_generator", per_gen, "per generator")):
+        atomic_write_csv(root / f"{stem}.csv", frame, title=f"judgenet score: {what}", notes=notes,
+                         annotations={"predictor": str(predictor) if predictor else None, **prov})
+    atomic_write_text(root / "per_image.jsonl", per_image.to_json(orient="records", lines=True))
     write_failures(root, failures)
     atomic_write_json(root / "score.json", {"backbones": backbones, "predictor": str(predictor) if predictor else None,
                                             "reference": str(reference) if reference else None,

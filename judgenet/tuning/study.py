@@ -148,11 +148,14 @@ def tune(objective: Objective, *, n_trials: int | None = 20, study_name: str = "
             workers on one storage stop together at the total (no overshoot).
         storage: None (in memory) or an RDB URL such as ``sqlite:///file.db`` (persistent, resumable,
             shareable by several processes/machines).
-        n_jobs: trials run concurrently in this process (threads).
+        n_jobs: worker processes tuning the study at once (as ``n_jobs`` means everywhere in judgenet; each
+            runs one trial at a time with ``threads`` math threads). Above 1 the workers share ``storage``
+            (an RDB URL; None: a temporary SQLite file, copied into memory at the end) and the objective is
+            sent to them pickled (cloudpickle: closures are fine).
         seed: seeds the per-trial samplers (see module docstring); pruner defaults to
             ``MedianPruner(n_startup_trials=5, n_warmup_steps=2)``.
         threads: math-library threads per trial (BLAS/OpenMP and torch) while this process tunes;
-            None leaves them alone. With ``n_jobs`` threads in one process the limit is shared by them.
+            None leaves them alone; with ``n_jobs`` processes the limit holds in each.
         heartbeat_interval, grace_period, max_retry: stale-trial detection for RDB storages (seconds;
             grace defaults to twice the interval): a trial without heartbeat for ``grace_period`` is
             failed and re-queued up to ``max_retry`` times. None disables it.
@@ -162,6 +165,13 @@ def tune(objective: Objective, *, n_trials: int | None = 20, study_name: str = "
 
     if n_trials is not None and int(n_trials) < 1:
         raise ConfigError(f"n_trials must be >= 1, got {n_trials}")
+    if int(n_jobs) < 1:
+        raise ConfigError(f"n_jobs must be >= 1, got {n_jobs}")
+    if int(n_jobs) > 1:
+        return _tune_in_processes(objective, int(n_jobs), dict(
+            n_trials=n_trials, study_name=study_name, storage=storage, timeout=timeout, seed=seed, pruner=pruner,
+            progress=progress, threads=threads, heartbeat_interval=heartbeat_interval, grace_period=grace_period,
+            max_retry=max_retry))
     url = storage
     pruner = pruner or optuna.pruners.MedianPruner(n_startup_trials=5, n_warmup_steps=2)
     started: list[int] = []  # trials this process creates (a Ctrl-C between creation and the objective: fail them)
@@ -209,7 +219,7 @@ def tune(objective: Objective, *, n_trials: int | None = 20, study_name: str = "
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     try:
         with _set_threads(threads):
-            study.optimize(objective, n_trials=remaining, n_jobs=n_jobs, timeout=timeout, callbacks=callbacks,
+            study.optimize(objective, n_trials=remaining, timeout=timeout, callbacks=callbacks,
                            show_progress_bar=progress, gc_after_trial=False, catch=(_OverBudget,))
     except KeyboardInterrupt:
         _fail_running(study, started)
@@ -219,6 +229,42 @@ def tune(objective: Objective, *, n_trials: int | None = 20, study_name: str = "
             h.removeFilter(quiet)
         optuna.logging.set_verbosity(verbosity)
     return study
+
+
+def _tune_in_processes(objective, n_jobs: int, options: dict):
+    """:func:`tune` in ``n_jobs`` processes on one storage: this process and ``n_jobs - 1`` loky worker processes, each a
+    one-process :func:`tune` (the study total and the per-trial seeds keep them apart). Returns the study."""
+    import shutil
+    import tempfile
+
+    import optuna
+    from joblib.externals.loky import get_reusable_executor
+
+    storage, tmp = options["storage"], None
+    if storage is None:
+        tmp = tempfile.mkdtemp(prefix="judgenet-study-")
+        storage = f"sqlite:///{Path(tmp) / 'study.db'}"
+    elif not isinstance(storage, str):
+        raise ConfigError("n_jobs > 1 needs the storage as an RDB URL string (e.g. sqlite:///path/study.db), "
+                          "which every worker process opens")
+    options = {**options, "storage": storage}
+    try:
+        # the tables and the study exist before the workers start (no creation race)
+        _open_study(optuna, storage, options["study_name"], options["seed"], None, None, None, 0, None)
+        pool = get_reusable_executor(max_workers=n_jobs - 1)  # processes, even for one (joblib's n_jobs=1 is inline)
+        others = [pool.submit(tune, objective, **{**options, "progress": False}) for _ in range(n_jobs - 1)]
+        tune(objective, **options)
+        for f in others:
+            f.result()  # a worker's error is raised here
+        study = optuna.load_study(study_name=options["study_name"], storage=storage)
+        if tmp is None:
+            return study
+        memory = optuna.storages.InMemoryStorage()
+        optuna.copy_study(from_study_name=options["study_name"], from_storage=storage, to_storage=memory)
+        return optuna.load_study(study_name=options["study_name"], storage=memory)
+    finally:
+        if tmp is not None:
+            shutil.rmtree(tmp, ignore_errors=True)
 
 
 def _fail_running(study, numbers) -> None:

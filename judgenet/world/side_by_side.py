@@ -15,24 +15,20 @@ choices) with two changes of setup:
   neither calls a tie — the side-by-side counterpart of the ~66% pairwise agreement the Likert
   raters are calibrated to (Kolchinski et al. 2019). The achieved value is measured and returned.
 
-:func:`run_side_by_side` is the demo's side-by-side evaluation: it answers (1) does a model
-trained on pairs beat raw MID on held-out generators (difference with a CI), and (2) does a model
-trained on pairs beat one trained on Likert scores of the same budget of rater time (stated
-assumption, ``pair_cost``), and (3) whether adding the Likert scores to the pairs (mixed evidence)
-helps.
+The demo's side-by-side experiment on these raters is :func:`judgenet.jobs.side_by_side.run_side_by_side`.
 """
 from __future__ import annotations
 
 import logging
 import warnings
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
 
 from ..errors import ConfigError
 
-__all__ = ["simulate_side_by_side", "SideBySide", "run_side_by_side", "SideBySideResult"]
+__all__ = ["simulate_side_by_side", "SideBySide", "generated_items"]
 
 log = logging.getLogger(__name__)
 
@@ -52,7 +48,8 @@ class SideBySide:
     simulated: bool = True
 
 
-def _manifest(world) -> pd.DataFrame:
+def generated_items(world) -> pd.DataFrame:
+    """The rows of the generated (not real) images of a :class:`~judgenet.world.World` or its manifest."""
     m = world.manifest if hasattr(world, "manifest") else world
     if not isinstance(m, pd.DataFrame):
         raise ConfigError(f"expected a World or its manifest DataFrame, got {type(world).__name__}")
@@ -91,7 +88,7 @@ def simulate_side_by_side(world, *, n_raters: int = 5, pairs_per_prompt: int = 3
         raise ConfigError("give agreement_target or noise")
     if agreement_target is not None and not 0.5 < agreement_target < 1:
         raise ConfigError(f"agreement_target must lie in (0.5, 1), got {agreement_target}")
-    m = _manifest(world)
+    m = generated_items(world)
     if m.empty:
         raise ConfigError("the world has no generated items to compare")
     sim = m.copy()
@@ -140,123 +137,3 @@ def simulate_side_by_side(world, *, n_raters: int = 5, pairs_per_prompt: int = 3
             "question_wording": f"Which image is better for this prompt ({question})? (or tie)"}
     labels = PairwiseLabelSet.from_frame(pw, name="world-side-by-side", source="simulated", meta=meta)
     return SideBySide(labels, float(sigma), agreement)
-
-
-# ---------------------------------------------------------------------------------------------
-# the demo's side-by-side evaluation
-# ---------------------------------------------------------------------------------------------
-@dataclass
-class SideBySideResult:
-    """What :func:`run_side_by_side` found (all on **simulated** raters).
-
-    ``results``: :class:`~judgenet.evaluation.pairwise.PairwiseResults`; ``answers``: the three
-    questions as {key: {difference, low, high, sentence}}; ``assumption``: the stated budget
-    assumption; ``agreement``: the side-by-side raters' calibration.
-    """
-
-    results: object
-    answers: dict
-    assumption: str
-    agreement: dict
-    budget: list = field(default_factory=list)
-
-    def markdown(self) -> str:
-        lines = ["## Side-by-side judgments (XMC-GAN style, SIMULATED raters)", "",
-                 f"{self.agreement['n_pairs']} pairs x {self.agreement['raters_per_pair']} simulated raters "
-                 f"({self.agreement['question']}); two raters of a pair agree on "
-                 f"{self.agreement['rater_pair_agreement']:.3f} of untied choices (target "
-                 f"{self.agreement['target']}). Held-out generators ({self.results.settings['split']} split).", ""]
-        lines += [f"* {a['sentence']}" for a in self.answers.values()]
-        lines += ["", f"Budget assumption: {self.assumption}", "", self.results.markdown()]
-        return "\n".join(lines)
-
-    def to_dict(self) -> dict:
-        from ..io import to_jsonable
-
-        return to_jsonable({"answers": self.answers, "assumption": self.assumption, "agreement": self.agreement,
-                            "budget": self.budget, "results": self.results.to_dict()})
-
-
-def _answer(results, a: str, b: str, kind: str, what: str) -> dict:
-    e = results.comparisons_by_pairs.get((a, b, "accuracy", kind))
-    if e is None:
-        return {"difference": None, "sentence": f"{what}: not measurable (no {kind} test pairs)"}
-    verdict = ("yes" if e.low > 0 else "no — worse" if e.high < 0 else "not distinguishable")
-    return {"difference": e.value, "low": e.low, "high": e.high, "kind": kind,
-            "p_not_better": results.p_not_better_by_pairs[(a, b, "accuracy", kind)],
-            "sentence": f"{what}: {verdict} (2AFC difference {e.value:+.3f}, 95% CI [{e.low:+.3f}, {e.high:+.3f}], "
-                        f"{kind} test pairs)"}
-
-
-def run_side_by_side(world, X, feature_names, *, likert=None, item_ids=None, question: str = "realism",
-                     n_raters: int = 5, pairs_per_prompt: int = 20, pair_cost: float = 2.0, split: str = "generator",
-                     n_prompt_folds: int = 5, mid: str = "mid_pmi", bt_grid=(0.01, 0.1, 1.0), n_resamples: int = 1000,
-                     seed: int = 0) -> SideBySideResult:
-    """The demo's side-by-side evaluation on the world's generated images.
-
-    Args:
-        world: the :class:`~judgenet.world.World` the features were computed for.
-        X: (n_generated, n_features) features of ``world.generated`` rows (in that order, or in
-            the order of ``item_ids``); ``feature_names`` its columns (``mid`` must be one).
-        likert: per-item Likert judgments of the same items (a LabelSet, a DataFrame in the label
-            schema, or :class:`~judgenet.world.SimulatedRatings`) — for the budget comparison and
-            the mixed-evidence model; None skips both.
-        pair_cost: **stated assumption** — one side-by-side judgment costs as much rater time as
-            ``pair_cost`` single-image Likert ratings (default 2: the rater looks at two images).
-            The Likert model of each fold gets ``pair_cost`` x (its training pair judgments)
-            Likert judgments, drawn at random from its training items.
-        split, n_prompt_folds: the held-out protocol (``generator`` = held-out generators).
-        mid: the raw-MID feature column.
-        bt_grid: values of the Bradley–Terry ``C`` chosen by nested selection inside each fold
-            (inner folds of the same split, training pairs only); empty: C = 1.
-    """
-    from ..evaluation.pairwise import evaluate_pairs, pairs_from_labels
-    from ..predictors.pairwise import BradleyTerry
-    from .scorers import LikertBudgetScorer, MixedEvidenceScorer
-
-    sbs = simulate_side_by_side(world, n_raters=n_raters, pairs_per_prompt=pairs_per_prompt, question=question,
-                                seed=seed)
-    gen = _manifest(world)
-    ids = gen["item_id"].astype(str).tolist() if item_ids is None else [str(i) for i in item_ids]
-    X = np.asarray(X, dtype=np.float64)
-    if X.shape[0] != len(ids):
-        raise ConfigError(f"X has {X.shape[0]} rows for {len(ids)} generated items")
-    info = gen.set_index(gen["item_id"].astype(str)).loc[ids]
-    gens = info["generator"].astype(str).to_numpy()
-    prompts = (info["prompt_id"] if "prompt_id" in info.columns else info["prompt"]).astype(str).to_numpy()
-    pairs = pairs_from_labels(sbs.labels, question, ids)
-    names = list(feature_names)
-    if mid not in names:
-        raise ConfigError(f"feature {mid!r} (raw MID) is not among the features; pass mid=...")
-    models: dict = {"pairs: bradley_terry": BradleyTerry()}
-    budget_log: list = []
-    if likert is not None:
-        frame = likert.judgments if hasattr(likert, "to_labelsets") else getattr(likert, "frame", likert)
-        f = frame[frame["question"].astype(str) == question]
-        pos = {k: i for i, k in enumerate(ids)}
-        rows = f["item_id"].astype(str).map(pos)
-        f = f[rows.notna()]
-        items = rows[rows.notna()].to_numpy(np.intp)
-        scores = f["score"].to_numpy(np.float64)
-        models[f"likert: ridge (same rater time, pair_cost={pair_cost:g})"] = LikertBudgetScorer(
-            items, scores, pair_cost=pair_cost, seed=seed, log=budget_log)
-        models["pairs + likert: bradley_terry"] = MixedEvidenceScorer(items, scores, prompts[items])
-    results = evaluate_pairs(X, pairs, gens, names, models, prompts=prompts, split=split,
-                             n_prompt_folds=n_prompt_folds, n_resamples=n_resamples, seed=seed,
-                             baselines=[mid, "clip_score", "-realism.tiny.mahalanobis2"],
-                             param_grid={"pairs: bradley_terry": {"C": list(bt_grid)}} if bt_grid else None)
-    pm = "pairs: bradley_terry"
-    answers = {"pairs_vs_mid": _answer(results, pm, mid, "all",
-                                       "Does the model trained on pairs beat raw MID on held-out generators")}
-    if "cross" in results.by_pairs:
-        answers["pairs_vs_mid_cross"] = _answer(results, pm, mid, "cross", "... on pairs against other generators")
-    if likert is not None:
-        lk = next(m for m in models if m.startswith("likert"))
-        answers["pairs_vs_likert"] = _answer(results, pm, lk, "all", "Does the pairs model beat a Likert model "
-                                                                     "trained with the same rater time")
-        answers["mixed_vs_pairs"] = _answer(results, "pairs + likert: bradley_terry", pm, "all",
-                                            "Does adding the Likert scores to the pairs (mixed evidence) help")
-    assumption = (f"one side-by-side judgment = {pair_cost:g} single-image Likert ratings of rater time; each fold's "
-                  f"Likert model gets {pair_cost:g} x its training pair judgments, drawn at random from the Likert "
-                  "judgments of its training items")
-    return SideBySideResult(results, answers, assumption, sbs.agreement, budget_log)
