@@ -286,6 +286,17 @@ def _mid_opts(p: argparse.ArgumentParser) -> None:
                    help="shrinkage of the MID reference covariance (default none, the official estimator)")
 
 
+def _resamples_opt(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--n-resamples", "--resamples", dest="n_resamples", type=positive_int, default=1000,
+                   help="bootstrap resamples for the CIs (default 1000)")
+
+
+def _out_opts(p: argparse.ArgumentParser, out_help: str, overwrite_help: str = "allow writing into a non-empty --out"
+              ) -> None:
+    p.add_argument("--out", default=None, help=out_help)
+    p.add_argument("--overwrite", action="store_true", help=overwrite_help)
+
+
 def _split_opts(p: argparse.ArgumentParser) -> None:
     p.add_argument("--split", default="generator", choices=("generator", "prompt", "crossed"),
                    help="what a test fold holds out: generator = a new generator on prompts that have human labels "
@@ -312,9 +323,8 @@ def _label_opts(p: argparse.ArgumentParser) -> None:
                    help="stop (exit 2) at the first unreadable image instead of skipping and listing it")
     p.add_argument("--group-by", default="generator", choices=("generator", "prompt", "image"),
                    help="label column that names the unit held out in evaluation (default generator)")
-    p.add_argument("--out", default=None, help="output directory (default: a new timestamped judgenet-runs/ folder; "
-                                               "tune: judgenet-runs/tune-<study-name>, which a rerun continues)")
-    p.add_argument("--overwrite", action="store_true", help="allow writing into a non-empty --out")
+    _out_opts(p, "output directory (default: a new timestamped judgenet-runs/ folder; tune: "
+                 "judgenet-runs/tune-<study-name>, which a rerun continues)")
     _split_opts(p)
     _mid_opts(p)
 
@@ -370,9 +380,8 @@ def build_parser() -> argparse.ArgumentParser:
                                    "features, train predictors, evaluate them on held-out generators against raw "
                                    "MID (on both splits: new generator on labelled prompts, and new generator on "
                                    "new prompts), and write a report. --fast is the small variant the tests run.")
-    p.add_argument("--out", default=None, help="run directory (default: judgenet-runs/demo-<time>)")
+    _out_opts(p, "run directory (default: judgenet-runs/demo-<time>)")
     p.add_argument("--fast", action="store_true", help="small variant, used by the tests")
-    p.add_argument("--overwrite", action="store_true", help="allow writing into a non-empty --out")
     p.add_argument("--n-jobs", type=positive_int, default=None,
                    help="worker processes running the evaluations at once (default: the number of usable CPU cores)")
     p.add_argument("--world", default="v2", choices=("v1", "v2"),
@@ -412,7 +421,7 @@ def build_parser() -> argparse.ArgumentParser:
                                                     "judgenet.predictors.families.FAMILIES) or auto (best of "
                                                     "ridge/hist_gb/mlp by held-out tau-b on --split; when it does "
                                                     "not beat the best raw baseline, that raw feature is saved)")
-    p.add_argument("--n-resamples", "--resamples", dest="n_resamples", type=positive_int, default=1000, help="bootstrap resamples for the CIs (default 1000)")
+    _resamples_opt(p)
     _backbone_opts(p)
     _common(p)
 
@@ -429,7 +438,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--budget", type=budgets, default=None, metavar="N,N,...",
                    help="label-efficiency curve: held-out agreement of the first recipe vs the number of human "
                         "judgments used for training, e.g. 50,100,200,400 (writes efficiency.md / .png)")
-    p.add_argument("--n-resamples", "--resamples", dest="n_resamples", type=positive_int, default=1000, help="bootstrap resamples for the CIs (default 1000)")
+    _resamples_opt(p)
     _backbone_opts(p)
     _common(p)
 
@@ -447,14 +456,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--prompts", default=None, help="image,prompt file for the generated images")
     p.add_argument("--reference-prompts", default=None, help="image,prompt file for the reference images")
     p.add_argument("--predictor", default=None, help="predictor artifact directory (from train/tune/demo)")
-    p.add_argument("--out", default=None,
-                   help="output folder for per_image.csv, per_generator.csv, score.json (default: a new timestamped "
-                        "judgenet-runs/score-<time> folder)")
-    p.add_argument("--overwrite", action="store_true",
-                   help="allow writing into a non-empty --out (its earlier files are replaced)")
+    _out_opts(p, "output folder for per_image.csv, per_generator.csv, score.json (default: a new timestamped "
+                 "judgenet-runs/score-<time> folder)",
+              "allow writing into a non-empty --out (its earlier files are replaced)")
     p.add_argument("--strict", action="store_true", help="stop at the first unreadable image")
-    p.add_argument("--n-resamples", "--resamples", dest="n_resamples", type=positive_int, default=1000,
-                   help="bootstrap resamples for the CIs (default 1000)")
+    _resamples_opt(p)
     p.add_argument("--kid-subset-size", type=positive_int, default=1000,
                    help="KID subset size (default 1000); a generator or reference with fewer images uses all of "
                         "them, and a note says so")

@@ -310,13 +310,20 @@ def _tied_pairs(T: np.ndarray) -> np.ndarray:
     return (T * (T - 1.0) / 2.0).sum(axis=1)
 
 
+def _use_table(n: int, kx: int, ky: int) -> bool:
+    """Whether the contingency table (cost ∝ kx·ky per resample) beats the merge (∝ n log n): measured at
+    B = 1,000, 1 thread, ~45 ns per cell against ~8–15 ns per item and level (e.g. 75 items with 15 × 75 values:
+    table 49 ms, merge 7 ms; 975 items with 20 × 5 values: table 9 ms, merge 75 ms). At most 4,096 cells."""
+    return kx * ky <= min(4096.0, max(64.0, n * np.log2(max(n, 2)) / 4.0))
+
+
 def weighted_kendall_counts(x, y, W: np.ndarray) -> dict[str, np.ndarray]:
     """:func:`kendall_counts` of the multisets that repeat observation ``i`` ``W[r, i]`` times, for
     every row ``r`` of ``W`` (B, n) at once → dict of (B,) float64 arrays (exact integers): ``n``,
     ``n0``, ``tx``, ``ty``, ``txy``, ``c_minus_d``, and ``kx``, ``ky`` (distinct values present).
 
-    Few distinct values (Likert ratings: kx·ky <= 4,096) go through the weighted contingency table,
-    O(B·n·kx·ky); otherwise the weighted discordant pairs come from a merge sort of the data
+    Few distinct values (Likert ratings; :func:`_use_table`) go through the weighted contingency table,
+    O(B·kx·ky) after one product; otherwise the weighted discordant pairs come from a merge sort of the data
     (:func:`_weighted_discordant`), O(B·n log n), and ``C − D = n0 − tx − ty + txy − 2·discordant``."""
     x, y = np.asarray(x, dtype=np.float64), np.asarray(y, dtype=np.float64)
     W = np.asarray(W, dtype=np.float64)
@@ -325,7 +332,7 @@ def weighted_kendall_counts(x, y, W: np.ndarray) -> dict[str, np.ndarray]:
     ux, ix = np.unique(x, return_inverse=True)
     uy, iy = np.unique(y, return_inverse=True)
     kx, ky = ux.size, uy.size
-    if kx * ky <= 4096:
+    if _use_table(x.size, kx, ky):
         cells = np.zeros((x.size, kx * ky))
         cells[np.arange(x.size), ix * ky + iy] = 1.0
         T = (W @ cells).reshape(-1, kx, ky)  # weighted contingency table per resample

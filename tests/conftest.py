@@ -89,3 +89,19 @@ def one_thread():
             yield
     finally:
         torch.set_num_threads(before)
+
+
+@pytest.fixture(scope="session")
+def trained_cache(tmp_path_factory):
+    return tmp_path_factory.mktemp("trained-cache")
+
+
+@pytest.fixture(scope="session")
+def trained(userdata, trained_cache, tmp_path_factory):
+    """A ridge realism predictor (``TrainResult``) trained on ``userdata`` with the tiny encoder, shared by the API and
+    predictor-object tests (which only read it, or rebuild its report); ``trained_cache`` is its cache folder."""
+    import judgenet as jn
+
+    out = tmp_path_factory.mktemp("trained") / "pred"
+    return jn.train(userdata / "labels.csv", images=userdata / "gen", reference=userdata / "real", out=out,
+                    model="ridge", question="realism", n_resamples=50, cache_dir=trained_cache, backbones=["tiny"])

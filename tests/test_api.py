@@ -14,16 +14,8 @@ from judgenet.errors import ArtifactError, ConfigError
 
 
 @pytest.fixture(scope="module")
-def cache(tmp_path_factory):
-    return tmp_path_factory.mktemp("api-cache")
-
-
-@pytest.fixture(scope="module")
-def trained(userdata, cache, tmp_path_factory):
-    out = tmp_path_factory.mktemp("api") / "pred"
-    res = jn.train(userdata / "labels.csv", images=userdata / "gen", reference=userdata / "real", out=out,
-                   model="ridge", question="realism", n_resamples=50, cache_dir=cache, backbones=["tiny"])
-    return res
+def cache(trained_cache):  # the cache the shared predictor (conftest.py: trained) was trained with
+    return trained_cache
 
 
 def test_train_returns_its_result(trained):

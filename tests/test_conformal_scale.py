@@ -279,3 +279,15 @@ def test_calibration_folds_pass_the_training_parts_generators_and_prompts_like_e
     assert [s for s, _ in _GroupSpy.seen[:4]] == [[h for h in names if h != out] for out in names]
     assert _GroupSpy.seen[4] == (names, y.size)  # the final model: every generator and prompt
     assert [n for _, n in _GroupSpy.seen[:4]] == [18] * 4
+
+
+def test_a_coverage_study_says_the_flat_line_once_not_once_per_generator(caplog):
+    from judgenet.evaluation.coverage import oof_coverage_study
+
+    rng = np.random.default_rng(6)
+    g = np.repeat([f"g{i}" for i in range(7)], 10)
+    y = rng.normal(size=g.size)
+    with caplog.at_level(logging.WARNING, logger="judgenet.evaluation"):
+        oof_coverage_study(y, -2.0 * y + rng.normal(0, 0.1, y.size), g, rescale=True)
+    flat = [r for r in caplog.records if "flat line" in r.getMessage()]
+    assert len(flat) == 1 and "7 of 7 generators" in flat[0].getMessage()

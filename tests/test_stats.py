@@ -294,3 +294,19 @@ def test_system_level_tau_b_on_every_resample_with_tied_and_missing_systems():
                     else np.nan)
     np.testing.assert_allclose(got, want, rtol=0, atol=1e-12)
     assert (W[:, 0] == 0).any() and (W[:, 0] > 0).any()  # system 0 (one item) is absent from some resamples
+
+
+@pytest.mark.parametrize("seed", range(3))
+def test_the_contingency_table_and_the_merge_give_the_same_weighted_counts(monkeypatch, seed):
+    """Both routes of weighted_kendall_counts, forced in turn on the same tied data and weights: exact integers."""
+    rng = np.random.default_rng(seed)
+    n = int(rng.integers(20, 300))
+    x = rng.integers(0, 5, n).astype(float)
+    y = np.round(x + rng.normal(0, 1.5, n))
+    W = rng.integers(0, 3, (11, n)).astype(float)
+    got = {}
+    for table in (True, False):
+        monkeypatch.setattr(stats, "_use_table", lambda n, kx, ky, table=table: table)
+        got[table] = stats.weighted_kendall_counts(x, y, W)
+    for k in got[True]:
+        np.testing.assert_array_equal(got[True][k], got[False][k], err_msg=k)

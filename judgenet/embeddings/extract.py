@@ -1,13 +1,16 @@
-"""Batched, cached, resumable extraction of image and text embeddings."""
+"""Batched, cached, resumable extraction of image and text embeddings.
+
+torch is imported only when something is computed: a run whose embeddings are all cached (a warm demo) reads them
+without it (tested)."""
 from __future__ import annotations
 
 import os
+import sys
 import time
 from dataclasses import dataclass, field
 from typing import Sequence
 
 import numpy as np
-import torch
 from PIL import Image
 from tqdm.auto import tqdm
 
@@ -58,7 +61,9 @@ class _Outputs(dict):
         raise KeyError(key)
 
 
-class _Images(torch.utils.data.Dataset):
+class _Images:
+    """A map-style dataset (what torch's DataLoader takes) of decoded, transformed images."""
+
     def __init__(self, paths: Sequence[str], transform, strict: bool):
         self.paths, self.transform, self.strict = list(paths), transform, strict
 
@@ -76,6 +81,8 @@ class _Images(torch.utils.data.Dataset):
 
 
 def _collate(batch):
+    import torch
+
     ok = [(i, x) for i, x, err in batch if x is not None]
     bad = [(i, err) for i, x, err in batch if x is None]
     idx = [i for i, _ in ok]
@@ -85,6 +92,10 @@ def _collate(batch):
 
 def _dist_context(distributed: bool | None, device: str):
     """``(rank, world_size, initialized_here)``; joins a torchrun job when asked or when detected."""
+    launched = int(os.environ.get("WORLD_SIZE", "1")) > 1 and "MASTER_ADDR" in os.environ
+    if distributed is False or (distributed is None and not launched and "torch.distributed" not in sys.modules):
+        return 0, 1, False  # no torchrun, and no process group (one needs torch.distributed imported)
+    import torch
     import torch.distributed as dist
 
     if distributed is False or not dist.is_available():
@@ -118,6 +129,8 @@ def _plan(n_todo: int, batch_size: int, num_workers: int | None, on_cpu: bool) -
     on an accelerator, ``min(cpus - 1, 8)`` DataLoader processes. Nothing runs beside the main
     thread for a single batch, or with one usable CPU.
     """
+    import torch
+
     cpus, threads = _usable_cpus(), torch.get_num_threads()
     if num_workers is not None or n_todo <= batch_size or cpus < 2:
         workers = num_workers or 0
@@ -334,7 +347,7 @@ def extract(paths: Sequence[str | os.PathLike], backbone, cache_dir=None, *, pro
     if not getattr(backbone, "has_images", True):
         raise ConfigError(f"backbone {backbone.name!r} encodes texts only; use extract_texts / embed for its texts "
                           "and an image backbone (tiny, open_clip:<arch>, inception:fid) for images")
-    if isinstance(paths, torch.utils.data.Dataset):  # map-style: items 0 … len-1
+    if "torch" in sys.modules and isinstance(paths, sys.modules["torch"].utils.data.Dataset):  # items 0 … len-1
         paths = [paths[i] for i in range(len(paths))]
     inputs = list(paths)
     memory: dict[str, Image.Image] = {}  # key → RGB image, for in-memory inputs
@@ -382,8 +395,10 @@ def extract(paths: Sequence[str | os.PathLike], backbone, cache_dir=None, *, pro
     n_computed = 0
     device = getattr(backbone, "device", "cpu")
     on_cpu = str(device).startswith("cpu")
-    threads = torch.get_num_threads()
     if todo_keys:
+        import torch
+
+        threads = torch.get_num_threads()
         workers, decoders, run_threads = _plan(len(todo_keys), batch_size, num_workers, on_cpu)
         # On CPU the forward runs in chunks of <= CPU_CHUNK images (as fast or faster per image than big
         # batches, and the first chunk starts sooner); finished rows are written a shard per block.

