@@ -101,19 +101,17 @@ def _csvw_datatype(dtype) -> str:
     return {"i": "integer", "u": "integer", "f": "double", "b": "boolean"}.get(kind, "string")
 
 
-def atomic_write_csv(path: str | os.PathLike, frame, *, title: str, notes=(), annotations: Mapping | None = None
-                     ) -> Path:
+def atomic_write_csv(path: str | os.PathLike, frame, *, title: str, notes=()) -> Path:
     """Write a DataFrame as a plain CSV (any CSV reader reads it: no comment lines) and, beside it, its header
-    notes as W3C CSV-on-the-Web metadata, ``<name>.csv-metadata.json`` (the CSVW convention for a CSV's
-    sidecar): the title, the ``notes``, the column names and types, and ``annotations`` (e.g. what made the
-    numbers) under ``judgenet:``-prefixed keys. Both atomically. Returns ``path``."""
+    notes as W3C CSV-on-the-Web metadata, ``<name>.csv-metadata.json`` (the CSVW convention for a CSV's sidecar):
+    ``dc:title``, the notes as ``rdfs:comment`` lines and the column names and types. Both atomically.
+    Returns ``path``."""
     path = Path(path)
     atomic_write_text(path, frame.to_csv(index=False))
-    meta = {"@context": ["http://www.w3.org/ns/csvw", {"judgenet": "https://github.com/judgenet/judgenet#"}],
-            "url": path.name, "dc:title": title, "notes": [str(n) for n in notes],
+    meta = {"@context": "http://www.w3.org/ns/csvw", "url": path.name, "dc:title": title,
+            "rdfs:comment": [str(n) for n in notes],
             "tableSchema": {"columns": [{"name": str(c), "titles": str(c), "datatype": _csvw_datatype(t)}
                                         for c, t in frame.dtypes.items()]}}
-    meta.update({f"judgenet:{k}": v for k, v in (annotations or {}).items()})
     atomic_write_json(path.with_name(path.name + "-metadata.json"), meta)
     return path
 

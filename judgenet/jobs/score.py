@@ -15,7 +15,7 @@ import numpy as np
 import pandas as pd
 
 __all__ = ["ScoreResult", "run_score", "per_generator_table", "sort_generators", "win_rate_columns", "interval_columns", "usable_intervals",
-           "generators_needed", "provenance", "score_report"]
+           "generators_needed", "provenance", "provenance_lines", "score_report"]
 
 
 @dataclass
@@ -51,18 +51,25 @@ def provenance(backbones, *, predictor_meta=None) -> dict:
     return out
 
 
-def score_report(per_gen: pd.DataFrame, prov: dict, notes, *, n_skipped: int = 0) -> str:
-    """``report.md`` of a score run: a title block (backbones with fingerprint, weights SHA-256 and preprocessing;
-    versions), the notes, and the per-generator table."""
-    lines = ["# judgenet score", ""]
+def provenance_lines(prov: dict) -> list[str]:
+    """The title block of :func:`provenance` as lines of text (markdown code spans): per backbone its fingerprint,
+    weights SHA-256 and preprocessing; the versions; the predictor's training versions."""
+    lines = []
     for name, b in prov["backbone_fingerprints"].items():
         pre = b.get("preprocess") or {}
         pre_s = ", ".join(f"{k} {v}" for k, v in pre.items()) if isinstance(pre, dict) else str(pre)
-        lines.append(f"- backbone **{name}** — fingerprint `{b['fingerprint_hash']}`, weights SHA-256 "
+        lines.append(f"backbone {name} — fingerprint `{b['fingerprint_hash']}`, weights SHA-256 "
                      f"`{b.get('weights_sha256')}`" + (f", preprocessing: {pre_s}" if pre_s else ""))
-    lines.append("- versions: " + ", ".join(f"{k} {v}" for k, v in prov["versions"].items()))
+    lines.append("versions: " + ", ".join(f"{k} {v}" for k, v in prov["versions"].items()))
     if prov.get("predictor_versions"):
-        lines.append("- predictor trained with: " + ", ".join(f"{k} {v}" for k, v in prov["predictor_versions"].items()))
+        lines.append("predictor trained with: " + ", ".join(f"{k} {v}" for k, v in prov["predictor_versions"].items()))
+    return lines
+
+
+def score_report(per_gen: pd.DataFrame, prov: dict, notes, *, n_skipped: int = 0) -> str:
+    """``report.md`` of a score run: a title block (backbones with fingerprint, weights SHA-256 and preprocessing;
+    versions), the notes, and the per-generator table."""
+    lines = ["# judgenet score", ""] + [f"- {ln}" for ln in provenance_lines(prov)]
     if n_skipped:
         lines.append(f"- {n_skipped} input(s) skipped: see failures.csv")
     if notes:
@@ -393,8 +400,9 @@ def run_score(root, generators, *, reference=None, prompts=None, reference_promp
     per_gen = sort_generators(per_gen, pred_col)
     prov = provenance(bbs, predictor_meta=meta)
     for stem, frame, what in (("per_image", per_image, "per image"), ("per_generator", per_gen, "per generator")):
-        atomic_write_csv(root / f"{stem}.csv", frame, title=f"judgenet score: {what}", notes=notes,
-                         annotations={"predictor": str(predictor) if predictor else None, **prov})
+        atomic_write_csv(root / f"{stem}.csv", frame, title=f"judgenet score: {what}",
+                         notes=provenance_lines(prov) + ([f"predictor: {predictor}"] if predictor else [])
+                         + [f"note: {n}" for n in notes] + ["full record: score.json"])
     atomic_write_text(root / "per_image.jsonl", per_image.to_json(orient="records", lines=True))
     write_failures(root, failures)
     atomic_write_json(root / "score.json", {"backbones": backbones, "predictor": str(predictor) if predictor else None,
