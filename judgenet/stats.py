@@ -527,6 +527,10 @@ def bootstrap_measures(
 
 
 _RESAMPLED: dict = {}
+RESAMPLED_MAX_VALUES = 8_000_000
+"""Resampled values kept for reuse (float64: 64 MB), oldest input first out. An evaluation asks for several
+intervals per prediction with per-generator intervals in between (dozens of inputs), so a cap on the number
+of inputs (16, earlier) threw away the pooled values before the paired comparisons asked for them again."""
 
 
 def _resampled(x, y, measures: list, groups, n_resamples: int, seed, systems=None) -> dict[str, np.ndarray]:
@@ -557,7 +561,7 @@ def _resampled(x, y, measures: list, groups, n_resamples: int, seed, systems=Non
         for m, v in parts.items():
             have[m][m] = np.concatenate(v)
             have[m][m].flags.writeable = False  # shared by every interval that asks for it
-    while len(_RESAMPLED) > 16:
+    while len(_RESAMPLED) > 1 and sum(v.size for d in _RESAMPLED.values() for v in d.values()) > RESAMPLED_MAX_VALUES:
         _RESAMPLED.pop(next(iter(_RESAMPLED)))
     return {m: have[m][m] for m in measures}
 

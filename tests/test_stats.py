@@ -310,3 +310,21 @@ def test_the_contingency_table_and_the_merge_give_the_same_weighted_counts(monke
         got[table] = stats.weighted_kendall_counts(x, y, W)
     for k in got[True]:
         np.testing.assert_array_equal(got[True][k], got[False][k], err_msg=k)
+
+
+def test_kept_resampled_values_outlive_many_other_inputs(monkeypatch):
+    """An evaluation computes per-generator intervals (dozens of other inputs) between a prediction's pooled
+    intervals and its paired comparisons: the pooled values must still be there (they were recomputed when the cache
+    kept only 16 inputs)."""
+    stats.clear_caches()
+    rng = np.random.default_rng(9)
+    h, p, q = rng.normal(size=80), rng.normal(size=80), rng.normal(size=80)
+    stats.bootstrap_measures(h, p, ["kendall_tau_b"], n_resamples=40, seed=1)
+    stats.bootstrap_measures(h, q, ["kendall_tau_b"], n_resamples=40, seed=1)
+    for k in range(60):  # e.g. 13 generators x 5 predictors
+        stats.bootstrap_ci("kendall_tau_b", h[k % 7::3], p[k % 7::3] + k, n_resamples=40, seed=1)
+    seen = []
+    real = stats.weighted_measures
+    monkeypatch.setattr(stats, "weighted_measures", lambda names, x, y, W: seen.append(1) or real(names, x, y, W))
+    stats.paired_bootstrap("kendall_tau_b", h, p, q, n_resamples=40, seed=1)
+    assert seen == []
