@@ -537,7 +537,7 @@ def _resampled(x, y, measures: list, groups, n_resamples: int, seed, systems=Non
     """{measure: (n_resamples,)} values of the named measures on every bootstrap resample of (x, y), computed
     block by block of resamples (:func:`resample_weight_blocks`); values already computed for the same data,
     groups, resamples and seed (another interval of the same prediction, e.g. :func:`bootstrap_measures` and then
-    :func:`paired_bootstrap`) are reused (the last few inputs). Only ``system_*`` values depend on ``systems``."""
+    :func:`paired_bootstrap`) are reused (up to :data:`RESAMPLED_MAX_VALUES`). Only ``system_*`` values depend on ``systems``."""
     g = None if groups is None else np.unique(np.asarray(groups), return_inverse=True)[1]
     base = (_key(x, y, *(() if g is None else (g,))), g is None, int(n_resamples), seed)
     sys_key = base if systems is None else base + _key(np.unique(np.asarray(systems), return_inverse=True)[1])
