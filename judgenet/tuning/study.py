@@ -238,7 +238,7 @@ def _tune_in_processes(objective, n_jobs: int, options: dict):
     import tempfile
 
     import optuna
-    from joblib.externals.loky import get_reusable_executor
+    from loky import get_reusable_executor
 
     storage, tmp = options["storage"], None
     if storage is None:
