@@ -328,3 +328,23 @@ def test_kept_resampled_values_outlive_many_other_inputs(monkeypatch):
     monkeypatch.setattr(stats, "weighted_measures", lambda names, x, y, W: seen.append(1) or real(names, x, y, W))
     stats.paired_bootstrap("kendall_tau_b", h, p, q, n_resamples=40, seed=1)
     assert seen == []
+
+
+def test_the_data_only_structures_are_bounded_by_bytes_too(monkeypatch):
+    """Kept merge schedules and value structures: at most 32 inputs and CACHE_MAX_BYTES of arrays (one schedule of a
+    large n can hold hundreds of MB), the newest always kept."""
+    stats.clear_caches()
+    rng = np.random.default_rng(3)
+    x = rng.normal(size=3000)
+    one = stats._nbytes(stats._merge_levels(x, x + 1.0))
+    monkeypatch.setattr(stats, "CACHE_MAX_BYTES", int(2.5 * one))
+    W = np.ones((2, x.size))
+    for k in range(5):
+        stats._weighted_discordant(x, x + k, W)
+    kept = [key for key in stats._CACHE if key[0] == "merge"]
+    assert len(kept) == 2 and stats._nbytes(list(stats._CACHE.values())) <= 2.5 * one
+    assert ("merge",) + stats._key(x, x + 4) in stats._CACHE  # the newest
+    monkeypatch.setattr(stats, "CACHE_MAX_BYTES", 2**40)
+    for k in range(40):
+        stats._cached("values", stats._values, x[:50] + k)
+    assert len(stats._CACHE) == 32
